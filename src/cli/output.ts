@@ -1,0 +1,51 @@
+/** Output helpers shared by every subcommand: `--format table|json`. */
+import Table from 'cli-table3';
+import { InputError } from '../errors.js';
+
+export type OutputFormat = 'table' | 'json';
+
+export function parseFormat(value: string | undefined, flag = '--format'): OutputFormat {
+  const v = value ?? 'table';
+  if (v !== 'table' && v !== 'json') throw new InputError(`expected "table" or "json", got "${v}"`, flag);
+  return v;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Renders rows as a table; `columns` picks and orders the keys shown. */
+export function renderTable(rows: Record<string, unknown>[], columns: string[]): string {
+  const table = new Table({ head: columns, style: { head: [], border: [] } });
+  for (const row of rows) table.push(columns.map((c) => formatCell(row[c])));
+  return table.toString();
+}
+
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  process.stdout.write(`${renderTable(rows, columns)}\n`);
+}
+
+function formatCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** Parses a CLI integer option, naming the flag in the error. */
+export function parseIntOption(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) {
+    throw new InputError(`expected an integer ≥ ${min}, got "${value}"`, flag);
+  }
+  return Number(value);
+}
+
+/** Parses a CLI number option (floats allowed), naming the flag in the error. */
+export function parseNumberOption(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) {
+    throw new InputError(`expected a number ≥ ${min}, got "${value}"`, flag);
+  }
+  return n;
+}

@@ -1,0 +1,53 @@
+/**
+ * Job states with torc's integer codes (kept for API compatibility).
+ * uninitialized → ready/blocked → pending (claimed) → running → completed/failed/terminated/…
+ */
+export const JobStatus = {
+  uninitialized: 0,
+  blocked: 1,
+  ready: 2,
+  pending: 3,
+  running: 4,
+  completed: 5,
+  failed: 6,
+  canceled: 7,
+  terminated: 8,
+  disabled: 9,
+  pending_failed: 10,
+} as const;
+
+export type JobStatusName = keyof typeof JobStatus;
+export type JobStatusCode = (typeof JobStatus)[JobStatusName];
+
+export const JOB_STATUS_NAMES: readonly JobStatusName[] = Object.keys(JobStatus) as JobStatusName[];
+
+const byCode = new Map<number, JobStatusName>(JOB_STATUS_NAMES.map((n) => [JobStatus[n], n]));
+
+export function statusName(code: number): JobStatusName {
+  const name = byCode.get(code);
+  if (name === undefined) throw new RangeError(`unknown job status code ${code}`);
+  return name;
+}
+
+/** Accepts a name (`completed`) or a code (`5`, "5"); undefined when neither. */
+export function parseStatus(value: string | number): JobStatusCode | undefined {
+  if (typeof value === 'number' || /^\d+$/.test(value)) {
+    const code = Number(value);
+    return byCode.has(code) ? (code as JobStatusCode) : undefined;
+  }
+  return (JobStatus as Record<string, JobStatusCode>)[value];
+}
+
+/** A workflow is complete when no job is in uninitialized..running. */
+export function isTerminal(code: number): boolean {
+  return code >= JobStatus.completed;
+}
+
+/** States a job may be completed into (`complete_job/{status}`). */
+export const COMPLETION_STATUSES: readonly JobStatusCode[] = [
+  JobStatus.completed,
+  JobStatus.failed,
+  JobStatus.canceled,
+  JobStatus.terminated,
+  JobStatus.pending_failed,
+];

@@ -21,6 +21,11 @@ export interface NodeCapacity {
   num_cpus: number;
   memory_bytes: number;
   num_gpus: number;
+  /**
+   * True when jobs already run on the node. Multi-node jobs take whole idle nodes, so they
+   * avoid busy ones; single-node jobs only look at the free resources. Absent = idle.
+   */
+  busy?: boolean;
 }
 
 /**

@@ -48,6 +48,8 @@ export interface ClaimByResourcesRequest {
   strict_scheduler_match?: boolean;
   any_scheduler?: boolean;
   limit: number;
+  /** The claiming runner's registered compute node: its lease covers the claimed (pending) jobs. */
+  compute_node_id?: number | null;
 }
 
 export interface CompleteJobResult {

@@ -1,0 +1,532 @@
+/**
+ * The store: every read and change of workflow state, over one SQLite file.
+ * Each method that changes more than one row is one write transaction. Methods throw
+ * NotFoundError (unknown id), ConflictError (illegal in the current state; nothing changed)
+ * and InputError (bad argument, naming it).
+ */
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { Plan } from '../spec/plan.js';
+import type {
+  ClaimByResourcesRequest,
+  ClaimResponse,
+  CompleteJobResult,
+  ComputeNodeRegistration,
+  WorkflowProgress,
+} from '../runners/client.js';
+import { claimByResources, claimNext, newClaimStats, type ClaimStats } from './claim.js';
+import { checkPlan, insertPlan } from './create.js';
+import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
+import { migrate } from './migrations.js';
+import { checkRegistration, expiredNodes, insertComputeNode, renewLease, retireNodes } from './nodes.js';
+import {
+  JOB_COLUMNS,
+  toAction,
+  toComputeNode,
+  toEvent,
+  toFailureHandler,
+  toJob,
+  toUserData,
+  toWorkflow,
+  type ActionRecord,
+  type ComputeNodeRecord,
+  type EventRecord,
+  type FailureHandlerRecord,
+  type FileRecord,
+  type JobRecord,
+  type Page,
+  type PageOptions,
+  type ResourceRequirementsRecord,
+  type ResultRecord,
+  type SlurmSchedulerRecord,
+  type UserDataRecord,
+  type WorkflowMeta,
+  type WorkflowRecord,
+} from './records.js';
+import { COMPLETION_STATUSES, JOB_STATUS_NAMES, JobStatus, parseStatus, statusName } from './status.js';
+import {
+  TEMP_SCHEMA,
+  UNFINISHED_STATES,
+  UNSUCCESSFUL_STATES,
+  cancelJobs,
+  cascadeFinished,
+  initializeJobs,
+  resetJobs,
+  type InitializeOutcome,
+} from './transitions.js';
+
+export * from './records.js';
+export type { ClaimStats } from './claim.js';
+export type { InitializeOutcome } from './transitions.js';
+
+const S = JobStatus;
+
+/** Default and largest page size of list methods. */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 10_000;
+
+export interface StoreOptions extends OpenOptions {
+  /** Milliseconds since the epoch; tests inject a clock to drive leases. */
+  now?: () => number;
+}
+
+export interface JobFilter extends PageOptions {
+  /** A status code or name (`ready`, `2`). */
+  status?: number | string;
+  /** Exact job name. */
+  name?: string;
+}
+
+export interface CompleteJobOutcome {
+  job: JobRecord;
+  /** Dependents that became ready because this was their last unfinished blocker. */
+  newly_ready: number;
+  /** Dependents canceled (transitively) because this job did not succeed. */
+  canceled_dependents: number[];
+}
+
+export interface CancelOutcome {
+  /** Jobs moved to canceled. */
+  canceled: number;
+  /** Jobs still running; their runners should terminate them and complete them as terminated/canceled. */
+  running_job_ids: number[];
+}
+
+export interface ResetOutcome {
+  run_id: number;
+  /** Jobs moved back to uninitialized. */
+  reset: number;
+}
+
+export interface ExpireOutcome {
+  expired_compute_node_ids: number[];
+  requeued_jobs: number;
+}
+
+function pageOf(options: PageOptions | undefined): { offset: number; limit: number } {
+  const offset = options?.offset ?? 0;
+  const limit = options?.limit ?? DEFAULT_PAGE_LIMIT;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new InputError(`expected a whole number ≥ 0, got ${offset}`, 'offset');
+  if (!Number.isSafeInteger(limit) || limit < 0 || limit > MAX_PAGE_LIMIT) {
+    throw new InputError(`expected a whole number from 0 to ${MAX_PAGE_LIMIT}, got ${limit}`, 'limit');
+  }
+  return { offset, limit };
+}
+
+function checkId(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InputError(`expected a positive whole number, got ${String(value)}`, field);
+  }
+  return value;
+}
+
+export class Store {
+  /** How much the claim transactions read; see claim.ts. */
+  readonly claimStats: ClaimStats = newClaimStats();
+
+  private constructor(
+    readonly db: Database,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Opens (creating if needed) and migrates the database at `path`. */
+  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+    const db = await Database.open(path, options);
+    try {
+      await migrate(db);
+      await db.withWriter((w) => w.exec(TEMP_SCHEMA));
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new Store(db, options.now ?? Date.now);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private nowIso(): string {
+    return new Date(this.clock()).toISOString();
+  }
+
+  private write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.db.withWriteTransaction(fn);
+  }
+
+  // ---- workflows -------------------------------------------------------------------------
+
+  /** Stores the whole plan in one transaction; jobs start uninitialized. */
+  async createWorkflowFromPlan(plan: Plan, meta: WorkflowMeta = {}): Promise<WorkflowRecord> {
+    checkPlan(plan);
+    const id = await this.write((tx) => insertPlan(tx, plan, meta, this.nowIso()));
+    return this.getWorkflow(id);
+  }
+
+  async getWorkflow(workflowId: number): Promise<WorkflowRecord> {
+    const row = await this.db.get('SELECT * FROM workflows WHERE id = ?', [workflowId]);
+    if (!row) throw new NotFoundError(`workflow ${workflowId}`);
+    return toWorkflow(row);
+  }
+
+  /** Workflows in creation order. */
+  listWorkflows(options?: PageOptions): Promise<Page<WorkflowRecord>> {
+    const { offset, limit } = pageOf(options);
+    return this.db.read(async (q) => {
+      const rows = await q.all('SELECT * FROM workflows ORDER BY id LIMIT ? OFFSET ?', [limit, offset]);
+      const total = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM workflows');
+      return { items: rows.map(toWorkflow), total: total!.n };
+    });
+  }
+
+  /** Workflows declared by a Kubernetes resource (namespace/name), newest first. */
+  async findWorkflowsByK8sName(namespace: string, name: string): Promise<WorkflowRecord[]> {
+    const rows = await this.db.all('SELECT * FROM workflows WHERE k8s_namespace = ? AND k8s_name = ? ORDER BY id DESC', [namespace, name]);
+    return rows.map(toWorkflow);
+  }
+
+  /** Deletes the workflow and everything in it. */
+  async deleteWorkflow(workflowId: number): Promise<void> {
+    await this.write(async (tx) => {
+      const res = await tx.run('DELETE FROM workflows WHERE id = ?', [workflowId]);
+      if (res.changes === 0) throw new NotFoundError(`workflow ${workflowId}`);
+    });
+  }
+
+  /** uninitialized → ready / blocked; jobs behind an already failed blocker that asked for it → canceled. */
+  initializeJobs(workflowId: number): Promise<InitializeOutcome> {
+    return this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      return initializeJobs(tx, workflowId, this.nowIso());
+    });
+  }
+
+  /** Cancels every job that has not started and marks the workflow canceled; running jobs are returned, not touched. */
+  cancelWorkflow(workflowId: number): Promise<CancelOutcome> {
+    return this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      await tx.run(`UPDATE workflows SET status = 'canceled' WHERE id = ?`, [workflowId]);
+      const { canceled, running } = await cancelJobs(tx, workflowId, this.nowIso());
+      return { canceled, running_job_ids: running };
+    });
+  }
+
+  /**
+   * Back to uninitialized (call initializeJobs next): every job, or with failedOnly the jobs
+   * that failed / were canceled / terminated and everything downstream of them. Increments
+   * run_id, so stale start/complete calls of the previous run get 409, and re-activates a
+   * canceled workflow.
+   */
+  resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<ResetOutcome> {
+    return this.write(async (tx) => {
+      const wf = await this.requireWorkflow(tx, workflowId);
+      const reset = await resetJobs(tx, workflowId, options.failedOnly ?? false);
+      await tx.run(`UPDATE workflows SET run_id = run_id + 1, status = 'active' WHERE id = ?`, [workflowId]);
+      return { run_id: wf.run_id + 1, reset };
+    });
+  }
+
+  /** Counts by status name (every name present), completion and cancellation. */
+  async getStatus(workflowId: number): Promise<WorkflowProgress> {
+    return this.db.read(async (q) => {
+      const wfRow = await q.get('SELECT * FROM workflows WHERE id = ?', [workflowId]);
+      if (!wfRow) throw new NotFoundError(`workflow ${workflowId}`);
+      const wf = toWorkflow(wfRow);
+      const rows = await q.all<{ status: number; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM jobs WHERE workflow_id = ? GROUP BY status',
+        [workflowId],
+      );
+      const counts: Record<string, number> = Object.fromEntries(JOB_STATUS_NAMES.map((n) => [n, 0]));
+      let open = 0;
+      for (const r of rows) {
+        counts[statusName(r.status)] = r.n;
+        if ((UNFINISHED_STATES as readonly number[]).includes(r.status)) open += r.n;
+      }
+      return { workflow_id: wf.id, run_id: wf.run_id, is_complete: open === 0, is_canceled: wf.status === 'canceled', counts };
+    });
+  }
+
+  async isComplete(workflowId: number): Promise<boolean> {
+    return (await this.getStatus(workflowId)).is_complete;
+  }
+
+  // ---- jobs ------------------------------------------------------------------------------
+
+  async getJob(jobId: number): Promise<JobRecord> {
+    const row = await this.db.get(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, [jobId]);
+    if (!row) throw new NotFoundError(`job ${jobId}`);
+    return toJob(row);
+  }
+
+  /** Jobs of a workflow in queue (id) order, optionally by status and/or exact name. */
+  async listJobs(workflowId: number, filter: JobFilter = {}): Promise<Page<JobRecord>> {
+    const { offset, limit } = pageOf(filter);
+    const where = ['workflow_id = ?'];
+    const params: (string | number)[] = [workflowId];
+    if (filter.status !== undefined) {
+      const code = parseStatus(filter.status);
+      if (code === undefined) throw new InputError(`unknown job status "${filter.status}"`, 'status');
+      where.push('status = ?');
+      params.push(code);
+    }
+    if (filter.name !== undefined) {
+      where.push('name = ?');
+      params.push(filter.name);
+    }
+    const cond = where.join(' AND ');
+    return this.db.read(async (q) => {
+      if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
+      const rows = await q.all(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${cond}`, params);
+      return { items: rows.map(toJob), total: total!.n };
+    });
+  }
+
+  /** Ids of the jobs that `jobId` waits for. */
+  async listJobBlockers(jobId: number): Promise<number[]> {
+    await this.getJob(jobId);
+    const rows = await this.db.all<{ id: number }>(
+      'SELECT blocked_by_job_id AS id FROM job_dependencies WHERE job_id = ? ORDER BY blocked_by_job_id',
+      [jobId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Resource-aware claim (torc's claim_jobs_based_on_resources): ready → pending. */
+  claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+    return this.write((tx) => claimByResources(tx, workflowId, req, this.claimStats, this.nowIso()));
+  }
+
+  /** Queue-depth claim (torc's claim_next_jobs): the next `limit` ready jobs, resources ignored. */
+  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number | null): Promise<ClaimResponse> {
+    return this.write((tx) => claimNext(tx, workflowId, limit, computeNodeId, this.claimStats, this.nowIso()));
+  }
+
+  /** pending → running on `computeNodeId`. ConflictError (nothing changed) on a stale run_id or a job not pending. */
+  startJob(jobId: number, runId: number, computeNodeId: number): Promise<JobRecord> {
+    checkId(computeNodeId, 'compute_node_id');
+    return this.write(async (tx) => {
+      const job = await this.requireJob(tx, jobId);
+      const wf = await this.requireWorkflow(tx, job.workflow_id);
+      if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
+      if (job.status !== S.pending) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not pending`);
+      const node = await tx.get<{ workflow_id: number; active: number }>('SELECT workflow_id, active FROM compute_nodes WHERE id = ?', [
+        computeNodeId,
+      ]);
+      if (!node || node.workflow_id !== wf.id) throw new NotFoundError(`compute node ${computeNodeId} of workflow ${wf.id}`);
+      if (!node.active) throw new ConflictError(`compute node ${computeNodeId} is no longer active; register again`);
+      await tx.run(`UPDATE jobs SET status = ${S.running}, compute_node_id = ?, started_at = ? WHERE id = ? AND status = ${S.pending}`, [
+        computeNodeId,
+        this.nowIso(),
+        jobId,
+      ]);
+      return { ...job, status: S.running, compute_node_id: computeNodeId };
+    });
+  }
+
+  /**
+   * running → completed / failed / canceled / terminated / pending_failed, with a result row.
+   * A finished job unblocks its dependents; an unsuccessful one first cancels (transitively)
+   * the dependents that set cancel_on_blocking_job_failure. ConflictError (nothing changed)
+   * on a stale run_id or a job not running.
+   */
+  completeJob(jobId: number, status: number | string, runId: number, result: CompleteJobResult): Promise<CompleteJobOutcome> {
+    const code = parseStatus(status);
+    if (code === undefined || !COMPLETION_STATUSES.includes(code)) {
+      throw new InputError(
+        `expected one of ${COMPLETION_STATUSES.map((c) => statusName(c)).join(', ')}, got ${String(status)}`,
+        'status',
+      );
+    }
+    checkResult(result);
+    return this.write(async (tx) => {
+      const job = await this.requireJob(tx, jobId);
+      const wf = await this.requireWorkflow(tx, job.workflow_id);
+      if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
+      if (job.status !== S.running) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not running`);
+      const now = this.nowIso();
+      await tx.run(`UPDATE jobs SET status = ?, return_code = ?, completed_at = ? WHERE id = ? AND status = ${S.running}`, [
+        code,
+        result.return_code,
+        now,
+        jobId,
+      ]);
+      await tx.run(
+        `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [wf.id, jobId, runId, job.attempt, job.compute_node_id, result.return_code, result.exec_time_minutes, result.completion_time, code],
+      );
+      const outcome =
+        code === S.pending_failed
+          ? { canceled: [], newly_ready: 0 } // may still be retried: keeps blocking
+          : await cascadeFinished(tx, [jobId], (UNSUCCESSFUL_STATES as readonly number[]).includes(code), now);
+      return {
+        job: { ...job, status: code, return_code: result.return_code },
+        newly_ready: outcome.newly_ready,
+        canceled_dependents: outcome.canceled,
+      };
+    });
+  }
+
+  // ---- compute nodes ---------------------------------------------------------------------
+
+  async registerComputeNode(workflowId: number, node: ComputeNodeRegistration): Promise<ComputeNodeRecord> {
+    checkRegistration(node);
+    const id = await this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      return insertComputeNode(tx, workflowId, node, this.clock());
+    });
+    return this.getComputeNode(id);
+  }
+
+  async getComputeNode(computeNodeId: number): Promise<ComputeNodeRecord> {
+    const row = await this.db.get('SELECT * FROM compute_nodes WHERE id = ?', [computeNodeId]);
+    if (!row) throw new NotFoundError(`compute node ${computeNodeId}`);
+    return toComputeNode(row);
+  }
+
+  listComputeNodes(workflowId: number, options?: PageOptions & { activeOnly?: boolean }): Promise<Page<ComputeNodeRecord>> {
+    const { offset, limit } = pageOf(options);
+    const cond = options?.activeOnly ? 'workflow_id = ? AND active = 1' : 'workflow_id = ?';
+    return this.db.read(async (q) => {
+      const rows = await q.all(`SELECT * FROM compute_nodes WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [workflowId, limit, offset]);
+      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM compute_nodes WHERE ${cond}`, [workflowId]);
+      return { items: rows.map(toComputeNode), total: total!.n };
+    });
+  }
+
+  /** Renews the node's lease. ConflictError when the node is no longer active (it must register again). */
+  heartbeat(computeNodeId: number): Promise<void> {
+    return this.write((tx) => renewLease(tx, computeNodeId, this.clock()));
+  }
+
+  /** A clean exit: the node becomes inactive and its pending/running jobs go back to ready (attempt + 1). */
+  deactivateComputeNode(computeNodeId: number): Promise<{ requeued_jobs: number }> {
+    return this.write(async (tx) => {
+      const node = await tx.get('SELECT id FROM compute_nodes WHERE id = ?', [computeNodeId]);
+      if (!node) throw new NotFoundError(`compute node ${computeNodeId}`);
+      return { requeued_jobs: await retireNodes(tx, [computeNodeId], this.nowIso()) };
+    });
+  }
+
+  /** Retires every active node whose lease ran out before `nowMs`; their pending/running jobs go back to ready (attempt + 1). */
+  expireLeases(nowMs: number = this.clock()): Promise<ExpireOutcome> {
+    return this.write(async (tx) => {
+      const ids = await expiredNodes(tx, nowMs);
+      const requeued = await retireNodes(tx, ids, new Date(nowMs).toISOString());
+      return { expired_compute_node_ids: ids, requeued_jobs: requeued };
+    });
+  }
+
+  // ---- results, events and the workflow's definitions -----------------------------------
+
+  listResults(workflowId: number, options?: PageOptions & { jobId?: number }): Promise<Page<ResultRecord>> {
+    const { offset, limit } = pageOf(options);
+    const cond = options?.jobId !== undefined ? 'workflow_id = ? AND job_id = ?' : 'workflow_id = ?';
+    const params = options?.jobId !== undefined ? [workflowId, options.jobId] : [workflowId];
+    return this.db.read(async (q) => {
+      const rows = await q.all<ResultRecord>(`SELECT * FROM results WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM results WHERE ${cond}`, params);
+      return { items: rows, total: total!.n };
+    });
+  }
+
+  async appendEvent(workflowId: number, category: string, data: unknown = null): Promise<EventRecord> {
+    const id = await this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      const res = await tx.run('INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, ?, ?)', [
+        workflowId,
+        this.nowIso(),
+        category,
+        data === undefined ? null : JSON.stringify(data),
+      ]);
+      return res.lastID;
+    });
+    const row = await this.db.get('SELECT * FROM events WHERE id = ?', [id]);
+    return toEvent(row!);
+  }
+
+  listEvents(workflowId: number, options?: PageOptions & { afterId?: number }): Promise<Page<EventRecord>> {
+    const { offset, limit } = pageOf(options);
+    const after = options?.afterId ?? 0;
+    return this.db.read(async (q) => {
+      const rows = await q.all('SELECT * FROM events WHERE workflow_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?', [
+        workflowId,
+        after,
+        limit,
+        offset,
+      ]);
+      const total = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE workflow_id = ? AND id > ?', [workflowId, after]);
+      return { items: rows.map(toEvent), total: total!.n };
+    });
+  }
+
+  listResourceRequirements(workflowId: number): Promise<ResourceRequirementsRecord[]> {
+    return this.db.all('SELECT * FROM resource_requirements WHERE workflow_id = ? ORDER BY id', [workflowId]);
+  }
+
+  listSlurmSchedulers(workflowId: number): Promise<SlurmSchedulerRecord[]> {
+    return this.db.all('SELECT * FROM slurm_schedulers WHERE workflow_id = ? ORDER BY id', [workflowId]);
+  }
+
+  async listFailureHandlers(workflowId: number): Promise<FailureHandlerRecord[]> {
+    return (await this.db.all('SELECT * FROM failure_handlers WHERE workflow_id = ? ORDER BY id', [workflowId])).map(toFailureHandler);
+  }
+
+  listFiles(workflowId: number): Promise<FileRecord[]> {
+    return this.db.all('SELECT * FROM files WHERE workflow_id = ? ORDER BY id', [workflowId]);
+  }
+
+  /** Records when a job produced the file (seconds since the epoch). */
+  setFileMtime(fileId: number, stMtime: number): Promise<void> {
+    return this.write(async (tx) => {
+      const res = await tx.run('UPDATE files SET st_mtime = ? WHERE id = ?', [stMtime, fileId]);
+      if (res.changes === 0) throw new NotFoundError(`file ${fileId}`);
+    });
+  }
+
+  async listUserData(workflowId: number): Promise<UserDataRecord[]> {
+    return (await this.db.all('SELECT * FROM user_data WHERE workflow_id = ? ORDER BY id', [workflowId])).map(toUserData);
+  }
+
+  async listActions(workflowId: number): Promise<ActionRecord[]> {
+    return (await this.db.all('SELECT * FROM actions WHERE workflow_id = ? ORDER BY id', [workflowId])).map(toAction);
+  }
+
+  /** Files and user data a job reads and writes (ids). */
+  async getJobIo(jobId: number): Promise<{ input_files: number[]; output_files: number[]; input_user_data: number[]; output_user_data: number[] }> {
+    await this.getJob(jobId);
+    const ids = async (sql: string) => (await this.db.all<{ id: number }>(sql, [jobId])).map((r) => r.id);
+    return {
+      input_files: await ids('SELECT file_id AS id FROM job_input_files WHERE job_id = ? ORDER BY file_id'),
+      output_files: await ids('SELECT file_id AS id FROM job_output_files WHERE job_id = ? ORDER BY file_id'),
+      input_user_data: await ids('SELECT user_data_id AS id FROM job_input_user_data WHERE job_id = ? ORDER BY user_data_id'),
+      output_user_data: await ids('SELECT user_data_id AS id FROM job_output_user_data WHERE job_id = ? ORDER BY user_data_id'),
+    };
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  private async requireWorkflow(q: Queryable, workflowId: number): Promise<WorkflowRecord> {
+    const row = await q.get('SELECT * FROM workflows WHERE id = ?', [workflowId]);
+    if (!row) throw new NotFoundError(`workflow ${workflowId}`);
+    return toWorkflow(row);
+  }
+
+  private async requireJob(q: Queryable, jobId: number): Promise<JobRecord> {
+    const row = await q.get(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, [jobId]);
+    if (!row) throw new NotFoundError(`job ${jobId}`);
+    return toJob(row);
+  }
+}
+
+function checkResult(result: CompleteJobResult): void {
+  const issues = [];
+  if (!Number.isInteger(result?.return_code)) issues.push({ path: 'return_code', message: 'expected an integer' });
+  if (typeof result?.exec_time_minutes !== 'number' || !Number.isFinite(result.exec_time_minutes) || result.exec_time_minutes < 0) {
+    issues.push({ path: 'exec_time_minutes', message: 'expected a number ≥ 0' });
+  }
+  if (typeof result?.completion_time !== 'string' || result.completion_time === '') {
+    issues.push({ path: 'completion_time', message: 'expected a timestamp string' });
+  }
+  if (issues.length) throw new InputError(issues);
+}

@@ -1,0 +1,94 @@
+/**
+ * Compute nodes and their leases. A runner registers a node, renews its lease with
+ * heartbeats, and deactivates it on a clean exit. A node whose lease ran out is presumed
+ * dead: its pending and running jobs go back to ready with attempt + 1 (the job may have
+ * half-run, so the next try is a new attempt).
+ */
+import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
+import type { ComputeNodeRegistration } from '../runners/client.js';
+import type { WriteTx } from './db.js';
+import { JobStatus } from './status.js';
+
+const S = JobStatus;
+
+export function checkRegistration(node: ComputeNodeRegistration): void {
+  const issues: InputIssue[] = [];
+  const count = (v: unknown, field: string, min = 0) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) issues.push({ path: field, message: `expected a number ≥ ${min}` });
+  };
+  if (typeof node?.hostname !== 'string' || node.hostname === '') issues.push({ path: 'hostname', message: 'expected a non-empty string' });
+  if (!Number.isInteger(node?.pid)) issues.push({ path: 'pid', message: 'expected an integer' });
+  count(node?.num_cpus, 'num_cpus');
+  count(node?.memory_gb, 'memory_gb');
+  count(node?.num_gpus, 'num_gpus');
+  count(node?.num_nodes, 'num_nodes', 1);
+  count(node?.lease_seconds, 'lease_seconds', 0.001);
+  if (node?.scheduler_config_id !== null && node?.scheduler_config_id !== undefined && !Number.isInteger(node.scheduler_config_id)) {
+    issues.push({ path: 'scheduler_config_id', message: 'expected an integer or null' });
+  }
+  if (typeof node?.compute_node_type !== 'string' || node.compute_node_type === '') {
+    issues.push({ path: 'compute_node_type', message: 'expected a non-empty string' });
+  }
+  if (issues.length) throw new InputError(issues);
+}
+
+export async function insertComputeNode(tx: WriteTx, workflowId: number, node: ComputeNodeRegistration, nowMs: number): Promise<number> {
+  const res = await tx.run(
+    `INSERT INTO compute_nodes (workflow_id, hostname, pid, num_cpus, memory_gb, num_gpus, num_nodes, scheduler_config_id,
+       compute_node_type, lease_seconds, last_heartbeat_ms, lease_expires_ms, active, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+    [
+      workflowId,
+      node.hostname,
+      node.pid,
+      node.num_cpus,
+      node.memory_gb,
+      node.num_gpus,
+      node.num_nodes,
+      node.scheduler_config_id ?? null,
+      node.compute_node_type,
+      node.lease_seconds,
+      nowMs,
+      nowMs + Math.round(node.lease_seconds * 1000),
+      new Date(nowMs).toISOString(),
+    ],
+  );
+  return res.lastID;
+}
+
+/** Renews the lease. An inactive node must register again: its jobs may already run elsewhere. */
+export async function renewLease(tx: WriteTx, nodeId: number, nowMs: number): Promise<void> {
+  const node = await tx.get<{ active: number }>('SELECT active FROM compute_nodes WHERE id = ?', [nodeId]);
+  if (!node) throw new NotFoundError(`compute node ${nodeId}`);
+  if (!node.active) throw new ConflictError(`compute node ${nodeId} is no longer active (its lease expired or it was deactivated); register again`);
+  await tx.run(
+    'UPDATE compute_nodes SET last_heartbeat_ms = ?, lease_expires_ms = ? + CAST(lease_seconds * 1000 AS INTEGER) WHERE id = ?',
+    [nowMs, nowMs, nodeId],
+  );
+}
+
+/** Marks nodes inactive and sends their pending/running jobs back to ready, attempt + 1. Returns the requeued job count. */
+export async function retireNodes(tx: WriteTx, nodeIds: number[], nowIso: string): Promise<number> {
+  if (nodeIds.length === 0) return 0;
+  const ids = JSON.stringify(nodeIds);
+  await tx.run('UPDATE compute_nodes SET active = 0 WHERE id IN (SELECT value FROM json_each(?))', [ids]);
+  // In a canceled workflow nothing is handed out again: its orphans end canceled instead.
+  await tx.run(
+    `UPDATE jobs SET status = ${S.canceled}, compute_node_id = NULL, completed_at = ?
+     WHERE compute_node_id IN (SELECT value FROM json_each(?)) AND status IN (${S.pending}, ${S.running})
+       AND workflow_id IN (SELECT id FROM workflows WHERE status = 'canceled')`,
+    [nowIso, ids],
+  );
+  const res = await tx.run(
+    `UPDATE jobs SET status = ${S.ready}, attempt = attempt + 1, compute_node_id = NULL, claimed_at = NULL, started_at = NULL
+     WHERE compute_node_id IN (SELECT value FROM json_each(?)) AND status IN (${S.pending}, ${S.running})`,
+    [ids],
+  );
+  return res.changes;
+}
+
+/** Active nodes whose lease ran out before `nowMs`. */
+export async function expiredNodes(tx: WriteTx, nowMs: number): Promise<number[]> {
+  const rows = await tx.all<{ id: number }>('SELECT id FROM compute_nodes WHERE active = 1 AND lease_expires_ms < ? ORDER BY id', [nowMs]);
+  return rows.map((r) => r.id);
+}

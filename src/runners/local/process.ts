@@ -1,0 +1,282 @@
+/**
+ * Runs one job as a local process: `bash -c` in its own process group (so termination reaches
+ * every process the job started), stdout/stderr appended to files named by ids only, torc's
+ * environment variables, a runtime limit, and SIGTERM → grace → SIGKILL termination.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { JobStatus } from '../../store/status.js';
+import type { CompleteJobResult } from '../client.js';
+
+export const DEFAULT_GRACE_SECONDS = 10;
+/** setTimeout cannot wait longer than this; longer runtime limits are not enforced by a timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often a terminating job's process group is checked for stragglers. */
+const GROUP_POLL_MS = 50;
+/** How long a SIGKILLed group may take to disappear before done resolves anyway. */
+const KILL_SETTLE_MS = 2000;
+
+/** Why the runner ended a job: its runtime ran out, the workflow was canceled, the runner stopped. */
+export type TerminationReason = 'runtime_limit' | 'canceled' | 'stopped' | 'requested';
+
+export interface JobLaunch {
+  workflow_id: number;
+  job_id: number;
+  name: string;
+  command: string;
+  /** Prefixed to the command as torc does: `<invocation_script> <command>`. */
+  invocation_script?: string | null;
+  attempt: number;
+  /** The job's own variables (overridden by the TORC_* ones and CUDA_VISIBLE_DEVICES). */
+  env?: Record<string, string> | null;
+  /** GPU device ids for CUDA_VISIBLE_DEVICES ([] hides all GPUs); null/undefined leaves it inherited. */
+  gpus?: string[] | null;
+  /** Terminate after this many seconds; null/undefined = no limit. */
+  runtime_limit_seconds?: number | null;
+}
+
+export interface ProcessOptions {
+  /** stdio goes to `<outputDir>/job_stdio/job_<id>_<attempt>.{o,e}`. */
+  outputDir: string;
+  /** TORC_API_URL for the job, when known. */
+  apiUrl?: string | null;
+  /** Seconds between SIGTERM and SIGKILL (default 10). */
+  graceSeconds?: number;
+  /** Working directory of the job (default: this process's). */
+  cwd?: string;
+  /** Environment the job inherits (default process.env). */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export interface JobOutcome extends CompleteJobResult {
+  /** completed 5 (exit 0), failed 6, terminated 8 (ended by the runner). */
+  status: number;
+  /** The signal that ended the job's main process, if any (its return_code is then 128 + signo). */
+  signal: NodeJS.Signals | null;
+  termination_reason: TerminationReason | null;
+}
+
+export interface StdioPaths {
+  stdout: string;
+  stderr: string;
+}
+
+/** Where a job attempt's output goes. Only integers reach the file name, so no job name can steer the path. */
+export function stdioPaths(outputDir: string, jobId: number, attempt: number): StdioPaths {
+  if (!Number.isSafeInteger(jobId) || jobId < 0) throw new RangeError(`job id must be a non-negative integer, got ${jobId}`);
+  if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
+  const dir = path.join(path.resolve(outputDir), 'job_stdio');
+  const base = `job_${jobId}_${attempt}`;
+  return { stdout: path.join(dir, `${base}.o`), stderr: path.join(dir, `${base}.e`) };
+}
+
+/** The shell text a job runs: torc runs `<invocation_script> <command>` when a script is set. */
+export function jobShellCommand(command: string, invocationScript?: string | null): string {
+  const script = invocationScript?.trim();
+  return script ? `${script} ${command}` : command;
+}
+
+/** The environment of a job: inherited, then the job's own, then torc's (which the job cannot override). */
+export function jobEnvironment(launch: JobLaunch, opts: ProcessOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...(launch.env ?? {}) };
+  env.TORC_WORKFLOW_ID = String(launch.workflow_id);
+  env.TORC_JOB_ID = String(launch.job_id);
+  env.TORC_JOB_NAME = launch.name;
+  // torc's name is TORC_ATTEMPT_ID; TORC_ATTEMPT is the shorter alias of our own docs.
+  env.TORC_ATTEMPT_ID = String(launch.attempt);
+  env.TORC_ATTEMPT = String(launch.attempt);
+  env.TORC_OUTPUT_DIR = path.resolve(opts.outputDir);
+  if (opts.apiUrl) env.TORC_API_URL = opts.apiUrl;
+  if (launch.gpus != null) env.CUDA_VISIBLE_DEVICES = launch.gpus.join(',');
+  return env;
+}
+
+export function signalReturnCode(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 0);
+}
+
+/** Starts a job; resolves once the process exists (or failed to start: then `done` reports it). */
+export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions): Promise<JobProcess> {
+  const paths = stdioPaths(opts.outputDir, launch.job_id, launch.attempt);
+  await mkdir(path.dirname(paths.stdout), { recursive: true });
+  let out: FileHandle | undefined;
+  let err: FileHandle | undefined;
+  try {
+    // Append: a re-run of the same attempt (after a crash) never loses the earlier output.
+    out = await open(paths.stdout, 'a');
+    err = await open(paths.stderr, 'a');
+    const child = spawn('bash', ['-c', jobShellCommand(launch.command, launch.invocation_script)], {
+      cwd: opts.cwd,
+      env: jobEnvironment(launch, opts),
+      stdio: ['ignore', out.fd, err.fd],
+      // setsid(): the job leads a new process group, which terminate() signals as a whole.
+      detached: true,
+    });
+    return new JobProcess(launch, child, paths, (opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000, err);
+  } finally {
+    // The child holds its own copies of the descriptors.
+    await out?.close();
+  }
+}
+
+export class JobProcess {
+  readonly pid: number | null;
+  readonly startedAt = new Date();
+  readonly done: Promise<JobOutcome>;
+  private reason: TerminationReason | null = null;
+  private terminating = false;
+  private exitedFlag = false;
+  private killAt = 0;
+  private runtimeTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private resolve!: (o: JobOutcome) => void;
+
+  constructor(
+    readonly launch: JobLaunch,
+    child: ChildProcess,
+    readonly paths: StdioPaths,
+    private readonly graceMs: number,
+    stderrFile: FileHandle,
+  ) {
+    this.pid = child.pid ?? null;
+    this.done = new Promise((r) => (this.resolve = r));
+    let settled = false;
+    child.on('error', (e) => {
+      // Failed to start (no bash, bad cwd): report it in the job's stderr and as exit 127.
+      if (settled || this.pid !== null) return;
+      settled = true;
+      void stderrFile
+        .appendFile(`torc: could not start job: ${e.message}\n`)
+        .catch(() => undefined)
+        .finally(() => {
+          void stderrFile.close().catch(() => undefined);
+          this.finish(127, null);
+        });
+    });
+    child.once('exit', (code, signal) => {
+      if (settled) return;
+      settled = true;
+      void stderrFile.close().catch(() => undefined);
+      this.finish(code, signal);
+    });
+    if (this.pid !== null) {
+      const limit = launch.runtime_limit_seconds;
+      if (limit != null && limit >= 0 && limit * 1000 <= MAX_TIMER_MS)
+        this.runtimeTimer = setTimeout(() => void this.terminate('runtime_limit'), limit * 1000);
+    }
+  }
+
+  get terminationReason(): TerminationReason | null {
+    return this.reason;
+  }
+
+  get exited(): boolean {
+    return this.exitedFlag;
+  }
+
+  /**
+   * SIGTERM to the job's whole process group, SIGKILL after the grace period to whatever is
+   * left. Resolves with the outcome once the group is gone (or was SIGKILLed). The first
+   * reason given is the one reported; calling it again only waits.
+   */
+  terminate(reason: TerminationReason = 'requested'): Promise<JobOutcome> {
+    if (this.exitedFlag || this.pid === null) return this.done;
+    this.reason ??= reason;
+    if (!this.terminating) {
+      this.terminating = true;
+      this.killAt = Date.now() + this.graceMs;
+      this.signalGroup('SIGTERM');
+      // The main process outlived the grace period: SIGKILL the group (finish() sweeps after an exit).
+      this.killTimer = setTimeout(() => this.exitedFlag || this.signalGroup('SIGKILL'), this.graceMs);
+    }
+    return this.done;
+  }
+
+  private finish(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exitedFlag = true;
+    clearTimeout(this.runtimeTimer);
+    clearTimeout(this.killTimer);
+    const end = new Date();
+    const returnCode = code ?? (signal ? signalReturnCode(signal) : 1);
+    const status =
+      this.reason !== null ? JobStatus.terminated : returnCode === 0 ? JobStatus.completed : JobStatus.failed;
+    const outcome: JobOutcome = {
+      status,
+      return_code: returnCode,
+      exec_time_minutes: (end.getTime() - this.startedAt.getTime()) / 60_000,
+      completion_time: end.toISOString(),
+      signal,
+      termination_reason: this.reason,
+    };
+    if (!this.terminating) return this.resolve(outcome);
+    // The main process is gone; give the rest of the group the remaining grace, then SIGKILL it.
+    // Once SIGKILLed, wait a little for the kernel to finish them off (zombies count as alive).
+    let killedAt = 0;
+    const sweep = () => {
+      if (!this.groupAlive()) return this.resolve(outcome);
+      const now = Date.now();
+      if (killedAt === 0 && now >= this.killAt) {
+        this.signalGroup('SIGKILL');
+        killedAt = now;
+      }
+      if (killedAt !== 0 && now - killedAt > KILL_SETTLE_MS) return this.resolve(outcome);
+      setTimeout(sweep, GROUP_POLL_MS);
+    };
+    sweep();
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.pid === null) return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+
+  private groupAlive(): boolean {
+    return this.pid !== null && processGroupAlive(this.pid);
+  }
+}
+
+/**
+ * Whether any process of the group still runs. kill(-pgid, 0) also counts zombies (killed
+ * processes their new parent has not reaped yet), so on Linux /proc settles it.
+ */
+export function processGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) > 57) continue; // not a pid
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
+
+/** Terminates several jobs at once (their grace periods run concurrently). */
+export function terminateJobs(jobs: Iterable<JobProcess>, reason: TerminationReason): Promise<JobOutcome[]> {
+  return Promise.all([...jobs].map((j) => j.terminate(reason)));
+}
+
+/** The body of complete_job for an outcome. */
+export function toCompleteResult(o: JobOutcome): CompleteJobResult {
+  return { return_code: o.return_code, exec_time_minutes: o.exec_time_minutes, completion_time: o.completion_time };
+}

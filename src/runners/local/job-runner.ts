@@ -1,0 +1,473 @@
+/**
+ * The job runner loop shared by `torc run`, the reconciler's local runner and the Slurm
+ * worker. It talks to the server only through a RunnerClient:
+ *
+ *   register compute node; loop {
+ *     reap finished jobs (complete_job)
+ *     → progress (canceled → terminate running jobs, report them terminated; done → stop)
+ *     → claim: resource-aware (the FREE capacity right now) or queue depth (N − running)
+ *     → start_job + spawn
+ *     → wait for a completion or the poll interval
+ *   }  heartbeat on a timer; deactivate the node on the way out.
+ *
+ * stop() (a worker's SIGTERM, Ctrl-C) terminates the running jobs. By default they are NOT
+ * reported as terminated: deactivating the node returns them to ready with attempt + 1, so
+ * another runner finishes them (issue 7: scancel/walltime → jobs return to ready). Pass
+ * `report: 'terminated'` to record them as terminated instead. A canceled workflow's jobs are
+ * always reported terminated (issue 6).
+ */
+import pLimit from 'p-limit';
+import type { SortMethod } from '../../allocator/types.js';
+import { ConflictError, InputError, NotFoundError } from '../../errors.js';
+import { JobStatus } from '../../store/status.js';
+import type { ClaimedJobRecord, ClaimResponse, RunnerClient, WorkflowProgress } from '../client.js';
+import { ResourceTracker, type Grant } from './tracker.js';
+import { type JobOutcome, JobProcess, startJobProcess, type TerminationReason, toCompleteResult } from './process.js';
+import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
+import { Waker } from './waker.js';
+
+export interface JobRunnerOptions {
+  client: RunnerClient;
+  workflowId: number;
+  /** Job stdio goes to `<outputDir>/job_stdio/`. */
+  outputDir: string;
+  /** Queue-depth mode: at most this many jobs at once, resources ignored. Unset: resource-aware. */
+  maxParallelJobs?: number | null;
+  /** `--num-cpus/--memory-gb/--num-gpus`, applied on top of detection. */
+  overrides?: ResourceOverrides;
+  /** Resources already known (e.g. a Slurm allocation's); skips detection. */
+  resources?: DetectedResources;
+  /** Longest wait between loop turns when nothing finishes (default 5 s). */
+  pollIntervalSeconds?: number;
+  /** Heartbeat period (default 10 s) and the lease registered with the node (default 60 s). */
+  heartbeatSeconds?: number;
+  leaseSeconds?: number;
+  /** SIGTERM → SIGKILL grace period (default 10 s). */
+  graceSeconds?: number;
+  /** The scheduler this runner serves (Slurm worker), sent with claims and the registration. */
+  schedulerConfigId?: number | null;
+  sortMethod?: SortMethod;
+  strictSchedulerMatch?: boolean;
+  /** Serve jobs of every scheduler (the reconciler's own local runner). */
+  anyScheduler?: boolean;
+  /** When the runner must be done (allocation end). Or timeLimitSeconds from start. */
+  endTime?: Date | null;
+  timeLimitSeconds?: number | null;
+  /** Claims leave this much time before the end (compute_node_expiration_buffer_seconds). */
+  expirationBufferSeconds?: number;
+  /** Exit after this long with nothing running and nothing to claim; null = until the workflow is done. */
+  waitForNewJobsSeconds?: number | null;
+  /** Keep waiting for new jobs even when the workflow is complete (compute_node_ignore_workflow_completion). */
+  ignoreWorkflowCompletion?: boolean;
+  /** TORC_API_URL given to jobs. */
+  apiUrl?: string | null;
+  /** At most this many API calls in flight (default 4). */
+  apiConcurrency?: number;
+  /** Terminate jobs that run past their declared runtime (default true). */
+  enforceRuntime?: boolean;
+  /** Working directory of jobs and extra variables for every job. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Registration fields. */
+  hostname?: string;
+  computeNodeType?: string;
+  /** Most jobs asked for in one resource claim (default 1000). */
+  claimLimit?: number;
+  /** Give up after this many API failures in a row (default 30). */
+  maxConsecutiveApiErrors?: number;
+  onEvent?: (event: RunnerEvent) => void;
+}
+
+export type StopReason = 'complete' | 'canceled' | 'idle' | 'time_limit' | 'stopped' | 'error';
+
+export type RunnerEvent =
+  | { type: 'registered'; compute_node_id: number; resources: DetectedResources; mode: 'resources' | 'queue_depth' }
+  | { type: 'progress'; progress: WorkflowProgress; running: number }
+  | { type: 'claimed'; jobs: ClaimedJobRecord[]; reason: string | null }
+  | { type: 'job_started'; job: ClaimedJobRecord; pid: number | null; gpus: string[]; stdout: string; stderr: string }
+  | { type: 'job_terminating'; job: ClaimedJobRecord; reason: TerminationReason }
+  | { type: 'job_finished'; job: ClaimedJobRecord; outcome: JobOutcome; reported: boolean }
+  | { type: 'api_error'; operation: string; error: unknown }
+  | { type: 'warning'; message: string }
+  | { type: 'stopped'; reason: StopReason; summary: RunSummary };
+
+export interface RunSummary {
+  reason: StopReason;
+  compute_node_id: number | null;
+  started: number;
+  completed: number;
+  failed: number;
+  terminated: number;
+  /** Ended by stop() and left for the server to requeue. */
+  requeued: number;
+}
+
+export interface StopOptions {
+  /** 'requeue' (default): leave the killed jobs to deactivation, which returns them to ready. */
+  report?: 'requeue' | 'terminated';
+}
+
+interface Running {
+  job: ClaimedJobRecord;
+  runId: number;
+  proc: JobProcess;
+  grant: Grant;
+}
+
+interface Finished {
+  entry: Running;
+  outcome: JobOutcome;
+  tries: number;
+}
+
+const COMPLETION_REPORT_TRIES = 5;
+
+export class JobRunner {
+  private readonly o: JobRunnerOptions;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly waker = new Waker();
+  private readonly running = new Map<number, Running>();
+  private finished: Finished[] = [];
+  private tracker: ResourceTracker | undefined;
+  private computeNodeId: number | null = null;
+  private runId = 0;
+  private endMs: number | null = null;
+  private stopRequested = false;
+  private stopReport: 'requeue' | 'terminated' = 'requeue';
+  private apiErrorsInRow = 0;
+  private runPromise: Promise<RunSummary> | undefined;
+  private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0 };
+
+  constructor(options: JobRunnerOptions) {
+    const issues: { path: string; message: string }[] = [];
+    const m = options.maxParallelJobs;
+    if (m != null && !(Number.isInteger(m) && m > 0))
+      issues.push({ path: '--max-parallel-jobs', message: `must be a positive integer, got ${m}` });
+    for (const [key, flag] of [
+      ['pollIntervalSeconds', '--poll-interval'],
+      ['heartbeatSeconds', 'heartbeat_seconds'],
+      ['leaseSeconds', 'lease_seconds'],
+      ['graceSeconds', 'grace_seconds'],
+      ['timeLimitSeconds', '--time-limit'],
+      ['expirationBufferSeconds', 'compute_node_expiration_buffer_seconds'],
+      ['waitForNewJobsSeconds', 'compute_node_wait_for_new_jobs_seconds'],
+    ] as const) {
+      const v = options[key];
+      if (v != null && !(Number.isFinite(v) && v >= 0)) issues.push({ path: flag, message: `must be a non-negative number of seconds, got ${v}` });
+    }
+    if (!Number.isInteger(options.workflowId) || options.workflowId <= 0)
+      issues.push({ path: 'workflow_id', message: `must be a positive integer, got ${options.workflowId}` });
+    if (issues.length) throw new InputError(issues);
+    this.o = options;
+    this.limit = pLimit(Math.max(1, options.apiConcurrency ?? 4));
+  }
+
+  get mode(): 'resources' | 'queue_depth' {
+    return this.o.maxParallelJobs != null ? 'queue_depth' : 'resources';
+  }
+
+  /** Jobs running right now (ids). */
+  runningJobIds(): number[] {
+    return [...this.running.keys()];
+  }
+
+  /** Runs until the workflow is done or canceled, the runner idles out, runs out of time, or stop(). */
+  run(): Promise<RunSummary> {
+    this.runPromise ??= this.execute();
+    return this.runPromise;
+  }
+
+  /** Terminates running jobs and ends run(); resolves with its summary. */
+  stop(options: StopOptions = {}): Promise<RunSummary | undefined> {
+    if (!this.stopRequested) this.stopReport = options.report ?? 'requeue';
+    this.stopRequested = true;
+    this.terminateAll('stopped');
+    this.waker.wake();
+    return this.runPromise ?? Promise.resolve(undefined);
+  }
+
+  private async execute(): Promise<RunSummary> {
+    const o = this.o;
+    const resources = o.resources ?? (await detectResources({ overrides: o.overrides }));
+    this.tracker = new ResourceTracker(resources.capacity.nodes, resources.gpu_ids, this.mode === 'resources');
+    const start = Date.now();
+    this.endMs = o.endTime ? o.endTime.getTime() : o.timeLimitSeconds != null ? start + o.timeLimitSeconds * 1000 : null;
+
+    const node = await this.api(() =>
+      o.client.registerComputeNode(o.workflowId, {
+        hostname: o.hostname ?? resources.hostname,
+        pid: process.pid,
+        num_cpus: resources.num_cpus,
+        memory_gb: resources.memory_bytes / 1024 ** 3,
+        num_gpus: resources.gpu_ids.length,
+        num_nodes: resources.capacity.nodes.length,
+        scheduler_config_id: o.schedulerConfigId ?? null,
+        compute_node_type: o.computeNodeType ?? 'local',
+        lease_seconds: o.leaseSeconds ?? 60,
+      }),
+    );
+    this.computeNodeId = node.id;
+    this.summary.compute_node_id = node.id;
+    this.emit({ type: 'registered', compute_node_id: node.id, resources, mode: this.mode });
+
+    let heartbeatInFlight = false;
+    const heartbeat = setInterval(() => {
+      if (heartbeatInFlight) return;
+      heartbeatInFlight = true;
+      // A failing heartbeat is reported; the loop's own calls decide when to give up.
+      void this.tryApi('heartbeat', () => o.client.heartbeat(node.id))
+        .catch(() => undefined)
+        .finally(() => (heartbeatInFlight = false));
+    }, (o.heartbeatSeconds ?? 10) * 1000);
+    heartbeat.unref();
+
+    let failure: unknown;
+    try {
+      this.summary.reason = await this.loop();
+    } catch (e) {
+      failure = e;
+      this.summary.reason = 'error';
+    } finally {
+      clearInterval(heartbeat);
+      // Whatever still runs (stop(), an error) is terminated before the node goes away.
+      await Promise.all(this.terminateAll('stopped'));
+      await this.settleFinished();
+      await this.reap(true);
+      await this.tryApi('deactivate_compute_node', () => o.client.deactivateComputeNode(node.id));
+    }
+    this.emit({ type: 'stopped', reason: this.summary.reason, summary: { ...this.summary } });
+    if (failure !== undefined) throw failure;
+    return { ...this.summary };
+  }
+
+  private async loop(): Promise<StopReason> {
+    const o = this.o;
+    const pollMs = (o.pollIntervalSeconds ?? 5) * 1000;
+    const waitMs = o.waitForNewJobsSeconds != null ? o.waitForNewJobsSeconds * 1000 : null;
+    let idleSince: number | null = null;
+    for (;;) {
+      if (this.stopRequested) return 'stopped';
+      // Reap first, so that the progress below already counts our completions (the last
+      // completion ends the run at once; dependents it made ready are claimed this turn).
+      await this.reap(false);
+      const progress = await this.tryApi('get_progress', () => o.client.getProgress(o.workflowId));
+      if (progress) {
+        this.runId = progress.run_id;
+        this.emit({ type: 'progress', progress, running: this.running.size });
+        if (progress.is_canceled) {
+          await Promise.all(this.terminateAll('canceled'));
+          await this.settleFinished();
+          await this.reap(true);
+          return 'canceled';
+        }
+      }
+      if (this.stopRequested) return 'stopped';
+      const done = progress?.is_complete === true && !o.ignoreWorkflowCompletion;
+      if (done && this.running.size === 0 && this.finished.length === 0) return 'complete';
+
+      let claimed = 0;
+      let asked = 0;
+      if (progress && !done) [claimed, asked] = await this.claimAndStart();
+
+      const now = Date.now();
+      if (this.remainingSeconds() !== null && this.remainingSeconds()! <= 0 && this.running.size === 0) return 'time_limit';
+      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0) {
+        idleSince ??= now;
+        if (waitMs !== null && now - idleSince >= waitMs) return 'idle';
+      } else {
+        idleSince = null;
+      }
+      // A claim that filled its whole limit may have left more behind: go again at once.
+      if (claimed > 0 && claimed >= asked) continue;
+      const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
+      await this.waker.wait(Math.min(pollMs, untilIdle));
+    }
+  }
+
+  /** Seconds a newly claimed job may still run, or null without an end time. */
+  private remainingSeconds(): number | null {
+    if (this.endMs === null) return null;
+    return Math.floor((this.endMs - Date.now()) / 1000) - (this.o.expirationBufferSeconds ?? 0);
+  }
+
+  /** Claims what fits now and starts it; returns [claimed, limit asked]. */
+  private async claimAndStart(): Promise<[number, number]> {
+    const o = this.o;
+    const tracker = this.tracker!;
+    const remaining = this.remainingSeconds();
+    if (remaining !== null && remaining <= 0) return [0, 0];
+    const runId = this.runId;
+    let limit: number;
+    let response: ClaimResponse | null;
+    if (this.mode === 'queue_depth') {
+      limit = o.maxParallelJobs! - this.running.size;
+      if (limit <= 0) return [0, 0];
+      response = await this.tryApi('claim_next_jobs', () => o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!));
+    } else {
+      const capacity = tracker.capacity({ time_limit_seconds: remaining, scheduler_config_id: o.schedulerConfigId ?? null });
+      // Every job needs at least some CPU or memory: with none free, asking is pointless.
+      if (!capacity.nodes.some((n) => n.num_cpus > 0 && n.memory_bytes > 0)) return [0, 0];
+      limit = o.claimLimit ?? 1000;
+      response = await this.tryApi('claim_jobs_based_on_resources', () =>
+        o.client.claimJobsBasedOnResources(o.workflowId, {
+          capacity,
+          sort_method: o.sortMethod,
+          strict_scheduler_match: o.strictSchedulerMatch ?? false,
+          any_scheduler: o.anyScheduler,
+          limit,
+          compute_node_id: this.computeNodeId,
+        }),
+      );
+    }
+    if (!response) return [0, limit];
+    this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
+    await Promise.all(response.jobs.map((job) => this.launch(job, runId)));
+    return [response.jobs.length, limit];
+  }
+
+  private async launch(job: ClaimedJobRecord, runId: number): Promise<void> {
+    const o = this.o;
+    const tracker = this.tracker!;
+    const grant = tracker.reserve(job);
+    if (grant.overcommitted && this.mode === 'resources')
+      this.emit({ type: 'warning', message: `job ${job.id} was claimed beyond the free resources of this runner` });
+    try {
+      await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
+    } catch {
+      // Left pending on the server: deactivation or the lease returns it to ready.
+      tracker.release(job.id);
+      return;
+    }
+    let proc: JobProcess;
+    try {
+      proc = await startJobProcess(
+        {
+          workflow_id: o.workflowId,
+          job_id: job.id,
+          name: job.name,
+          command: job.command,
+          invocation_script: job.invocation_script,
+          attempt: job.attempt,
+          env: { ...(o.env ?? {}), ...(job.env ?? {}) },
+          gpus: grant.gpus,
+          runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
+        },
+        { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd },
+      );
+    } catch (e) {
+      // The process could not even be set up (output dir not writable): the job failed.
+      tracker.release(job.id);
+      this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+      await this.tryApi('complete_job', () =>
+        o.client.completeJob(job.id, JobStatus.failed, runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
+      );
+      this.summary.failed++;
+      return;
+    }
+    const entry: Running = { job, runId, proc, grant };
+    this.running.set(job.id, entry);
+    this.summary.started++;
+    this.emit({ type: 'job_started', job, pid: proc.pid, gpus: grant.gpus ?? [], stdout: proc.paths.stdout, stderr: proc.paths.stderr });
+    void proc.done.then((outcome) => {
+      this.finished.push({ entry, outcome, tries: 0 });
+      this.waker.wake();
+    });
+    if (this.stopRequested) this.terminate(entry, 'stopped');
+  }
+
+  private terminate(entry: Running, reason: TerminationReason): Promise<JobOutcome> {
+    if (!entry.proc.exited && entry.proc.terminationReason === null) this.emit({ type: 'job_terminating', job: entry.job, reason });
+    return entry.proc.terminate(reason);
+  }
+
+  private terminateAll(reason: TerminationReason): Promise<JobOutcome>[] {
+    return [...this.running.values()].map((e) => this.terminate(e, reason));
+  }
+
+  /** Lets already-resolved completions land in `finished` (they are queued from promise callbacks). */
+  private async settleFinished(): Promise<void> {
+    await Promise.all([...this.running.values()].map((e) => e.proc.done));
+    await new Promise((r) => setImmediate(r));
+  }
+
+  /** Reports finished jobs. `final`: last chance, failures are given up on. */
+  private async reap(final: boolean): Promise<void> {
+    const batch = this.finished;
+    this.finished = [];
+    const again: Finished[] = [];
+    await Promise.all(
+      batch.map(async (f) => {
+        const { entry, outcome } = f;
+        this.running.delete(entry.job.id);
+        this.tracker!.release(entry.job.id);
+        if (outcome.termination_reason === 'stopped' && this.stopReport === 'requeue') {
+          this.summary.requeued++;
+          this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
+          return;
+        }
+        try {
+          await this.withRetries('complete_job', () =>
+            this.o.client.completeJob(entry.job.id, outcome.status, entry.runId, toCompleteResult(outcome)),
+          );
+        } catch (e) {
+          f.tries++;
+          if (!final && !isPermanent(e) && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
+          else this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
+          return;
+        }
+        if (outcome.status === JobStatus.completed) this.summary.completed++;
+        else if (outcome.status === JobStatus.terminated) this.summary.terminated++;
+        else this.summary.failed++;
+        this.emit({ type: 'job_finished', job: entry.job, outcome, reported: true });
+      }),
+    );
+    // Not reported yet: still "running" as far as the loop is concerned, tried again next turn.
+    for (const f of again) this.running.set(f.entry.job.id, f.entry);
+    this.finished.push(...again);
+  }
+
+  private api<T>(fn: () => Promise<T>): Promise<T> {
+    return this.limit(fn);
+  }
+
+  /** A call whose failure is reported and survived (null), unless failures pile up. */
+  private async tryApi<T>(operation: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      const result = await this.api(fn);
+      this.apiErrorsInRow = 0;
+      return result;
+    } catch (e) {
+      this.emit({ type: 'api_error', operation, error: e });
+      if (++this.apiErrorsInRow >= (this.o.maxConsecutiveApiErrors ?? 30))
+        throw new Error(`giving up after ${this.apiErrorsInRow} failed API calls in a row (last: ${operation}: ${(e as Error).message})`);
+      return null;
+    }
+  }
+
+  /** Transient failures are retried a few times with backoff; a refusal (4xx) is not. Each failure is reported. */
+  private async withRetries<T>(operation: string, fn: () => Promise<T>, tries = 3): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await this.api(fn);
+      } catch (e) {
+        this.emit({ type: 'api_error', operation, error: e });
+        if (isPermanent(e) || i + 1 >= tries) throw e;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      }
+    }
+  }
+
+  private emit(event: RunnerEvent): void {
+    try {
+      this.o.onEvent?.(event);
+    } catch {
+      // A display callback must never break the runner.
+    }
+  }
+}
+
+function isPermanent(e: unknown): boolean {
+  if (e instanceof ConflictError || e instanceof NotFoundError || e instanceof InputError) return true;
+  const status = (e as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}

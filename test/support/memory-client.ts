@@ -1,0 +1,271 @@
+/**
+ * An in-memory RunnerClient for runner tests: ready jobs, the allocator's real claim decision,
+ * and torc's state transitions enforced (ready → pending → running → terminal; wrong run_id or
+ * state → ConflictError), so that runner tests do not depend on the store. It also records
+ * what happened (starts per job, heartbeats) for the tests to check.
+ */
+import { decideClaim, decideQueueDepth } from '../../src/allocator/claim.js';
+import type { ClaimCandidate, ClaimClass, ResourceNeed } from '../../src/allocator/types.js';
+import { ConflictError, NotFoundError } from '../../src/errors.js';
+import type {
+  ClaimByResourcesRequest,
+  ClaimedJobRecord,
+  ClaimResponse,
+  CompleteJobResult,
+  ComputeNodeRegistration,
+  RunnerClient,
+  WorkflowProgress,
+} from '../../src/runners/client.js';
+import { COMPLETION_STATUSES, JobStatus, JOB_STATUS_NAMES, statusName } from '../../src/store/status.js';
+
+export interface MemoryJobInput {
+  name: string;
+  command: string;
+  invocation_script?: string | null;
+  /** Default: 1 CPU, 1 MB, no GPU, 1 node, 1 hour (torc's default). */
+  resources?: Partial<ResourceNeed>;
+  scheduler_id?: number | null;
+  env?: Record<string, string> | null;
+  /** 'blocked' jobs wait for release(). Default 'ready'. */
+  status?: 'ready' | 'blocked';
+}
+
+export interface MemoryNode extends ComputeNodeRegistration {
+  id: number;
+  active: boolean;
+  heartbeats: number;
+}
+
+export interface CompletionRecord {
+  job_id: number;
+  status: number;
+  attempt: number;
+  compute_node_id: number | null;
+  result: CompleteJobResult;
+}
+
+type Operation = keyof RunnerClient;
+
+const DEFAULT_NEED: ResourceNeed = { num_cpus: 1, memory_bytes: 1024 * 1024, num_gpus: 0, num_nodes: 1, runtime_seconds: 3600 };
+
+export class MemoryRunnerClient implements RunnerClient {
+  readonly workflowId: number;
+  runId = 1;
+  canceled = false;
+  private readonly jobs = new Map<number, ClaimedJobRecord>();
+  private readonly claimedBy = new Map<number, number | null>();
+  private readonly nodes = new Map<number, MemoryNode>();
+  private readonly injected = new Map<Operation, { count: number; error: () => Error }>();
+  /** Job id → how many times start_job accepted it. */
+  readonly starts = new Map<number, number>();
+  readonly completions: CompletionRecord[] = [];
+  /** Every call, in order (operation names). */
+  readonly calls: Operation[] = [];
+  private nextJobId = 1;
+  private nextNodeId = 1;
+
+  constructor(workflowId = 1) {
+    this.workflowId = workflowId;
+  }
+
+  addJobs(inputs: MemoryJobInput[]): ClaimedJobRecord[] {
+    return inputs.map((input) => {
+      const id = this.nextJobId++;
+      const job: ClaimedJobRecord = {
+        id,
+        workflow_id: this.workflowId,
+        name: input.name,
+        command: input.command,
+        invocation_script: input.invocation_script ?? null,
+        status: input.status === 'blocked' ? JobStatus.blocked : JobStatus.ready,
+        attempt: 1,
+        resource_requirements_id: null,
+        scheduler_id: input.scheduler_id ?? null,
+        failure_handler_id: null,
+        cancel_on_blocking_job_failure: false,
+        supports_termination: false,
+        image: null,
+        env: input.env ?? null,
+        return_code: null,
+        compute_node_id: null,
+        resources: { ...DEFAULT_NEED, ...(input.resources ?? {}) },
+        assigned_nodes: [],
+      };
+      this.jobs.set(id, job);
+      return { ...job };
+    });
+  }
+
+  job(id: number): ClaimedJobRecord {
+    const job = this.jobs.get(id);
+    if (!job) throw new NotFoundError(`job ${id}`);
+    return { ...job, resources: { ...job.resources }, assigned_nodes: [...job.assigned_nodes] };
+  }
+
+  allJobs(): ClaimedJobRecord[] {
+    return [...this.jobs.keys()].map((id) => this.job(id));
+  }
+
+  node(id: number): MemoryNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new NotFoundError(`compute node ${id}`);
+    return { ...node };
+  }
+
+  /** A blocked job becomes ready (as if its dependencies completed). */
+  release(jobId: number): void {
+    const job = this.mustJob(jobId);
+    if (job.status !== JobStatus.blocked) throw new ConflictError(`job ${jobId} is not blocked`);
+    job.status = JobStatus.ready;
+  }
+
+  /** Cancels the workflow: jobs that have not started are canceled; running ones are left to their runner. */
+  cancel(): void {
+    this.canceled = true;
+    for (const job of this.jobs.values()) {
+      if (job.status === JobStatus.ready || job.status === JobStatus.blocked || job.status === JobStatus.pending)
+        job.status = JobStatus.canceled;
+    }
+  }
+
+  /** The next `count` calls of `operation` fail with `error` (default: a transient Error). */
+  injectFailures(operation: Operation, count: number, error: () => Error = () => new Error(`injected ${operation} failure`)): void {
+    this.injected.set(operation, { count, error });
+  }
+
+  async getProgress(workflowId: number): Promise<WorkflowProgress> {
+    this.enter('getProgress', workflowId);
+    const counts: Record<string, number> = Object.fromEntries(JOB_STATUS_NAMES.map((n) => [n, 0]));
+    let unfinished = 0;
+    for (const job of this.jobs.values()) {
+      counts[statusName(job.status)]!++;
+      if (job.status <= JobStatus.running) unfinished++;
+    }
+    return { workflow_id: workflowId, run_id: this.runId, is_complete: unfinished === 0, is_canceled: this.canceled, counts };
+  }
+
+  async registerComputeNode(workflowId: number, node: ComputeNodeRegistration): Promise<{ id: number }> {
+    this.enter('registerComputeNode', workflowId);
+    const id = this.nextNodeId++;
+    this.nodes.set(id, { ...node, id, active: true, heartbeats: 0 });
+    return { id };
+  }
+
+  async heartbeat(computeNodeId: number): Promise<void> {
+    this.enter('heartbeat');
+    this.activeNode(computeNodeId).heartbeats++;
+  }
+
+  async deactivateComputeNode(computeNodeId: number): Promise<void> {
+    this.enter('deactivateComputeNode');
+    const node = this.mustNode(computeNodeId);
+    node.active = false;
+    for (const job of this.jobs.values()) {
+      const mine =
+        (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
+        (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId);
+      if (mine) this.requeue(job);
+    }
+  }
+
+  async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+    this.enter('claimJobsBasedOnResources', workflowId);
+    if (this.canceled) return { jobs: [], reason: 'workflow is canceled' };
+    const ready = this.readyJobs();
+    const classes = new Map<string, ClaimClass>();
+    const candidates: ClaimCandidate[] = ready.map((job) => {
+      const key = JSON.stringify([job.resources, job.scheduler_id]);
+      if (!classes.has(key)) classes.set(key, { key, need: job.resources, scheduler_id: job.scheduler_id });
+      return { job_id: job.id, class_key: key, order: job.id };
+    });
+    const decision = decideClaim(req.capacity, [...classes.values()], candidates, {
+      sort_method: req.sort_method ?? 'none',
+      strict_scheduler_match: req.strict_scheduler_match ?? false,
+      any_scheduler: req.any_scheduler,
+      limit: req.limit,
+    });
+    return { jobs: decision.claimed.map((c) => this.claim(c.job_id, c.nodes, req.compute_node_id ?? null)), reason: decision.reason };
+  }
+
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
+    this.enter('claimNextJobs', workflowId);
+    if (this.canceled) return { jobs: [], reason: 'workflow is canceled' };
+    const candidates = this.readyJobs().map((job) => ({ job_id: job.id, class_key: '', order: job.id }));
+    const decision = decideQueueDepth(candidates, limit);
+    return { jobs: decision.claimed.map((c) => this.claim(c.job_id, [], computeNodeId ?? null)), reason: decision.reason };
+  }
+
+  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
+    this.enter('startJob');
+    const job = this.mustJob(jobId);
+    this.checkRun(runId);
+    this.activeNode(computeNodeId);
+    if (job.status !== JobStatus.pending) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not pending`);
+    job.status = JobStatus.running;
+    job.compute_node_id = computeNodeId;
+    this.starts.set(jobId, (this.starts.get(jobId) ?? 0) + 1);
+  }
+
+  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
+    this.enter('completeJob');
+    const job = this.mustJob(jobId);
+    this.checkRun(runId);
+    if (!(COMPLETION_STATUSES as readonly number[]).includes(status)) throw new ConflictError(`status ${status} is not a completion status`);
+    if (job.status !== JobStatus.running) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not running`);
+    job.status = status;
+    job.return_code = result.return_code;
+    this.completions.push({ job_id: jobId, status, attempt: job.attempt, compute_node_id: job.compute_node_id, result });
+  }
+
+  private enter(operation: Operation, workflowId?: number): void {
+    this.calls.push(operation);
+    if (workflowId !== undefined && workflowId !== this.workflowId) throw new NotFoundError(`workflow ${workflowId}`);
+    const inj = this.injected.get(operation);
+    if (inj && inj.count > 0) {
+      inj.count--;
+      throw inj.error();
+    }
+  }
+
+  private readyJobs(): ClaimedJobRecord[] {
+    return [...this.jobs.values()].filter((j) => j.status === JobStatus.ready).sort((a, b) => a.id - b.id);
+  }
+
+  private claim(jobId: number, nodes: string[], computeNodeId: number | null): ClaimedJobRecord {
+    const job = this.mustJob(jobId);
+    job.status = JobStatus.pending;
+    job.assigned_nodes = nodes;
+    this.claimedBy.set(jobId, computeNodeId);
+    return this.job(jobId);
+  }
+
+  private requeue(job: ClaimedJobRecord): void {
+    job.status = JobStatus.ready;
+    job.attempt++;
+    job.compute_node_id = null;
+    job.assigned_nodes = [];
+    this.claimedBy.delete(job.id);
+  }
+
+  private checkRun(runId: number): void {
+    if (runId !== this.runId) throw new ConflictError(`run_id ${runId} is not the current run ${this.runId}`);
+  }
+
+  private mustJob(id: number): ClaimedJobRecord {
+    const job = this.jobs.get(id);
+    if (!job) throw new NotFoundError(`job ${id}`);
+    return job;
+  }
+
+  private mustNode(id: number): MemoryNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new NotFoundError(`compute node ${id}`);
+    return node;
+  }
+
+  private activeNode(id: number): MemoryNode {
+    const node = this.mustNode(id);
+    if (!node.active) throw new ConflictError(`compute node ${id} is inactive`);
+    return node;
+  }
+}

@@ -14,6 +14,7 @@ async function loadCommands(): Promise<Register[]> {
   // Loaded lazily so `torc --help` stays fast and a command's heavy imports load only when used.
   const modules: { register: Register }[] = await Promise.all([
     // one line per command module, e.g. import('./commands/validate.js'),
+    import('./commands/server.js'),
   ]);
   return modules.map((m) => m.register);
 }

@@ -1,0 +1,196 @@
+/**
+ * The koa application: error mapping, access log, routing from the route table, bearer auth,
+ * size-limited body parsing and strict parameter decoding. Binding 127.0.0.1 by default.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Store } from '../store/index.js';
+import { tokenChecker, type TokenChecker } from './auth.js';
+import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, readRawBody } from './body.js';
+import { BadRequestError, toErrorResponse } from './errors.js';
+import { decodeParams } from './params.js';
+import { BASE_PATH, routerPath, type Route } from './route.js';
+import { apiRoutes, type ApiDeps } from './routes/index.js';
+import { SchemaRegistry } from './validate.js';
+import { COMPONENTS } from './schemas.js';
+
+export interface ApiLogger {
+  info(line: string): void;
+  error(line: string): void;
+}
+
+export const silentLogger: ApiLogger = { info() {}, error() {} };
+
+const stderrLogger: ApiLogger = {
+  info() {},
+  error(line) {
+    process.stderr.write(`${line}\n`);
+  },
+};
+
+export interface AppOptions {
+  store: Store;
+  /** When set, every mutating route requires `Authorization: Bearer <token>`. */
+  token?: string;
+  bodyLimitBytes?: number;
+  logger?: ApiLogger;
+}
+
+export function createApp(options: AppOptions): Koa {
+  const deps: ApiDeps = { store: options.store };
+  return buildApp(apiRoutes(), deps, options);
+}
+
+/** Builds the app from any route table (createApp passes the API's). */
+export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOptions, 'store'>): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are answered and logged by our own middleware
+  const logger = options.logger ?? stderrLogger;
+  const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const auth = options.token !== undefined ? tokenChecker(options.token) : undefined;
+  const schemas = new SchemaRegistry(COMPONENTS);
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) {
+          ctx.status = 404;
+          ctx.body = { message: `no route ${ctx.method} ${ctx.path}` };
+        } else if (ctx.status === 405) {
+          ctx.body = { message: `method ${ctx.method} not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}` };
+        } else if (ctx.status === 501) {
+          ctx.status = 405;
+          ctx.body = { message: `method ${ctx.method} not supported` };
+        }
+      }
+    } catch (err) {
+      const res = toErrorResponse(err, (ctx.state as { inputErrorStatus?: number }).inputErrorStatus);
+      if (res.internal) logger.error(`${ctx.method} ${ctx.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      ctx.status = res.status;
+      ctx.body = res.body;
+      // After a body was cut short, the rest of it is still on the wire: do not reuse the connection.
+      if (res.status === 413) ctx.set('Connection', 'close');
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    // Path only: no headers (tokens) and no query string.
+    logger.info(`${ctx.method} ${ctx.path} ${ctx.status} ${ms.toFixed(1)}ms`);
+  });
+
+  const router = new Router({ prefix: BASE_PATH });
+  for (const route of routes) {
+    router.register(routerPath(route.path), [route.method], async (ctx) => {
+      ctx.state.inputErrorStatus = route.inputErrorStatus ?? 400;
+      ctx.body = await dispatch(route, ctx, deps, { auth, limit, schemas });
+      ctx.status = route.response.status;
+    });
+  }
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+interface DispatchContext {
+  auth: TokenChecker | undefined;
+  limit: number;
+  schemas: SchemaRegistry;
+}
+
+async function dispatch<D>(route: Route<D>, ctx: Koa.Context, deps: D, dc: DispatchContext): Promise<unknown> {
+  // Auth first: an unauthenticated caller gets nothing parsed or looked up.
+  if (route.mutating && dc.auth) dc.auth.check(ctx.get('Authorization') || undefined);
+  const params = decodeParams(route.params ?? [], (ctx as unknown as { params: Record<string, string> }).params ?? {}, ctx.query);
+  const known = new Set((route.params ?? []).filter((s) => s.in === 'query').map((s) => s.name));
+  for (const name of Object.keys(ctx.query)) {
+    if (!known.has(name)) throw new BadRequestError(`unknown query parameter (this route takes: ${[...known].join(', ') || 'none'})`, name);
+  }
+  let body: unknown;
+  const raw = await readRawBody(ctx.req, dc.limit);
+  if (route.body?.kind === 'text') {
+    body = decodeText(raw, ctx.get('Content-Type') || undefined);
+    if (route.body.required && (body as string).trim() === '') throw new BadRequestError('required', 'body');
+  } else if (route.body?.kind === 'json') {
+    body = decodeJson(raw, ctx.get('Content-Type') || undefined);
+    if (body === undefined) {
+      if (route.body.required) throw new BadRequestError('required', 'body');
+    } else if (route.body.schema && route.body.validatedBy !== 'handler') {
+      dc.schemas.check(route.body.schema, body);
+    }
+  } else if (raw.length > 0) {
+    // torc clients send `{}` to body-less routes; tolerate JSON, but it must be JSON.
+    decodeJson(raw, ctx.get('Content-Type') || undefined);
+  }
+  return route.handler({ deps, params, body });
+}
+
+export interface RunningServer {
+  url: string;
+  /** http://host:port/torc-service/v1 */
+  baseUrl: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export interface ServerOptions extends AppOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /**
+   * How often to retire compute nodes whose lease ran out (their jobs go back to ready), so
+   * that work held by a dead external runner is not stuck. 0 turns it off. Default 5000 ms.
+   */
+  leaseSweepMs?: number;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const app = createApp(options);
+  const server = app.listen({ host, port: options.port ?? 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Guard against slow-loris style clients holding sockets forever.
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 300_000;
+  const logger = options.logger ?? stderrLogger;
+  const sweepMs = options.leaseSweepMs ?? 5000;
+  let sweeping: Promise<unknown> | undefined;
+  const sweeper =
+    sweepMs > 0
+      ? setInterval(() => {
+          if (sweeping) return; // a slow sweep is never stacked
+          sweeping = options.store
+            .expireLeases()
+            .then((out) => {
+              if (out.expired_compute_node_ids.length > 0) {
+                logger.info(`leases expired: compute nodes ${out.expired_compute_node_ids.join(', ')}; ${out.requeued_jobs} jobs back to ready`);
+              }
+            })
+            .catch((err: unknown) => logger.error(`lease sweep failed: ${err instanceof Error ? err.message : String(err)}`))
+            .finally(() => (sweeping = undefined));
+        }, sweepMs)
+      : undefined;
+  sweeper?.unref();
+  const port = (server.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${hostPart}:${port}`;
+  return {
+    url,
+    baseUrl: `${url}${BASE_PATH}`,
+    port,
+    server,
+    close: async () => {
+      if (sweeper) clearInterval(sweeper);
+      await new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      });
+      await sweeping;
+    },
+  };
+}

@@ -1,0 +1,364 @@
+/**
+ * The typed HTTP client of the torc-ts API (global fetch), used by the CLI and every runner.
+ * It implements RunnerClient plus the calls the CLI needs. Server errors come back as the same
+ * error classes the server threw (InputError, NotFoundError, ConflictError, TooLargeError) with
+ * the server's message and field; 401 and anything else unexpected as ApiError.
+ */
+import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
+import type {
+  ClaimByResourcesRequest,
+  ClaimResponse,
+  CompleteJobResult,
+  ComputeNodeRegistration,
+  JobRecord,
+  RunnerClient,
+  WorkflowProgress,
+} from '../runners/client.js';
+import { GIB } from '../allocator/fit.js';
+import { formatDuration } from '../spec/units.js';
+import type { ComputeNodeRecord, EventRecord, SlurmSchedulerRecord } from '../store/records.js';
+import { BASE_PATH } from './route.js';
+import type { PageView, WorkflowStatusModel } from './views.js';
+
+export type { PageView, WorkflowStatusModel };
+
+/** An HTTP answer that is not one of the domain errors (401, 5xx, an unreachable server). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface WorkflowModel {
+  id: number;
+  name: string;
+  user: string | null;
+  description: string | null;
+  timestamp: string;
+  run_id: number;
+  is_canceled: boolean;
+  jobs_sort_method: string;
+  use_pending_failed: boolean;
+  compute_node_expiration_buffer_seconds: number;
+  compute_node_wait_for_new_jobs_seconds: number;
+  compute_node_ignore_workflow_completion: boolean;
+  schedule: string | null;
+  default_image: string | null;
+  resource_monitor_config: string | null;
+  spec_hash: string | null;
+  k8s_namespace: string | null;
+  k8s_name: string | null;
+  k8s_uid: string | null;
+}
+
+export interface WorkflowCreate {
+  name: string;
+  user?: string | null;
+  description?: string | null;
+  jobs_sort_method?: string;
+}
+
+export type ComputeNodeModel = ComputeNodeRecord & { start_time: string };
+
+export interface ResultModel {
+  id: number;
+  workflow_id: number;
+  job_id: number;
+  run_id: number;
+  attempt: number;
+  attempt_id: number;
+  compute_node_id: number | null;
+  return_code: number;
+  exec_time_minutes: number;
+  completion_time: string;
+  status: number;
+}
+
+export interface ResourceRequirementsModel {
+  id: number;
+  workflow_id: number;
+  name: string;
+  num_cpus: number;
+  num_gpus: number;
+  num_nodes: number;
+  memory: string;
+  runtime: string;
+  memory_bytes: number;
+  runtime_seconds: number;
+}
+
+export interface PageQuery {
+  offset?: number;
+  limit?: number;
+}
+
+export interface JobQuery extends PageQuery {
+  /** Status name or code. */
+  status?: string | number;
+  name?: string;
+}
+
+export interface ClientOptions {
+  /** Bearer token for mutating calls. */
+  token?: string;
+  /** Per request; default 60 s. */
+  timeoutMs?: number;
+}
+
+type Query = Record<string, string | number | boolean | null | undefined>;
+
+export class TorcClient implements RunnerClient {
+  private readonly base: string;
+
+  /** `url`: the server's root (http://host:port) or its API base (…/torc-service/v1). */
+  constructor(
+    url: string,
+    private readonly options: ClientOptions = {},
+  ) {
+    const trimmed = url.replace(/\/+$/, '');
+    this.base = trimmed.endsWith(BASE_PATH) ? trimmed : `${trimmed}${BASE_PATH}`;
+  }
+
+  // ---- service -----------------------------------------------------------------------------
+
+  ping(): Promise<{ status: string }> {
+    return this.call('GET', '/ping');
+  }
+
+  version(): Promise<{ version: string; api_version: string }> {
+    return this.call('GET', '/version');
+  }
+
+  openApi(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/openapi.json');
+  }
+
+  // ---- workflows ---------------------------------------------------------------------------
+
+  /** Creates a workflow with its jobs from a spec document (YAML or JSON text). */
+  createWorkflowFromSpec(text: string, contentType = 'application/yaml'): Promise<{ workflow_id: number }> {
+    return this.call('POST', '/workflow_specs', { text, contentType });
+  }
+
+  /** torc's create_workflow: an empty workflow. */
+  createWorkflow(model: WorkflowCreate): Promise<WorkflowModel> {
+    return this.call('POST', '/workflows', { body: model });
+  }
+
+  listWorkflows(query: PageQuery = {}): Promise<PageView<WorkflowModel>> {
+    return this.call('GET', '/workflows', { query: { ...query } });
+  }
+
+  getWorkflow(workflowId: number): Promise<WorkflowModel> {
+    return this.call('GET', `/workflows/${id(workflowId)}`);
+  }
+
+  deleteWorkflow(workflowId: number): Promise<WorkflowModel> {
+    return this.call('DELETE', `/workflows/${id(workflowId)}`);
+  }
+
+  getWorkflowStatus(workflowId: number): Promise<WorkflowStatusModel> {
+    return this.call('GET', `/workflows/${id(workflowId)}/status`);
+  }
+
+  isComplete(workflowId: number): Promise<{ is_complete: boolean; is_canceled: boolean }> {
+    return this.call('GET', `/workflows/${id(workflowId)}/is_complete`);
+  }
+
+  initializeJobs(workflowId: number): Promise<{ workflow_id: number; ready: number; blocked: number; canceled: number }> {
+    return this.call('POST', `/workflows/${id(workflowId)}/initialize_jobs`);
+  }
+
+  cancelWorkflow(workflowId: number): Promise<{ workflow_id: number; canceled: number; running_job_ids: number[] }> {
+    return this.call('PUT', `/workflows/${id(workflowId)}/cancel`);
+  }
+
+  resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<{ workflow_id: number; run_id: number; updated_count: number }> {
+    return this.call('POST', `/workflows/${id(workflowId)}/reset_status`, { query: { failed_only: options.failedOnly ?? false } });
+  }
+
+  // ---- jobs --------------------------------------------------------------------------------
+
+  listJobs(workflowId: number, query: JobQuery = {}): Promise<PageView<JobRecord>> {
+    return this.call('GET', '/jobs', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  /** Every page of listJobs. */
+  async allJobs(workflowId: number, query: Omit<JobQuery, 'offset' | 'limit'> = {}): Promise<JobRecord[]> {
+    const out: JobRecord[] = [];
+    for (let offset = 0; ; ) {
+      const page = await this.listJobs(workflowId, { ...query, offset, limit: 10_000 });
+      out.push(...page.items);
+      if (!page.has_more || page.items.length === 0) return out;
+      offset += page.items.length;
+    }
+  }
+
+  getJob(jobId: number): Promise<JobRecord> {
+    return this.call('GET', `/jobs/${id(jobId)}`);
+  }
+
+  // ---- RunnerClient ------------------------------------------------------------------------
+
+  async getProgress(workflowId: number): Promise<WorkflowProgress> {
+    const s = await this.getWorkflowStatus(workflowId);
+    return { workflow_id: s.id, run_id: s.run_id, is_complete: s.is_complete, is_canceled: s.is_canceled, counts: { ...s.counts } };
+  }
+
+  async registerComputeNode(workflowId: number, node: ComputeNodeRegistration): Promise<{ id: number }> {
+    const created = await this.call<ComputeNodeModel>('POST', '/compute_nodes', { body: { workflow_id: workflowId, ...node } });
+    return { id: created.id };
+  }
+
+  async heartbeat(computeNodeId: number): Promise<void> {
+    await this.call('POST', `/compute_nodes/${id(computeNodeId)}/heartbeat`);
+  }
+
+  async deactivateComputeNode(computeNodeId: number): Promise<void> {
+    await this.call('POST', `/compute_nodes/${id(computeNodeId)}/deactivate`);
+  }
+
+  /** Sends the per-node form, so the server packs single-node jobs onto one node each. */
+  claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+    const c = req.capacity;
+    const body = {
+      nodes: c.nodes.map((n) => ({
+        name: n.name,
+        num_cpus: n.num_cpus,
+        // Division by a power of two is exact, so the server gets the same byte count back.
+        memory_gb: n.memory_bytes / GIB,
+        num_gpus: n.num_gpus,
+        ...(n.busy ? { busy: true } : {}),
+      })),
+      time_limit: c.time_limit_seconds === null ? null : formatDuration(Math.max(0, Math.floor(c.time_limit_seconds))),
+      scheduler_config_id: c.scheduler_config_id,
+      compute_node_id: req.compute_node_id ?? null,
+    };
+    return this.call('POST', `/workflows/${id(workflowId)}/claim_jobs_based_on_resources/${id(req.limit)}`, {
+      body,
+      query: {
+        sort_method: req.sort_method,
+        strict_scheduler_match: req.strict_scheduler_match,
+        any_scheduler: req.any_scheduler,
+      },
+    });
+  }
+
+  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
+    return this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, { query: { limit, compute_node_id: computeNodeId } });
+  }
+
+  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
+    await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`);
+  }
+
+  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
+    await this.call('POST', `/jobs/${id(jobId)}/complete_job/${id(status)}/${id(runId)}`, { body: result });
+  }
+
+  // ---- compute nodes and records -------------------------------------------------------------
+
+  listComputeNodes(workflowId: number, query: PageQuery & { is_active?: boolean } = {}): Promise<PageView<ComputeNodeModel>> {
+    return this.call('GET', '/compute_nodes', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  listResults(workflowId: number, query: PageQuery & { job_id?: number } = {}): Promise<PageView<ResultModel>> {
+    return this.call('GET', '/results', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  listEvents(workflowId: number, query: PageQuery & { after_id?: number } = {}): Promise<PageView<EventRecord>> {
+    return this.call('GET', '/events', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  createEvent(workflowId: number, category: string, data: unknown = null): Promise<EventRecord> {
+    return this.call('POST', '/events', { body: { workflow_id: workflowId, category, data } });
+  }
+
+  listResourceRequirements(workflowId: number, query: PageQuery = {}): Promise<PageView<ResourceRequirementsModel>> {
+    return this.call('GET', '/resource_requirements', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  listSlurmSchedulers(workflowId: number, query: PageQuery = {}): Promise<PageView<SlurmSchedulerRecord>> {
+    return this.call('GET', '/slurm_schedulers', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  // ---- transport ---------------------------------------------------------------------------
+
+  private async call<T = any>(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown; text?: string; contentType?: string } = {},
+  ): Promise<T> {
+    const url = new URL(`${this.base}${path}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    // Sent on every request: the seed's GET claim forms mutate too.
+    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    let body: string | undefined;
+    if (opts.text !== undefined) {
+      body = opts.text;
+      headers['Content-Type'] = opts.contentType ?? 'application/yaml';
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] = 'application/json';
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ApiError(0, `cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    let payload: unknown;
+    try {
+      payload = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      payload = undefined;
+    }
+    if (res.ok) return payload as T;
+    throw errorFrom(res.status, payload, `${method} ${url.pathname}`, text);
+  }
+}
+
+/** Path segments are numbers we format ourselves; refuse anything else before it reaches a URL. */
+function id(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new InputError(`expected a whole number ≥ 0, got ${String(n)}`, 'id');
+  return String(n);
+}
+
+/** Rebuilds the server's error as the class it was thrown as. */
+export function errorFrom(status: number, payload: unknown, what: string, raw = ''): Error {
+  const p = (payload ?? {}) as { message?: unknown; field?: unknown; issues?: unknown };
+  const message = typeof p.message === 'string' ? p.message : `${what}: HTTP ${status}${raw ? `: ${raw.slice(0, 200)}` : ''}`;
+  const field = typeof p.field === 'string' ? p.field : undefined;
+  switch (status) {
+    case 400:
+    case 422: {
+      const issues = Array.isArray(p.issues) ? (p.issues as InputIssue[]) : undefined;
+      if (issues && issues.length > 0) return new InputError(issues);
+      // The server's message already starts with the field; keep the issue's message bare.
+      const bare = field && message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+      return new InputError(bare, field);
+    }
+    case 404:
+      return withMessage(new NotFoundError(''), message);
+    case 409:
+      return new ConflictError(message);
+    case 413:
+      return new TooLargeError(message, field);
+    default:
+      return new ApiError(status, message);
+  }
+}
+
+function withMessage<E extends Error>(err: E, message: string): E {
+  err.message = message;
+  return err;
+}

@@ -1,0 +1,80 @@
+/**
+ * How errors become HTTP responses. Every error body is `{message, field?}` (plus `issues` when
+ * an InputError lists several problems). Bad input is always 4xx; only a bug is a 500.
+ */
+import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
+
+/**
+ * The request itself is malformed (bad JSON, a path or query parameter of the wrong type, a
+ * body that does not match the route's schema): always 400. Other InputErrors answer the
+ * route's `inputErrorStatus`: 400 by default, 422 where a well-formed document is judged
+ * semantically (a workflow spec that does not validate).
+ */
+export class BadRequestError extends InputError {
+  constructor(issues: InputIssue[] | string, path?: string) {
+    super(issues, path);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** Missing or wrong bearer token on a mutating route: 401. */
+export class UnauthorizedError extends Error {
+  constructor(message = 'missing or invalid bearer token') {
+    super(message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** The body's media type is not one the route reads: 415. */
+export class UnsupportedMediaTypeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+export interface ErrorBody {
+  message: string;
+  field?: string;
+  issues?: InputIssue[];
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  /** True when the error is a bug (logged with its stack), not a client mistake. */
+  internal: boolean;
+}
+
+/** Maps any thrown value to a status code and a JSON body. */
+export function toErrorResponse(err: unknown, inputErrorStatus = 400): ErrorResponse {
+  if (err instanceof InputError) {
+    const body: ErrorBody = { message: err.message };
+    if (err.field) body.field = err.field;
+    if (err.issues.length > 1) body.issues = err.issues;
+    return { status: err instanceof BadRequestError ? 400 : inputErrorStatus, body, internal: false };
+  }
+  if (err instanceof NotFoundError) return { status: 404, body: { message: err.message }, internal: false };
+  if (err instanceof ConflictError) return { status: 409, body: { message: err.message }, internal: false };
+  if (err instanceof TooLargeError) {
+    const body: ErrorBody = { message: err.message };
+    if (err.field) body.field = err.field;
+    return { status: 413, body, internal: false };
+  }
+  if (err instanceof UnauthorizedError) return { status: 401, body: { message: err.message }, internal: false };
+  if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: { message: err.message }, internal: false };
+  // A malformed percent-escape in the URL (decodeURIComponent) is the client's mistake.
+  if (err instanceof URIError) return { status: 400, body: { message: `malformed URL: ${err.message}` }, internal: false };
+  const status = httpStatusOf(err);
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, body: { message: (err as Error).message || 'bad request' }, internal: false };
+  }
+  return { status: 500, body: { message: 'internal server error' }, internal: true };
+}
+
+/** Errors raised by koa / http-errors carry `status` (and `expose`) for client mistakes. */
+function httpStatusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const s = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  return typeof s === 'number' && Number.isInteger(s) ? s : undefined;
+}

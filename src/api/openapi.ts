@@ -1,0 +1,84 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same route table the router is built from
+ * (and the same schemas the body validator uses), so it cannot drift from the code.
+ */
+import { API_VERSION, VERSION } from '../version.js';
+import { paramSchema } from './params.js';
+import { BASE_PATH, type Route } from './route.js';
+import type { JsonSchema } from './validate.js';
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request: a parameter or body field has the wrong type or value (`field` names it)',
+  401: 'Missing or wrong bearer token (mutating routes, when the server has a token)',
+  404: 'The referenced record does not exist',
+  409: 'Illegal in the current state (wrong run_id, job not in the required state)',
+  413: 'Request body over the size limit',
+  415: 'Unsupported body media type',
+  422: 'The document is well-formed but does not validate (every issue listed with its path)',
+};
+
+function schemaRef(schema: string | JsonSchema): JsonSchema {
+  return typeof schema === 'string' ? { $ref: `#/components/schemas/${schema}` } : schema;
+}
+
+export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<string, JsonSchema>): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const op: Record<string, unknown> = {
+      operationId: route.operationId,
+      summary: route.summary,
+    };
+    if (route.params?.length) {
+      op.parameters = route.params.map((s) => ({
+        name: s.name,
+        in: s.in,
+        required: s.in === 'path' ? true : Boolean(s.required),
+        description: s.description,
+        schema: paramSchema(s),
+      }));
+    }
+    if (route.body) {
+      const content: Record<string, unknown> = {};
+      const schema = route.body.schema ? schemaRef(route.body.schema) : { type: 'object' };
+      if (route.body.kind === 'json') {
+        content['application/json'] = { schema };
+      } else {
+        for (const type of ['application/yaml', 'application/json', 'text/plain']) content[type] = { schema: { type: 'string' } };
+      }
+      op.requestBody = { required: route.body.required, description: route.body.description, content };
+    }
+    const responses: Record<string, unknown> = {
+      [String(route.response.status)]: {
+        description: route.response.description,
+        content: { 'application/json': { schema: schemaRef(route.response.schema) } },
+      },
+    };
+    const errors = new Set<number>([400, ...(route.body ? [413] : []), ...(route.mutating ? [401] : []), ...(route.errors ?? [])]);
+    if (route.inputErrorStatus === 422) errors.add(422);
+    for (const status of [...errors].sort((a, b) => a - b)) {
+      responses[String(status)] = {
+        description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/error_response' } } },
+      };
+    }
+    op.responses = responses;
+    if (route.mutating) op.security = [{ bearer: [] }];
+    else op.security = [];
+    op['x-mutating'] = route.mutating;
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = op;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'torc-ts',
+      version: VERSION,
+      description: `torc-compatible workflow service (API ${API_VERSION}). Mutating operations require a bearer token when the server is started with --token-file.`,
+    },
+    servers: [{ url: BASE_PATH }],
+    paths,
+    components: {
+      schemas: components,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+  };
+}

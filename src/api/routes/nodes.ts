@@ -1,0 +1,98 @@
+/** Compute nodes: register (with resources, scheduler and lease), heartbeat, deactivate, list, get. */
+import type { ComputeNodeRegistration } from '../../runners/client.js';
+import { p } from '../params.js';
+import { computeNodeView, pageView } from '../views.js';
+import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
+
+/** Lease of a node whose client does not say (torc's clients send no heartbeat): generous. */
+export const DEFAULT_LEASE_SECONDS = 3600;
+
+const NODE_ID = p.id('id', 'Compute node id');
+
+type RegistrationBody = Partial<ComputeNodeRegistration> & { workflow_id: number; hostname: string; num_cpus: number; memory_gb: number };
+
+export const nodeRoutes: ApiRoute[] = [
+  {
+    operationId: 'create_compute_node',
+    method: 'POST',
+    path: '/compute_nodes',
+    summary: 'Register a compute node (a runner) with its resources, scheduler and lease',
+    mutating: true,
+    body: { kind: 'json', schema: 'compute_node_registration', required: true, description: 'The node' },
+    errors: [404],
+    response: { status: 200, schema: 'compute_node_model', description: 'The registered node' },
+    handler: async ({ deps, body }) => {
+      const b = body as RegistrationBody;
+      const node: ComputeNodeRegistration = {
+        hostname: b.hostname,
+        pid: b.pid ?? 0,
+        num_cpus: b.num_cpus,
+        memory_gb: b.memory_gb,
+        num_gpus: b.num_gpus ?? 0,
+        num_nodes: b.num_nodes ?? 1,
+        scheduler_config_id: b.scheduler_config_id ?? null,
+        compute_node_type: b.compute_node_type ?? 'external',
+        lease_seconds: b.lease_seconds ?? DEFAULT_LEASE_SECONDS,
+        scheduler_job_id: b.scheduler_job_id ?? null,
+      };
+      return computeNodeView(await deps.store.registerComputeNode(b.workflow_id, node));
+    },
+  },
+  {
+    operationId: 'list_compute_nodes',
+    method: 'GET',
+    path: '/compute_nodes',
+    summary: 'Compute nodes of a workflow',
+    mutating: false,
+    params: [WORKFLOW_FILTER, p.queryBool('is_active', 'true: only active nodes'), ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_compute_nodes_response', description: 'A page of compute nodes' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const page = await deps.store.listComputeNodes(workflowId, { offset, limit, activeOnly: params.is_active === true });
+      return pageView(page, offset, limit, computeNodeView);
+    },
+  },
+  {
+    operationId: 'get_compute_node',
+    method: 'GET',
+    path: '/compute_nodes/{id}',
+    summary: 'Get a compute node',
+    mutating: false,
+    params: [NODE_ID],
+    errors: [404],
+    response: { status: 200, schema: 'compute_node_model', description: 'The node' },
+    handler: async ({ deps, params }) => computeNodeView(await deps.store.getComputeNode(params.id as number)),
+  },
+  {
+    operationId: 'heartbeat_compute_node',
+    method: 'POST',
+    path: '/compute_nodes/{id}/heartbeat',
+    summary: "Renew the node's lease; 409 when it is no longer active (register again)",
+    mutating: true,
+    params: [NODE_ID],
+    errors: [404, 409],
+    response: { status: 200, schema: 'ok_response', description: 'Lease renewed' },
+    handler: async ({ deps, params }) => {
+      await deps.store.heartbeat(params.id as number);
+      return { ok: true };
+    },
+  },
+  {
+    operationId: 'deactivate_compute_node',
+    method: 'POST',
+    path: '/compute_nodes/{id}/deactivate',
+    summary: 'A clean exit: the node becomes inactive; its pending and running jobs go back to ready',
+    mutating: true,
+    params: [NODE_ID],
+    errors: [404],
+    response: {
+      status: 200,
+      schema: { type: 'object', properties: { requeued_jobs: { type: 'integer', minimum: 0 } }, required: ['requeued_jobs'] },
+      description: 'How many jobs went back to ready',
+    },
+    handler: ({ deps, params }) => deps.store.deactivateComputeNode(params.id as number),
+  },
+];

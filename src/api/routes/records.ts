@@ -1,0 +1,89 @@
+/** Read-mostly records of a workflow: results, events, resource requirements, Slurm schedulers. */
+import { p } from '../params.js';
+import { pageOfList, pageView, resourceRequirementsView, resultView } from '../views.js';
+import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
+
+export const recordRoutes: ApiRoute[] = [
+  {
+    operationId: 'list_results',
+    method: 'GET',
+    path: '/results',
+    summary: 'Results (one per finished run of a job) of a workflow',
+    mutating: false,
+    params: [WORKFLOW_FILTER, p.queryInt('job_id', 'Only results of this job'), ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_results_response', description: 'A page of results' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const page = await deps.store.listResults(workflowId, { offset, limit, jobId: params.job_id as number | undefined });
+      return pageView(page, offset, limit, resultView);
+    },
+  },
+  {
+    operationId: 'list_events',
+    method: 'GET',
+    path: '/events',
+    summary: 'Events of a workflow in order',
+    mutating: false,
+    params: [WORKFLOW_FILTER, p.queryInt('after_id', 'Only events with a larger id (for polling)'), ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_events_response', description: 'A page of events' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const page = await deps.store.listEvents(workflowId, { offset, limit, afterId: params.after_id as number | undefined });
+      return pageView(page, offset, limit, (e) => e);
+    },
+  },
+  {
+    operationId: 'create_event',
+    method: 'POST',
+    path: '/events',
+    summary: 'Record an event of a workflow',
+    mutating: true,
+    body: { kind: 'json', schema: 'event_create', required: true, description: 'The event' },
+    errors: [404],
+    response: { status: 200, schema: 'event_model', description: 'The stored event' },
+    handler: ({ deps, body }) => {
+      const b = body as { workflow_id: number; category?: string; data?: unknown };
+      return deps.store.appendEvent(b.workflow_id, b.category ?? 'user', b.data ?? null);
+    },
+  },
+  {
+    operationId: 'list_resource_requirements',
+    method: 'GET',
+    path: '/resource_requirements',
+    summary: 'Resource requirements of a workflow (memory and runtime in torc form and in bytes / seconds)',
+    mutating: false,
+    params: [WORKFLOW_FILTER, ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_resource_requirements_response', description: 'A page of resource requirements' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const all = await deps.store.listResourceRequirements(workflowId);
+      return pageView(pageOfList(all, offset, limit), offset, limit, resourceRequirementsView);
+    },
+  },
+  {
+    operationId: 'list_slurm_schedulers',
+    method: 'GET',
+    path: '/slurm_schedulers',
+    summary: 'Slurm schedulers of a workflow (their ids are the scheduler_config_id runners claim with)',
+    mutating: false,
+    params: [WORKFLOW_FILTER, ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_slurm_schedulers_response', description: 'A page of Slurm schedulers' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const all = await deps.store.listSlurmSchedulers(workflowId);
+      return pageView(pageOfList(all, offset, limit), offset, limit, (s) => s);
+    },
+  },
+];

@@ -1,0 +1,317 @@
+/**
+ * JSON schemas of the API's bodies and answers: published under `components.schemas` of the
+ * OpenAPI document, used by ajv to validate request bodies, and by the OpenAPI walk test to
+ * check every answer. Field names follow torc's models (snake_case).
+ */
+import { JOB_STATUS_NAMES, JobStatus } from '../store/status.js';
+import { MAX_ID } from './params.js';
+import type { JsonSchema } from './validate.js';
+
+const int = (min = 0, max = MAX_ID): JsonSchema => ({ type: 'integer', minimum: min, maximum: max });
+const nullable = (s: JsonSchema): JsonSchema => ({ ...s, type: [s.type as string, 'null'] });
+const str = (maxLength = 4096): JsonSchema => ({ type: 'string', maxLength });
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties), extra: JsonSchema = {}): JsonSchema => ({
+  type: 'object',
+  properties,
+  required,
+  ...extra,
+});
+
+/** torc's paging shape, plus torc's own `count` and `max_limit`. */
+export function pageOf(item: string): JsonSchema {
+  return obj({
+    items: { type: 'array', items: ref(item) },
+    offset: int(),
+    limit: int(),
+    total_count: int(),
+    has_more: { type: 'boolean' },
+    count: int(),
+    max_limit: int(),
+  });
+}
+
+const COUNT = int(0, 1_000_000);
+const MEMORY_GB = { type: 'number', minimum: 0, maximum: 1e9 };
+
+const jobProperties: Record<string, JsonSchema> = {
+  id: int(),
+  workflow_id: int(),
+  name: { type: 'string' },
+  command: { type: 'string' },
+  invocation_script: nullable({ type: 'string' }),
+  status: { type: 'integer', minimum: 0, maximum: JobStatus.pending_failed, description: 'torc job status code (see job_status)' },
+  attempt: int(1),
+  resource_requirements_id: nullable(int()),
+  scheduler_id: nullable(int()),
+  failure_handler_id: nullable(int()),
+  cancel_on_blocking_job_failure: { type: 'boolean' },
+  supports_termination: { type: 'boolean' },
+  image: nullable({ type: 'string' }),
+  env: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+  return_code: nullable({ type: 'integer' }),
+  compute_node_id: nullable(int()),
+};
+
+export const COMPONENTS: Record<string, JsonSchema> = {
+  error_response: obj(
+    {
+      message: { type: 'string' },
+      field: { type: 'string', description: 'The offending field, as a path such as body.nodes[0].num_cpus' },
+      issues: { type: 'array', items: obj({ path: { type: 'string' }, message: { type: 'string' } }) },
+    },
+    ['message'],
+  ),
+  job_status: {
+    description: `A job status by name or by torc's integer code: ${JOB_STATUS_NAMES.map((n) => `${n}=${JobStatus[n]}`).join(', ')}`,
+    enum: [...JOB_STATUS_NAMES, ...JOB_STATUS_NAMES.map((n) => JobStatus[n]), ...JOB_STATUS_NAMES.map((n) => String(JobStatus[n]))],
+  },
+  jobs_sort_method: { type: 'string', enum: ['gpus_runtime_memory', 'gpus_memory_runtime', 'none'] },
+  ping_response: obj({ status: { type: 'string', const: 'ok' } }),
+  version_response: obj({ version: { type: 'string' }, api_version: { type: 'string' } }),
+
+  workflow_model: obj(
+    {
+      id: int(),
+      name: { type: 'string' },
+      user: nullable({ type: 'string' }),
+      description: nullable({ type: 'string' }),
+      timestamp: { type: 'string', description: 'Creation time (ISO 8601)' },
+      run_id: int(1),
+      is_canceled: { type: 'boolean' },
+      jobs_sort_method: ref('jobs_sort_method'),
+      use_pending_failed: { type: 'boolean' },
+      compute_node_expiration_buffer_seconds: { type: 'number' },
+      compute_node_wait_for_new_jobs_seconds: { type: 'number' },
+      compute_node_ignore_workflow_completion: { type: 'boolean' },
+      schedule: nullable({ type: 'string' }),
+      default_image: nullable({ type: 'string' }),
+      resource_monitor_config: nullable({ type: 'string' }),
+      spec_hash: nullable({ type: 'string' }),
+      k8s_namespace: nullable({ type: 'string' }),
+      k8s_name: nullable({ type: 'string' }),
+      k8s_uid: nullable({ type: 'string' }),
+    },
+    ['id', 'name', 'user', 'description', 'timestamp', 'run_id', 'is_canceled', 'jobs_sort_method'],
+  ),
+  /** torc's create_workflow body: an empty workflow (jobs are added from a spec instead). Unknown torc fields are tolerated. */
+  workflow_create: obj(
+    {
+      name: { type: 'string', minLength: 1, maxLength: 1024 },
+      user: nullable(str()),
+      description: nullable(str(65536)),
+      jobs_sort_method: ref('jobs_sort_method'),
+      use_pending_failed: { type: 'boolean' },
+      compute_node_expiration_buffer_seconds: { type: 'integer', minimum: 0, maximum: 86400 * 365 },
+      compute_node_wait_for_new_jobs_seconds: { type: 'integer', minimum: 0, maximum: 86400 * 365 },
+      compute_node_ignore_workflow_completion: { type: 'boolean' },
+    },
+    ['name'],
+  ),
+  workflow_spec_created: obj({ workflow_id: int() }),
+  workflow_status_model: obj(
+    {
+      id: int(),
+      run_id: int(1),
+      is_canceled: { type: 'boolean' },
+      is_archived: { type: 'boolean' },
+      is_complete: { type: 'boolean' },
+      phase: { type: 'string', enum: ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'] },
+      total: int(),
+      done: int(),
+      counts: { type: 'object', additionalProperties: int(), description: 'Jobs by status name' },
+      conditions: {
+        type: 'array',
+        items: obj({
+          type: { type: 'string' },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          reason: { type: 'string' },
+          message: { type: 'string' },
+          lastTransitionTime: { type: 'string' },
+        }),
+      },
+    },
+  ),
+  is_complete_response: obj({
+    is_complete: { type: 'boolean' },
+    is_canceled: { type: 'boolean' },
+    needs_to_run_completion_script: { type: 'boolean' },
+  }),
+  initialize_jobs_response: obj({ workflow_id: int(), ready: int(), blocked: int(), canceled: int() }),
+  cancel_workflow_response: obj({ workflow_id: int(), canceled: int(), running_job_ids: { type: 'array', items: int() } }),
+  reset_status_response: obj({
+    workflow_id: int(),
+    run_id: int(1),
+    updated_count: int(),
+    status: { type: 'string' },
+    reset_type: { type: 'string', enum: ['all', 'failed_only'] },
+  }),
+  deleted_response: obj({ id: int(), deleted: { type: 'boolean', const: true } }),
+
+  job_model: obj(jobProperties),
+  claimed_job_model: obj({
+    ...jobProperties,
+    resources: obj({
+      num_cpus: int(),
+      memory_bytes: int(),
+      num_gpus: int(),
+      num_nodes: int(1),
+      runtime_seconds: { type: 'number', minimum: 0 },
+    }),
+    assigned_nodes: { type: 'array', items: { type: 'string' }, description: 'Nodes the job was placed on (per-node claims)' },
+  }),
+  claim_jobs_response: obj({
+    jobs: { type: 'array', items: ref('claimed_job_model') },
+    reason: nullable({ type: 'string' }),
+  }),
+
+  /** torc's ComputeNodesResources: num_nodes identical nodes, values per node. */
+  compute_nodes_resources: obj(
+    {
+      num_cpus: COUNT,
+      memory_gb: MEMORY_GB,
+      num_gpus: COUNT,
+      num_nodes: int(1, 100_000),
+      time_limit: nullable({ type: 'string', maxLength: 64, description: 'ISO 8601 duration left to run jobs; null = unlimited' }),
+      scheduler_config_id: nullable(int()),
+      compute_node_id: nullable({ ...int(), description: 'The claiming compute node: its lease covers the claimed jobs' }),
+      id: nullable({ type: 'integer', description: 'Ignored (torc clients send it)' }),
+    },
+    ['num_cpus', 'memory_gb'],
+  ),
+  /** Our per-node form: a single-node job must fit on one node; a multi-node job takes whole idle nodes. */
+  compute_nodes_per_node: obj(
+    {
+      nodes: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 100_000,
+        items: obj(
+          {
+            name: { type: 'string', minLength: 1, maxLength: 256 },
+            num_cpus: COUNT,
+            memory_gb: MEMORY_GB,
+            num_gpus: COUNT,
+            busy: { type: 'boolean', description: 'Jobs already run on the node (multi-node jobs avoid it)' },
+          },
+          ['name', 'num_cpus', 'memory_gb'],
+        ),
+      },
+      time_limit: nullable({ type: 'string', maxLength: 64 }),
+      scheduler_config_id: nullable(int()),
+      compute_node_id: nullable(int()),
+    },
+    ['nodes'],
+  ),
+  claim_resources_request: {
+    description: "The runner's capacity: torc's pooled form or our per-node form (with `nodes`)",
+    oneOf: [ref('compute_nodes_resources'), ref('compute_nodes_per_node')],
+  },
+
+  complete_job_request: obj(
+    {
+      return_code: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
+      exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
+      completion_time: { type: 'string', minLength: 1, maxLength: 64 },
+    },
+    ['return_code', 'exec_time_minutes', 'completion_time'],
+  ),
+  compute_node_registration: obj(
+    {
+      workflow_id: int(),
+      hostname: { type: 'string', minLength: 1, maxLength: 1024 },
+      pid: int(0, 2 ** 31),
+      num_cpus: COUNT,
+      memory_gb: MEMORY_GB,
+      num_gpus: COUNT,
+      num_nodes: int(1, 100_000),
+      scheduler_config_id: nullable(int()),
+      compute_node_type: { type: 'string', minLength: 1, maxLength: 64 },
+      lease_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400 * 30 },
+      scheduler_job_id: nullable({ type: 'string', maxLength: 64, description: 'SLURM_JOB_ID of the allocation the runner runs in' }),
+    },
+    ['workflow_id', 'hostname', 'num_cpus', 'memory_gb'],
+  ),
+  compute_node_model: obj({
+    id: int(),
+    workflow_id: int(),
+    hostname: { type: 'string' },
+    pid: { type: 'integer' },
+    num_cpus: int(),
+    memory_gb: { type: 'number' },
+    num_gpus: int(),
+    num_nodes: int(),
+    scheduler_config_id: nullable(int()),
+    scheduler_job_id: nullable({ type: 'string' }),
+    compute_node_type: { type: 'string' },
+    lease_seconds: { type: 'number' },
+    last_heartbeat_ms: { type: 'integer' },
+    lease_expires_ms: { type: 'integer' },
+    is_active: { type: 'boolean' },
+    start_time: { type: 'string' },
+  }),
+  ok_response: obj({ ok: { type: 'boolean', const: true } }),
+
+  result_model: obj({
+    id: int(),
+    workflow_id: int(),
+    job_id: int(),
+    run_id: int(),
+    attempt_id: int(),
+    compute_node_id: nullable(int()),
+    return_code: { type: 'integer' },
+    exec_time_minutes: { type: 'number' },
+    completion_time: { type: 'string' },
+    status: { type: 'integer' },
+  }),
+  event_model: obj({
+    id: int(),
+    workflow_id: int(),
+    timestamp: { type: 'string' },
+    category: { type: 'string' },
+    data: {},
+  }),
+  event_create: obj(
+    {
+      workflow_id: int(),
+      category: { type: 'string', minLength: 1, maxLength: 256 },
+      data: { description: 'Any JSON value' },
+    },
+    ['workflow_id'],
+  ),
+  resource_requirements_model: obj({
+    id: int(),
+    workflow_id: int(),
+    name: { type: 'string' },
+    num_cpus: int(),
+    num_gpus: int(),
+    num_nodes: int(),
+    memory: { type: 'string', description: 'torc form, e.g. "4g"' },
+    runtime: { type: 'string', description: 'ISO 8601 duration' },
+    memory_bytes: int(),
+    runtime_seconds: { type: 'number' },
+  }),
+  slurm_scheduler_model: obj({
+    id: int(),
+    workflow_id: int(),
+    name: { type: 'string' },
+    account: nullable({ type: 'string' }),
+    partition: nullable({ type: 'string' }),
+    nodes: int(),
+    walltime: { type: 'string' },
+    mem: nullable({ type: 'string' }),
+    gres: nullable({ type: 'string' }),
+    qos: nullable({ type: 'string' }),
+    ntasks_per_node: nullable(int()),
+    tmp: nullable({ type: 'string' }),
+    extra: nullable({ type: 'string' }),
+  }),
+  list_workflows_response: pageOf('workflow_model'),
+  list_jobs_response: pageOf('job_model'),
+  list_compute_nodes_response: pageOf('compute_node_model'),
+  list_results_response: pageOf('result_model'),
+  list_events_response: pageOf('event_model'),
+  list_resource_requirements_response: pageOf('resource_requirements_model'),
+  list_slurm_schedulers_response: pageOf('slurm_scheduler_model'),
+  openapi_document: { type: 'object', required: ['openapi', 'paths'] },
+};

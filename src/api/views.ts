@@ -1,0 +1,93 @@
+/**
+ * Store records → the API's JSON models (torc's field names where torc has them; ours beside).
+ */
+import { computeStatus, type WorkflowStatusView } from '../reconciler/status.js';
+import type { WorkflowProgress } from '../runners/client.js';
+import { formatDuration, formatMemory } from '../spec/units.js';
+import type {
+  ComputeNodeRecord,
+  Page,
+  ResourceRequirementsRecord,
+  ResultRecord,
+  WorkflowRecord,
+} from '../store/index.js';
+import { MAX_PAGE_LIMIT } from '../store/index.js';
+
+export interface PageView<T> {
+  items: T[];
+  offset: number;
+  limit: number;
+  total_count: number;
+  has_more: boolean;
+  /** torc's names for the page size and the largest allowed limit. */
+  count: number;
+  max_limit: number;
+}
+
+export function pageView<R, T>(page: Page<R>, offset: number, limit: number, map: (r: R) => T): PageView<T> {
+  return {
+    items: page.items.map(map),
+    offset,
+    limit,
+    total_count: page.total,
+    has_more: offset + page.items.length < page.total,
+    count: page.items.length,
+    max_limit: MAX_PAGE_LIMIT,
+  };
+}
+
+/** Pages an already complete list (definitions are few per workflow). */
+export function pageOfList<T>(all: T[], offset: number, limit: number): Page<T> {
+  return { items: all.slice(offset, offset + limit), total: all.length };
+}
+
+export function workflowView(w: WorkflowRecord) {
+  const s = w.settings;
+  return {
+    id: w.id,
+    name: w.name,
+    user: w.user,
+    description: w.description,
+    timestamp: w.created_at,
+    run_id: w.run_id,
+    is_canceled: w.status === 'canceled',
+    jobs_sort_method: s.jobs_sort_method,
+    use_pending_failed: s.use_pending_failed,
+    compute_node_expiration_buffer_seconds: s.compute_node_expiration_buffer_seconds,
+    compute_node_wait_for_new_jobs_seconds: s.compute_node_wait_for_new_jobs_seconds,
+    compute_node_ignore_workflow_completion: s.compute_node_ignore_workflow_completion,
+    schedule: s.schedule ?? null,
+    default_image: s.default_image ?? null,
+    resource_monitor_config: s.resource_monitor === null || s.resource_monitor === undefined ? null : JSON.stringify(s.resource_monitor),
+    spec_hash: w.spec_hash,
+    k8s_namespace: w.k8s_namespace,
+    k8s_name: w.k8s_name,
+    k8s_uid: w.k8s_uid,
+  };
+}
+
+export type WorkflowStatusModel = WorkflowStatusView & {
+  id: number;
+  run_id: number;
+  is_canceled: boolean;
+  is_archived: boolean;
+  is_complete: boolean;
+};
+
+/** torc's workflow_status_model plus the phase, counts and conditions every other view shows. */
+export function workflowStatusView(p: WorkflowProgress): WorkflowStatusModel {
+  const view = computeStatus({ counts: p.counts, canceled: p.is_canceled });
+  return { id: p.workflow_id, run_id: p.run_id, is_canceled: p.is_canceled, is_archived: false, is_complete: p.is_complete, ...view };
+}
+
+export function computeNodeView(n: ComputeNodeRecord) {
+  return { ...n, start_time: n.created_at };
+}
+
+export function resultView(r: ResultRecord) {
+  return { ...r, attempt_id: r.attempt };
+}
+
+export function resourceRequirementsView(r: ResourceRequirementsRecord) {
+  return { ...r, memory: formatMemory(r.memory_bytes), runtime: formatDuration(r.runtime_seconds) };
+}

@@ -1,0 +1,88 @@
+/**
+ * `torc server`: the REST API over a SQLite database, for external runners and torc clients.
+ * Binds 127.0.0.1 unless told otherwise; with --token-file every mutating route requires
+ * `Authorization: Bearer <token>`. Runs until SIGINT / SIGTERM.
+ */
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ApiLogger } from '../../api/app.js';
+import { InputError } from '../../errors.js';
+import { parseIntOption } from '../output.js';
+
+export const DEFAULT_DB = '.torc/torc.db';
+
+interface ServerFlags {
+  host: string;
+  port: string;
+  db?: string;
+  tokenFile?: string;
+  bodyLimit?: string;
+  logRequests?: boolean;
+}
+
+/** Reads the token (surrounding whitespace trimmed); never echoes it. */
+export function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    if (!statSync(path).isFile()) throw new InputError(`${path} is not a file`, '--token-file');
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, '--token-file');
+  }
+  const token = text.trim();
+  if (token === '') throw new InputError(`${path} is empty`, '--token-file');
+  if (/\s/.test(token)) throw new InputError(`${path} must hold one token without whitespace`, '--token-file');
+  return token;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('Run the torc-compatible REST API (base path /torc-service/v1) over a SQLite database')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '8080')
+    .option('--db <path>', `SQLite database file (default $TORC_DB or ${DEFAULT_DB})`)
+    .option('--token-file <file>', 'require "Authorization: Bearer <token>" (token read from this file) on every mutating route')
+    .option('--body-limit <bytes>', 'largest accepted request body in bytes', String(8 * 1024 * 1024))
+    .option('--log-requests', 'log one line per request to stderr (method, path, status, time)')
+    .action(async (flags: ServerFlags) => {
+      const port = parseIntOption(flags.port, '--port', 0)!;
+      if (port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
+      const bodyLimitBytes = parseIntOption(flags.bodyLimit, '--body-limit', 1)!;
+      const token = flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : undefined;
+      const dbPath = resolve(flags.db ?? process.env.TORC_DB ?? DEFAULT_DB);
+      mkdirSync(dirname(dbPath), { recursive: true });
+      const logger: ApiLogger = {
+        info: flags.logRequests ? (line) => process.stderr.write(`${line}\n`) : () => {},
+        error: (line) => process.stderr.write(`${line}\n`),
+      };
+      if (!LOOPBACK.has(flags.host) && token === undefined) {
+        process.stderr.write(`warning: listening on ${flags.host} without --token-file: anyone who can reach it can change workflows\n`);
+      }
+      // Heavy modules (koa, sqlite3) load only when the server really starts.
+      const [{ startServer }, { Store }] = await Promise.all([import('../../api/app.js'), import('../../store/index.js')]);
+      const store = await Store.open(dbPath);
+      let server;
+      try {
+        server = await startServer({ store, host: flags.host, port, token, bodyLimitBytes, logger });
+      } catch (err) {
+        await store.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new InputError(`port ${port} on ${flags.host} is already in use`, '--port');
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`cannot bind address ${flags.host}`, '--host');
+        throw err;
+      }
+      process.stdout.write(`torc server listening on ${server.baseUrl} (database ${dbPath}${token ? ', bearer auth on' : ''})\n`);
+      await new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+      await server.close();
+      await store.close();
+    });
+}

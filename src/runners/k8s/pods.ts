@@ -1,0 +1,211 @@
+/**
+ * A claimed job as a Pod, and a Pod's state as a job outcome.
+ *
+ * Pods are placed by us (nodeName = the node the allocator chose), never by the scheduler, so
+ * requests = limits exactly as claimed; a pod that finishes, fails, is OOM-killed, evicted or
+ * deleted maps to one completion with an exit code the failure policy can match.
+ */
+import type { V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import { InputError } from '../../errors.js';
+import { JobStatus } from '../../store/status.js';
+import type { ClaimedJobRecord } from '../client.js';
+import { GPU_RESOURCE } from './capacity.js';
+import { podName, toLabelValue } from './names.js';
+import { formatBytes, formatCpu } from './quantity.js';
+
+export const WORKFLOW_API_VERSION = 'torc.dev/v1alpha1';
+export const WORKFLOW_KIND = 'Workflow';
+
+export const LABEL_WORKFLOW = 'torc.dev/workflow';
+export const LABEL_JOB = 'torc.dev/job';
+export const LABEL_JOB_ID = 'torc.dev/job-id';
+export const LABEL_ATTEMPT = 'torc.dev/attempt';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const ANNOTATION_JOB_NAME = 'torc.dev/job-name';
+export const ANNOTATION_WORKFLOW_ID = 'torc.dev/workflow-id';
+export const ANNOTATION_RUN_ID = 'torc.dev/run-id';
+export const CONTAINER_NAME = 'job';
+
+/** Exit code reported for an OOM-killed container (128 + SIGKILL), as the failure policy expects. */
+export const OOM_EXIT_CODE = 137;
+/** Exit code for a job whose pod was stopped from outside (deleted, evicted, deadline): 128 + SIGTERM. */
+export const KILLED_EXIT_CODE = 143;
+
+export interface WorkflowRef {
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export interface PodOptions {
+  workflow: WorkflowRef;
+  /** The workflow's id in the store. */
+  workflowId: number;
+  runId: number;
+  /** Used when the job has no image (the spec's default_image is already folded into job.image). */
+  defaultImage: string;
+  /** TORC_API_URL for jobs that talk back to the REST API; omitted when null. */
+  apiUrl?: string | null;
+  serviceAccountName?: string;
+  tolerations?: V1Toleration[];
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt'>): string {
+  return podName(workflowName, job.name, job.attempt);
+}
+
+function resourceList(job: ClaimedJobRecord): Record<string, string> {
+  const r: Record<string, string> = {
+    cpu: formatCpu(job.resources.num_cpus),
+    memory: formatBytes(job.resources.memory_bytes),
+  };
+  if (job.resources.num_gpus > 0) r[GPU_RESOURCE] = String(job.resources.num_gpus);
+  return r;
+}
+
+/** The Pod that runs one claimed job attempt on the node the allocator assigned. */
+export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
+  const path = `jobs[${job.name}]`;
+  if (job.resources.num_nodes > 1) {
+    throw new InputError(`a job on Kubernetes runs in one pod on one node; num_nodes ${job.resources.num_nodes} is not supported`,
+      `${path}.resource_requirements.num_nodes`);
+  }
+  const nodeName = job.assigned_nodes[0];
+  if (!nodeName) throw new InputError('the allocator assigned no node to this job', `${path}.assigned_nodes`);
+  const image = job.image ?? opts.defaultImage;
+  if (!image) throw new InputError('no container image: set the job image or the workflow default_image', `${path}.image`);
+  const env: V1EnvVar[] = [
+    { name: 'TORC_WORKFLOW_ID', value: String(opts.workflowId) },
+    { name: 'TORC_JOB_ID', value: String(job.id) },
+    { name: 'TORC_JOB_NAME', value: job.name },
+    { name: 'TORC_ATTEMPT', value: String(job.attempt) },
+    { name: 'TORC_RUN_ID', value: String(opts.runId) },
+  ];
+  if (opts.apiUrl) env.push({ name: 'TORC_API_URL', value: opts.apiUrl });
+  for (const [name, value] of Object.entries(job.env ?? {})) {
+    if (!env.some((e) => e.name === name)) env.push({ name, value });
+  }
+  const resources = resourceList(job);
+  const runtime = Math.ceil(job.resources.runtime_seconds);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: jobPodName(opts.workflow.name, job),
+      namespace: opts.workflow.namespace,
+      labels: {
+        [LABEL_WORKFLOW]: toLabelValue(opts.workflow.name),
+        [LABEL_JOB]: toLabelValue(job.name),
+        [LABEL_JOB_ID]: String(job.id),
+        [LABEL_ATTEMPT]: String(job.attempt),
+        [LABEL_MANAGED_BY]: 'torc',
+      },
+      annotations: {
+        [ANNOTATION_JOB_NAME]: job.name,
+        [ANNOTATION_WORKFLOW_ID]: String(opts.workflowId),
+        [ANNOTATION_RUN_ID]: String(opts.runId),
+      },
+      ownerReferences: [{
+        apiVersion: WORKFLOW_API_VERSION,
+        kind: WORKFLOW_KIND,
+        name: opts.workflow.name,
+        uid: opts.workflow.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      }],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      nodeName,
+      // The job's runtime is its limit, as with the local runner: the kubelet stops it after that.
+      ...(runtime > 0 ? { activeDeadlineSeconds: runtime } : {}),
+      ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
+      ...(opts.tolerations?.length ? { tolerations: opts.tolerations } : {}),
+      containers: [{
+        name: CONTAINER_NAME,
+        image,
+        ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
+        command: ['/bin/sh', '-c', job.command],
+        env,
+        resources: { requests: { ...resources }, limits: { ...resources } },
+      }],
+    },
+  };
+}
+
+/** Which job attempt a pod runs, read back from its labels; null for pods that are not ours. */
+export function podJob(pod: V1Pod): { jobId: number; attempt: number } | null {
+  const labels = pod.metadata?.labels ?? {};
+  const jobId = Number(labels[LABEL_JOB_ID]);
+  const attempt = Number(labels[LABEL_ATTEMPT]);
+  if (!Number.isInteger(jobId) || !Number.isInteger(attempt) || !labels[LABEL_JOB_ID]) return null;
+  return { jobId, attempt };
+}
+
+export type PodOutcome =
+  | { state: 'pending'; reason: string | null }
+  | { state: 'running'; startedAt: string | null; node: string | null }
+  | {
+    state: 'finished';
+    /** torc status code: completed, failed or terminated. */
+    status: number;
+    returnCode: number;
+    reason: string;
+    message: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+  };
+
+/** Waiting reasons that never resolve by themselves: the job fails instead of hanging Pending. */
+const FATAL_WAITING = new Set(['InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError']);
+
+function iso(t: unknown): string | null {
+  if (t instanceof Date) return t.toISOString();
+  return typeof t === 'string' ? t : null;
+}
+
+/**
+ * A pod's state as a job outcome. `deleted` = the pod is gone (a DELETED watch event) or being
+ * deleted: unless it already succeeded, the job was stopped from outside → terminated.
+ */
+export function podOutcome(pod: V1Pod, deleted = false): PodOutcome {
+  const phase = pod.status?.phase;
+  const container = (pod.status?.containerStatuses ?? []).find((c) => c.name === CONTAINER_NAME)
+    ?? pod.status?.containerStatuses?.[0];
+  const term = container?.state?.terminated;
+  const startedAt = iso(term?.startedAt) ?? iso(container?.state?.running?.startedAt) ?? iso(pod.status?.startTime);
+  const finishedAt = iso(term?.finishedAt);
+  const podReason = pod.status?.reason ?? '';
+  const message = pod.status?.message ?? term?.message ?? '';
+  const beingDeleted = deleted || !!pod.metadata?.deletionTimestamp;
+
+  if (phase === 'Succeeded') {
+    return { state: 'finished', status: JobStatus.completed, returnCode: term?.exitCode ?? 0, reason: 'Completed', message, startedAt, finishedAt };
+  }
+  if (term?.reason === 'OOMKilled') {
+    return { state: 'finished', status: JobStatus.failed, returnCode: OOM_EXIT_CODE, reason: 'OOMKilled', message, startedAt, finishedAt };
+  }
+  if (phase === 'Failed') {
+    // The pod was stopped by the system (deadline, eviction, rejection at admission, deletion).
+    if (podReason || beingDeleted || !term) {
+      return {
+        state: 'finished', status: JobStatus.terminated, returnCode: term?.exitCode || KILLED_EXIT_CODE,
+        reason: podReason || (beingDeleted ? 'Deleted' : 'Failed'), message, startedAt, finishedAt,
+      };
+    }
+    return { state: 'finished', status: JobStatus.failed, returnCode: term.exitCode, reason: term.reason ?? 'Error', message, startedAt, finishedAt };
+  }
+  if (beingDeleted) {
+    return {
+      state: 'finished', status: JobStatus.terminated, returnCode: term?.exitCode || KILLED_EXIT_CODE,
+      reason: 'Deleted', message: message || 'the pod was deleted before the job finished', startedAt, finishedAt,
+    };
+  }
+  const waiting = container?.state?.waiting;
+  if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
+    return { state: 'finished', status: JobStatus.failed, returnCode: 1, reason: waiting.reason, message: waiting.message ?? '', startedAt, finishedAt };
+  }
+  if (phase === 'Running') return { state: 'running', startedAt, node: pod.spec?.nodeName ?? null };
+  return { state: 'pending', reason: waiting?.reason ?? null };
+}

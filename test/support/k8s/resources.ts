@@ -1,0 +1,112 @@
+/**
+ * The resource types the fake API server serves, with what discovery, routing and RBAC need
+ * to know about each. Built-in types follow the real API; the torc Workflow CRD is built in too
+ * (loadCrd can replace it from crds/workflow.yaml to also get its schema for validation).
+ */
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+
+export interface ResourceType {
+  group: string;
+  version: string;
+  /** URL / RBAC name: pods, workflows. */
+  plural: string;
+  singular: string;
+  kind: string;
+  namespaced: boolean;
+  /** Subresources served: status, log, finalizers (RBAC only). */
+  subresources: string[];
+  /** Built-in types omit kind/apiVersion on list items, as the real API server does. */
+  builtin: boolean;
+  shortNames?: string[];
+  /** Field selectors the API server accepts besides metadata.name / metadata.namespace. */
+  fieldSelectors?: string[];
+  /** openAPIV3Schema of a CRD version, for validation and pruning. */
+  schema?: Record<string, unknown>;
+}
+
+export const apiVersionOf = (rt: Pick<ResourceType, 'group' | 'version'>): string =>
+  (rt.group ? `${rt.group}/${rt.version}` : rt.version);
+
+/** "pods", "workflows.torc.dev": how RBAC and error messages name a resource. */
+export const qualifiedName = (rt: Pick<ResourceType, 'group' | 'plural'>): string =>
+  (rt.group ? `${rt.plural}.${rt.group}` : rt.plural);
+
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+export const BUILTIN_RESOURCES: ResourceType[] = [
+  {
+    group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true,
+    subresources: ['status', 'log'], builtin: true, shortNames: ['po'],
+    fieldSelectors: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP'],
+  },
+  {
+    group: '', version: 'v1', plural: 'nodes', singular: 'node', kind: 'Node', namespaced: false,
+    subresources: ['status'], builtin: true, shortNames: ['no'], fieldSelectors: ['spec.unschedulable'],
+  },
+  {
+    group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false,
+    subresources: ['status'], builtin: true, shortNames: ['ns'], fieldSelectors: ['status.phase'],
+  },
+  {
+    group: '', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', namespaced: true,
+    subresources: [], builtin: true, shortNames: ['ev'],
+    fieldSelectors: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
+      'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+  },
+  {
+    group: 'events.k8s.io', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', namespaced: true,
+    subresources: [], builtin: true, shortNames: ['ev'],
+  },
+  {
+    group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true,
+    subresources: [], builtin: true,
+  },
+  {
+    group: 'torc.dev', version: 'v1alpha1', plural: 'workflows', singular: 'workflow', kind: 'Workflow', namespaced: true,
+    subresources: ['status'], builtin: false, shortNames: ['twf'],
+  },
+];
+
+/** Discovery entries (APIResourceList.resources) for one group/version. */
+export function discoveryResources(types: ResourceType[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const rt of types) {
+    out.push({
+      name: rt.plural, singularName: rt.singular, namespaced: rt.namespaced, kind: rt.kind, verbs: VERBS,
+      ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
+    });
+    for (const sub of rt.subresources) {
+      out.push({
+        name: `${rt.plural}/${sub}`, singularName: '', namespaced: rt.namespaced, kind: sub === 'log' ? 'Pod' : rt.kind,
+        verbs: sub === 'log' ? ['get'] : ['get', 'patch', 'update'],
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads a CustomResourceDefinition file (several documents allowed) into resource types, with
+ * the served version's schema and subresources.
+ */
+export function loadCrd(path: string): ResourceType[] {
+  const docs = YAML.parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJS() as Record<string, any>);
+  const out: ResourceType[] = [];
+  for (const crd of docs) {
+    if (crd?.kind !== 'CustomResourceDefinition') continue;
+    const spec = crd.spec;
+    for (const v of spec.versions ?? []) {
+      if (v.served === false) continue;
+      out.push({
+        group: spec.group, version: v.name, plural: spec.names.plural, singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
+        kind: spec.names.kind, namespaced: spec.scope !== 'Cluster',
+        subresources: v.subresources?.status !== undefined ? ['status'] : [],
+        builtin: false, shortNames: spec.names.shortNames,
+        fieldSelectors: (v.selectableFields ?? []).map((f: { jsonPath: string }) => f.jsonPath.replace(/^\./, '')),
+        schema: v.schema?.openAPIV3Schema,
+      });
+    }
+  }
+  return out;
+}

@@ -164,23 +164,23 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
     }
   }
 
-  /** Reads on the reader connection (committed data only). */
+  /** Reads on the reader connection: committed data only, and everything committed before the call. */
   all<T = Row>(sql: string, params?: Params): Promise<T[]> {
-    return this.reader.all<T>(sql, params);
+    return this.onReader(() => this.reader.all<T>(sql, params));
   }
 
   get<T = Row>(sql: string, params?: Params): Promise<T | undefined> {
-    return this.reader.get<T>(sql, params);
+    return this.onReader(() => this.reader.get<T>(sql, params));
   }
 
   /**
-   * Several reads from one snapshot (e.g. a page and its total count): they run in one read
-   * transaction on the reader connection, which is queued like the writer so two snapshots
-   * never share it.
+   * Several reads from one snapshot (e.g. a page and its total count) in one read transaction.
+   * Every use of the reader connection is queued: a lone statement that slipped into another
+   * caller's read transaction would see that transaction's older snapshot and miss writes that
+   * its own caller had already committed.
    */
-  private readonly readQueue = new Queue();
   read<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.readQueue.run(async () => {
+    return this.onReader(async () => {
       await this.reader.exec('BEGIN');
       try {
         return await fn(this.reader);
@@ -188,6 +188,14 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
         await this.reader.exec('COMMIT').catch(() => this.reader.exec('ROLLBACK').catch(() => undefined));
       }
     });
+  }
+
+  private readonly readQueue = new Queue();
+  private readonly inRead = new AsyncLocalStorage<true>();
+
+  private onReader<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inRead.getStore()) return fn();
+    return this.readQueue.run(() => this.inRead.run(true, fn));
   }
 
   /**

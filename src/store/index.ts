@@ -169,7 +169,7 @@ export class Store {
   }
 
   /** Workflows in creation order. */
-  listWorkflows(options?: PageOptions): Promise<Page<WorkflowRecord>> {
+  async listWorkflows(options?: PageOptions): Promise<Page<WorkflowRecord>> {
     const { offset, limit } = pageOf(options);
     return this.db.read(async (q) => {
       const rows = await q.all('SELECT * FROM workflows ORDER BY id LIMIT ? OFFSET ?', [limit, offset]);
@@ -193,7 +193,7 @@ export class Store {
   }
 
   /** uninitialized → ready / blocked; jobs behind an already failed blocker that asked for it → canceled. */
-  initializeJobs(workflowId: number): Promise<InitializeOutcome> {
+  async initializeJobs(workflowId: number): Promise<InitializeOutcome> {
     return this.write(async (tx) => {
       await this.requireWorkflow(tx, workflowId);
       return initializeJobs(tx, workflowId, this.nowIso());
@@ -201,7 +201,7 @@ export class Store {
   }
 
   /** Cancels every job that has not started and marks the workflow canceled; running jobs are returned, not touched. */
-  cancelWorkflow(workflowId: number): Promise<CancelOutcome> {
+  async cancelWorkflow(workflowId: number): Promise<CancelOutcome> {
     return this.write(async (tx) => {
       await this.requireWorkflow(tx, workflowId);
       await tx.run(`UPDATE workflows SET status = 'canceled' WHERE id = ?`, [workflowId]);
@@ -216,7 +216,7 @@ export class Store {
    * run_id, so stale start/complete calls of the previous run get 409, and re-activates a
    * canceled workflow.
    */
-  resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<ResetOutcome> {
+  async resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<ResetOutcome> {
     return this.write(async (tx) => {
       const wf = await this.requireWorkflow(tx, workflowId);
       const reset = await resetJobs(tx, workflowId, options.failedOnly ?? false);
@@ -292,17 +292,17 @@ export class Store {
   }
 
   /** Resource-aware claim (torc's claim_jobs_based_on_resources): ready → pending. */
-  claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+  async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
     return this.write((tx) => claimByResources(tx, workflowId, req, this.claimStats, this.nowIso()));
   }
 
   /** Queue-depth claim (torc's claim_next_jobs): the next `limit` ready jobs, resources ignored. */
-  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number | null): Promise<ClaimResponse> {
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number | null): Promise<ClaimResponse> {
     return this.write((tx) => claimNext(tx, workflowId, limit, computeNodeId, this.claimStats, this.nowIso()));
   }
 
   /** pending → running on `computeNodeId`. ConflictError (nothing changed) on a stale run_id or a job not pending. */
-  startJob(jobId: number, runId: number, computeNodeId: number): Promise<JobRecord> {
+  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<JobRecord> {
     checkId(computeNodeId, 'compute_node_id');
     return this.write(async (tx) => {
       const job = await this.requireJob(tx, jobId);
@@ -329,7 +329,7 @@ export class Store {
    * the dependents that set cancel_on_blocking_job_failure. ConflictError (nothing changed)
    * on a stale run_id or a job not running.
    */
-  completeJob(jobId: number, status: number | string, runId: number, result: CompleteJobResult): Promise<CompleteJobOutcome> {
+  async completeJob(jobId: number, status: number | string, runId: number, result: CompleteJobResult): Promise<CompleteJobOutcome> {
     const code = parseStatus(status);
     if (code === undefined || !COMPLETION_STATUSES.includes(code)) {
       throw new InputError(
@@ -384,7 +384,7 @@ export class Store {
     return toComputeNode(row);
   }
 
-  listComputeNodes(workflowId: number, options?: PageOptions & { activeOnly?: boolean }): Promise<Page<ComputeNodeRecord>> {
+  async listComputeNodes(workflowId: number, options?: PageOptions & { activeOnly?: boolean }): Promise<Page<ComputeNodeRecord>> {
     const { offset, limit } = pageOf(options);
     const cond = options?.activeOnly ? 'workflow_id = ? AND active = 1' : 'workflow_id = ?';
     return this.db.read(async (q) => {
@@ -395,12 +395,12 @@ export class Store {
   }
 
   /** Renews the node's lease. ConflictError when the node is no longer active (it must register again). */
-  heartbeat(computeNodeId: number): Promise<void> {
+  async heartbeat(computeNodeId: number): Promise<void> {
     return this.write((tx) => renewLease(tx, computeNodeId, this.clock()));
   }
 
   /** A clean exit: the node becomes inactive and its pending/running jobs go back to ready (attempt + 1). */
-  deactivateComputeNode(computeNodeId: number): Promise<{ requeued_jobs: number }> {
+  async deactivateComputeNode(computeNodeId: number): Promise<{ requeued_jobs: number }> {
     return this.write(async (tx) => {
       const node = await tx.get('SELECT id FROM compute_nodes WHERE id = ?', [computeNodeId]);
       if (!node) throw new NotFoundError(`compute node ${computeNodeId}`);
@@ -409,7 +409,7 @@ export class Store {
   }
 
   /** Retires every active node whose lease ran out before `nowMs`; their pending/running jobs go back to ready (attempt + 1). */
-  expireLeases(nowMs: number = this.clock()): Promise<ExpireOutcome> {
+  async expireLeases(nowMs: number = this.clock()): Promise<ExpireOutcome> {
     return this.write(async (tx) => {
       const ids = await expiredNodes(tx, nowMs);
       const requeued = await retireNodes(tx, ids, new Date(nowMs).toISOString());
@@ -419,7 +419,7 @@ export class Store {
 
   // ---- results, events and the workflow's definitions -----------------------------------
 
-  listResults(workflowId: number, options?: PageOptions & { jobId?: number }): Promise<Page<ResultRecord>> {
+  async listResults(workflowId: number, options?: PageOptions & { jobId?: number }): Promise<Page<ResultRecord>> {
     const { offset, limit } = pageOf(options);
     const cond = options?.jobId !== undefined ? 'workflow_id = ? AND job_id = ?' : 'workflow_id = ?';
     const params = options?.jobId !== undefined ? [workflowId, options.jobId] : [workflowId];
@@ -445,7 +445,7 @@ export class Store {
     return toEvent(row!);
   }
 
-  listEvents(workflowId: number, options?: PageOptions & { afterId?: number }): Promise<Page<EventRecord>> {
+  async listEvents(workflowId: number, options?: PageOptions & { afterId?: number }): Promise<Page<EventRecord>> {
     const { offset, limit } = pageOf(options);
     const after = options?.afterId ?? 0;
     return this.db.read(async (q) => {
@@ -460,11 +460,11 @@ export class Store {
     });
   }
 
-  listResourceRequirements(workflowId: number): Promise<ResourceRequirementsRecord[]> {
+  async listResourceRequirements(workflowId: number): Promise<ResourceRequirementsRecord[]> {
     return this.db.all('SELECT * FROM resource_requirements WHERE workflow_id = ? ORDER BY id', [workflowId]);
   }
 
-  listSlurmSchedulers(workflowId: number): Promise<SlurmSchedulerRecord[]> {
+  async listSlurmSchedulers(workflowId: number): Promise<SlurmSchedulerRecord[]> {
     return this.db.all('SELECT * FROM slurm_schedulers WHERE workflow_id = ? ORDER BY id', [workflowId]);
   }
 
@@ -472,12 +472,12 @@ export class Store {
     return (await this.db.all('SELECT * FROM failure_handlers WHERE workflow_id = ? ORDER BY id', [workflowId])).map(toFailureHandler);
   }
 
-  listFiles(workflowId: number): Promise<FileRecord[]> {
+  async listFiles(workflowId: number): Promise<FileRecord[]> {
     return this.db.all('SELECT * FROM files WHERE workflow_id = ? ORDER BY id', [workflowId]);
   }
 
   /** Records when a job produced the file (seconds since the epoch). */
-  setFileMtime(fileId: number, stMtime: number): Promise<void> {
+  async setFileMtime(fileId: number, stMtime: number): Promise<void> {
     return this.write(async (tx) => {
       const res = await tx.run('UPDATE files SET st_mtime = ? WHERE id = ?', [stMtime, fileId]);
       if (res.changes === 0) throw new NotFoundError(`file ${fileId}`);

@@ -220,6 +220,28 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX actions_workflow ON actions(workflow_id, id);
   `,
+  // 2: Slurm allocations (issue 7). Each sbatch submission of a workflow is recorded with its
+  // Slurm job id and last seen state; workers say which allocation they run in, so the jobs of
+  // an allocation that ended can be sent back to ready at once instead of after the lease.
+  `
+  CREATE TABLE slurm_allocations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    scheduler_config_id INTEGER NOT NULL REFERENCES slurm_schedulers(id) ON DELETE CASCADE,
+    slurm_job_id TEXT NOT NULL,
+    -- Slurm's state as last seen: SUBMITTED, PENDING, RUNNING, COMPLETED, CANCELLED, TIMEOUT, ...
+    state TEXT NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX slurm_allocations_open ON slurm_allocations(workflow_id, ended, id);
+  CREATE UNIQUE INDEX slurm_allocations_job ON slurm_allocations(workflow_id, slurm_job_id);
+
+  -- The batch system's job id of the allocation a runner runs in (SLURM_JOB_ID), or NULL.
+  ALTER TABLE compute_nodes ADD COLUMN scheduler_job_id TEXT;
+  CREATE INDEX compute_nodes_scheduler_job ON compute_nodes(workflow_id, scheduler_job_id) WHERE scheduler_job_id IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

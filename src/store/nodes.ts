@@ -26,6 +26,9 @@ export function checkRegistration(node: ComputeNodeRegistration): void {
   if (node?.scheduler_config_id !== null && node?.scheduler_config_id !== undefined && !Number.isInteger(node.scheduler_config_id)) {
     issues.push({ path: 'scheduler_config_id', message: 'expected an integer or null' });
   }
+  if (node?.scheduler_job_id != null && (typeof node.scheduler_job_id !== 'string' || node.scheduler_job_id.length > 64)) {
+    issues.push({ path: 'scheduler_job_id', message: 'expected a string of at most 64 characters or null' });
+  }
   if (typeof node?.compute_node_type !== 'string' || node.compute_node_type === '') {
     issues.push({ path: 'compute_node_type', message: 'expected a non-empty string' });
   }
@@ -35,8 +38,8 @@ export function checkRegistration(node: ComputeNodeRegistration): void {
 export async function insertComputeNode(tx: WriteTx, workflowId: number, node: ComputeNodeRegistration, nowMs: number): Promise<number> {
   const res = await tx.run(
     `INSERT INTO compute_nodes (workflow_id, hostname, pid, num_cpus, memory_gb, num_gpus, num_nodes, scheduler_config_id,
-       compute_node_type, lease_seconds, last_heartbeat_ms, lease_expires_ms, active, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+       compute_node_type, lease_seconds, last_heartbeat_ms, lease_expires_ms, active, created_at, scheduler_job_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
     [
       workflowId,
       node.hostname,
@@ -51,6 +54,7 @@ export async function insertComputeNode(tx: WriteTx, workflowId: number, node: C
       nowMs,
       nowMs + Math.round(node.lease_seconds * 1000),
       new Date(nowMs).toISOString(),
+      node.scheduler_job_id ?? null,
     ],
   );
   return res.lastID;

@@ -104,6 +104,8 @@ export interface ComputeNodeRecord {
   num_gpus: number;
   num_nodes: number;
   scheduler_config_id: number | null;
+  /** SLURM_JOB_ID of the allocation the runner runs in, or null. */
+  scheduler_job_id: string | null;
   compute_node_type: string;
   lease_seconds: number;
   last_heartbeat_ms: number;

@@ -83,6 +83,27 @@ test('reads see only committed data while a write transaction is open', async (t
   t.deepEqual(await db.all('SELECT x FROM t'), [{ x: 1 }]);
 });
 
+test('a read issued after a commit sees it, even while another caller holds an older read snapshot', async (t) => {
+  const db = await openDb(t);
+  await db.withWriteTransaction((tx) => tx.exec('CREATE TABLE t (x INTEGER)'));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let opened!: () => void;
+  const isOpen = new Promise<void>((r) => (opened = r));
+  const longRead = db.read(async (q) => {
+    const before = await q.all('SELECT x FROM t');
+    opened();
+    await held;
+    return before;
+  });
+  await isOpen;
+  await db.withWriteTransaction((tx) => tx.run('INSERT INTO t VALUES (1)'));
+  const seen = db.all('SELECT x FROM t');
+  release();
+  t.deepEqual(await longRead, []);
+  t.deepEqual(await seen, [{ x: 1 }]);
+});
+
 test('SQLITE_BUSY from another connection is retried until the lock is free', async (t) => {
   const path = await tempDbPath(t);
   const other = await openDb(t, path);

@@ -79,6 +79,11 @@ export interface ComputeNodeRegistration {
   compute_node_type: string;
   /** Seconds without a heartbeat after which the node's jobs are requeued. */
   lease_seconds: number;
+  /**
+   * The batch system's job id of the allocation the runner runs in (SLURM_JOB_ID), so that
+   * the jobs of an allocation seen ended are requeued at once. Optional; null outside one.
+   */
+  scheduler_job_id?: string | null;
 }
 
 export interface RunnerClient {

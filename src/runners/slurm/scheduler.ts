@@ -1,0 +1,228 @@
+/**
+ * Slurm allocations of a workflow: submitting them (`torc slurm schedule-nodes`, schedule_nodes
+ * actions, the reconciler's Slurm dispatch) and keeping track of them (which are queued or
+ * running, which ended and left orphaned jobs behind).
+ *
+ * The record keeping sits behind AllocationRegistry so the store (src/store/slurm-allocations.ts)
+ * implements it in SQLite and tests can see exactly what was recorded.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError } from '../../errors.js';
+import type { PlanSlurmScheduler } from '../../spec/plan.js';
+import { parseSlurmWalltime } from '../../spec/units.js';
+import { isEndedState, type SlurmCommands } from './commands.js';
+import { renderSbatchScript, type WorkerLaunch } from './sbatch.js';
+
+/** One Slurm allocation submitted for a workflow. */
+export interface AllocationRecord {
+  id: number;
+  workflow_id: number;
+  /** The slurm_schedulers row it was submitted for. */
+  scheduler_config_id: number;
+  /** Slurm's job id. */
+  slurm_job_id: string;
+  /** Last Slurm state seen: SUBMITTED right after sbatch, then PENDING, RUNNING, COMPLETED, … */
+  state: string;
+  /** True once the allocation is over (its state is final or Slurm forgot it). */
+  ended: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AllocationRegistry {
+  recordAllocation(a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord>;
+  /** Allocations of the workflow not yet ended, oldest first. */
+  listOpenAllocations(workflowId: number): Promise<AllocationRecord[]>;
+  updateAllocationState(allocationId: number, state: string, ended: boolean): Promise<void>;
+  /**
+   * The allocation is gone: retire the compute nodes its workers registered and send their
+   * pending/running jobs back to ready. Returns how many jobs were requeued.
+   */
+  requeueAllocationJobs(workflowId: number, slurmJobId: string): Promise<number>;
+}
+
+export interface SchedulerEntry {
+  /** Its id in the store (`--scheduler-config-id`). */
+  id: number;
+  scheduler: PlanSlurmScheduler;
+}
+
+export interface ScheduleNodesRequest {
+  workflowId: number;
+  scheduler: SchedulerEntry;
+  /** How many allocations to submit (`--num-hpc-jobs`). */
+  count: number;
+  /** The worker each allocation runs: URL, output dir, torc command, … */
+  launch: Omit<WorkerLaunch, 'workflowId' | 'schedulerConfigId'>;
+}
+
+export interface ScheduleNodesResult {
+  scriptPath: string;
+  allocations: AllocationRecord[];
+}
+
+/** Thrown when some submissions failed; the ones that succeeded are recorded and listed. */
+export class PartialSubmissionError extends Error {
+  constructor(
+    readonly submitted: AllocationRecord[],
+    override readonly cause: unknown,
+  ) {
+    super(`submitted ${submitted.length} allocation(s), then sbatch failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'PartialSubmissionError';
+  }
+}
+
+/**
+ * Renders the scheduler's sbatch script into the output dir and submits it `count` times,
+ * recording each allocation as it is accepted (so a failure half-way loses none).
+ */
+export async function scheduleNodes(
+  registry: AllocationRegistry,
+  commands: SlurmCommands,
+  req: ScheduleNodesRequest,
+): Promise<ScheduleNodesResult> {
+  if (!Number.isSafeInteger(req.count) || req.count < 1) {
+    throw new InputError(`expected a whole number ≥ 1, got ${req.count}`, '--num-hpc-jobs');
+  }
+  const script = renderSbatchScript({
+    ...req.launch,
+    workflowId: req.workflowId,
+    schedulerConfigId: req.scheduler.id,
+    scheduler: req.scheduler.scheduler,
+  });
+  await mkdir(req.launch.outputDir, { recursive: true });
+  const scriptPath = path.join(req.launch.outputDir, `sbatch_wf${req.workflowId}_sched${req.scheduler.id}.sh`);
+  await writeFile(scriptPath, script, { mode: 0o755 });
+  const allocations: AllocationRecord[] = [];
+  for (let i = 0; i < req.count; i++) {
+    let slurmJobId: string;
+    try {
+      slurmJobId = await commands.submit(scriptPath, { cwd: req.launch.outputDir });
+    } catch (err) {
+      if (allocations.length === 0) throw err;
+      throw new PartialSubmissionError(allocations, err);
+    }
+    allocations.push(
+      await registry.recordAllocation({
+        workflow_id: req.workflowId,
+        scheduler_config_id: req.scheduler.id,
+        slurm_job_id: slurmJobId,
+        state: 'SUBMITTED',
+      }),
+    );
+  }
+  return { scriptPath, allocations };
+}
+
+/** A ready job class as the dispatch sees it: which scheduler, how long, how many nodes, how many jobs. */
+export interface ReadyClass {
+  scheduler_id: number | null;
+  runtime_seconds: number;
+  num_nodes: number;
+  count: number;
+}
+
+/**
+ * Ready jobs each scheduler can serve: bound jobs count for their own scheduler, unbound jobs
+ * for the first scheduler that can run them. A job counts only when an allocation of the
+ * scheduler could run it at all (runtime ≤ walltime − buffer, nodes ≤ the allocation's), so a
+ * job no allocation can ever run does not make the dispatch submit allocations forever.
+ */
+export function servableReadyCounts(classes: readonly ReadyClass[], schedulers: readonly SchedulerEntry[], bufferSeconds: number): Map<number, number> {
+  const counts = new Map<number, number>(schedulers.map((s) => [s.id, 0]));
+  const fits = (s: SchedulerEntry, c: ReadyClass) =>
+    c.runtime_seconds <= parseSlurmWalltime(s.scheduler.walltime) - bufferSeconds && c.num_nodes <= s.scheduler.nodes;
+  for (const c of classes) {
+    if (c.count <= 0) continue;
+    const target = c.scheduler_id === null ? schedulers.find((s) => fits(s, c)) : schedulers.find((s) => s.id === c.scheduler_id && fits(s, c));
+    if (target) counts.set(target.id, counts.get(target.id)! + c.count);
+  }
+  return counts;
+}
+
+export interface DispatchPolicy {
+  /** Most allocations of one scheduler queued or running at once. */
+  maxAllocationsPerScheduler: number;
+  /** Ready jobs one allocation is expected to take (default 1: one allocation per ready job, up to the bound). */
+  jobsPerAllocation?: number;
+}
+
+export interface DispatchOutcome {
+  /** Allocations found ended in this step, with their final state. */
+  ended: { allocation: AllocationRecord; state: string; requeued_jobs: number }[];
+  submitted: AllocationRecord[];
+  /** Allocations still queued or running after the step, per scheduler id. */
+  open: Map<number, number>;
+}
+
+/**
+ * Observes the workflow's allocations through squeue, records their states, retires the ones
+ * that ended (their orphaned jobs go back to ready; torc's lease expiry would do it later
+ * anyway), and returns per scheduler how many open allocations it has.
+ */
+export async function refreshAllocations(
+  registry: AllocationRegistry,
+  commands: SlurmCommands,
+  workflowId: number,
+): Promise<{ ended: DispatchOutcome['ended']; open: AllocationRecord[] }> {
+  const open = await registry.listOpenAllocations(workflowId);
+  const seen = await commands.queue(open.map((a) => a.slurm_job_id));
+  const ended: DispatchOutcome['ended'] = [];
+  const stillOpen: AllocationRecord[] = [];
+  for (const a of open) {
+    const entry = seen.get(a.slurm_job_id);
+    // Absent from `squeue -t all`: Slurm forgot the job (past MinJobAge), so it ended long ago.
+    const state = entry?.state ?? (await commands.showJob(a.slurm_job_id))?.state ?? 'GONE';
+    if (state === 'GONE' || isEndedState(state)) {
+      await registry.updateAllocationState(a.id, state, true);
+      const requeued = await registry.requeueAllocationJobs(workflowId, a.slurm_job_id);
+      ended.push({ allocation: { ...a, state, ended: true }, state, requeued_jobs: requeued });
+    } else {
+      if (state !== a.state) await registry.updateAllocationState(a.id, state, false);
+      stillOpen.push({ ...a, state });
+    }
+  }
+  return { ended, open: stillOpen };
+}
+
+/**
+ * One step of the reconciler's Slurm dispatch: refresh the allocations, then for each scheduler
+ * with ready jobs it can serve keep min(bound, ⌈ready / jobsPerAllocation⌉) allocations queued
+ * or running, submitting the difference.
+ */
+export async function dispatchSlurm(
+  registry: AllocationRegistry,
+  commands: SlurmCommands,
+  req: {
+    workflowId: number;
+    schedulers: readonly SchedulerEntry[];
+    /** Ready jobs per scheduler id (see servableReadyCounts). */
+    ready: ReadonlyMap<number, number>;
+    policy: DispatchPolicy;
+    launch: ScheduleNodesRequest['launch'];
+  },
+): Promise<DispatchOutcome> {
+  const { ended, open } = await refreshAllocations(registry, commands, req.workflowId);
+  const openBy = new Map<number, number>(req.schedulers.map((s) => [s.id, 0]));
+  for (const a of open) openBy.set(a.scheduler_config_id, (openBy.get(a.scheduler_config_id) ?? 0) + 1);
+  const submitted: AllocationRecord[] = [];
+  const perAlloc = Math.max(1, req.policy.jobsPerAllocation ?? 1);
+  for (const s of req.schedulers) {
+    const ready = req.ready.get(s.id) ?? 0;
+    const want = Math.min(req.policy.maxAllocationsPerScheduler, Math.ceil(ready / perAlloc));
+    const missing = want - (openBy.get(s.id) ?? 0);
+    if (missing <= 0) continue;
+    const result = await scheduleNodes(registry, commands, { workflowId: req.workflowId, scheduler: s, count: missing, launch: req.launch });
+    submitted.push(...result.allocations);
+    openBy.set(s.id, (openBy.get(s.id) ?? 0) + result.allocations.length);
+  }
+  return { ended, submitted, open: openBy };
+}
+
+/** Cancels every open allocation of the workflow (workflow canceled or finished early). */
+export async function cancelAllocations(registry: AllocationRegistry, commands: SlurmCommands, workflowId: number): Promise<number> {
+  const open = await registry.listOpenAllocations(workflowId);
+  for (const a of open) await commands.cancel(a.slurm_job_id);
+  return open.length;
+}

@@ -60,3 +60,19 @@ export async function startTestApi(
   };
   return { store, server, client, http };
 }
+
+/**
+ * Everything a request could have changed in a workflow: job rows, results, compute nodes,
+ * events, run id and cancellation. Tests compare it before and after a refused request.
+ */
+export async function storeSnapshot(store: Store, workflowId: number): Promise<unknown> {
+  const [wf, jobs, results, nodes, events, status] = await Promise.all([
+    store.getWorkflow(workflowId),
+    store.listJobs(workflowId, { limit: 10_000 }),
+    store.listResults(workflowId, { limit: 10_000 }),
+    store.listComputeNodes(workflowId, { limit: 10_000 }),
+    store.listEvents(workflowId, { limit: 10_000 }),
+    store.getStatus(workflowId),
+  ]);
+  return { wf, jobs, results, nodes, events, status };
+}

@@ -243,6 +243,30 @@ test.serial('transient API failures are retried; the heartbeat runs', async (t) 
   t.true(client.node(summary.compute_node_id!).heartbeats > 0);
 });
 
+test.serial('a lost lease: the runner kills its requeued jobs (no twin runs), registers again and goes on', async (t) => {
+  const dir = await tempDir();
+  const client = new MemoryRunnerClient();
+  // The first attempt hangs; the retry (attempt 2) finishes at once.
+  const [job] = client.addJobs([
+    { name: 'flaky', command: `echo $$ > ${dir}/$TORC_ATTEMPT.pid; if [ "$TORC_ATTEMPT" = 1 ]; then sleep 300; fi` },
+  ]);
+  const { runner: r, events } = await runner(client, dir, { heartbeatSeconds: 0.1 });
+  const run = r.run();
+  const firstPid = async () => Number((await readFile(path.join(dir, '1.pid'), 'utf8').catch(() => '')).trim());
+  await waitFor(async () => (await firstPid()) > 0, 60_000, 'first attempt to start');
+  const firstNode = client.job(job!.id).compute_node_id!;
+  // As the server does when a lease expires: retire the node, requeue its jobs.
+  await client.deactivateComputeNode(firstNode);
+
+  const summary = await run;
+  t.like(summary, { reason: 'complete', completed: 1, requeued: 1 });
+  t.not(summary.compute_node_id, firstNode);
+  t.like(client.job(job!.id), { status: JobStatus.completed, attempt: 2 });
+  t.is(client.starts.get(job!.id), 2);
+  t.false(isAlive(await firstPid()));
+  t.true(events.some((e) => e.type === 'warning' && /lost its lease/.test(e.message)));
+});
+
 test.serial('a resource-aware and a queue-depth runner share a workflow; no job runs twice', async (t) => {
   const dir = await tempDir();
   const client = new MemoryRunnerClient();

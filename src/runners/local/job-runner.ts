@@ -20,7 +20,7 @@ import pLimit from 'p-limit';
 import type { SortMethod } from '../../allocator/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import { JobStatus } from '../../store/status.js';
-import type { ClaimedJobRecord, ClaimResponse, RunnerClient, WorkflowProgress } from '../client.js';
+import type { ClaimedJobRecord, ClaimResponse, ComputeNodeRegistration, RunnerClient, WorkflowProgress } from '../client.js';
 import { ResourceTracker, type Grant } from './tracker.js';
 import { type JobOutcome, JobProcess, startJobProcess, type TerminationReason, toCompleteResult } from './process.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
@@ -98,7 +98,7 @@ export interface RunSummary {
   completed: number;
   failed: number;
   terminated: number;
-  /** Ended by stop() and left for the server to requeue. */
+  /** Ended by stop() (or a lost lease) and left for the server to requeue. */
   requeued: number;
 }
 
@@ -133,6 +133,8 @@ export class JobRunner {
   private runId = 0;
   private endMs: number | null = null;
   private stopRequested = false;
+  private leaseLost = false;
+  private register: () => Promise<void> = async () => undefined;
   private stopReport: 'requeue' | 'terminated' = 'requeue';
   private apiErrorsInRow = 0;
   private runPromise: Promise<RunSummary> | undefined;
@@ -193,30 +195,42 @@ export class JobRunner {
     const start = Date.now();
     this.endMs = o.endTime ? o.endTime.getTime() : o.timeLimitSeconds != null ? start + o.timeLimitSeconds * 1000 : null;
 
-    const node = await this.api(() =>
-      o.client.registerComputeNode(o.workflowId, {
-        hostname: o.hostname ?? resources.hostname,
-        pid: process.pid,
-        num_cpus: resources.num_cpus,
-        memory_gb: resources.memory_bytes / 1024 ** 3,
-        num_gpus: resources.gpu_ids.length,
-        num_nodes: resources.capacity.nodes.length,
-        scheduler_config_id: o.schedulerConfigId ?? null,
-        compute_node_type: o.computeNodeType ?? 'local',
-        lease_seconds: o.leaseSeconds ?? 60,
-      }),
-    );
-    this.computeNodeId = node.id;
-    this.summary.compute_node_id = node.id;
-    this.emit({ type: 'registered', compute_node_id: node.id, resources, mode: this.mode });
+    const registration: ComputeNodeRegistration = {
+      hostname: o.hostname ?? resources.hostname,
+      pid: process.pid,
+      num_cpus: resources.num_cpus,
+      memory_gb: resources.memory_bytes / 1024 ** 3,
+      num_gpus: resources.gpu_ids.length,
+      num_nodes: resources.capacity.nodes.length,
+      scheduler_config_id: o.schedulerConfigId ?? null,
+      compute_node_type: o.computeNodeType ?? 'local',
+      lease_seconds: o.leaseSeconds ?? 60,
+    };
+    this.register = async () => {
+      const node = await this.api(() => o.client.registerComputeNode(o.workflowId, registration));
+      this.computeNodeId = node.id;
+      this.summary.compute_node_id = node.id;
+      this.emit({ type: 'registered', compute_node_id: node.id, resources, mode: this.mode });
+    };
+    await this.register();
 
     let heartbeatInFlight = false;
     const heartbeat = setInterval(() => {
-      if (heartbeatInFlight) return;
+      if (heartbeatInFlight || this.leaseLost) return;
       heartbeatInFlight = true;
-      // A failing heartbeat is reported; the loop's own calls decide when to give up.
-      void this.tryApi('heartbeat', () => o.client.heartbeat(node.id))
-        .catch(() => undefined)
+      const nodeId = this.computeNodeId!;
+      this.api(() => o.client.heartbeat(nodeId))
+        .then(
+          () => undefined,
+          (e: unknown) => {
+            this.emit({ type: 'api_error', operation: 'heartbeat', error: e });
+            // Refused (not merely unreachable): the server retired this node and requeued its jobs.
+            if (isPermanent(e) && nodeId === this.computeNodeId) {
+              this.leaseLost = true;
+              this.waker.wake();
+            }
+          },
+        )
         .finally(() => (heartbeatInFlight = false));
     }, (o.heartbeatSeconds ?? 10) * 1000);
     heartbeat.unref();
@@ -233,7 +247,8 @@ export class JobRunner {
       await Promise.all(this.terminateAll('stopped'));
       await this.settleFinished();
       await this.reap(true);
-      await this.tryApi('deactivate_compute_node', () => o.client.deactivateComputeNode(node.id));
+      const nodeId = this.computeNodeId!;
+      await this.tryApi('deactivate_compute_node', () => o.client.deactivateComputeNode(nodeId));
     }
     this.emit({ type: 'stopped', reason: this.summary.reason, summary: { ...this.summary } });
     if (failure !== undefined) throw failure;
@@ -247,6 +262,7 @@ export class JobRunner {
     let idleSince: number | null = null;
     for (;;) {
       if (this.stopRequested) return 'stopped';
+      if (this.leaseLost) await this.recoverLostLease();
       // Reap first, so that the progress below already counts our completions (the last
       // completion ends the run at once; dependents it made ready are claimed this turn).
       await this.reap(false);
@@ -282,6 +298,20 @@ export class JobRunner {
       const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
       await this.waker.wait(Math.min(pollMs, untilIdle));
     }
+  }
+
+  /**
+   * The server retired this node (its lease ran out, e.g. the runner was paused) and gave
+   * its jobs to others: our copies must not run on beside theirs. Kill them without
+   * reporting, then join again as a new node.
+   */
+  private async recoverLostLease(): Promise<void> {
+    this.emit({ type: 'warning', message: `compute node ${this.computeNodeId} lost its lease; its jobs were requeued by the server` });
+    await Promise.all(this.terminateAll('lease_lost'));
+    await this.settleFinished();
+    await this.reap(false);
+    await this.register();
+    this.leaseLost = false;
   }
 
   /** Seconds a newly claimed job may still run, or null without an end time. */
@@ -400,7 +430,7 @@ export class JobRunner {
         const { entry, outcome } = f;
         this.running.delete(entry.job.id);
         this.tracker!.release(entry.job.id);
-        if (outcome.termination_reason === 'stopped' && this.stopReport === 'requeue') {
+        if (outcome.termination_reason === 'lease_lost' || (outcome.termination_reason === 'stopped' && this.stopReport === 'requeue')) {
           this.summary.requeued++;
           this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
           return;

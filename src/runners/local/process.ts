@@ -19,8 +19,11 @@ const GROUP_POLL_MS = 50;
 /** How long a SIGKILLed group may take to disappear before done resolves anyway. */
 const KILL_SETTLE_MS = 2000;
 
-/** Why the runner ended a job: its runtime ran out, the workflow was canceled, the runner stopped. */
-export type TerminationReason = 'runtime_limit' | 'canceled' | 'stopped' | 'requested';
+/**
+ * Why the runner ended a job: its runtime ran out, the workflow was canceled, the runner
+ * stopped, or the server retired the runner's node (lost lease) and requeued the job.
+ */
+export type TerminationReason = 'runtime_limit' | 'canceled' | 'stopped' | 'lease_lost' | 'requested';
 
 export interface JobLaunch {
   workflow_id: number;

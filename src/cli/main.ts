@@ -15,6 +15,8 @@ async function loadCommands(): Promise<Register[]> {
   const modules: { register: Register }[] = await Promise.all([
     // one line per command module, e.g. import('./commands/validate.js'),
     import('./commands/server.js'),
+    import('./commands/reconcile.js'),
+    import('./commands/run.js'),
   ]);
   return modules.map((m) => m.register);
 }

@@ -1,0 +1,160 @@
+/**
+ * `torc reconcile FILE`: the main job. Stores the declared workflow(s) in an embedded SQLite
+ * file, serves the REST API on 127.0.0.1 so other runners can join, and runs the reconcile
+ * loop with a local runner until every job is finished. Kill it at any moment and run the
+ * same command again: it carries on (completed jobs are never re-run; changed jobs are).
+ */
+import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { loadWorkflowFile, planDocument } from '../../spec/index.js';
+import { Store } from '../../store/index.js';
+import { applyPlanInTx } from '../../store/replace.js';
+import { Reconciler } from '../../reconciler/reconciler.js';
+import type { WorkflowStatusView } from '../../reconciler/status.js';
+import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
+import { createProgressView } from '../progress.js';
+import { parseFormat, parseIntOption, parseNumberOption, printJson, renderTable } from '../output.js';
+import { InputError } from '../../errors.js';
+
+interface ReconcileFlags {
+  db?: string;
+  outputDir?: string;
+  maxParallelJobs?: string;
+  numCpus?: string;
+  memoryGb?: string;
+  numGpus?: string;
+  port?: string;
+  server: boolean;
+  host: string;
+  pollInterval?: string;
+  format?: string;
+  quiet?: boolean;
+}
+
+/** `<dir>/.torc/<file name without extension>.db`, next to the workflow file. */
+export function defaultDbPath(file: string): string {
+  const abs = resolve(file);
+  return join(dirname(abs), '.torc', `${basename(abs, extname(abs))}.db`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('reconcile')
+    .description('Run the workflow(s) declared in FILE to the end on this machine (embedded SQLite; re-run to resume)')
+    .argument('<file>', 'workflow file (YAML or JSON; a Workflow resource or a bare torc spec)')
+    .option('--db <path>', 'SQLite database (default: .torc/<name>.db next to the file)')
+    .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
+    .option('--max-parallel-jobs <n>', 'queue depth: at most N jobs at once, resources ignored')
+    .option('--num-cpus <n>', 'CPUs to offer (default: detected)')
+    .option('--memory-gb <g>', 'memory to offer in GB (default: detected)')
+    .option('--num-gpus <n>', 'GPUs to offer (default: detected)')
+    .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
+    .option('--host <host>', 'address of the REST API', '127.0.0.1')
+    .option('--no-server', 'do not serve the REST API')
+    .option('--poll-interval <seconds>', 'longest wait between runner loop turns')
+    .option('--format <format>', 'summary format: table or json', 'table')
+    .option('-q, --quiet', 'log only phase changes and failures')
+    .action(async (file: string, flags: ReconcileFlags) => {
+      process.exitCode = await reconcileCommand(file, flags);
+    });
+}
+
+async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<number> {
+  const format = parseFormat(flags.format);
+  const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1);
+  const overrides = {
+    num_cpus: parseNumberOption(flags.numCpus, '--num-cpus', 0),
+    memory_gb: parseNumberOption(flags.memoryGb, '--memory-gb', 0),
+    num_gpus: parseIntOption(flags.numGpus, '--num-gpus', 0),
+  };
+  const port = parseIntOption(flags.port, '--port', 0);
+  if (port !== undefined && port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
+  const pollIntervalSeconds = parseNumberOption(flags.pollInterval, '--poll-interval', 0);
+
+  // Validate and plan every document before touching the database: bad input writes nothing.
+  const docs = loadWorkflowFile(file);
+  const plans = docs.map((doc) => planDocument(doc));
+
+  const dbPath = flags.db ?? defaultDbPath(file);
+  mkdirSync(dirname(resolve(dbPath)), { recursive: true });
+  const outputDir = resolve(flags.outputDir ?? 'torc_output');
+  mkdirSync(outputDir, { recursive: true });
+  const store = await Store.open(dbPath);
+  let server: RunningServer | null = null;
+  let active: Reconciler | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
+    void active?.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const results: { name: string; workflow_id: number; status: WorkflowStatusView }[] = [];
+  try {
+    if (flags.server) {
+      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger });
+      process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
+    }
+    for (const plan of plans) {
+      const applied = await store.db.withWriteTransaction((tx) => applyPlanInTx(tx, plan, {}, new Date().toISOString()));
+      let workflowId = applied.workflow_id;
+      if (applied.action === 'replaced') {
+        process.stderr.write(`workflow ${plan.name}: spec changed; kept ${applied.kept} completed job(s), ${applied.rerun} to run\n`);
+      }
+      const before = await store.getStatus(workflowId);
+      const failedBefore = before.counts.failed! + before.counts.terminated! + before.counts.canceled! + before.counts.pending_failed!;
+      if (applied.action === 'unchanged' && before.is_complete && (failedBefore > 0 || before.is_canceled)) {
+        // Reconciling again is asking for the declared state: run what did not succeed.
+        const reset = await store.resetStatus(workflowId, { failedOnly: true });
+        process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
+      }
+      workflowId = applied.workflow_id;
+      const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name: plan.name, quiet: flags.quiet });
+      process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${outputDir}\n`);
+      const reconciler = new Reconciler({
+        store,
+        workflowId,
+        outputDir,
+        cwd: process.cwd(),
+        maxParallelJobs: maxParallelJobs ?? null,
+        overrides,
+        apiUrl: server?.baseUrl ?? null,
+        pollIntervalSeconds,
+        onStatus: (s) => view.status(s),
+        onRunnerEvent: (e) => view.runnerEvent(e),
+        onNotice: (m) => view.notice(m),
+      });
+      active = reconciler;
+      const result = await reconciler.run();
+      view.stop();
+      results.push({ name: plan.name, workflow_id: workflowId, status: result.status });
+      if (result.status.phase !== 'Succeeded' && result.status.phase !== 'Failed' && result.status.phase !== 'Canceled') break; // stopped
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await server?.close();
+    await store.close();
+  }
+  printSummary(results, format);
+  return results.length === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
+}
+
+function printSummary(results: { name: string; workflow_id: number; status: WorkflowStatusView }[], format: 'table' | 'json'): void {
+  if (format === 'json') {
+    printJson(results.map((r) => ({ name: r.name, workflow_id: r.workflow_id, ...r.status })));
+    return;
+  }
+  const rows = results.map((r) => ({
+    workflow: r.name,
+    id: r.workflow_id,
+    phase: r.status.phase,
+    total: r.status.total,
+    completed: r.status.counts.completed,
+    failed: r.status.counts.failed,
+    terminated: r.status.counts.terminated,
+    canceled: r.status.counts.canceled,
+    unfinished: r.status.total - r.status.done,
+  }));
+  process.stdout.write(`${renderTable(rows, ['workflow', 'id', 'phase', 'total', 'completed', 'failed', 'terminated', 'canceled', 'unfinished'])}\n`);
+}

@@ -1,0 +1,37 @@
+/**
+ * `torc run WF`: a job runner on this machine for a workflow served elsewhere (`torc server`,
+ * or a `torc reconcile` that serves its API). Resource-aware by default; `--max-parallel-jobs`
+ * for queue depth. Exits when the workflow is complete (or after --wait-for-new-jobs idle).
+ */
+import type { Command } from 'commander';
+import { JobRunner } from '../../runners/local/job-runner.js';
+import { stopOnSignals } from '../../runners/local/signals.js';
+import { addRunnerOptions, clientFromFlags, logRunnerEvent, parseWorkflowId, runnerOptionsFromFlags, type RunnerFlags } from '../runner-flags.js';
+
+export function register(program: Command): void {
+  addRunnerOptions(
+    program
+      .command('run')
+      .description('Run jobs of workflow WF on this machine, claiming them from a torc server')
+      .argument('<WF>', 'workflow id'),
+  ).action(async (wf: string, flags: RunnerFlags) => {
+    const workflowId = parseWorkflowId(wf);
+    const options = runnerOptionsFromFlags(flags);
+    const { client, url } = await clientFromFlags(flags);
+    const runner = new JobRunner({
+      ...options,
+      client,
+      workflowId,
+      apiUrl: url,
+      computeNodeType: 'local',
+      onEvent: (e) => logRunnerEvent(e, flags.quiet),
+    });
+    const release = stopOnSignals(runner);
+    try {
+      const summary = await runner.run();
+      process.exitCode = summary.reason === 'error' ? 1 : 0;
+    } finally {
+      release();
+    }
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Flags and set-up shared by every command that runs a job runner against a server
+ * (`torc run`, `torc worker` / `torc-slurm-job-runner`): one definition, one parser.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { TorcClient } from '../api/client.js';
+import { InputError } from '../errors.js';
+import type { JobRunnerOptions, RunnerEvent } from '../runners/local/job-runner.js';
+import { parseIntOption, parseNumberOption } from './output.js';
+
+export interface RunnerFlags {
+  url?: string;
+  tokenFile?: string;
+  maxParallelJobs?: string;
+  numCpus?: string;
+  memoryGb?: string;
+  numGpus?: string;
+  outputDir?: string;
+  pollInterval?: string;
+  schedulerConfigId?: string;
+  strictSchedulerMatch?: boolean;
+  waitForNewJobs?: string;
+  timeLimit?: string;
+  quiet?: boolean;
+}
+
+export function addRunnerOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'torc server URL (default: $TORC_API_URL)')
+    .option('--token-file <file>', 'file holding the bearer token for the server')
+    .option('--max-parallel-jobs <n>', 'queue depth: at most N jobs at once, resources ignored')
+    .option('--num-cpus <n>', 'CPUs to offer (default: detected)')
+    .option('--memory-gb <g>', 'memory to offer in GB (default: detected)')
+    .option('--num-gpus <n>', 'GPUs to offer (default: detected)')
+    .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
+    .option('--poll-interval <seconds>', 'longest wait between loop turns', '5')
+    .option('--scheduler-config-id <id>', 'serve the jobs bound to this scheduler (and unbound ones)')
+    .option('--strict-scheduler-match', 'only jobs bound to --scheduler-config-id, never unbound ones')
+    .option('--wait-for-new-jobs <seconds>', 'exit after this long without work (default: when the workflow is complete)')
+    .option('--time-limit <seconds>', 'stop claiming jobs that cannot finish within this many seconds')
+    .option('-q, --quiet', 'log only failures');
+}
+
+export function parseWorkflowId(value: string, arg = 'WF'): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InputError(`expected a workflow id (a positive whole number), got "${value}"`, arg);
+  return Number(value);
+}
+
+export async function readToken(file: string | undefined): Promise<string | undefined> {
+  if (!file) return process.env.TORC_API_TOKEN || undefined;
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    throw new InputError(`cannot read token file: ${(err as Error).message}`, '--token-file');
+  }
+}
+
+export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string }> {
+  const url = flags.url ?? process.env.TORC_API_URL;
+  if (!url) throw new InputError('no server given: pass --url or set TORC_API_URL', '--url');
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
+  return { client: new TorcClient(url, { token: await readToken(flags.tokenFile) }), url };
+}
+
+/** JobRunnerOptions from the shared flags; the caller adds what is specific to it. */
+export function runnerOptionsFromFlags(flags: RunnerFlags): Omit<JobRunnerOptions, 'client' | 'workflowId'> {
+  const waitForNewJobs = parseNumberOption(flags.waitForNewJobs, '--wait-for-new-jobs', 0);
+  const schedulerConfigId = parseIntOption(flags.schedulerConfigId, '--scheduler-config-id', 1);
+  if (flags.strictSchedulerMatch && schedulerConfigId === undefined) {
+    throw new InputError('needs --scheduler-config-id', '--strict-scheduler-match');
+  }
+  return {
+    outputDir: resolve(flags.outputDir ?? 'torc_output'),
+    maxParallelJobs: parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null,
+    overrides: {
+      num_cpus: parseNumberOption(flags.numCpus, '--num-cpus', 0),
+      memory_gb: parseNumberOption(flags.memoryGb, '--memory-gb', 0),
+      num_gpus: parseIntOption(flags.numGpus, '--num-gpus', 0),
+    },
+    pollIntervalSeconds: parseNumberOption(flags.pollInterval, '--poll-interval', 0),
+    schedulerConfigId: schedulerConfigId ?? null,
+    strictSchedulerMatch: flags.strictSchedulerMatch ?? false,
+    waitForNewJobsSeconds: waitForNewJobs ?? null,
+    timeLimitSeconds: parseNumberOption(flags.timeLimit, '--time-limit', 0) ?? null,
+    cwd: process.cwd(),
+  };
+}
+
+/** Plain log lines for a runner's events on stderr. */
+export function logRunnerEvent(event: RunnerEvent, quiet = false): void {
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  switch (event.type) {
+    case 'registered':
+      if (!quiet) log(`registered as compute node ${event.compute_node_id} (${event.mode === 'queue_depth' ? 'queue depth' : 'resource-aware'})`);
+      break;
+    case 'job_started':
+      if (!quiet) log(`job ${event.job.name} (id ${event.job.id}) started, pid ${event.pid}`);
+      break;
+    case 'job_finished':
+      if (!quiet || event.outcome.status !== 5) log(`job ${event.job.name} (id ${event.job.id}) finished: status ${event.outcome.status}, return code ${event.outcome.return_code}`);
+      break;
+    case 'warning':
+      log(`warning: ${event.message}`);
+      break;
+    case 'api_error':
+      log(`API error in ${event.operation}: ${event.error instanceof Error ? event.error.message : String(event.error)}`);
+      break;
+    case 'stopped':
+      log(`stopped (${event.reason}): ${event.summary.completed} completed, ${event.summary.failed} failed, ${event.summary.terminated} terminated, ${event.summary.requeued} requeued`);
+      break;
+    default:
+      break;
+  }
+}

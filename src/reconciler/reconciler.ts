@@ -1,0 +1,170 @@
+/**
+ * The reconcile loop for one workflow: observed state (store, runners) → actions, until the
+ * workflow is complete. Every pass is idempotent, so the process can be killed at any moment
+ * and started again:
+ *   1. requeue orphans: nodes whose lease ran out, and this host's nodes whose process died;
+ *   2. initialize jobs that are still uninitialized (after a create, replace or reset);
+ *   3. compute status (phase, counts, conditions) and report it when it changed;
+ *   4. finished → stop the runners.
+ * Dispatch itself is done by the runners, each claiming through the one allocator: the local
+ * runner in this process (in-process client), external runners over REST.
+ * Passes run when something changes (a claim, a start, a completion wakes the loop at once)
+ * and on a periodic resync (cron), never two at a time.
+ */
+import { CronJob } from 'cron';
+import type { Store } from '../store/index.js';
+import { JobRunner, type RunnerEvent, type RunSummary } from '../runners/local/job-runner.js';
+import type { ResourceOverrides } from '../runners/local/resources.js';
+import { StoreRunnerClient } from '../runners/store-client.js';
+import { computeStatus, type WorkflowStatusView } from './status.js';
+import { forgetJobPid, killOrphanJobs, recordJobPid, retireDeadLocalNodes } from './orphans.js';
+
+export interface ReconcilerOptions {
+  store: Store;
+  workflowId: number;
+  /** Job stdio and bookkeeping go here. */
+  outputDir: string;
+  /** Working directory of jobs. */
+  cwd?: string;
+  /** Run a local runner in this process (default true). */
+  localRunner?: boolean;
+  maxParallelJobs?: number | null;
+  overrides?: ResourceOverrides;
+  /** TORC_API_URL handed to jobs when the REST API is served. */
+  apiUrl?: string | null;
+  /** Seconds between periodic resyncs (default 5). */
+  resyncSeconds?: number;
+  pollIntervalSeconds?: number;
+  graceSeconds?: number;
+  onStatus?: (status: WorkflowStatusView) => void;
+  onRunnerEvent?: (event: RunnerEvent) => void;
+  /** Notes for a person: orphans requeued, nothing fits, … */
+  onNotice?: (message: string) => void;
+}
+
+export interface ReconcileResult {
+  status: WorkflowStatusView;
+  runner: RunSummary | null;
+}
+
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  private runner: JobRunner | null = null;
+  private passing: Promise<void> | null = null;
+  private again = false;
+  private lastStatus: WorkflowStatusView | null = null;
+  private lastKey = '';
+  private finished = false;
+  private resolveDone!: () => void;
+  private readonly done = new Promise<void>((r) => (this.resolveDone = r));
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+  }
+
+  /** One idempotent pass. Safe to call at any time; overlapping calls coalesce. */
+  pass(): Promise<void> {
+    if (this.passing) {
+      this.again = true;
+      return this.passing;
+    }
+    this.passing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.passOnce();
+        } while (this.again && !this.finished);
+      } finally {
+        this.passing = null;
+      }
+    })();
+    return this.passing;
+  }
+
+  private async passOnce(): Promise<void> {
+    const { store, workflowId } = this.o;
+    const expired = await store.expireLeases();
+    const dead = await retireDeadLocalNodes(store, workflowId);
+    if (expired.requeued_jobs + dead > 0) {
+      this.o.onNotice?.(`requeued ${expired.requeued_jobs + dead} job(s) of runners that are gone`);
+    }
+    const progress = await store.getStatus(workflowId);
+    if (progress.counts.uninitialized! > 0) {
+      await store.initializeJobs(workflowId);
+    }
+    const latest = progress.counts.uninitialized! > 0 ? await store.getStatus(workflowId) : progress;
+    const status = computeStatus({ counts: latest.counts, canceled: latest.is_canceled, previous: this.lastStatus?.conditions });
+    const key = JSON.stringify([status.phase, status.counts]);
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastStatus = status;
+      this.o.onStatus?.(status);
+    }
+    if (latest.is_complete && !this.finished) {
+      this.finished = true;
+      this.resolveDone();
+    }
+  }
+
+  get status(): WorkflowStatusView | null {
+    return this.lastStatus;
+  }
+
+  /** Runs until the workflow is complete (or canceled and drained). */
+  async run(): Promise<ReconcileResult> {
+    const { store, workflowId, outputDir } = this.o;
+    const killed = killOrphanJobs(outputDir);
+    if (killed > 0) this.o.onNotice?.(`killed ${killed} job process(es) left running by an earlier run`);
+    await this.pass();
+    if (this.finished) return { status: this.lastStatus!, runner: null };
+
+    const wake = () => void this.pass().catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
+    const resync = CronJob.from({
+      cronTime: `*/${Math.max(1, Math.min(59, Math.round(this.o.resyncSeconds ?? 5)))} * * * * *`,
+      onTick: wake,
+      start: true,
+    });
+    let runnerSummary: RunSummary | null = null;
+    try {
+      if (this.o.localRunner !== false) {
+        this.runner = new JobRunner({
+          client: new StoreRunnerClient(store, wake),
+          workflowId,
+          outputDir,
+          cwd: this.o.cwd,
+          maxParallelJobs: this.o.maxParallelJobs ?? null,
+          overrides: this.o.overrides,
+          anyScheduler: true,
+          apiUrl: this.o.apiUrl ?? null,
+          pollIntervalSeconds: this.o.pollIntervalSeconds,
+          graceSeconds: this.o.graceSeconds,
+          computeNodeType: 'local',
+          waitForNewJobsSeconds: null,
+          onEvent: (event) => {
+            if (event.type === 'job_started' && event.pid) recordJobPid(outputDir, workflowId, event.job.id, event.pid);
+            if (event.type === 'job_finished') forgetJobPid(outputDir, workflowId, event.job.id);
+            this.o.onRunnerEvent?.(event);
+          },
+        });
+        const runnerDone = this.runner.run();
+        // The runner stops by itself when the workflow is complete; if it stops early (error,
+        // lost registration) the loop below still waits for external runners to finish.
+        runnerSummary = await Promise.race([runnerDone, this.done.then(() => runnerDone)]);
+        if (runnerSummary.reason === 'error') this.o.onNotice?.('the local runner stopped after repeated errors');
+      }
+      await this.done;
+      await this.pass();
+    } finally {
+      resync.stop();
+      if (this.runner) await this.runner.stop();
+    }
+    return { status: this.lastStatus!, runner: runnerSummary };
+  }
+
+  /** Stops the local runner (its running jobs are terminated and left for requeue). */
+  async stop(): Promise<void> {
+    if (this.runner) await this.runner.stop();
+    this.finished = true;
+    this.resolveDone();
+  }
+}

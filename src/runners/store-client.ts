@@ -1,0 +1,62 @@
+/**
+ * The in-process RunnerClient: the same calls as the HTTP client, served straight by the
+ * store. The reconciler's own local runner uses it to skip the loopback round trips; external
+ * runners use src/api/client.ts against the REST API, which calls the same Store methods.
+ */
+import type { Store } from '../store/index.js';
+import type {
+  ClaimByResourcesRequest,
+  ClaimResponse,
+  CompleteJobResult,
+  ComputeNodeRegistration,
+  RunnerClient,
+  WorkflowProgress,
+} from './client.js';
+
+export class StoreRunnerClient implements RunnerClient {
+  /** `onChange` is called after every state change, so a reconciler can wake up at once. */
+  constructor(
+    private readonly store: Store,
+    private readonly onChange: () => void = () => {},
+  ) {}
+
+  getProgress(workflowId: number): Promise<WorkflowProgress> {
+    return this.store.getStatus(workflowId);
+  }
+
+  async registerComputeNode(workflowId: number, node: ComputeNodeRegistration): Promise<{ id: number }> {
+    const record = await this.store.registerComputeNode(workflowId, node);
+    return { id: record.id };
+  }
+
+  heartbeat(computeNodeId: number): Promise<void> {
+    return this.store.heartbeat(computeNodeId);
+  }
+
+  async deactivateComputeNode(computeNodeId: number): Promise<void> {
+    await this.store.deactivateComputeNode(computeNodeId);
+    this.onChange();
+  }
+
+  async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+    const res = await this.store.claimJobsBasedOnResources(workflowId, req);
+    if (res.jobs.length > 0) this.onChange();
+    return res;
+  }
+
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
+    const res = await this.store.claimNextJobs(workflowId, limit, computeNodeId);
+    if (res.jobs.length > 0) this.onChange();
+    return res;
+  }
+
+  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
+    await this.store.startJob(jobId, runId, computeNodeId);
+    this.onChange();
+  }
+
+  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
+    await this.store.completeJob(jobId, status, runId, result);
+    this.onChange();
+  }
+}

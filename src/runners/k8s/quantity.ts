@@ -9,7 +9,8 @@
 import { InputError } from '../../errors.js';
 
 const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+/** Decimal suffixes as powers of ten (divided, not multiplied, below one: 2683m is exactly 2.683). */
+const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
 
 const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|n|u|m|k|M|G|T|P|E)?$/;
 
@@ -23,11 +24,9 @@ export function parseQuantity(q: string | number, path = 'quantity'): number {
   if (!m) throw new InputError(`invalid quantity ${JSON.stringify(q)}: expected e.g. "500m", "2", "16Gi", "1.5G"`, path);
   const value = Number(m[1]);
   const suffix = m[2] ?? '';
-  let factor: number;
-  if (suffix in BINARY) factor = BINARY[suffix]!;
-  else if (suffix in DECIMAL) factor = DECIMAL[suffix]!;
-  else factor = 10 ** Number(suffix.slice(1)); // decimal exponent e<n> / E<n>
-  return value * factor;
+  if (suffix in BINARY) return value * BINARY[suffix]!;
+  const exp = suffix in DECIMAL ? DECIMAL[suffix]! : Number(suffix.slice(1)); // or a decimal exponent e<n>
+  return exp >= 0 ? value * 10 ** exp : value / 10 ** -exp;
 }
 
 /** CPU quantity → cores, rounded to whole millicores as Kubernetes does ("3500m" → 3.5). */

@@ -1,0 +1,232 @@
+/**
+ * Loading: a file or text → Workflow documents, each schema-validated and checked for what can
+ * be checked before expansion (units, names, parameters, aliases). Accepts a whole Workflow
+ * resource (apiVersion/kind/metadata/spec) or a bare torc spec, in YAML (several documents
+ * allowed) or JSON. Every problem of every document is collected into one InputError.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { InputError, type InputIssue } from '../errors.js';
+import type { Workflow, WorkflowSpec } from './generated/workflow.js';
+import { parseDocuments, type ParseLimits } from './parse.js';
+import { API_GROUP, API_VERSION, KIND } from './schema.js';
+import { staticIssues } from './static-checks.js';
+import { schemaIssues } from './validate-schema.js';
+
+export interface WorkflowMetadata {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface WorkflowDocument {
+  /** File path, or `<text>` for text passed directly. */
+  source: string;
+  /** Index of the document within its source (YAML multi-document streams). */
+  index: number;
+  /** Prefix of every issue path of this document: '' or `documents[N].` when the source holds several. */
+  pathPrefix: string;
+  /** Whether the document was a full Workflow resource or a bare torc spec. */
+  form: 'resource' | 'spec';
+  metadata: WorkflowMetadata;
+  /** The spec with aliases folded (jobs_sort_method, scheduler) and `name` filled in. */
+  spec: WorkflowSpec;
+  /** The document as a Workflow resource, as `kubectl apply` would take it. */
+  resource: Workflow & { apiVersion: string; kind: string; metadata: WorkflowMetadata };
+}
+
+export interface LoadOptions extends ParseLimits {
+  /** Most issues reported at once (default 1000); the rest are counted. */
+  maxIssues?: number;
+  /** Name shown for text input (default `<text>`). */
+  sourceName?: string;
+}
+
+/**
+ * Loads the Workflow documents of a file, or of text when the argument is clearly text (it
+ * contains a newline or starts with `{`). Throws InputError listing every problem found.
+ */
+export function loadWorkflowDocuments(pathOrText: string, options: LoadOptions = {}): WorkflowDocument[] {
+  const isText = pathOrText.includes('\n') || /^\s*[{[]/.test(pathOrText);
+  return isText ? loadWorkflowText(pathOrText, options) : loadWorkflowFile(pathOrText, options);
+}
+
+export function loadWorkflowFile(path: string, options: LoadOptions = {}): WorkflowDocument[] {
+  const limit = options.maxChars ?? 256 * 1024 * 1024;
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > limit * 4) throw new InputError(`file is ${size} bytes, over the limit`, '');
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new InputError(`cannot read ${path}: ${why}`, path);
+  }
+  const format = /\.json$/i.test(path) ? 'json' : 'auto';
+  return loadFromText(text, path, format, options);
+}
+
+export function loadWorkflowText(text: string, options: LoadOptions = {}): WorkflowDocument[] {
+  return loadFromText(text, options.sourceName ?? '<text>', 'auto', options);
+}
+
+function loadFromText(text: string, source: string, format: 'json' | 'auto', options: LoadOptions): WorkflowDocument[] {
+  const raw = parseDocuments(text, format, options);
+  const issues: InputIssue[] = [];
+  const out: WorkflowDocument[] = [];
+  const several = raw.length > 1;
+  for (const { index, value } of raw) {
+    const prefix = several ? `documents[${index}].` : '';
+    const doc = toDocument(value, source, index, prefix, issues);
+    if (doc) out.push(doc);
+  }
+  if (issues.length === 0 && out.length === 0) {
+    issues.push({ path: '', message: raw.length === 0 ? 'the input is empty' : `no ${KIND} documents (apiVersion ${API_VERSION}) in the input` });
+  }
+  throwIfAny(issues, options.maxIssues);
+  return out;
+}
+
+/** Throws one InputError for all issues, keeping at most `max` and counting the rest. */
+export function throwIfAny(issues: InputIssue[], max = 1000): void {
+  if (issues.length === 0) return;
+  if (issues.length > max) {
+    const rest = issues.length - max;
+    throw new InputError([...issues.slice(0, max), { path: '', message: `… and ${rest} more error${rest === 1 ? '' : 's'}` }]);
+  }
+  throw new InputError(issues);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function toDocument(input: unknown, source: string, index: number, prefix: string, issues: InputIssue[]): WorkflowDocument | null {
+  if (!isObject(input)) {
+    issues.push({ path: prefix.replace(/\.$/, ''), message: `expected a mapping (a Workflow or a workflow spec), got ${Array.isArray(input) ? 'a list' : JSON.stringify(input)}` });
+    return null;
+  }
+  let value: Record<string, unknown> = input;
+  const isResource = 'apiVersion' in value || 'kind' in value;
+  if (isResource) {
+    const apiVersion = value.apiVersion;
+    const group = typeof apiVersion === 'string' ? apiVersion.split('/')[0] : undefined;
+    // Other kinds in the same stream (a Namespace, a ConfigMap) are not ours: skip them.
+    if (group !== API_GROUP && value.kind !== KIND) return null;
+    const before = issues.length;
+    if (apiVersion !== API_VERSION) {
+      issues.push({ path: `${prefix}apiVersion`, message: `expected "${API_VERSION}", got ${JSON.stringify(apiVersion)}` });
+    }
+    if (value.kind !== KIND) issues.push({ path: `${prefix}kind`, message: `expected "${KIND}", got ${JSON.stringify(value.kind)}` });
+    const metadata = checkMetadata(value.metadata, prefix, issues);
+    if (isObject(value.spec)) value = { ...value, spec: dropNulls(value.spec) };
+    issues.push(...schemaIssues(value, 'resource', prefix));
+    if (issues.length > before || !metadata) return null;
+    const spec = normalizeSpec(value.spec as WorkflowSpec, metadata.name, `${prefix}spec`, issues);
+    if (issues.length > before) return null;
+    const resource = { ...(value as unknown as Workflow), apiVersion: API_VERSION, kind: KIND, metadata, spec };
+    return { source, index, pathPrefix: prefix, form: 'resource', metadata, spec, resource };
+  }
+  const before = issues.length;
+  value = dropNulls(value);
+  issues.push(...schemaIssues(value, 'spec', prefix));
+  if (typeof value.name !== 'string' || value.name === '') {
+    if (!issues.slice(before).some((i) => i.path === `${prefix}spec.name`)) {
+      issues.push({ path: `${prefix}spec.name`, message: 'required field is missing (a bare workflow spec must be named)' });
+    }
+  }
+  if (issues.length > before) return null;
+  const spec = normalizeSpec(value as unknown as WorkflowSpec, undefined, `${prefix}spec`, issues);
+  if (issues.length > before) return null;
+  const metadata: WorkflowMetadata = { name: toResourceName(spec.name!) };
+  const resource = { apiVersion: API_VERSION, kind: KIND, metadata, spec };
+  return { source, index, pathPrefix: prefix, form: 'spec', metadata, spec, resource };
+}
+
+/**
+ * Drops null-valued fields, as torc's serde reads them (None) and as the API server prunes them
+ * for non-nullable fields; user_data `data` keeps its nulls because there they are values.
+ */
+function dropNulls(spec: Record<string, unknown>): Record<string, unknown> {
+  const strip = (v: unknown, keepData: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x) => strip(x, keepData));
+    if (!isObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === null) continue;
+      const value = keepData && k === 'data' ? x : strip(x, false);
+      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  const out = strip(spec, false) as Record<string, unknown>;
+  if (Array.isArray(spec.user_data)) {
+    Object.defineProperty(out, 'user_data', { value: spec.user_data.map((u) => strip(u, true)), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function checkMetadata(metadata: unknown, prefix: string, issues: InputIssue[]): WorkflowMetadata | null {
+  const path = `${prefix}metadata`;
+  if (!isObject(metadata)) {
+    issues.push({ path, message: metadata === undefined ? 'required field is missing' : 'expected an object' });
+    return null;
+  }
+  const before = issues.length;
+  const { name, namespace } = metadata;
+  if (typeof name !== 'string' || name === '') {
+    issues.push({ path: `${path}.name`, message: 'required field is missing' });
+  } else if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    issues.push({ path: `${path}.name`, message: `"${name}" is not a valid resource name (lowercase letters, digits, "-" and ".", at most 253 characters)` });
+  }
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace.length > 63 || !DNS_LABEL.test(namespace))) {
+    issues.push({ path: `${path}.namespace`, message: `${JSON.stringify(namespace)} is not a valid namespace` });
+  }
+  for (const key of ['labels', 'annotations'] as const) {
+    const m = metadata[key];
+    if (m !== undefined && (!isObject(m) || Object.values(m).some((v) => typeof v !== 'string'))) {
+      issues.push({ path: `${path}.${key}`, message: 'expected a map of strings' });
+    }
+  }
+  return issues.length > before ? null : (metadata as WorkflowMetadata);
+}
+
+/** A DNS-1123 name derived from a torc workflow name ("My Sweep_1" → "my-sweep-1"). */
+export function toResourceName(name: string): string {
+  const s = name.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 253);
+  return s || 'workflow';
+}
+
+/**
+ * Folds the aliases (job_sort_method → jobs_sort_method, slurm_scheduler → scheduler), fills
+ * `name` from metadata, and runs the checks that need no expansion.
+ */
+function normalizeSpec(spec: WorkflowSpec, metadataName: string | undefined, path: string, issues: InputIssue[]): WorkflowSpec {
+  const out: WorkflowSpec = { ...spec };
+  if (out.name === undefined && metadataName !== undefined) out.name = metadataName;
+  if (out.job_sort_method !== undefined) {
+    if (out.jobs_sort_method !== undefined && out.jobs_sort_method !== out.job_sort_method) {
+      issues.push({ path: `${path}.job_sort_method`, message: `conflicts with jobs_sort_method ("${out.job_sort_method}" vs "${out.jobs_sort_method}"); set only one` });
+    }
+    out.jobs_sort_method ??= out.job_sort_method;
+    delete out.job_sort_method;
+  }
+  if (spec.jobs.some((j) => j.slurm_scheduler !== undefined)) {
+    out.jobs = spec.jobs.map((job, i) => {
+      if (job.slurm_scheduler === undefined) return job;
+      const { slurm_scheduler, ...rest } = job;
+      if (rest.scheduler !== undefined && rest.scheduler !== slurm_scheduler) {
+        issues.push({ path: `${path}.jobs[${i}].slurm_scheduler`, message: `conflicts with scheduler ("${slurm_scheduler}" vs "${rest.scheduler}"); set only one` });
+      }
+      return { ...rest, scheduler: rest.scheduler ?? slurm_scheduler };
+    });
+  }
+  issues.push(...staticIssues(out, path));
+  return out;
+}

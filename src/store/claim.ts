@@ -9,7 +9,7 @@
 import { decideClaim, eligibleClasses, fetchBudget, checkLimit } from '../allocator/index.js';
 import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, RunnerCapacity } from '../allocator/types.js';
 import type { ClaimByResourcesRequest, ClaimedJobRecord, ClaimResponse } from '../runners/client.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { WriteTx } from './db.js';
 import { JOB_COLUMNS, toJob, toWorkflow, type WorkflowRecord } from './records.js';
 import { JobStatus } from './status.js';
@@ -133,6 +133,8 @@ export async function claimByResources(
     limit: req.limit,
   };
   checkLimit(options.limit, 'limit');
+  // The API builds capacities with capacityFromPooled/capacityFromNodes; guard the shape anyway.
+  if (!req.capacity || !Array.isArray(req.capacity.nodes)) throw new InputError('expected a runner capacity with a list of nodes', 'capacity');
   const computeNodeId = await checkComputeNode(tx, workflowId, req.compute_node_id);
   const closed = await closedReason(tx, wf);
   if (closed) return { jobs: [], reason: closed };

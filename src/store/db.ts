@@ -97,6 +97,11 @@ class Connection implements Queryable {
     return new Promise((resolve, reject) => this.handle.exec(sql, (err) => (err ? reject(err) : resolve())));
   }
 
+  /** Resets every cached statement, so none counts as "in progress" for COMMIT. */
+  async resetAll(): Promise<void> {
+    await Promise.all([...this.statements.values()].map((s) => new Promise<void>((r) => s.reset(() => r()))));
+  }
+
   async close(): Promise<void> {
     const stmts = [...this.statements.values()];
     this.statements.clear();
@@ -236,8 +241,19 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
     try {
       await tx.exec('COMMIT');
     } catch (err) {
-      await tx.exec('ROLLBACK').catch(() => undefined);
-      throw err;
+      // A statement stepped to its end but not reset (e.g. EXPLAIN of an UPDATE) still counts as
+      // a pending write: reset the cache and commit again instead of losing the transaction.
+      if (!/statements in progress/.test(String((err as Error).message))) {
+        await tx.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      await tx.resetAll();
+      try {
+        await tx.exec('COMMIT');
+      } catch (again) {
+        await tx.exec('ROLLBACK').catch(() => undefined);
+        throw again;
+      }
     }
     return result;
   }

@@ -54,6 +54,17 @@ test('a failing transaction rolls back and the queue keeps going', async (t) => 
   t.deepEqual(await db.all('SELECT x FROM t ORDER BY x'), [{ x: 2 }]);
 });
 
+test('a stepped but unreset write statement (EXPLAIN of an UPDATE) does not block COMMIT', async (t) => {
+  const db = await openDb(t);
+  await db.withWriteTransaction((tx) => tx.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER)'));
+  await db.withWriteTransaction(async (tx) => {
+    await tx.run('INSERT INTO t VALUES (1, 0)');
+    const plan = await tx.all<{ detail: string }>('EXPLAIN QUERY PLAN UPDATE t SET x = 1 WHERE id = 1');
+    t.true(plan.length > 0);
+  });
+  t.deepEqual(await db.all('SELECT id, x FROM t'), [{ id: 1, x: 0 }]);
+});
+
 test('a transaction started from inside another joins it instead of deadlocking', async (t) => {
   const db = await openDb(t);
   await db.withWriteTransaction((tx) => tx.exec('CREATE TABLE t (x INTEGER)'));

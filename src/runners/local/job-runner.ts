@@ -286,7 +286,8 @@ export class JobRunner {
       if (progress && !done) [claimed, asked] = await this.claimAndStart();
 
       const now = Date.now();
-      if (this.remainingSeconds() !== null && this.remainingSeconds()! <= 0 && this.running.size === 0) return 'time_limit';
+      const remaining = this.remainingSeconds();
+      if (remaining !== null && remaining <= 0 && this.running.size === 0) return 'time_limit';
       if (this.running.size === 0 && claimed === 0 && this.finished.length === 0) {
         idleSince ??= now;
         if (waitMs !== null && now - idleSince >= waitMs) return 'idle';

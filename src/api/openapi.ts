@@ -41,9 +41,10 @@ export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<
       const content: Record<string, unknown> = {};
       const schema = route.body.schema ? schemaRef(route.body.schema) : { type: 'object' };
       if (route.body.kind === 'json') {
-        content['application/json'] = { schema };
+        content['application/json'] = { schema, example: route.body.example };
       } else {
-        for (const type of ['application/yaml', 'application/json', 'text/plain']) content[type] = { schema: { type: 'string' } };
+        content['application/yaml'] = { schema: { type: 'string' }, example: route.body.example };
+        for (const type of ['application/json', 'text/plain']) content[type] = { schema: { type: 'string' } };
       }
       op.requestBody = { required: route.body.required, description: route.body.description, content };
     }

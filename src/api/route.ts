@@ -19,6 +19,8 @@ export interface RouteBody {
    * own parser (which names fields just as precisely), e.g. the two capacity forms of a claim.
    */
   validatedBy?: 'schema' | 'handler';
+  /** A valid example (published in the document). Give one: the OpenAPI walk test sends it and fails without. */
+  example?: unknown;
 }
 
 export interface RouteResponse {

@@ -313,5 +313,28 @@ export const COMPONENTS: Record<string, JsonSchema> = {
   list_events_response: pageOf('event_model'),
   list_resource_requirements_response: pageOf('resource_requirements_model'),
   list_slurm_schedulers_response: pageOf('slurm_scheduler_model'),
-  openapi_document: { type: 'object', required: ['openapi', 'paths'] },
+  // Slurm allocations (torc's scheduled_compute_nodes): recorded by `torc slurm schedule-nodes`.
+  scheduled_compute_node_create: obj(
+    {
+      workflow_id: int(),
+      scheduler_config_id: int(),
+      scheduler_id: { type: 'string', pattern: '^[0-9]{1,20}$', description: 'The Slurm job id of the allocation' },
+      scheduler_type: { type: 'string', enum: ['slurm'] },
+      state: { type: 'string', minLength: 1, maxLength: 32, description: 'Slurm state as last seen (default SUBMITTED)' },
+    },
+    ['workflow_id', 'scheduler_config_id', 'scheduler_id'],
+  ),
+  scheduled_compute_node_model: obj({
+    id: int(),
+    workflow_id: int(),
+    scheduler_config_id: int(),
+    scheduler_id: { type: 'string', description: 'The Slurm job id' },
+    scheduler_type: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'active', 'complete'], description: "torc's status: queued, running, ended" },
+    state: { type: 'string', description: 'Slurm state as last seen' },
+    created_at: { type: 'string' },
+    updated_at: { type: 'string' },
+  }),
+  list_scheduled_compute_nodes_response: pageOf('scheduled_compute_node_model'),
+  openapi_document: obj({ openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } }),
 };

@@ -15,10 +15,12 @@ export class SchemaRegistry {
 
   constructor(readonly components: Record<string, JsonSchema>) {
     // strictNumbers rejects NaN/Infinity; allErrors lists every bad field at once.
-    this.ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, keywords: ['example'] });
+    this.ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, allowUnionTypes: true, keywords: ['example'] });
     for (const [name, schema] of Object.entries(components)) {
       this.ajv.addSchema(schema, `#/components/schemas/${name}`);
     }
+    // Compile everything now: a broken schema fails at startup, not on the first request using it.
+    for (const name of Object.keys(components)) this.validator(name);
   }
 
   /** Compiled validator of a component (by name) or of an inline schema. */

@@ -78,6 +78,7 @@ export const claimRoutes: ApiRoute[] = [
       validatedBy: 'handler',
       required: true,
       description: "The runner's free capacity: torc's pooled form or our per-node form",
+      example: { num_cpus: 32, memory_gb: 128, num_gpus: 0, num_nodes: 1, time_limit: 'PT4H', scheduler_config_id: null },
     },
     errors: [404, 409],
     response: { status: 200, schema: 'claim_jobs_response', description: 'The claimed jobs (now pending) and why no more' },

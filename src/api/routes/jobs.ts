@@ -72,7 +72,9 @@ export const jobRoutes: ApiRoute[] = [
     summary: 'running → completed / failed / canceled / terminated / pending_failed with a result; unblocks or cancels dependents. 409 (nothing changed) on a wrong run_id or a job not running',
     mutating: true,
     params: [JOB_ID, STATUS, RUN_ID],
-    body: { kind: 'json', schema: 'complete_job_request', required: true, description: 'The result of the run' },
+    body: { kind: 'json', schema: 'complete_job_request', required: true, description: 'The result of the run',
+      example: { return_code: 0, exec_time_minutes: 1.5, completion_time: '2026-01-01T12:00:00Z' },
+    },
     errors: [404, 409],
     response: { status: 200, schema: 'job_model', description: 'The job in its final status' },
     handler: async ({ deps, params, body }) => {

@@ -18,7 +18,12 @@ export const nodeRoutes: ApiRoute[] = [
     path: '/compute_nodes',
     summary: 'Register a compute node (a runner) with its resources, scheduler and lease',
     mutating: true,
-    body: { kind: 'json', schema: 'compute_node_registration', required: true, description: 'The node' },
+    body: { kind: 'json', schema: 'compute_node_registration', required: true, description: 'The node',
+      example: {
+        workflow_id: 1, hostname: 'node01', pid: 4242, num_cpus: 32, memory_gb: 128, num_gpus: 0, num_nodes: 1,
+        scheduler_config_id: null, compute_node_type: 'local', lease_seconds: 300,
+      },
+    },
     errors: [404],
     response: { status: 200, schema: 'compute_node_model', description: 'The registered node' },
     handler: async ({ deps, body }) => {

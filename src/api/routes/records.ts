@@ -44,7 +44,9 @@ export const recordRoutes: ApiRoute[] = [
     path: '/events',
     summary: 'Record an event of a workflow',
     mutating: true,
-    body: { kind: 'json', schema: 'event_create', required: true, description: 'The event' },
+    body: { kind: 'json', schema: 'event_create', required: true, description: 'The event',
+      example: { workflow_id: 1, category: 'note', data: { message: 'checkpoint written' } },
+    },
     errors: [404],
     response: { status: 200, schema: 'event_model', description: 'The stored event' },
     handler: ({ deps, body }) => {

@@ -15,6 +15,7 @@ import type {
 } from '../runners/client.js';
 import { claimByResources, claimNext, newClaimStats, type ClaimStats } from './claim.js';
 import { checkPlan, insertPlan } from './create.js';
+import { applyPlanInTx, type ApplyOutcome } from './replace.js';
 import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
 import { migrate } from './migrations.js';
 import { checkRegistration, expiredNodes, insertComputeNode, renewLease, retireNodes } from './nodes.js';
@@ -57,6 +58,7 @@ import {
 export * from './records.js';
 export type { ClaimStats } from './claim.js';
 export type { InitializeOutcome } from './transitions.js';
+export type { ApplyOutcome, ApplyAction } from './replace.js';
 
 const S = JobStatus;
 
@@ -160,6 +162,16 @@ export class Store {
     checkPlan(plan);
     const id = await this.write((tx) => insertPlan(tx, plan, meta, this.nowIso()));
     return this.getWorkflow(id);
+  }
+
+  /**
+   * Level-triggered store-or-update (see replace.ts): creates the workflow, leaves it alone when
+   * its spec hash is unchanged, or replaces it (new workflow id) keeping unchanged completed
+   * jobs whose blockers were all kept. Jobs that will run are uninitialized: call
+   * initializeJobs next. One transaction.
+   */
+  async applyPlan(plan: Plan, meta: WorkflowMeta = {}): Promise<ApplyOutcome> {
+    return this.write((tx) => applyPlanInTx(tx, plan, meta, this.nowIso()));
   }
 
   async getWorkflow(workflowId: number): Promise<WorkflowRecord> {

@@ -1,0 +1,37 @@
+/**
+ * The spec pipeline's entry points: load (parse + schema + static checks) → plan (expand +
+ * resolve + dependency checks). Everything else in src/spec is an implementation detail.
+ */
+import type { Plan } from './plan.js';
+import { loadWorkflowFile, type LoadOptions, type WorkflowDocument } from './load.js';
+import { planWorkflow, type PlanOptions } from './planner.js';
+import { InputError } from '../errors.js';
+
+export type { Plan } from './plan.js';
+export type * from './plan.js';
+export type { Workflow, WorkflowSpec, JobSpec } from './generated/workflow.js';
+export { loadWorkflowDocuments, loadWorkflowFile, loadWorkflowText, toResourceName } from './load.js';
+export type { LoadOptions, WorkflowDocument, WorkflowMetadata } from './load.js';
+export { planWorkflow, DEFAULT_MAX_JOBS, DEFAULT_MAX_DEPENDENCIES, DEFAULT_RESOURCE_CLASS } from './planner.js';
+export type { PlanOptions } from './planner.js';
+export { summarizePlan } from './summary.js';
+export type { PlanSummary } from './summary.js';
+export { API_VERSION, KIND, CRD_PATH } from './schema.js';
+export { parseMemory, formatMemory, parseDuration, formatDuration, parseSlurmWalltime, formatSlurmWalltime } from './units.js';
+
+/** Plans one document; issue paths carry the document's prefix in multi-document files. */
+export function planDocument(doc: WorkflowDocument, options: PlanOptions = {}): Plan {
+  return planWorkflow(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
+}
+
+/**
+ * Loads a file that holds exactly one Workflow and plans it. For files with several documents
+ * use loadWorkflowDocuments + planDocument.
+ */
+export function loadPlanFromFile(path: string, options: LoadOptions & PlanOptions = {}): Plan {
+  const docs = loadWorkflowFile(path, options);
+  if (docs.length !== 1) {
+    throw new InputError(`expected one Workflow in ${path}, found ${docs.length}; plan the documents one by one`, path);
+  }
+  return planDocument(docs[0]!, options);
+}

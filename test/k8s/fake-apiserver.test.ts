@@ -219,3 +219,16 @@ test('events, nodes and request recording', async (t) => {
   t.true(calls.includes('create events'));
   t.true(calls.includes('list events'));
 });
+
+test('with crds/workflow.yaml loaded, workflows are validated and unknown fields pruned', async (t) => {
+  const cluster = await withCluster(t, { crd: undefined });
+  const api = cluster.kubeConfig().makeApiClient(CustomObjectsApi);
+  const body = { apiVersion: 'torc.dev/v1alpha1', kind: 'Workflow', metadata: { name: 'd' }, spec: { name: 'd', jobs: [{ name: 'a', command: 'true' }] } };
+  const noSpec = await t.throwsAsync(api.createNamespacedCustomObject({ ...WF, namespace: 'default', body: workflow('x') }));
+  t.is(kubeStatus(noSpec)?.code, 422);
+  await api.createNamespacedCustomObject({ ...WF, namespace: 'default', body });
+  const st = await api.patchNamespacedCustomObjectStatus({ ...WF, namespace: 'default', name: 'd', body: { status: { phase: 'Running', notInSchema: 1 } } }, mergePatch);
+  t.deepEqual(st.status, { phase: 'Running' }, 'unknown status fields are pruned');
+  const badPhase = await t.throwsAsync(api.patchNamespacedCustomObjectStatus({ ...WF, namespace: 'default', name: 'd', body: { status: { phase: 'Exploded' } } }, mergePatch));
+  t.is(kubeStatus(badPhase)?.code, 422);
+});

@@ -221,6 +221,8 @@ export class ClusterStore extends EventEmitter {
     if (subresource === 'status') {
       next = { ...clone(cur), status: clone(candidate.status) };
       if (next.status === undefined) delete next.status;
+      defaultObject(rt, next);
+      validateObject(rt, next);
     } else {
       next = clone(candidate);
       next.apiVersion = cur.apiVersion;

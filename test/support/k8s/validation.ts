@@ -216,7 +216,9 @@ export function pruneAndDefault(value: unknown, schema: Obj | undefined): unknow
 export function defaultObject(rt: ResourceType, obj: Obj): void {
   if (rt.plural === 'pods' && rt.group === '') defaultPod(obj);
   if (rt.schema) {
+    // ObjectMeta is never pruned by the CRD schema (it declares metadata as a bare object).
     const { apiVersion, kind, metadata } = obj;
+    delete obj.metadata;
     pruneAndDefault(obj, rt.schema);
     Object.assign(obj, { apiVersion, kind, metadata });
   }

@@ -63,6 +63,11 @@ export function toErrorResponse(err: unknown, inputErrorStatus = 400): ErrorResp
   }
   if (err instanceof UnauthorizedError) return { status: 401, body: { message: err.message }, internal: false };
   if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: { message: err.message }, internal: false };
+  // A UNIQUE constraint is a conflict with what is stored (e.g. recording the same thing twice);
+  // the SQL itself is not shown.
+  if ((err as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test((err as Error).message)) {
+    return { status: 409, body: { message: 'a record with the same key already exists' }, internal: false };
+  }
   // A malformed percent-escape in the URL (decodeURIComponent) is the client's mistake.
   if (err instanceof URIError) return { status: 400, body: { message: `malformed URL: ${err.message}` }, internal: false };
   const status = httpStatusOf(err);

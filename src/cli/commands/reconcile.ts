@@ -9,7 +9,6 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { applyPlanInTx } from '../../store/replace.js';
 import { Reconciler } from '../../reconciler/reconciler.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
@@ -96,7 +95,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
     }
     for (const plan of plans) {
-      const applied = await store.db.withWriteTransaction((tx) => applyPlanInTx(tx, plan, {}, new Date().toISOString()));
+      const applied = await store.applyPlan(plan);
       let workflowId = applied.workflow_id;
       if (applied.action === 'replaced') {
         process.stderr.write(`workflow ${plan.name}: spec changed; kept ${applied.kept} completed job(s), ${applied.rerun} to run\n`);

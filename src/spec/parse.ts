@@ -114,7 +114,7 @@ function parseYaml(text: string, maxAliasCount: number): RawDocument[] {
       for (const e of doc.errors) {
         const at = e.pos ? ` at ${lineColumn(text, e.pos[0])}` : '';
         const what = e.code === 'RESOURCE_EXHAUSTION' ? 'input too complex' : e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'YAML syntax error';
-        issues.push({ path: list.length > 1 ? `documents[${index}]` : '', message: `${what}${at}: ${firstLine(e.message)}` });
+        issues.push({ path: list.length > 1 ? `documents[${index}]` : '', message: `${what}${at}: ${firstLine(e.message)}${braceHint(text, e.pos?.[0])}` });
       }
       return;
     }
@@ -131,6 +131,15 @@ function parseYaml(text: string, maxAliasCount: number): RawDocument[] {
   });
   if (issues.length > 0) throw new InputError(issues);
   return out;
+}
+
+/** The usual cause of flow-collection errors in workflow files: `[job_{i}]` needs quotes. */
+function braceHint(text: string, offset: number | undefined): string {
+  if (offset === undefined) return '';
+  const start = text.lastIndexOf('\n', offset - 1) + 1;
+  const end = text.indexOf('\n', offset);
+  const line = text.slice(start, end === -1 ? undefined : end);
+  return /\[[^\]"']*\w\{/.test(line) ? ' (hint: quote names with {parameters} inside [ ], e.g. ["job_{i}"])' : '';
 }
 
 function firstLine(s: string): string {

@@ -176,6 +176,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }, sweepMs)
       : undefined;
   sweeper?.unref();
+  let closing: Promise<void> | undefined;
+  const closeServer = async () => {
+    if (sweeper) clearInterval(sweeper);
+    await new Promise<void>((resolve, reject) => {
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeAllConnections();
+    });
+    await sweeping;
+  };
   const port = (server.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const url = `http://${hostPart}:${port}`;
@@ -184,13 +193,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     baseUrl: `${url}${BASE_PATH}`,
     port,
     server,
-    close: async () => {
-      if (sweeper) clearInterval(sweeper);
-      await new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-      await sweeping;
-    },
+    close: () => (closing ??= closeServer()),
   };
 }

@@ -64,6 +64,20 @@ export interface WorkflowCreate {
 
 export type ComputeNodeModel = ComputeNodeRecord & { start_time: string };
 
+/** A Slurm allocation as the API shows it (torc's scheduled_compute_nodes). */
+export interface ScheduledComputeNodeModel {
+  id: number;
+  workflow_id: number;
+  scheduler_config_id: number;
+  /** The Slurm job id. */
+  scheduler_id: string;
+  scheduler_type: string;
+  status: 'pending' | 'active' | 'complete';
+  state: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface ResultModel {
   id: number;
   workflow_id: number;
@@ -125,65 +139,65 @@ export class TorcClient implements RunnerClient {
 
   // ---- service -----------------------------------------------------------------------------
 
-  ping(): Promise<{ status: string }> {
+  async ping(): Promise<{ status: string }> {
     return this.call('GET', '/ping');
   }
 
-  version(): Promise<{ version: string; api_version: string }> {
+  async version(): Promise<{ version: string; api_version: string }> {
     return this.call('GET', '/version');
   }
 
-  openApi(): Promise<Record<string, unknown>> {
+  async openApi(): Promise<Record<string, unknown>> {
     return this.call('GET', '/openapi.json');
   }
 
   // ---- workflows ---------------------------------------------------------------------------
 
   /** Creates a workflow with its jobs from a spec document (YAML or JSON text). */
-  createWorkflowFromSpec(text: string, contentType = 'application/yaml'): Promise<{ workflow_id: number }> {
+  async createWorkflowFromSpec(text: string, contentType = 'application/yaml'): Promise<{ workflow_id: number }> {
     return this.call('POST', '/workflow_specs', { text, contentType });
   }
 
   /** torc's create_workflow: an empty workflow. */
-  createWorkflow(model: WorkflowCreate): Promise<WorkflowModel> {
+  async createWorkflow(model: WorkflowCreate): Promise<WorkflowModel> {
     return this.call('POST', '/workflows', { body: model });
   }
 
-  listWorkflows(query: PageQuery = {}): Promise<PageView<WorkflowModel>> {
+  async listWorkflows(query: PageQuery = {}): Promise<PageView<WorkflowModel>> {
     return this.call('GET', '/workflows', { query: { ...query } });
   }
 
-  getWorkflow(workflowId: number): Promise<WorkflowModel> {
+  async getWorkflow(workflowId: number): Promise<WorkflowModel> {
     return this.call('GET', `/workflows/${id(workflowId)}`);
   }
 
-  deleteWorkflow(workflowId: number): Promise<WorkflowModel> {
+  async deleteWorkflow(workflowId: number): Promise<WorkflowModel> {
     return this.call('DELETE', `/workflows/${id(workflowId)}`);
   }
 
-  getWorkflowStatus(workflowId: number): Promise<WorkflowStatusModel> {
+  async getWorkflowStatus(workflowId: number): Promise<WorkflowStatusModel> {
     return this.call('GET', `/workflows/${id(workflowId)}/status`);
   }
 
-  isComplete(workflowId: number): Promise<{ is_complete: boolean; is_canceled: boolean }> {
+  async isComplete(workflowId: number): Promise<{ is_complete: boolean; is_canceled: boolean }> {
     return this.call('GET', `/workflows/${id(workflowId)}/is_complete`);
   }
 
-  initializeJobs(workflowId: number): Promise<{ workflow_id: number; ready: number; blocked: number; canceled: number }> {
+  async initializeJobs(workflowId: number): Promise<{ workflow_id: number; ready: number; blocked: number; canceled: number }> {
     return this.call('POST', `/workflows/${id(workflowId)}/initialize_jobs`);
   }
 
-  cancelWorkflow(workflowId: number): Promise<{ workflow_id: number; canceled: number; running_job_ids: number[] }> {
+  async cancelWorkflow(workflowId: number): Promise<{ workflow_id: number; canceled: number; running_job_ids: number[] }> {
     return this.call('PUT', `/workflows/${id(workflowId)}/cancel`);
   }
 
-  resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<{ workflow_id: number; run_id: number; updated_count: number }> {
+  async resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<{ workflow_id: number; run_id: number; updated_count: number }> {
     return this.call('POST', `/workflows/${id(workflowId)}/reset_status`, { query: { failed_only: options.failedOnly ?? false } });
   }
 
   // ---- jobs --------------------------------------------------------------------------------
 
-  listJobs(workflowId: number, query: JobQuery = {}): Promise<PageView<JobRecord>> {
+  async listJobs(workflowId: number, query: JobQuery = {}): Promise<PageView<JobRecord>> {
     return this.call('GET', '/jobs', { query: { workflow_id: workflowId, ...query } });
   }
 
@@ -198,7 +212,7 @@ export class TorcClient implements RunnerClient {
     }
   }
 
-  getJob(jobId: number): Promise<JobRecord> {
+  async getJob(jobId: number): Promise<JobRecord> {
     return this.call('GET', `/jobs/${id(jobId)}`);
   }
 
@@ -223,7 +237,7 @@ export class TorcClient implements RunnerClient {
   }
 
   /** Sends the per-node form, so the server packs single-node jobs onto one node each. */
-  claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
+  async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
     const c = req.capacity;
     const body = {
       nodes: c.nodes.map((n) => ({
@@ -248,7 +262,7 @@ export class TorcClient implements RunnerClient {
     });
   }
 
-  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
     return this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, { query: { limit, compute_node_id: computeNodeId } });
   }
 
@@ -262,28 +276,37 @@ export class TorcClient implements RunnerClient {
 
   // ---- compute nodes and records -------------------------------------------------------------
 
-  listComputeNodes(workflowId: number, query: PageQuery & { is_active?: boolean } = {}): Promise<PageView<ComputeNodeModel>> {
+  async listComputeNodes(workflowId: number, query: PageQuery & { is_active?: boolean } = {}): Promise<PageView<ComputeNodeModel>> {
     return this.call('GET', '/compute_nodes', { query: { workflow_id: workflowId, ...query } });
   }
 
-  listResults(workflowId: number, query: PageQuery & { job_id?: number } = {}): Promise<PageView<ResultModel>> {
+  async listResults(workflowId: number, query: PageQuery & { job_id?: number } = {}): Promise<PageView<ResultModel>> {
     return this.call('GET', '/results', { query: { workflow_id: workflowId, ...query } });
   }
 
-  listEvents(workflowId: number, query: PageQuery & { after_id?: number } = {}): Promise<PageView<EventRecord>> {
+  async listEvents(workflowId: number, query: PageQuery & { after_id?: number } = {}): Promise<PageView<EventRecord>> {
     return this.call('GET', '/events', { query: { workflow_id: workflowId, ...query } });
   }
 
-  createEvent(workflowId: number, category: string, data: unknown = null): Promise<EventRecord> {
+  async createEvent(workflowId: number, category: string, data: unknown = null): Promise<EventRecord> {
     return this.call('POST', '/events', { body: { workflow_id: workflowId, category, data } });
   }
 
-  listResourceRequirements(workflowId: number, query: PageQuery = {}): Promise<PageView<ResourceRequirementsModel>> {
+  async listResourceRequirements(workflowId: number, query: PageQuery = {}): Promise<PageView<ResourceRequirementsModel>> {
     return this.call('GET', '/resource_requirements', { query: { workflow_id: workflowId, ...query } });
   }
 
-  listSlurmSchedulers(workflowId: number, query: PageQuery = {}): Promise<PageView<SlurmSchedulerRecord>> {
+  async listSlurmSchedulers(workflowId: number, query: PageQuery = {}): Promise<PageView<SlurmSchedulerRecord>> {
     return this.call('GET', '/slurm_schedulers', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  /** Records a Slurm allocation submitted for the workflow (`torc slurm schedule-nodes`). */
+  async createScheduledComputeNode(body: { workflow_id: number; scheduler_config_id: number; scheduler_id: string; state?: string }): Promise<ScheduledComputeNodeModel> {
+    return this.call('POST', '/scheduled_compute_nodes', { body: { scheduler_type: 'slurm', ...body } });
+  }
+
+  async listScheduledComputeNodes(workflowId: number, query: PageQuery & { open_only?: boolean } = {}): Promise<PageView<ScheduledComputeNodeModel>> {
+    return this.call('GET', '/scheduled_compute_nodes', { query: { workflow_id: workflowId, ...query } });
   }
 
   // ---- transport ---------------------------------------------------------------------------

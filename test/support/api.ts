@@ -33,7 +33,7 @@ export interface RawResponse {
 
 export async function startTestApi(
   t: ExecutionContext,
-  options: { token?: string; bodyLimitBytes?: number; logger?: ApiLogger } = {},
+  options: { token?: string; bodyLimitBytes?: number; logger?: ApiLogger; leaseSweepMs?: number } = {},
 ): Promise<TestApi> {
   const store = await openTempStore(t);
   const server = await startServer({ store, port: 0, ...options });

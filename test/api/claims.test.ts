@@ -254,3 +254,29 @@ test('two runners mix strategies on one workflow: resource-aware takes the large
   const nodes = await api.client.listComputeNodes(wf);
   t.deepEqual(nodes.items.map((n) => n.compute_node_type), ['resource-aware', 'queue-depth']);
 });
+
+test('concurrent HTTP claimers of both kinds never get the same job, and together get every job', async (t) => {
+  const api = await startTestApi(t);
+  const wf = await workflow(api, {
+    classes: [{ name: 'two', num_cpus: 2, memory_bytes: 2 * GB }],
+    jobs: Array.from({ length: 300 }, (_, i) => ({ name: `j${i}`, rc: i % 3 === 0 ? 'two' : undefined })),
+  });
+  const seen: number[] = [];
+  const claimer = async (k: number) => {
+    for (;;) {
+      const res =
+        k % 2 === 0
+          ? await api.http('POST', `/workflows/${wf}/claim_next_jobs?limit=7`)
+          : await api.http('POST', `/workflows/${wf}/claim_jobs_based_on_resources/50`, {
+              body: { nodes: [{ name: 'a', num_cpus: 8, memory_gb: 8 }, { name: 'b', num_cpus: 4, memory_gb: 4 }] },
+            });
+      t.is(res.status, 200);
+      if (res.json.jobs.length === 0) return;
+      seen.push(...res.json.jobs.map((j: { id: number }) => j.id));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, (_, k) => claimer(k)));
+  t.is(seen.length, 300);
+  t.is(new Set(seen).size, 300, 'no job claimed twice');
+  t.is((await api.client.getProgress(wf)).counts.pending, 300);
+});

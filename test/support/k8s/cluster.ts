@@ -73,8 +73,8 @@ export class FakeCluster {
     return this.server.url;
   }
 
-  kubeConfig(namespace = 'default'): KubeConfig {
-    return this.server.kubeConfig(namespace);
+  kubeConfig(namespace = 'default', user = 'test'): KubeConfig {
+    return this.server.kubeConfig(namespace, user);
   }
 
   type(plural: string, group = ''): ResourceType {

@@ -29,6 +29,8 @@ export interface RecordedRequest {
   path: string;
   /** Response status code (200 for watches that opened). */
   code: number;
+  /** The bearer token the client sent (the fake's notion of a user), or null. */
+  user: string | null;
 }
 
 export interface Fault {
@@ -96,12 +98,12 @@ export class FakeApiServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** A KubeConfig for @kubernetes/client-node pointing at this server. */
-  kubeConfig(namespace = 'default'): KubeConfig {
+  /** A KubeConfig for @kubernetes/client-node pointing at this server; `user` is sent as the bearer token and recorded. */
+  kubeConfig(namespace = 'default', user = 'test'): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake-user', token: 'fake-token' }],
+      users: [{ name: 'fake-user', token: user }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'fake-user', namespace }],
       currentContext: 'fake',
     });
@@ -242,11 +244,12 @@ export class FakeApiServer {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const q = url.searchParams;
     const method = (req.method ?? 'GET').toUpperCase();
+    const user = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1] ?? null;
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(.+)$/.exec(path);
     if (!m) {
       const body = method === 'GET' ? this.discovery(path) : undefined;
       const code = body === undefined ? 404 : 200;
-      this.requests.push({ verb: method.toLowerCase(), method, group: '', resource: '', namespace: null, name: null, path, code });
+      this.requests.push({ verb: method.toLowerCase(), method, group: '', resource: '', namespace: null, name: null, path, code, user });
       if (body === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       if (typeof body === 'string') {
         res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -265,7 +268,7 @@ export class FakeApiServer {
     const call: Omit<RecordedRequest, 'code'> = {
       verb, method, group,
       resource: r ? r.rt.plural + (r.subresource ? `/${r.subresource}` : '') : '',
-      namespace: r?.namespace ?? null, name: r?.name ?? null, path,
+      namespace: r?.namespace ?? null, name: r?.name ?? null, path, user,
     };
     const record = (code: number) => this.requests.push({ ...call, code });
     try {

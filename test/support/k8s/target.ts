@@ -9,8 +9,14 @@ import { FakeCluster, type FakeClusterOptions } from './cluster.js';
 
 export const REAL = process.env.TORC_K8S_REAL === '1';
 
+/** The user (bearer token) the operator's requests carry on the fake. */
+export const OPERATOR_USER = 'system:serviceaccount:torc-system:torc-operator';
+
 export interface TestCluster {
+  /** For the test's own calls. */
   kc: KubeConfig;
+  /** For operators under test (a distinct user on the fake, so their calls can be told apart). */
+  operatorKc: (identity?: string) => KubeConfig;
   namespace: string;
   /** Present only on the fake. */
   fake: FakeCluster | null;
@@ -30,10 +36,10 @@ export async function openCluster(t: Teardown, opts: FakeClusterOptions = {}): P
     t.teardown(async () => {
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     });
-    return { kc, namespace, fake: null };
+    return { kc, operatorKc: () => kc, namespace, fake: null };
   }
   const fake = await FakeCluster.start(opts);
   t.teardown(() => fake.close());
   fake.createNamespace(namespace);
-  return { kc: fake.kubeConfig(namespace), namespace, fake };
+  return { kc: fake.kubeConfig(namespace), operatorKc: (id = '') => fake.kubeConfig(namespace, OPERATOR_USER + (id ? `#${id}` : '')), namespace, fake };
 }

@@ -85,13 +85,24 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const message = (err instanceof Error ? err.message : String(err)).replace(/ in JSON at position \d+.*$/s, '');
-    const pos = /position (\d+)/.exec(err instanceof Error ? err.message : '');
-    // Node 20 does not always say where; the YAML parser (JSON is YAML) usually can.
-    const offset = pos ? Number(pos[1]) : yamlErrorOffset(text);
+    const raw = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(raw);
+    // Node 20 does not always say where; locate its quoted excerpt, else ask the YAML parser.
+    const offset = pos ? Number(pos[1]) : (excerptOffset(text, raw) ?? yamlErrorOffset(text));
     const where = offset === undefined ? '' : ` at ${lineColumn(text, offset)}`;
-    throw new InputError(`invalid JSON${where}: ${message}`);
+    const what = raw.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?"[\s\S]*" is not valid JSON$/, '').replace(/\s+/g, ' ');
+    throw new InputError(`invalid JSON${where}: ${what}`);
   }
+}
+
+/** Offset of the unexpected token, from V8's `Unexpected token 'X', ..."excerpt"... is not valid JSON`. */
+function excerptOffset(text: string, message: string): number | undefined {
+  const m = /Unexpected token '(.)', (?:\.\.\.)?"([\s\S]*?)"(?:\.\.\.)? is not valid JSON/.exec(message);
+  if (!m) return undefined;
+  const at = text.indexOf(m[2]!);
+  if (at === -1) return undefined;
+  const inExcerpt = m[2]!.indexOf(m[1]!);
+  return at + Math.max(0, inExcerpt);
 }
 
 function yamlErrorOffset(text: string): number | undefined {

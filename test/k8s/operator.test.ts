@@ -7,6 +7,9 @@ import { OPERATOR_API_CALLS } from '../../src/runners/k8s/api-calls.js';
 import { waitFor } from '../support/k8s/cluster.js';
 import { WorkflowClient, diamondSpec, startOperator, tempDb } from '../support/k8s/operator-harness.js';
 import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
+import { Store } from '../../src/store/index.js';
+import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
+import type { V1Pod } from '@kubernetes/client-node';
 import { OPERATOR_USER, openCluster } from '../support/k8s/target.js';
 
 const NODES = [
@@ -14,7 +17,7 @@ const NODES = [
   { name: 'cpu-2', cpu: '3500m', memory: '8Gi' },
 ];
 
-test('the diamond runs to Succeeded with right counts and conditions; RBAC covers every call made', async (t) => {
+test.serial('the diamond runs to Succeeded with right counts and conditions; RBAC covers every call made', async (t) => {
   const c = await openCluster(t, { nodes: NODES });
   const db = tempDb(t);
   await startOperator(t, c, db);
@@ -46,4 +49,183 @@ test('the diamond runs to Succeeded with right counts and conditions; RBAC cover
       t.true(allowed(grants, { ...r, namespace: r.namespace }), `not allowed by RBAC: ${r.verb} ${r.resource}`);
     }
   }
+});
+
+const sleepJobs = (prefix: string, n: number, seconds: number, rr: string) =>
+  Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, command: `sleep ${seconds}`, resource_requirements: rr }));
+
+/** Pod creations the operator(s) made that the API server accepted. */
+const podCreates = (c: Awaited<ReturnType<typeof openCluster>>) =>
+  c.fake!.server.requests.filter((r) => r.user?.startsWith(OPERATOR_USER) && r.resource === 'pods' && r.verb === 'create' && r.code === 201);
+
+test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever over-committed', async (t) => {
+  const c = await openCluster(t, {
+    nodes: [
+      { name: 'gpu-1', cpu: 4, memory: '16Gi', gpus: 2 },
+      { name: 'cpu-1', cpu: 4, memory: '8Gi' },
+      { name: 'cpu-2', cpu: '1500m', memory: '4Gi' },
+    ],
+  });
+  if (!c.fake) return t.pass('needs fake nodes with known capacity');
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  // Someone else's pod already holds one of gpu-1's two GPUs and a core.
+  await wf.core.createNamespacedPod({
+    namespace: c.namespace,
+    body: {
+      metadata: { name: 'foreign-gpu-user' },
+      spec: {
+        restartPolicy: 'Never', nodeName: 'gpu-1',
+        containers: [{ name: 'c', image: 'cuda:12', command: ['/bin/sh', '-c', 'sleep 120'], resources: { limits: { cpu: '1', memory: '1Gi', 'nvidia.com/gpu': '1' } } }],
+      },
+    },
+  });
+  await startOperator(t, c, tempDb(t));
+  await wf.apply('mixed', {
+    name: 'mixed',
+    resource_requirements: [
+      { name: 'gpu', num_cpus: 1, num_gpus: 1, memory: '2g', runtime: 'PT5M' },
+      { name: 'cpu', num_cpus: 1, memory: '1g', runtime: 'PT5M' },
+    ],
+    jobs: [...sleepJobs('train', 4, 0.3, 'gpu'), ...sleepJobs('prep', 10, 0.3, 'cpu')],
+  });
+  const done = await wf.waitForPhase('mixed', ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Succeeded');
+  const pods = (await wf.pods()).filter((p) => p.metadata?.name !== 'foreign-gpu-user');
+  t.is(pods.length, 14);
+  for (const p of pods) {
+    const gpus = p.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'];
+    if (p.metadata?.name?.includes('train')) {
+      t.is(gpus, '1');
+      t.is(p.spec?.nodeName, 'gpu-1', `${p.metadata?.name} on a GPU node`);
+    } else t.is(gpus, undefined);
+  }
+  t.deepEqual(c.fake.kubelet.rejections, []);
+  const gib = 1024 ** 3;
+  const limits: Record<string, { cpu: number; memory: number; gpu: number }> = {
+    'gpu-1': { cpu: 4, memory: 16 * gib, gpu: 2 }, 'cpu-1': { cpu: 4, memory: 8 * gib, gpu: 0 }, 'cpu-2': { cpu: 1.5, memory: 4 * gib, gpu: 0 },
+  };
+  for (const [node, peak] of c.fake.kubelet.peak) {
+    const max = limits[node]!;
+    t.true(peak.cpu <= max.cpu && peak.memory <= max.memory && peak.gpu <= max.gpu, `${node}: peak ${JSON.stringify(peak)}`);
+  }
+  t.is(c.fake.kubelet.peak.get('gpu-1')?.gpu, 2, 'the one free GPU was used, never a second');
+});
+
+test.serial('failures: exit code and OOMKilled (→ 137) reach the store; the workflow ends Failed', async (t) => {
+  const c = await openCluster(t, { nodes: NODES });
+  if (!c.fake) return t.pass('needs the fake kubelet to OOM-kill');
+  const db = tempDb(t);
+  await startOperator(t, c, db);
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('fails', {
+    name: 'fails',
+    jobs: [{ name: 'exit3', command: 'exit 3' }, { name: 'hog', command: 'sleep 60' }, { name: 'fine', command: 'true' }],
+  });
+  const hog = await waitFor(async () => (await wf.pods()).find((p) => p.metadata?.name?.includes('hog') && p.status?.phase === 'Running'), 'the hog to run');
+  t.true(c.fake.kubelet.oomKill(c.namespace, hog.metadata!.name!));
+  const done = await wf.waitForPhase('fails', ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Failed');
+  t.like(done.status?.counts, { completed: 1, failed: 2 });
+  const store = await Store.open(db);
+  t.teardown(() => store.close());
+  const [rec] = await store.findWorkflowsByK8sName(c.namespace, 'fails');
+  const results = (await store.listResults(rec!.id)).items;
+  const jobs = new Map((await store.listJobs(rec!.id)).items.map((j) => [j.id, j.name]));
+  const rc = Object.fromEntries(results.map((r) => [jobs.get(r.job_id), r.return_code]));
+  t.deepEqual(rc, { exit3: 3, hog: 137, fine: 0 });
+  const events = await wf.core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=fails' });
+  t.true(events.items.some((e) => e.reason === 'JobOOMKilled'));
+});
+
+test.serial('deleting the Workflow stops its pods and cleans the store', async (t) => {
+  const c = await openCluster(t, { nodes: NODES });
+  const db = tempDb(t);
+  await startOperator(t, c, db);
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('doomed', { name: 'doomed', jobs: sleepJobs('long', 3, 120, 'default').map(({ resource_requirements: _r, ...j }) => j) });
+  await waitFor(async () => (await wf.pods()).filter((p) => p.status?.phase === 'Running').length === 3, 'three running pods');
+  const store = await Store.open(db);
+  t.teardown(() => store.close());
+  t.is((await store.findWorkflowsByK8sName(c.namespace, 'doomed')).length, 1);
+  await wf.delete('doomed');
+  await waitFor(async () => {
+    try {
+      await wf.get('doomed');
+      return false;
+    } catch {
+      return true;
+    }
+  }, 'the Workflow to be gone');
+  await waitFor(async () => (await wf.pods()).length === 0, 'its pods to be gone');
+  t.deepEqual(await store.findWorkflowsByK8sName(c.namespace, 'doomed'), []);
+  if (c.fake) t.deepEqual(c.fake.kubelet.runningPods(), []);
+});
+
+function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => void; deepEqual: (a: unknown, b: unknown, m?: string) => void }, pods: V1Pod[], jobs: number) {
+  t.is(pods.length, jobs, 'one pod per job');
+  const ids = pods.map((p) => p.metadata?.labels?.[LABEL_JOB_ID]);
+  t.is(new Set(ids).size, jobs, 'no job has two pods');
+}
+
+test.serial('watch 410 Gone → relist, without duplicate pods', async (t) => {
+  const c = await openCluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
+  if (!c.fake) return t.pass('needs the fake to expire watches');
+  await startOperator(t, c, tempDb(t));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('waves', { name: 'waves', jobs: Array.from({ length: 8 }, (_, i) => ({ name: `j${i}`, command: 'sleep 0.4' })) });
+  const lists = () => c.fake!.server.requests.filter((r) => r.user?.startsWith(OPERATOR_USER) && r.verb === 'list').length;
+  const before = lists();
+  for (let i = 0; i < 3; i++) {
+    await waitFor(async () => (await wf.pods()).length > i * 2, `wave ${i}`);
+    c.fake.server.expireWatches();
+  }
+  const done = await wf.waitForPhase('waves', ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Succeeded');
+  t.true(lists() >= before + 3, 'the informers relisted');
+  assertNoDuplicatePods(t, await wf.pods(), 8);
+  t.is(podCreates(c).length, 8);
+  t.deepEqual(c.fake.kubelet.rejections, []);
+});
+
+test.serial('operator restart mid-run: the new process adopts running pods, no duplicates', async (t) => {
+  const c = await openCluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
+  const db = tempDb(t);
+  const first = await startOperator(t, c, db, { identity: 'first' });
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('restart', { name: 'restart', jobs: Array.from({ length: 6 }, (_, i) => ({ name: `j${i}`, command: 'sleep 1' })) });
+  await waitFor(async () => (await wf.pods()).some((p) => p.status?.phase === 'Running'), 'the first pods to run');
+  // A crash: no lease release, no store cleanup; its pods keep running.
+  await first.stop({ release: false });
+  await startOperator(t, c, db, { identity: 'second' });
+  const done = await wf.waitForPhase('restart', ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Succeeded');
+  t.is(done.status?.counts?.completed, 6);
+  assertNoDuplicatePods(t, await wf.pods(), 6);
+  if (c.fake) {
+    t.is(new Set(c.fake.kubelet.started).size, c.fake.kubelet.started.length, 'no pod started twice');
+    t.is(c.fake.kubelet.started.length, 6);
+  }
+});
+
+test.serial('two operators with leader election: only the leader creates pods; the other takes over', async (t) => {
+  const c = await openCluster(t, { nodes: NODES });
+  const db = tempDb(t);
+  const le = { namespace: c.namespace, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryPeriodSeconds: 0.2 };
+  const a = await startOperator(t, c, db, { identity: 'op-a', leaderElection: le });
+  await waitFor(() => a.isLeader, 'op-a to lead');
+  const b = await startOperator(t, c, db, { identity: 'op-b', leaderElection: le });
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('first', diamondSpec({ name: 'first' }));
+  t.is((await wf.waitForPhase('first', ['Succeeded', 'Failed'])).status?.phase, 'Succeeded');
+  t.false(b.isLeader);
+  if (c.fake) {
+    const writers = new Set(c.fake.server.requests.filter((r) => r.user?.startsWith(OPERATOR_USER) && r.resource !== 'leases' && r.verb !== 'get')
+      .map((r) => r.user));
+    t.deepEqual([...writers], [`${OPERATOR_USER}#op-a`], 'the follower made no calls besides the lease');
+  }
+  await a.stop();
+  await waitFor(() => b.isLeader, 'op-b to take over');
+  await wf.apply('second', diamondSpec({ name: 'second' }));
+  t.is((await wf.waitForPhase('second', ['Succeeded', 'Failed'])).status?.phase, 'Succeeded');
+  if (c.fake) t.true(podCreates(c).filter((r) => r.user === `${OPERATOR_USER}#op-b`).length === 4);
 });

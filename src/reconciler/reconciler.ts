@@ -45,6 +45,11 @@ export interface ReconcilerOptions {
 export interface ReconcileResult {
   status: WorkflowStatusView;
   runner: RunSummary | null;
+  /**
+   * Set when ready jobs can never run: nothing is running anywhere, no other runner is
+   * registered, and the local runner, with all its capacity free, could not claim any of them.
+   */
+  stuck: string | null;
 }
 
 export class Reconciler {
@@ -55,6 +60,9 @@ export class Reconciler {
   private lastStatus: WorkflowStatusView | null = null;
   private lastKey = '';
   private finished = false;
+  /** Reason of the local runner's last claim that returned nothing, while it ran nothing. */
+  private idleClaimReason: string | null = null;
+  private stuck: string | null = null;
   private resolveDone!: () => void;
   private readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -103,7 +111,19 @@ export class Reconciler {
     if (latest.is_complete && !this.finished) {
       this.finished = true;
       this.resolveDone();
+    } else if (!this.finished && (await this.cannotProgress(latest.counts))) {
+      this.stuck = `${latest.counts.ready} ready job(s) cannot run on this machine: ${this.idleClaimReason}`;
+      this.finished = true;
+      this.resolveDone();
     }
+  }
+
+  private async cannotProgress(counts: Record<string, number>): Promise<boolean> {
+    if (!this.runner || this.idleClaimReason === null || !/fit/.test(this.idleClaimReason)) return false;
+    if (counts.ready === 0 || counts.pending! > 0 || counts.running! > 0) return false;
+    if (this.runner.runningJobIds().length > 0) return false;
+    const nodes = await this.o.store.listComputeNodes(this.o.workflowId, { activeOnly: true, limit: 2 });
+    return nodes.total <= 1; // only our own runner
   }
 
   get status(): WorkflowStatusView | null {
@@ -116,7 +136,7 @@ export class Reconciler {
     const killed = killOrphanJobs(outputDir);
     if (killed > 0) this.o.onNotice?.(`killed ${killed} job process(es) left running by an earlier run`);
     await this.pass();
-    if (this.finished) return { status: this.lastStatus!, runner: null };
+    if (this.finished) return { status: this.lastStatus!, runner: null, stuck: null };
 
     const wake = () => void this.pass().catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
     const resync = CronJob.from({
@@ -141,24 +161,37 @@ export class Reconciler {
           computeNodeType: 'local',
           waitForNewJobsSeconds: null,
           onEvent: (event) => {
+            if (event.type === 'claimed') {
+              const wasIdle = this.idleClaimReason;
+              this.idleClaimReason = event.jobs.length === 0 && this.runner?.runningJobIds().length === 0 ? event.reason : null;
+              if (this.idleClaimReason && !wasIdle) wake();
+            }
             if (event.type === 'job_started' && event.pid) recordJobPid(outputDir, workflowId, event.job.id, event.pid);
             if (event.type === 'job_finished') forgetJobPid(outputDir, workflowId, event.job.id);
             this.o.onRunnerEvent?.(event);
           },
         });
         const runnerDone = this.runner.run();
-        // The runner stops by itself when the workflow is complete; if it stops early (error,
-        // lost registration) the loop below still waits for external runners to finish.
-        runnerSummary = await Promise.race([runnerDone, this.done.then(() => runnerDone)]);
-        if (runnerSummary.reason === 'error') this.o.onNotice?.('the local runner stopped after repeated errors');
+        // The runner stops by itself when the workflow is complete. If it stops for another
+        // reason (repeated errors) nothing here would make progress: report it and finish.
+        const early = await Promise.race([runnerDone, this.done.then(() => null)]);
+        if (early) {
+          runnerSummary = early;
+          await this.pass();
+          if (!this.finished && early.reason !== 'complete' && early.reason !== 'canceled') {
+            this.stuck = `the local runner stopped (${early.reason})`;
+            this.finished = true;
+            this.resolveDone();
+          }
+        }
       }
       await this.done;
       await this.pass();
     } finally {
       resync.stop();
-      if (this.runner) await this.runner.stop();
+      if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
     }
-    return { status: this.lastStatus!, runner: runnerSummary };
+    return { status: this.lastStatus!, runner: runnerSummary, stuck: this.stuck };
   }
 
   /** Stops the local runner (its running jobs are terminated and left for requeue). */

@@ -204,3 +204,20 @@ test('a resource-aware reconcile and an external queue-depth runner share one wo
   t.log(`jobs per runner: ${JSON.stringify(byNode)}`);
   t.is(byNode.length, 2, 'both runners ran jobs');
 });
+
+test('ready jobs that can never fit this machine end the reconcile with exit 1 and say why', async (t) => {
+  const dir = workdir();
+  writeFileSync(
+    join(dir, 'wf.yaml'),
+    'name: toobig\nresource_requirements:\n  - {name: huge, num_cpus: 64, memory: 1m, runtime: PT1M}\njobs:\n  - {name: small, command: "true"}\n  - {name: big, command: "true", resource_requirements: huge, depends_on: [small]}\n',
+  );
+  const res = await runTorc(['reconcile', 'wf.yaml', '--num-cpus', '2', '--no-server', '--format', 'json'], { cwd: dir });
+  t.is(res.code, 1);
+  t.regex(res.stderr, /1 ready job\(s\) cannot run on this machine: no ready job fits the capacity/);
+  t.regex(res.stderr, /--num-cpus/);
+  const [summary] = JSON.parse(res.stdout) as { phase: string; counts: Record<string, number> }[];
+  t.is(summary!.counts.completed, 1);
+  t.is(summary!.counts.ready, 1, 'the big job stays ready for a later run with more resources');
+  const more = await runTorc(['reconcile', 'wf.yaml', '--num-cpus', '64', '--no-server', '--format', 'json'], { cwd: dir });
+  t.is(more.code, 0, more.stderr);
+});

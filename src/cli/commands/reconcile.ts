@@ -126,6 +126,12 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       active = reconciler;
       const result = await reconciler.run();
       view.stop();
+      if (result.stuck) {
+        process.stderr.write(
+          `workflow ${plan.name}: ${result.stuck}\n` +
+            '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue\n',
+        );
+      }
       results.push({ name: plan.name, workflow_id: workflowId, status: result.status });
       if (result.status.phase !== 'Succeeded' && result.status.phase !== 'Failed' && result.status.phase !== 'Canceled') break; // stopped
     }

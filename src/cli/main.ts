@@ -16,6 +16,8 @@ async function loadCommands(): Promise<Register[]> {
     // one line per command module, e.g. import('./commands/validate.js'),
     import('./commands/server.js'),
     import('./commands/reconcile.js'),
+    import('./commands/worker.js'),
+    import('./commands/slurm.js'),
     import('./commands/run.js'),
     import('./commands/validate.js'),
     import('./commands/plan.js'),

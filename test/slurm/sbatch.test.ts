@@ -169,6 +169,7 @@ test('worker line: exec of torc worker with url, scheduler id, output dir and ma
     'exec /usr/bin/node /opt/torc/bin/torc.js worker 7 --url http://127.0.0.1:8080/torc-service/v1 --scheduler-config-id 3 --output-dir /scratch/out --max-parallel-jobs 8',
   ]);
   t.false(renderSbatchScript(input()).includes('--max-parallel-jobs'));
+  t.regex(renderSbatchScript(input({ tokenFile: '/home/u/.torc token' })), / --token-file '\/home\/u\/\.torc token'$/m);
   throwsOn(t, () => renderSbatchScript(input({ maxParallelJobs: 0 })), '--max-parallel-jobs');
   throwsOn(t, () => renderSbatchScript(input({ url: 'ftp://x' })), '--url');
   throwsOn(t, () => renderSbatchScript(input({ schedulerConfigId: -1 })), '--scheduler-config-id');

@@ -7,6 +7,7 @@ import { jobRoutes } from './jobs.js';
 import { metaRoutes } from './meta.js';
 import { nodeRoutes } from './nodes.js';
 import { recordRoutes } from './records.js';
+import { scheduledNodeRoutes } from './scheduled-nodes.js';
 import { specRoutes } from './specs.js';
 import { workflowRoutes } from './workflows.js';
 
@@ -21,6 +22,7 @@ export function apiRoutes(): ApiRoute[] {
     ...claimRoutes,
     ...nodeRoutes,
     ...recordRoutes,
+    ...scheduledNodeRoutes,
   ];
   let document: Record<string, unknown> | undefined;
   routes.push({

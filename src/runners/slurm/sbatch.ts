@@ -27,7 +27,9 @@ export interface WorkerLaunch {
   outputDir: string;
   /** argv that starts torc on the compute node, e.g. [process.execPath, '/opt/torc/bin/torc.js']. */
   torcCommand: string[];
-  /** Extra environment for the worker (e.g. TORC_API_TOKEN_FILE). */
+  /** File holding the API's bearer token, passed to the worker as --token-file (the token never enters the script). */
+  tokenFile?: string | null;
+  /** Extra environment for the worker. */
   env?: Record<string, string>;
 }
 
@@ -117,6 +119,7 @@ function workerBody(input: SbatchScriptInput): string[] {
     input.outputDir,
   ];
   if (input.maxParallelJobs != null) args.push('--max-parallel-jobs', String(positiveInt(input.maxParallelJobs, '--max-parallel-jobs')));
+  if (input.tokenFile != null && input.tokenFile !== '') args.push('--token-file', input.tokenFile);
   for (const a of args) if (CONTROL.test(a)) throw new InputError(`worker argument ${JSON.stringify(a)} contains a control character`, 'worker');
   const lines: string[] = [];
   for (const [name, value] of Object.entries(input.env ?? {})) {

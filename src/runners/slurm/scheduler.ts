@@ -78,7 +78,7 @@ export class PartialSubmissionError extends Error {
  * recording each allocation as it is accepted (so a failure half-way loses none).
  */
 export async function scheduleNodes(
-  registry: AllocationRegistry,
+  registry: Pick<AllocationRegistry, 'recordAllocation'>,
   commands: SlurmCommands,
   req: ScheduleNodesRequest,
 ): Promise<ScheduleNodesResult> {

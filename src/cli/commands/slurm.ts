@@ -1,0 +1,132 @@
+/**
+ * `torc slurm schedule-nodes WF --scheduler-config-id ID --num-hpc-jobs K [--max-parallel-jobs M]
+ * [--start-one-worker-per-node]`: renders the scheduler's sbatch script, submits it K times with
+ * `sbatch --parsable` and records each allocation with the server (scheduled_compute_nodes).
+ * Each allocation runs `torc worker WF --url URL --scheduler-config-id ID`.
+ * `torc slurm allocations WF`: the recorded allocations.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { InputError, NotFoundError } from '../../errors.js';
+import type { AllocationRecord } from '../../runners/slurm/scheduler.js';
+import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
+import { readTokenFile } from './server.js';
+
+interface ConnectionFlags {
+  url?: string;
+  tokenFile?: string;
+  format?: string;
+}
+
+interface ScheduleFlags extends ConnectionFlags {
+  schedulerConfigId?: string;
+  numHpcJobs: string;
+  maxParallelJobs?: string;
+  startOneWorkerPerNode?: boolean;
+  outputDir: string;
+}
+
+/** bin/torc.js of this installation: what compute nodes run (same shared file system). */
+export function torcBin(): string {
+  return fileURLToPath(new URL('../../../bin/torc.js', import.meta.url));
+}
+
+export function register(program: Command): void {
+  const slurm = program.command('slurm').description('Slurm allocations that run workflow jobs');
+  slurm
+    .command('schedule-nodes')
+    .description('Submit Slurm allocations that run `torc worker` for a workflow')
+    .argument('<workflow>', 'workflow id')
+    .requiredOption('--scheduler-config-id <id>', 'the slurm_schedulers id (torc slurm schedulers WF lists them)')
+    .option('--num-hpc-jobs <k>', 'how many allocations to submit', '1')
+    .option('--max-parallel-jobs <n>', 'queue depth for each worker: at most N jobs at once, resources ignored')
+    .option('--start-one-worker-per-node', 'run one worker on each node of the allocation (srun), each serving its own node')
+    .option('--output-dir <dir>', 'where the sbatch script, Slurm output and job output go', 'torc_output')
+    .option('--url <url>', 'torc API URL, also given to the workers (default $TORC_API_URL)')
+    .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN); workers read the same file')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (workflow: string, flags: ScheduleFlags) => {
+      process.exitCode = await scheduleCommand(workflow, flags);
+    });
+  slurm
+    .command('allocations')
+    .description('List the Slurm allocations recorded for a workflow')
+    .argument('<workflow>', 'workflow id')
+    .option('--url <url>', 'torc API URL (default $TORC_API_URL)')
+    .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
+    .option('--format <format>', 'table or json', 'table')
+    .action(async (workflow: string, flags: ConnectionFlags) => {
+      const format = parseFormat(flags.format);
+      const workflowId = parseIntOption(workflow, 'workflow', 1)!;
+      const { client } = await connect(flags);
+      const items = [];
+      for (let offset = 0; ; ) {
+        const page = await client.listScheduledComputeNodes(workflowId, { offset, limit: 1000 });
+        items.push(...page.items);
+        if (!page.has_more || page.items.length === 0) break;
+        offset += page.items.length;
+      }
+      if (format === 'json') printJson(items);
+      else printTable(items as unknown as Record<string, unknown>[], ['id', 'scheduler_config_id', 'scheduler_id', 'status', 'state', 'created_at']);
+    });
+}
+
+async function connect(flags: ConnectionFlags) {
+  const url = flags.url ?? process.env.TORC_API_URL;
+  if (!url) throw new InputError('the API URL is required (or set TORC_API_URL)', '--url');
+  if (!/^https?:\/\//.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
+  const token = flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : process.env.TORC_API_TOKEN || undefined;
+  const { TorcClient } = await import('../../api/client.js');
+  return { url, client: new TorcClient(url, { token }) };
+}
+
+async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<number> {
+  const format = parseFormat(flags.format);
+  const workflowId = parseIntOption(workflow, 'workflow', 1)!;
+  const schedulerConfigId = parseIntOption(flags.schedulerConfigId, '--scheduler-config-id', 1)!;
+  const count = parseIntOption(flags.numHpcJobs, '--num-hpc-jobs', 1)!;
+  const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null;
+  const { url, client } = await connect(flags);
+  const [{ SlurmCommands }, { scheduleNodes }] = await Promise.all([
+    import('../../runners/slurm/commands.js'),
+    import('../../runners/slurm/scheduler.js'),
+  ]);
+
+  const schedulers = (await client.listSlurmSchedulers(workflowId, { limit: 10_000 })).items;
+  const record = schedulers.find((s) => s.id === schedulerConfigId);
+  if (!record) {
+    const known = schedulers.map((s) => `${s.id} (${s.name})`).join(', ') || 'none';
+    throw new NotFoundError(`slurm scheduler ${schedulerConfigId} of workflow ${workflowId} (its schedulers: ${known})`);
+  }
+  const recorder = {
+    recordAllocation: async (a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord> => {
+      const m = await client.createScheduledComputeNode({ workflow_id: a.workflow_id, scheduler_config_id: a.scheduler_config_id, scheduler_id: a.slurm_job_id, state: a.state });
+      return { ...m, slurm_job_id: m.scheduler_id, ended: m.status === 'complete' };
+    },
+  };
+  if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
+    process.stderr.write(`warning: workers will call ${url}; only allocations on this very host can reach a loopback address\n`);
+  }
+  const outputDir = resolve(flags.outputDir);
+  const result = await scheduleNodes(recorder, new SlurmCommands(), {
+    workflowId,
+    scheduler: { id: record.id, scheduler: record },
+    count,
+    launch: {
+      url,
+      outputDir,
+      torcCommand: [process.execPath, torcBin()],
+      maxParallelJobs,
+      startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,
+      tokenFile: flags.tokenFile !== undefined ? resolve(flags.tokenFile) : null,
+    },
+  });
+  const rows = result.allocations.map((a) => ({ id: a.id, slurm_job_id: a.slurm_job_id, scheduler: record.name, scheduler_config_id: a.scheduler_config_id, state: a.state }));
+  if (format === 'json') printJson({ script: result.scriptPath, allocations: rows });
+  else {
+    printTable(rows, ['id', 'slurm_job_id', 'scheduler', 'scheduler_config_id', 'state']);
+    process.stdout.write(`sbatch script: ${result.scriptPath}\n`);
+  }
+  return 0;
+}

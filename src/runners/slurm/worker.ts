@@ -1,0 +1,222 @@
+/**
+ * The job runner inside a Slurm allocation (`torc worker`, `torc-slurm-job-runner`): the local
+ * runner's loop (src/runners/local/job-runner.ts) given the allocation's resources instead of
+ * detected ones, the allocation's end as its deadline, and the workflow's settings
+ * (expiration buffer, wait for new jobs, sort method). SIGTERM (scancel, walltime) stops it:
+ * its jobs are terminated and the node deactivated, which sends them back to ready.
+ */
+import type { SortMethod } from '../../allocator/types.js';
+import { JobStatus } from '../../store/status.js';
+import type { RunnerClient } from '../client.js';
+import type { DetectedResources } from '../local/resources.js';
+import { JobRunner, type RunnerEvent, type RunSummary } from '../local/job-runner.js';
+import { stopOnSignals } from '../local/signals.js';
+import { allocationEndTime, readAllocation, type SlurmAllocation } from './allocation.js';
+import type { SlurmCommands } from './commands.js';
+
+/** The workflow settings a worker obeys (torc's names). */
+export interface WorkerSettings {
+  compute_node_expiration_buffer_seconds: number;
+  compute_node_wait_for_new_jobs_seconds: number;
+  compute_node_ignore_workflow_completion: boolean;
+  jobs_sort_method: string;
+}
+
+export interface SlurmWorkerOptions {
+  client: RunnerClient;
+  commands: SlurmCommands;
+  workflowId: number;
+  settings: WorkerSettings;
+  schedulerConfigId: number | null;
+  maxParallelJobs?: number | null;
+  outputDir: string;
+  apiUrl: string;
+  env?: NodeJS.ProcessEnv;
+  pollIntervalSeconds?: number;
+  /**
+   * SIGTERM → SIGKILL grace for jobs (default 3 s): Slurm itself kills everything KillWait
+   * seconds after its SIGTERM, and the node must be deactivated before that.
+   */
+  graceSeconds?: number;
+  /** Install SIGTERM/SIGINT handlers (default true; tests drive stop() themselves). */
+  handleSignals?: boolean;
+  onEvent?: (event: RunnerEvent) => void;
+  log?: (line: string) => void;
+}
+
+export interface SlurmWorker {
+  allocation: SlurmAllocation;
+  endTime: Date | null;
+  runner: JobRunner;
+  client: AllocationClient;
+  run(): Promise<RunSummary>;
+  /** What SIGTERM does: the allocation is ending; terminate the jobs and leave them for requeue. */
+  stop(): Promise<unknown>;
+}
+
+const SORT_METHODS = new Set(['gpus_runtime_memory', 'gpus_memory_runtime', 'none']);
+
+/** The allocation as the local runner's resources: every served node, GPUs by id. */
+export function allocationResources(alloc: SlurmAllocation, schedulerConfigId: number | null): DetectedResources {
+  return {
+    hostname: alloc.thisNode,
+    num_cpus: alloc.cpusPerNode[0]!,
+    memory_bytes: alloc.memoryBytesPerNode,
+    gpu_ids: alloc.gpuIds,
+    gpu_memory_bytes: alloc.gpuIds.map(() => null),
+    sources: { cpus: 'override', memory: 'override', gpus: 'override' },
+    capacity: {
+      nodes: alloc.nodes.map((name, i) => ({
+        name,
+        num_cpus: alloc.cpusPerNode[i]!,
+        memory_bytes: alloc.memoryBytesPerNode,
+        num_gpus: alloc.gpusPerNode,
+      })),
+      time_limit_seconds: null,
+      scheduler_config_id: schedulerConfigId,
+    },
+  };
+}
+
+/** Return codes of a job killed by SIGTERM or SIGKILL (128 + signal number). */
+const SIGNAL_CODES = new Set([128 + 15, 128 + 9]);
+
+/**
+ * The worker's view of the API. Every compute node it registers names its allocation
+ * (SLURM_JOB_ID). And it holds back the failures that the allocation's end caused.
+ *
+ * Why: when an allocation ends (scancel, walltime) Slurm signals every process of the job
+ * at once, the jobs as well as the worker, and a job's exit may be seen before the worker's
+ * SIGTERM. Reported, such a job would end failed; held back, it stays running on the server
+ * until the worker deactivates its node, which sends it back to ready for another allocation.
+ * So once the allocation is ending, no unsuccessful completion is reported, and a job killed
+ * by a signal while it is not (yet) known to be ending is held for `holdMs` to see whether it is.
+ */
+export class AllocationClient {
+  private ending = false;
+  private readonly endingWaiters = new Set<() => void>();
+  /** Jobs whose completion was held back (left for requeue), with the status they would have had. */
+  readonly withheld = new Map<number, number>();
+  /**
+   * The client the runner uses: the inner one with registration and completion wrapped. A
+   * proxy, so that methods the RunnerClient interface gains later are passed through as they are.
+   */
+  readonly client: RunnerClient;
+
+  constructor(
+    private readonly inner: RunnerClient,
+    private readonly slurmJobId: string,
+    private readonly holdMs = 2000,
+  ) {
+    const own: Partial<RunnerClient> = {
+      registerComputeNode: (wf, node) => inner.registerComputeNode(wf, { ...node, scheduler_job_id: this.slurmJobId }),
+      completeJob: (job, status, run, result) => this.completeJob(job, status, run, result),
+    };
+    this.client = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop in own) return own[prop as keyof RunnerClient];
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** The allocation is ending (SIGTERM arrived). */
+  markEnding(): void {
+    this.ending = true;
+    for (const wake of this.endingWaiters) wake();
+  }
+
+  private async completeJob(job: number, status: number, run: number, result: Parameters<RunnerClient['completeJob']>[3]): Promise<void> {
+    if (status !== JobStatus.completed && (this.ending || (SIGNAL_CODES.has(result.return_code) && (await this.endingWithin(this.holdMs))))) {
+      this.withheld.set(job, status);
+      return;
+    }
+    return this.inner.completeJob(job, status, run, result);
+  }
+
+  private endingWithin(ms: number): Promise<boolean> {
+    if (this.ending) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.endingWaiters.delete(wake);
+        resolve(this.ending);
+      };
+      const timer = setTimeout(wake, ms);
+      this.endingWaiters.add(wake);
+    });
+  }
+}
+
+/** Reads the allocation and its end, and builds the runner (not started). */
+export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWorker> {
+  const env = o.env ?? process.env;
+  const log = o.log ?? (() => {});
+  const allocation = readAllocation(env);
+  const endTime = await allocationEndTime(o.commands, allocation.jobId);
+  const s = o.settings;
+  const sortMethod = SORT_METHODS.has(s.jobs_sort_method) ? (s.jobs_sort_method as SortMethod) : undefined;
+  log(
+    `allocation ${allocation.jobId}: ${allocation.nodes.length} node(s) [${allocation.nodes.join(',')}]` +
+      `${allocation.perNodeWorker ? ' (one worker per node)' : ''}, ${allocation.cpusPerNode.join('/')} CPUs, ` +
+      `${Math.round(allocation.memoryBytesPerNode / 1024 ** 2)} MiB (${allocation.sources.memory}), ` +
+      `${allocation.gpusPerNode} GPU(s) (${allocation.sources.gpus}), ends ${endTime ? endTime.toISOString() : 'never'}; ` +
+      `buffer ${s.compute_node_expiration_buffer_seconds}s, idle exit ${s.compute_node_wait_for_new_jobs_seconds}s`,
+  );
+  const client = new AllocationClient(o.client, allocation.jobId);
+  const runner = new JobRunner({
+    client: client.client,
+    workflowId: o.workflowId,
+    outputDir: o.outputDir,
+    maxParallelJobs: o.maxParallelJobs ?? null,
+    resources: allocationResources(allocation, o.schedulerConfigId),
+    schedulerConfigId: o.schedulerConfigId,
+    sortMethod,
+    endTime,
+    expirationBufferSeconds: s.compute_node_expiration_buffer_seconds,
+    waitForNewJobsSeconds: s.compute_node_wait_for_new_jobs_seconds,
+    ignoreWorkflowCompletion: s.compute_node_ignore_workflow_completion,
+    apiUrl: o.apiUrl,
+    pollIntervalSeconds: o.pollIntervalSeconds,
+    graceSeconds: o.graceSeconds ?? 3,
+    hostname: allocation.thisNode,
+    computeNodeType: 'slurm',
+    onEvent: o.onEvent,
+  });
+  return {
+    allocation,
+    endTime,
+    runner,
+    client,
+    stop: () => {
+      client.markEnding();
+      return runner.stop();
+    },
+    run: async () => {
+      const remove =
+        o.handleSignals === false
+          ? () => {}
+          : stopOnSignals(runner, {
+              onSignal: (sig) => {
+                client.markEnding();
+                log(`${sig}: terminating jobs; they go back to ready`);
+              },
+            });
+      try {
+        const summary = await runner.run();
+        // The runner counted held-back completions as failed or terminated; they were requeued.
+        const held = [...client.withheld.values()];
+        const terminated = held.filter((st) => st === JobStatus.terminated).length;
+        return {
+          ...summary,
+          failed: summary.failed - (held.length - terminated),
+          terminated: summary.terminated - terminated,
+          requeued: summary.requeued + held.length,
+        };
+      } finally {
+        remove();
+      }
+    },
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * End to end on the real Slurm that ../shared/slurm/start-slurm.sh starts (one node, 8 CPUs,
+ * 2 fake GPUs as gres): a real API server on 127.0.0.1, the real `torc` binary
+ * (`torc slurm schedule-nodes`, and `torc worker` inside each allocation), real sbatch/squeue/
+ * scancel. Skipped, loudly, when Slurm is not available (see test/support/slurm.ts).
+ *
+ * Jobs write what they saw (SLURM_JOB_ID, CUDA_VISIBLE_DEVICES, attempt) into
+ * `<dir>/seen/<TORC_JOB_ID>.<attempt>`, so the tests check where each job really ran.
+ */
+import type { ExecutionContext } from 'ava';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer } from '../../src/api/app.js';
+import { TorcClient } from '../../src/api/client.js';
+import { SlurmCommands } from '../../src/runners/slurm/commands.js';
+import { dispatchSlurm, refreshAllocations, type SchedulerEntry } from '../../src/runners/slurm/scheduler.js';
+import { JobStatus } from '../../src/store/status.js';
+import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
+import { runTorc, REPO_ROOT, TORC_BIN } from '../support/cli.js';
+import { waitFor } from '../support/procs.js';
+import { openTempStore } from '../support/store.js';
+import { slurmTest } from '../support/slurm.js';
+
+const slurm = slurmTest('test/slurm/e2e.test.ts');
+const commands = new SlurmCommands();
+
+interface Seen {
+  job_id: number;
+  attempt: number;
+  slurm_job_id: string;
+  gpus: string;
+}
+
+/** A server over a temp store, a scratch dir, and what jobs recorded. */
+async function harness(t: ExecutionContext, spec: string) {
+  const store = await openTempStore(t);
+  const server = await startServer({ store, port: 0 });
+  const dir = await (async () => {
+    const d = path.join(os.tmpdir(), `torc-slurm-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    await mkdir(path.join(d, 'seen'), { recursive: true });
+    return d;
+  })();
+  const client = new TorcClient(server.baseUrl);
+  const registry = new SlurmAllocationStore(store);
+  t.teardown(async () => {
+    // Never leave allocations behind on the shared test Slurm.
+    for (const wf of (await store.listWorkflows()).items) {
+      for (const a of await registry.listOpenAllocations(wf.id)) await commands.cancel(a.slurm_job_id).catch(() => undefined);
+    }
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const { workflow_id: workflowId } = await client.createWorkflowFromSpec(spec.replaceAll('@DIR@', dir));
+  await client.initializeJobs(workflowId);
+  const schedulers = new Map((await store.listSlurmSchedulers(workflowId)).map((s) => [s.name, s]));
+  const seen = async (): Promise<Seen[]> => {
+    const out: Seen[] = [];
+    for (const f of await readdir(path.join(dir, 'seen'))) {
+      const [slurmJobId, gpus] = (await readFile(path.join(dir, 'seen', f), 'utf8')).trim().split(' ');
+      const [jobId, attempt] = f.split('.').map(Number);
+      out.push({ job_id: jobId!, attempt: attempt!, slurm_job_id: slurmJobId!, gpus: (gpus ?? '').replace(/^gpus=/, '') });
+    }
+    return out;
+  };
+  const scheduleNodes = async (schedulerName: string, count: number, extra: string[] = []) => {
+    const res = await runTorc(
+      ['slurm', 'schedule-nodes', String(workflowId), '--url', server.baseUrl, '--scheduler-config-id', String(schedulers.get(schedulerName)!.id),
+        '--num-hpc-jobs', String(count), '--output-dir', path.join(dir, 'out'), '--format', 'json', ...extra],
+      { cwd: REPO_ROOT },
+    );
+    t.is(res.code, 0, res.stderr);
+    return JSON.parse(res.stdout) as { script: string; allocations: { slurm_job_id: string }[] };
+  };
+  const statusOf = async (name: string) => (await store.listJobs(workflowId, { name })).items[0]!;
+  const slurmLogs = async () => {
+    const out = path.join(dir, 'out');
+    const files = (await readdir(out).catch(() => [] as string[])).filter((f) => f.startsWith('slurm_'));
+    return (await Promise.all(files.map(async (f) => `--- ${f}\n${await readFile(path.join(out, f), 'utf8')}`))).join('\n');
+  };
+  return { store, server, dir, client, registry, workflowId, schedulers, seen, scheduleNodes, statusOf, slurmLogs };
+}
+
+/** Records SLURM_JOB_ID and the GPUs a job saw, per attempt. */
+// No braces: job commands are parameter templates ({i}).
+const RECORD = 'echo "$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES" > @DIR@/seen/$TORC_JOB_ID.$TORC_ATTEMPT';
+
+slurm('30 jobs over two schedulers (one with gres gpu:1) complete through sbatch, each in an allocation of its own scheduler', async (t) => {
+  t.timeout(300_000);
+  const h = await harness(
+    t,
+    `
+name: slurm-two-schedulers
+compute_node_wait_for_new_jobs_seconds: 5
+compute_node_expiration_buffer_seconds: 10
+resource_requirements:
+  - {name: cpu_small, num_cpus: 1, memory: 20m, runtime: PT1M}
+  - {name: gpu_small, num_cpus: 1, num_gpus: 1, memory: 20m, runtime: PT1M}
+slurm_schedulers:
+  - {name: cpu, walltime: "00:05:00", mem: 300M, ntasks_per_node: 2}
+  - {name: gpu, walltime: "00:05:00", mem: 300M, gres: "gpu:1"}
+jobs:
+  - name: cpu_{i}
+    command: '${RECORD}'
+    resource_requirements: cpu_small
+    scheduler: cpu
+    parameters: {i: "1:20"}
+  - name: gpu_{i}
+    command: '${RECORD}'
+    resource_requirements: gpu_small
+    scheduler: gpu
+    parameters: {i: "1:10"}
+`,
+  );
+  const cpu = await h.scheduleNodes('cpu', 2);
+  const gpu = await h.scheduleNodes('gpu', 1);
+  t.is(cpu.allocations.length, 2);
+  t.regex(await readFile(gpu.script, 'utf8'), /^#SBATCH --gres=gpu:1$/m);
+
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 240_000, 'the workflow to complete').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  const status = await h.store.getStatus(h.workflowId);
+  t.is(status.counts.completed, 30, JSON.stringify(status.counts));
+
+  const allocations = await h.registry.listAllocations(h.workflowId);
+  const idsOf = (name: string) => new Set(allocations.filter((a) => a.scheduler_config_id === h.schedulers.get(name)!.id).map((a) => a.slurm_job_id));
+  const jobs = (await h.store.listJobs(h.workflowId, { limit: 100 })).items;
+  const seen = await h.seen();
+  t.is(seen.length, 30, 'every job ran exactly once');
+  for (const job of jobs) {
+    const s = seen.find((x) => x.job_id === job.id)!;
+    const own = job.name.startsWith('gpu_') ? 'gpu' : 'cpu';
+    t.true(idsOf(own).has(s.slurm_job_id), `${job.name} ran in Slurm job ${s.slurm_job_id}, not one of its scheduler's ${[...idsOf(own)]}`);
+    if (own === 'gpu') t.is(s.gpus, '0', 'a GPU job gets the allocation\'s GPU');
+  }
+  // The workers leave once the workflow is complete: the allocations end on their own.
+  await waitFor(async () => (await refreshAllocations(h.registry, commands, h.workflowId)).open.length === 0, 60_000, 'the allocations to end');
+  t.true((await h.registry.listAllocations(h.workflowId)).every((a) => a.ended && a.state === 'COMPLETED'));
+});
+
+slurm('an allocation with a 1-minute walltime never starts a 5-minute job, and the dispatch does not chase it', async (t) => {
+  t.timeout(240_000);
+  const h = await harness(
+    t,
+    `
+name: slurm-short-walltime
+compute_node_wait_for_new_jobs_seconds: 3
+compute_node_expiration_buffer_seconds: 5
+resource_requirements:
+  - {name: quick, num_cpus: 1, memory: 10m, runtime: PT10S}
+  - {name: five_minutes, num_cpus: 1, memory: 10m, runtime: PT5M}
+slurm_schedulers:
+  - {name: short, walltime: "00:01:00", mem: 200M, ntasks_per_node: 2}
+jobs:
+  - {name: long, command: '${RECORD}', resource_requirements: five_minutes, scheduler: short}
+  - name: quick_{i}
+    command: '${RECORD}'
+    resource_requirements: quick
+    scheduler: short
+    parameters: {i: "1:3"}
+`,
+  );
+  const [alloc] = (await h.scheduleNodes('short', 1)).allocations;
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).counts.completed === 3, 120_000, 'the quick jobs').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  // The worker finds nothing it may claim and leaves after compute_node_wait_for_new_jobs_seconds.
+  await waitFor(async () => (await refreshAllocations(h.registry, commands, h.workflowId)).open.length === 0, 90_000, 'the allocation to end');
+  const long = await h.statusOf('long');
+  t.is(long.status, JobStatus.ready, 'the 5-minute job is still ready');
+  t.is(long.attempt, 1, 'and was never claimed');
+  t.false((await h.seen()).some((s) => s.job_id === long.id), 'it never ran');
+  t.true((await h.seen()).every((s) => s.slurm_job_id === alloc!.slurm_job_id));
+  t.regex(await h.slurmLogs(), /stopped \(idle\)/);
+
+  // No allocation can ever run it, so the dispatch submits none for it.
+  const schedulers: SchedulerEntry[] = [...h.schedulers.values()].map((s) => ({ id: s.id, scheduler: s }));
+  const { servableReadyCounts } = await import('../../src/runners/slurm/scheduler.js');
+  const ready = servableReadyCounts(await h.registry.readyClassCounts(h.workflowId), schedulers, 5);
+  const outcome = await dispatchSlurm(h.registry, commands, {
+    workflowId: h.workflowId,
+    schedulers,
+    ready,
+    policy: { maxAllocationsPerScheduler: 2 },
+    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
+  });
+  t.deepEqual(outcome.submitted, []);
+});
+
+slurm('scancel of an allocation mid-run: its jobs return to ready and finish in another allocation', async (t) => {
+  t.timeout(300_000);
+  const h = await harness(
+    t,
+    `
+name: slurm-scancel
+compute_node_wait_for_new_jobs_seconds: 5
+compute_node_expiration_buffer_seconds: 5
+resource_requirements:
+  - {name: one, num_cpus: 1, memory: 10m, runtime: PT2M}
+slurm_schedulers:
+  - {name: batch, walltime: "00:05:00", mem: 200M, ntasks_per_node: 2}
+jobs:
+  # The first attempt hangs until its allocation is cancelled; a retry finishes at once.
+  - name: job_{i}
+    command: '${RECORD}; if [ "$TORC_ATTEMPT" = 1 ]; then sleep 120; fi'
+    resource_requirements: one
+    scheduler: batch
+    parameters: {i: "1:2"}
+`,
+  );
+  const [first] = (await h.scheduleNodes('batch', 1)).allocations;
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).counts.running === 2, 120_000, 'both jobs running').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  await commands.cancel(first!.slurm_job_id);
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).counts.ready === 2, 60_000, 'the jobs back to ready').catch(async (e) => {
+    t.log(JSON.stringify((await h.store.getStatus(h.workflowId)).counts));
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  for (const name of ['job_1', 'job_2']) {
+    const job = await h.statusOf(name);
+    t.is(job.status, JobStatus.ready, `${name} is ready again, not failed`);
+    t.is(job.attempt, 2);
+  }
+  t.is((await h.store.listResults(h.workflowId)).total, 0, 'nothing was reported as finished');
+
+  // The dispatch notices the cancelled allocation and submits a replacement.
+  const schedulers: SchedulerEntry[] = [...h.schedulers.values()].map((s) => ({ id: s.id, scheduler: s }));
+  await waitFor(async () => isEnded(await commands.showJob(first!.slurm_job_id)), 60_000, 'Slurm to end the allocation');
+  const outcome = await dispatchSlurm(h.registry, commands, {
+    workflowId: h.workflowId,
+    schedulers,
+    ready: new Map([[schedulers[0]!.id, 2]]),
+    policy: { maxAllocationsPerScheduler: 1 },
+    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
+  });
+  t.deepEqual(outcome.ended.map((e) => [e.allocation.slurm_job_id, e.state]), [[first!.slurm_job_id, 'CANCELLED']]);
+  t.is(outcome.submitted.length, 1);
+  const second = outcome.submitted[0]!.slurm_job_id;
+
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 120_000, 'the workflow to complete').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  t.is((await h.store.getStatus(h.workflowId)).counts.completed, 2);
+  const seen = await h.seen();
+  for (const s of seen) t.is(s.slurm_job_id, s.attempt === 1 ? first!.slurm_job_id : second, `job ${s.job_id} attempt ${s.attempt}`);
+  t.is(seen.filter((s) => s.attempt === 2).length, 2, 'both finished in the second allocation');
+});
+
+function isEnded(job: Awaited<ReturnType<SlurmCommands['showJob']>>): boolean {
+  return job !== null && ['CANCELLED', 'COMPLETED', 'FAILED', 'TIMEOUT'].includes(job.state);
+}

@@ -65,6 +65,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   const maxDeps = options.maxDependencies ?? DEFAULT_MAX_DEPENDENCIES;
   const P = `${options.pathPrefix ?? ''}spec`;
   const issues = new Issues(options.maxIssues ?? 1000);
+  suggestionsLeft = SUGGESTIONS_PER_PLAN;
   spec = foldAliases(spec);
   issues.list.push(...staticIssues(spec, P));
   if (!spec.name) issues.add(`${P}.name`, 'required field is missing');
@@ -451,8 +452,14 @@ function uniqueIndex(names: string[], source: ArrayLike<number>, path: string, w
   return index;
 }
 
+/** Suggestions cost a scan of every name: a plan gets a limited number of them. */
+let suggestionsLeft = 0;
+const SUGGESTIONS_PER_PLAN = 50;
+
 function suggest(name: string, index: Map<string, number>): string {
-  return index.size <= SUGGEST_LIMIT ? didYouMean(name, index.keys()) : '';
+  if (index.size > SUGGEST_LIMIT || suggestionsLeft <= 0) return '';
+  suggestionsLeft--;
+  return didYouMean(name, index.keys());
 }
 
 /** Looks up referenced names, remembering answers so 1M jobs naming the same entry cost one lookup. */
@@ -464,7 +471,7 @@ class RefCache {
       const key = `${path}\u0000${name}`;
       if (!this.reported.has(key)) {
         this.reported.add(key);
-        const hint = closest(name, index.keys());
+        const hint = index.size <= SUGGEST_LIMIT && suggestionsLeft-- > 0 ? closest(name, index.keys()) : undefined;
         issues.add(path, `undefined ${what} "${name}"${label}${hint ? `; did you mean "${hint}"?` : index.size === 0 ? ` (the spec defines no ${what})` : ''}`);
       }
     }

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { startServer } from '../../src/api/app.js';
 import { TorcClient } from '../../src/api/client.js';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
-import { dispatchSlurm, refreshAllocations, type SchedulerEntry } from '../../src/runners/slurm/scheduler.js';
+import { SlurmDispatcher } from '../../src/runners/slurm/dispatch.js';
+import { refreshAllocations } from '../../src/runners/slurm/scheduler.js';
 import { JobStatus } from '../../src/store/status.js';
 import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
 import { runTorc, REPO_ROOT, TORC_BIN } from '../support/cli.js';
@@ -78,7 +79,15 @@ async function harness(t: ExecutionContext, spec: string) {
     const files = (await readdir(out).catch(() => [] as string[])).filter((f) => f.startsWith('slurm_'));
     return (await Promise.all(files.map(async (f) => `--- ${f}\n${await readFile(path.join(out, f), 'utf8')}`))).join('\n');
   };
-  return { store, server, dir, client, registry, workflowId, schedulers, seen, scheduleNodes, statusOf, slurmLogs };
+  const dispatcher = (maxAllocationsPerScheduler: number, notices: string[] = []) =>
+    new SlurmDispatcher({
+      store,
+      workflowId,
+      policy: { maxAllocationsPerScheduler },
+      launch: { url: server.baseUrl, outputDir: path.join(dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
+      onNotice: (m) => notices.push(m),
+    });
+  return { store, server, dir, client, registry, workflowId, schedulers, seen, scheduleNodes, statusOf, slurmLogs, dispatcher };
 }
 
 /** Records SLURM_JOB_ID and the GPUs a job saw, per attempt. */
@@ -177,16 +186,7 @@ jobs:
   t.regex(await h.slurmLogs(), /stopped \(idle\)/);
 
   // No allocation can ever run it, so the dispatch submits none for it.
-  const schedulers: SchedulerEntry[] = [...h.schedulers.values()].map((s) => ({ id: s.id, scheduler: s }));
-  const { servableReadyCounts } = await import('../../src/runners/slurm/scheduler.js');
-  const ready = servableReadyCounts(await h.registry.readyClassCounts(h.workflowId), schedulers, 5);
-  const outcome = await dispatchSlurm(h.registry, commands, {
-    workflowId: h.workflowId,
-    schedulers,
-    ready,
-    policy: { maxAllocationsPerScheduler: 2 },
-    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
-  });
+  const outcome = await h.dispatcher(2).pass();
   t.deepEqual(outcome.submitted, []);
 });
 
@@ -229,16 +229,11 @@ jobs:
   }
   t.is((await h.store.listResults(h.workflowId)).total, 0, 'nothing was reported as finished');
 
-  // The dispatch notices the cancelled allocation and submits a replacement.
-  const schedulers: SchedulerEntry[] = [...h.schedulers.values()].map((s) => ({ id: s.id, scheduler: s }));
+  // The reconciler's dispatch pass notices the cancelled allocation and submits a replacement.
   await waitFor(async () => isEnded(await commands.showJob(first!.slurm_job_id)), 60_000, 'Slurm to end the allocation');
-  const outcome = await dispatchSlurm(h.registry, commands, {
-    workflowId: h.workflowId,
-    schedulers,
-    ready: new Map([[schedulers[0]!.id, 2]]),
-    policy: { maxAllocationsPerScheduler: 1 },
-    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
-  });
+  const notices: string[] = [];
+  const outcome = await h.dispatcher(1, notices).pass();
+  t.true(notices.some((n) => n.startsWith(`Slurm allocation ${first!.slurm_job_id} ended (CANCELLED)`)), notices.join('\n'));
   t.deepEqual(outcome.ended.map((e) => [e.allocation.slurm_job_id, e.state]), [[first!.slurm_job_id, 'CANCELLED']]);
   t.is(outcome.submitted.length, 1);
   const second = outcome.submitted[0]!.slurm_job_id;

@@ -1,13 +1,11 @@
 /**
  * Submitting and tracking allocations: scheduleNodes and the dispatch step over a real SQLite
  * store (SlurmAllocationStore), with a recorded Slurm in place of the commands: a small fake
- * sbatch/squeue/scontrol/scancel keeping its queue in a JSON file the test edits.
+ * sbatch/squeue/scontrol/scancel keeping its queue in a JSON file (test/support/fake-slurm.ts).
  */
 import test, { type ExecutionContext } from 'ava';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 import {
   cancelAllocations,
   dispatchSlurm,
@@ -17,52 +15,12 @@ import {
   servableReadyCounts,
   type SchedulerEntry,
 } from '../../src/runners/slurm/scheduler.js';
+import { SlurmDispatcher } from '../../src/runners/slurm/dispatch.js';
 import { JobStatus } from '../../src/store/status.js';
 import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
 import { makePlan, slurmScheduler } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
-
-/**
- * A fake Slurm over a JSON queue file {next, jobs: {id: state}, scripts: [...], cancelled: [...],
- * failAfter}. sbatch appends PENDING jobs (and fails once `failAfter` submissions were made),
- * squeue prints known ids in the real `%i|%T|%e|%L|%r` format, scancel marks CANCELLED.
- */
-async function fakeSlurm(t: ExecutionContext) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'torc-fake-slurm-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const queue = path.join(dir, 'queue.json');
-  await writeFile(queue, JSON.stringify({ next: 100, jobs: {}, scripts: [], cancelled: [], failAfter: null }));
-  const node = process.execPath;
-  const js = (body: string) => `#!${node}\nconst fs=require('fs');const q=JSON.parse(fs.readFileSync(${JSON.stringify(queue)},'utf8'));const a=process.argv.slice(2);\n${body}\nfs.writeFileSync(${JSON.stringify(queue)},JSON.stringify(q));\n`;
-  const write = async (name: string, body: string) => {
-    const file = path.join(dir, name);
-    await writeFile(file, js(body));
-    await chmod(file, 0o755);
-    return file;
-  };
-  const paths = {
-    sbatch: await write(
-      'sbatch',
-      `if(q.failAfter!==null&&q.scripts.length>=q.failAfter){process.stderr.write('sbatch: error: QOSMaxSubmitJobPerUserLimit\\n');process.exit(1)}
-       const id=String(q.next++);q.jobs[id]='PENDING';q.scripts.push(fs.readFileSync(a[a.length-1],'utf8'));process.stdout.write(id+'\\n');`,
-    ),
-    squeue: await write(
-      'squeue',
-      `const ids=a[a.indexOf('-j')+1].split(',').filter(i=>q.jobs[i]);
-       if(ids.length===0){process.stderr.write('slurm_load_jobs error: Invalid job id specified\\n');process.exit(1)}
-       for(const i of ids)process.stdout.write(i+'|'+q.jobs[i]+'|N/A|10:00|None\\n');`,
-    ),
-    scontrol: await write('scontrol', `process.stderr.write('slurm_load_jobs error: Invalid job id specified\\n');process.exit(1);`),
-    scancel: await write('scancel', `q.cancelled.push(a[0]);if(q.jobs[a[0]])q.jobs[a[0]]='CANCELLED';`),
-  };
-  const read = async () => JSON.parse(await readFile(queue, 'utf8')) as { jobs: Record<string, string>; scripts: string[]; cancelled: string[]; failAfter: number | null };
-  const edit = async (fn: (q: Awaited<ReturnType<typeof read>> & Record<string, unknown>) => void) => {
-    const q = (await read()) as Awaited<ReturnType<typeof read>> & Record<string, unknown>;
-    fn(q);
-    await writeFile(queue, JSON.stringify(q));
-  };
-  return { dir, commands: new SlurmCommands({ paths }), read, edit };
-}
+import { fakeSlurm } from '../support/fake-slurm.js';
 
 async function setup(t: ExecutionContext) {
   const store = await openTempStore(t);
@@ -219,4 +177,25 @@ test('the registry refuses a scheduler of another workflow and a malformed Slurm
   await t.throwsAsync(registry.recordAllocation({ workflow_id: wf.id, scheduler_config_id: schedulers[0]!.id, slurm_job_id: '5; rm', state: 'SUBMITTED' }), {
     message: /slurm_job_id/,
   });
+});
+
+test('SlurmDispatcher pass: reads schedulers and ready jobs from the store, submits for servable work, nothing once canceled', async (t) => {
+  const { store, wf, schedulers, slurm, launch } = await setup(t);
+  const notices: string[] = [];
+  const dispatcher = new SlurmDispatcher({ store, workflowId: wf.id, policy: { maxAllocationsPerScheduler: 3 }, launch, commands: slurm.commands, onNotice: (m) => notices.push(m) });
+  const first = await dispatcher.pass();
+  const [cpu, gpu] = schedulers;
+  // cpu: three bound short jobs + the unbound one (the 5-hour job fits no allocation) → bounded at 3; gpu: one job.
+  t.is(first.submitted.filter((a) => a.scheduler_config_id === cpu!.id).length, 3);
+  t.is(first.submitted.filter((a) => a.scheduler_config_id === gpu!.id).length, 1);
+  t.regex(notices.join('\n'), /submitted Slurm allocation\(s\) 100, 101, 102, 103/);
+  t.is((await dispatcher.pass()).submitted.length, 0, 'idempotent: the open allocations cover the work');
+
+  await slurm.edit((q) => (q.jobs['100'] = 'TIMEOUT'));
+  await store.cancelWorkflow(wf.id);
+  const canceled = await dispatcher.pass();
+  t.deepEqual(canceled.submitted, [], 'a canceled workflow gets no new allocation');
+  t.deepEqual(canceled.ended.map((e) => e.state), ['TIMEOUT'], 'but ended allocations are still noticed');
+  t.is(await dispatcher.cancelAll(), 3);
+  t.deepEqual((await slurm.read()).cancelled, ['101', '102', '103']);
 });

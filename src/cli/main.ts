@@ -21,6 +21,7 @@ async function loadCommands(): Promise<Register[]> {
     import('./commands/run.js'),
     import('./commands/validate.js'),
     import('./commands/plan.js'),
+    import('./commands/operator.js'),
   ]);
   return modules.map((m) => m.register);
 }

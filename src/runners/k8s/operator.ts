@@ -85,6 +85,12 @@ export interface OperatorOptions {
   computeNodeLeaseSeconds?: number;
   metrics?: OperatorMetrics;
   log?: (message: string) => void;
+  /** Started with the store while leading (e.g. the REST API), closed when leadership ends. */
+  serve?: (store: Store) => Promise<{ close(): Promise<void> }>;
+  /** Called when a held lease is lost (not on stop()); the CLI exits so that Kubernetes restarts it. */
+  onLostLeadership?: () => void;
+  /** Called when starting to lead failed (store, informers, serve); the replica has given up the lease. */
+  onFatal?: (err: unknown) => void;
 }
 
 interface WorkflowState {
@@ -118,6 +124,7 @@ export class Operator {
   private leading = false;
   private stopped = true;
   private passing: Promise<void> | null = null;
+  private served: { close(): Promise<void> } | null = null;
   private again = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -138,7 +145,10 @@ export class Operator {
         namespace: le.namespace, name: le.name ?? 'torc-operator', identity: this.identity,
         leaseDurationSeconds: le.leaseDurationSeconds, renewDeadlineSeconds: le.renewDeadlineSeconds, retryPeriodSeconds: le.retryPeriodSeconds,
         onStartedLeading: () => { void this.lead(); },
-        onStoppedLeading: () => { void this.unlead('lost the leader lease'); },
+        onStoppedLeading: () => {
+          if (this.stopped) return;
+          void this.unlead('lost the leader lease').then(() => this.o.onLostLeadership?.());
+        },
         onError: (e) => this.warn('leader election', e),
       })
       : null;
@@ -192,12 +202,17 @@ export class Operator {
       });
       await Promise.all([this.nodes.start(), this.pods.start(), this.workflows.start()]);
       if (!this.leading) return;
+      if (this.o.serve) this.served = await this.o.serve(this.store);
       this.tickTimer = setInterval(() => this.schedule(), (this.o.tickSeconds ?? 2) * 1000);
       this.resyncTimer = setInterval(() => this.schedule(), (this.o.resyncSeconds ?? 30) * 1000);
       this.schedule();
     } catch (err) {
       this.warn('start', err);
       await this.unlead('failed to start');
+      // Hand the lease to a replica that can do the work.
+      this.stopped = true;
+      await this.elector?.stop({ release: true });
+      this.o.onFatal?.(err);
     }
   }
 
@@ -212,6 +227,9 @@ export class Operator {
     await Promise.all([this.workflows?.stop(), this.pods?.stop(), this.nodes?.stop()]);
     await this.passing;
     this.workflows = this.pods = this.nodes = null;
+    const served = this.served;
+    this.served = null;
+    await served?.close().catch((e) => this.warn('closing the REST API', e));
     this.state.clear();
     this.assumed.clear();
     const store = this.store;

@@ -251,3 +251,37 @@ jobs:
 function isEnded(job: Awaited<ReturnType<SlurmCommands['showJob']>>): boolean {
   return job !== null && ['CANCELLED', 'COMPLETED', 'FAILED', 'TIMEOUT'].includes(job.state);
 }
+
+slurm('--start-one-worker-per-node: the worker runs through srun in a job step and serves its node', async (t) => {
+  t.timeout(240_000);
+  const h = await harness(
+    t,
+    `
+name: slurm-per-node
+compute_node_wait_for_new_jobs_seconds: 3
+compute_node_expiration_buffer_seconds: 5
+resource_requirements:
+  - {name: one, num_cpus: 1, memory: 10m, runtime: PT1M}
+slurm_schedulers:
+  - {name: nodes, walltime: "00:03:00", mem: 200M, ntasks_per_node: 2}
+jobs:
+  - name: job_{i}
+    command: '${RECORD}; echo "$SLURM_STEP_ID" > @DIR@/step.$TORC_JOB_ID'
+    resource_requirements: one
+    scheduler: nodes
+    parameters: {i: "1:4"}
+`,
+  );
+  const { script, allocations } = await h.scheduleNodes('nodes', 1, ['--start-one-worker-per-node', '--max-parallel-jobs', '2']);
+  t.regex(await readFile(script, 'utf8'), /^exec srun .* worker \d+ .*--max-parallel-jobs 2$/m);
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 120_000, 'the workflow to complete').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  t.is((await h.store.getStatus(h.workflowId)).counts.completed, 4);
+  const seen = await h.seen();
+  t.is(seen.length, 4);
+  t.true(seen.every((s) => s.slurm_job_id === allocations[0]!.slurm_job_id));
+  for (const s of seen) t.is((await readFile(path.join(h.dir, `step.${s.job_id}`), 'utf8')).trim(), '0', 'jobs ran inside the srun step');
+  t.regex(await h.slurmLogs(), /\(one worker per node\)/);
+});

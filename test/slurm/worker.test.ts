@@ -4,7 +4,7 @@
  * in-memory RunnerClient (test/support/memory-client.ts) for the server.
  */
 import test, { type ExecutionContext } from 'ava';
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 import { AllocationClient, createSlurmWorker, type WorkerSettings } from '../../src/runners/slurm/worker.js';
@@ -137,4 +137,40 @@ test('AllocationClient: a signal-killed job is held back when the allocation tur
   t.is((await client.getProgress(1)).counts.running, 1, 'other methods pass through');
   await client.deactivateComputeNode(node.id);
   t.is(inner.job(jobs[2]!.id).status, JobStatus.ready, 'deactivation requeues the held-back job');
+});
+
+test('one worker for a 2-node allocation starts the jobs placed on the other node there, through srun', async (t) => {
+  const { dir, commands } = await allocation(t, '30:00');
+  // A stand-in srun: records its options, then runs the command it was given on "that node".
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  await writeFile(
+    path.join(bin, 'srun'),
+    `#!/bin/bash\nopts=()\nwhile [ "$1" != bash ]; do opts+=("$1"); shift; done\nprintf '%s\\n' "\${opts[@]}" > "${dir}/srun.$TORC_JOB_ID"\nexec "$@"\n`,
+  );
+  await chmod(path.join(bin, 'srun'), 0o755);
+  const env = {
+    SLURM_JOB_ID: '4242', SLURMD_NODENAME: 'cn1', SLURM_JOB_NODELIST: 'cn[1-2]', SLURM_JOB_NUM_NODES: '2',
+    SLURM_JOB_CPUS_PER_NODE: '1(x2)', SLURM_CPUS_ON_NODE: '1', SLURM_MEM_PER_NODE: '512',
+  };
+  const client = new MemoryRunnerClient();
+  const jobEnv = { PATH: `${bin}:${process.env.PATH}` };
+  const jobs = client.addJobs([
+    { name: 'a', command: `echo "it's a" > ${dir}/out.$TORC_JOB_ID; sleep 0.5`, env: jobEnv, resources: { runtime_seconds: 60, memory_bytes: 100 * MIB } },
+    { name: 'b', command: `echo "it's b" > ${dir}/out.$TORC_JOB_ID; sleep 0.5`, env: jobEnv, resources: { runtime_seconds: 60, memory_bytes: 100 * MIB } },
+  ]);
+  const worker = await createSlurmWorker({
+    client, commands, workflowId: 1, settings: SETTINGS, schedulerConfigId: null, outputDir: dir, apiUrl: 'http://127.0.0.1:1', env,
+    handleSignals: false, pollIntervalSeconds: 0.2,
+  });
+  t.deepEqual(worker.allocation.nodes, ['cn1', 'cn2']);
+  await worker.run();
+  for (const j of jobs) {
+    t.is(client.job(j.id).status, JobStatus.completed);
+    t.is((await readFile(path.join(dir, `out.${j.id}`), 'utf8')).trim(), `it's ${j.name}`, 'the command ran unchanged');
+  }
+  const stepped = (await readdir(dir)).filter((f) => f.startsWith('srun.'));
+  t.is(stepped.length, 1, 'one job ran here, the other through srun on cn2');
+  const opts = (await readFile(path.join(dir, stepped[0]!), 'utf8')).trim().split('\n');
+  t.deepEqual(opts, ['--nodes=1', '--ntasks=1', '--nodelist=cn2', '--cpus-per-task=1', '--mem=100M', '--exact', `--job-name=torc_job_${stepped[0]!.slice(5)}`]);
 });

@@ -7,12 +7,14 @@
  */
 import type { SortMethod } from '../../allocator/types.js';
 import { JobStatus } from '../../store/status.js';
-import type { RunnerClient } from '../client.js';
+import type { ClaimedJobRecord, RunnerClient } from '../client.js';
 import type { DetectedResources } from '../local/resources.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../local/job-runner.js';
+import { jobShellCommand } from '../local/process.js';
 import { stopOnSignals } from '../local/signals.js';
 import { allocationEndTime, readAllocation, type SlurmAllocation } from './allocation.js';
 import type { SlurmCommands } from './commands.js';
+import { shellQuote } from './sbatch.js';
 
 /** The workflow settings a worker obeys (torc's names). */
 export interface WorkerSettings {
@@ -107,11 +109,19 @@ export class AllocationClient {
     private readonly inner: RunnerClient,
     private readonly slurmJobId: string,
     private readonly holdMs = 2000,
+    /** Set when one worker serves several nodes: jobs placed on another node are started there through srun. */
+    thisNode: string | null = null,
   ) {
     const own: Partial<RunnerClient> = {
       registerComputeNode: (wf, node) => inner.registerComputeNode(wf, { ...node, scheduler_job_id: this.slurmJobId }),
       completeJob: (job, status, run, result) => this.completeJob(job, status, run, result),
     };
+    if (thisNode !== null) {
+      own.claimJobsBasedOnResources = async (wf, req) => {
+        const res = await inner.claimJobsBasedOnResources(wf, req);
+        return { ...res, jobs: res.jobs.map((job) => runOnAssignedNode(job, thisNode)) };
+      };
+    }
     this.client = new Proxy(inner, {
       get(target, prop, receiver) {
         if (prop in own) return own[prop as keyof RunnerClient];
@@ -149,6 +159,33 @@ export class AllocationClient {
   }
 }
 
+/**
+ * A single-node job the allocator placed on another node of the allocation than the worker's
+ * own runs there: its command becomes one srun step on that node with the job's CPUs, memory
+ * and GPUs. Multi-node jobs and jobs placed here are unchanged (a multi-node job starts on the
+ * worker's node and spreads itself, with srun or mpiexec, as on any Slurm allocation).
+ */
+export function runOnAssignedNode(job: ClaimedJobRecord, thisNode: string): ClaimedJobRecord {
+  const node = job.assigned_nodes[0];
+  if (job.resources.num_nodes > 1 || node === undefined || node === thisNode) return job;
+  const r = job.resources;
+  const step = [
+    'srun',
+    '--nodes=1',
+    '--ntasks=1',
+    `--nodelist=${node}`,
+    `--cpus-per-task=${Math.max(1, Math.ceil(r.num_cpus))}`,
+    `--mem=${Math.max(1, Math.ceil(r.memory_bytes / 1024 ** 2))}M`,
+    ...(r.num_gpus > 0 ? [`--gres=gpu:${r.num_gpus}`] : []),
+    '--exact',
+    `--job-name=${shellQuote(`torc_job_${job.id}`)}`,
+    'bash',
+    '-c',
+    shellQuote(jobShellCommand(job.command, job.invocation_script)),
+  ];
+  return { ...job, command: step.join(' '), invocation_script: null };
+}
+
 /** Reads the allocation and its end, and builds the runner (not started). */
 export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWorker> {
   const env = o.env ?? process.env;
@@ -164,7 +201,7 @@ export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWor
       `${allocation.gpusPerNode} GPU(s) (${allocation.sources.gpus}), ends ${endTime ? endTime.toISOString() : 'never'}; ` +
       `buffer ${s.compute_node_expiration_buffer_seconds}s, idle exit ${s.compute_node_wait_for_new_jobs_seconds}s`,
   );
-  const client = new AllocationClient(o.client, allocation.jobId);
+  const client = new AllocationClient(o.client, allocation.jobId, undefined, allocation.nodes.length > 1 ? allocation.thisNode : null);
   const runner = new JobRunner({
     client: client.client,
     workflowId: o.workflowId,

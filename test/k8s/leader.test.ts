@@ -84,6 +84,13 @@ test('a leader that cannot renew steps down before the lease could be taken', as
   await waitFor(() => a.isLeader, 'a to lead again once the API recovers');
 });
 
+test('explicitly undefined timings take the defaults (a 15 s lease)', async (t) => {
+  const { make, lease } = await setup(t);
+  const e = make('d', { leaseDurationSeconds: undefined, renewDeadlineSeconds: undefined, retryPeriodSeconds: undefined });
+  t.true(await e.tryAcquireOrRenew());
+  t.is((await lease()).spec?.leaseDurationSeconds, 15);
+});
+
 test('renewDeadline must be shorter than the lease', (t) => {
   t.throws(() => new LeaderElector({} as CoordinationV1Api, { namespace: 'n', name: 'l', identity: 'x', leaseDurationSeconds: 5, renewDeadlineSeconds: 5 }), { instanceOf: RangeError });
 });

@@ -41,7 +41,13 @@ export class LeaderElector {
   private loop: Promise<void> | null = null;
 
   constructor(private readonly api: CoordinationV1Api, opts: LeaderElectionOptions) {
-    this.opts = { leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2, ...opts };
+    // `??`, not a spread: callers pass explicit undefineds for "default".
+    this.opts = {
+      ...opts,
+      leaseDurationSeconds: opts.leaseDurationSeconds ?? 15,
+      renewDeadlineSeconds: opts.renewDeadlineSeconds ?? 10,
+      retryPeriodSeconds: opts.retryPeriodSeconds ?? 2,
+    };
     if (this.opts.renewDeadlineSeconds >= this.opts.leaseDurationSeconds) {
       throw new RangeError('renewDeadlineSeconds must be less than leaseDurationSeconds');
     }

@@ -10,17 +10,21 @@ import type {
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
+  FailureHandlerModel,
+  FileObservation,
   JobRecord,
+  RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
 } from '../runners/client.js';
 import { GIB } from '../allocator/fit.js';
 import { formatDuration } from '../spec/units.js';
-import type { ComputeNodeRecord, EventRecord, SlurmSchedulerRecord } from '../store/records.js';
+import type { ComputeNodeRecord, EventRecord, FileRecord, SlurmSchedulerRecord } from '../store/records.js';
+import type { ReinitOutcome } from '../store/reinit.js';
 import { BASE_PATH } from './route.js';
-import type { PageView, WorkflowStatusModel } from './views.js';
+import type { PageView, WorkflowActionModel, WorkflowStatusModel } from './views.js';
 
-export type { PageView, WorkflowStatusModel };
+export type { PageView, WorkflowActionModel, WorkflowStatusModel };
 
 /** An HTTP answer that is not one of the domain errors (401, 5xx, an unreachable server). */
 export class ApiError extends Error {
@@ -272,6 +276,50 @@ export class TorcClient implements RunnerClient {
 
   async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
     await this.call('POST', `/jobs/${id(jobId)}/complete_job/${id(status)}/${id(runId)}`, { body: result });
+  }
+
+  async getFailureHandler(failureHandlerId: number): Promise<FailureHandlerModel> {
+    return this.call('GET', `/failure_handlers/${id(failureHandlerId)}`);
+  }
+
+  async retryJob(jobId: number, runId: number, request: RetryJobRequest): Promise<void> {
+    const { max_retries, ...body } = request;
+    await this.call('POST', `/jobs/${id(jobId)}/retry/${id(runId)}`, { body, query: { max_retries } });
+  }
+
+  // ---- failure policy, reinitialize, actions (issue 6) ------------------------------------
+
+  async listFailureHandlers(workflowId: number, query: PageQuery = {}): Promise<PageView<FailureHandlerModel>> {
+    return this.call('GET', '/failure_handlers', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  async listFiles(workflowId: number, query: PageQuery = {}): Promise<PageView<FileRecord>> {
+    return this.call('GET', '/files', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  /** torc's process_changed_job_inputs: reinitialize with the files' times as seen by the caller. */
+  async processChangedJobInputs(workflowId: number, options: { dryRun?: boolean; files?: FileObservation[] } = {}): Promise<ReinitOutcome> {
+    return this.call('POST', `/workflows/${id(workflowId)}/process_changed_job_inputs`, {
+      query: { dry_run: options.dryRun ?? false },
+      body: { files: options.files ?? [] },
+    });
+  }
+
+  async listActions(workflowId: number): Promise<WorkflowActionModel[]> {
+    return this.call('GET', `/workflows/${id(workflowId)}/actions`);
+  }
+
+  async listPendingActions(workflowId: number, triggerType?: string): Promise<WorkflowActionModel[]> {
+    return this.call('GET', `/workflows/${id(workflowId)}/actions/pending`, { query: { trigger_type: triggerType } });
+  }
+
+  /** Atomic: resolves for the one winner; the others get ConflictError. */
+  async claimAction(
+    workflowId: number,
+    actionId: number,
+    who: { compute_node_id?: number | null; claimer?: string },
+  ): Promise<{ action_id: number; success: true; claimer: string; action: WorkflowActionModel }> {
+    return this.call('POST', `/workflows/${id(workflowId)}/actions/${id(actionId)}/claim`, { body: who });
   }
 
   // ---- compute nodes and records -------------------------------------------------------------

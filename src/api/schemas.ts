@@ -159,7 +159,12 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       runtime_seconds: { type: 'number', minimum: 0 },
     }),
     assigned_nodes: { type: 'array', items: { type: 'string' }, description: 'Nodes the job was placed on (per-node claims)' },
-  }),
+    files: {
+      type: 'array',
+      items: obj({ id: int(), path: { type: 'string' }, kind: { type: 'string', enum: ['input', 'output'] } }),
+      description: 'The files the job reads and writes; report their times on completion',
+    },
+  }, [...Object.keys(jobProperties), 'resources', 'assigned_nodes']),
   claim_jobs_response: obj({
     jobs: { type: 'array', items: ref('claimed_job_model') },
     reason: nullable({ type: 'string' }),
@@ -213,9 +218,89 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       return_code: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
       exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
+      files: ref('file_observations'),
     },
     ['return_code', 'exec_time_minutes', 'completion_time'],
   ),
+  file_observations: {
+    type: 'array',
+    maxItems: 100_000,
+    description: "Files' modification times as a runner saw them (seconds since the epoch; null: missing)",
+    items: obj({ id: int(1), st_mtime: nullable({ type: 'number', minimum: 0, maximum: 1e12 }) }),
+  },
+  retry_job_request: obj(
+    {
+      return_code: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
+      exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
+      completion_time: { type: 'string', minLength: 1, maxLength: 64 },
+      status: { type: 'string', enum: ['failed', 'terminated'], description: 'How the attempt ended (default failed)' },
+    },
+    ['return_code', 'exec_time_minutes', 'completion_time'],
+  ),
+  failure_rule: obj({
+    exit_codes: { type: 'array', items: { type: 'integer' } },
+    match_all_exit_codes: { type: 'boolean' },
+    recovery_script: nullable({ type: 'string' }),
+    max_retries: int(),
+    memory_multiplier: nullable({ type: 'number' }),
+    runtime_multiplier: nullable({ type: 'number' }),
+  }),
+  failure_handler_model: obj({
+    id: int(),
+    workflow_id: int(),
+    name: { type: 'string' },
+    rules: { type: 'array', items: ref('failure_rule') },
+  }),
+  file_model: obj({
+    id: int(),
+    workflow_id: int(),
+    name: { type: 'string' },
+    path: { type: 'string' },
+    st_mtime: nullable({ type: 'number', description: 'When a job last reported it (seconds since the epoch)' }),
+  }),
+  process_changed_job_inputs_request: obj(
+    { files: ref('file_observations') },
+    [],
+  ),
+  process_changed_job_inputs_response: obj({
+    workflow_id: int(),
+    dry_run: { type: 'boolean' },
+    run_id: int(1),
+    reinitialized_jobs: { type: 'array', items: { type: 'string' }, description: "torc's field: names of the jobs reset" },
+    jobs: {
+      type: 'array',
+      items: obj({ id: int(), name: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } }),
+    },
+    initialized: { type: ['object', 'null'] },
+  }),
+  workflow_action_model: obj({
+    id: int(),
+    workflow_id: int(),
+    trigger_type: { type: 'string' },
+    action_type: { type: 'string' },
+    action_config: { type: 'object', description: 'commands, scheduler_id, scheduler_type, num_allocations, start_one_worker_per_node, max_parallel_jobs' },
+    job_ids: { type: 'array', items: int() },
+    persistent: { type: 'boolean' },
+    triggered: { type: 'boolean', description: 'Its trigger fired in the current run' },
+    triggered_at: nullable({ type: 'string' }),
+    executed: { type: 'boolean', description: 'Claimed in the current run' },
+    executed_at: nullable({ type: 'string' }),
+    executed_by: nullable({ type: 'string' }),
+  }),
+  list_actions_response: { type: 'array', items: ref('workflow_action_model') },
+  claim_action_request: obj(
+    {
+      compute_node_id: nullable(int()),
+      claimer: { type: 'string', minLength: 1, maxLength: 256, description: 'Who claims, when not a compute node' },
+    },
+    [],
+  ),
+  claim_action_response: obj({
+    action_id: int(),
+    success: { type: 'boolean', const: true },
+    claimer: { type: 'string' },
+    action: ref('workflow_action_model'),
+  }),
   compute_node_registration: obj(
     {
       workflow_id: int(),
@@ -313,6 +398,8 @@ export const COMPONENTS: Record<string, JsonSchema> = {
   list_events_response: pageOf('event_model'),
   list_resource_requirements_response: pageOf('resource_requirements_model'),
   list_slurm_schedulers_response: pageOf('slurm_scheduler_model'),
+  list_failure_handlers_response: pageOf('failure_handler_model'),
+  list_files_response: pageOf('file_model'),
   // Slurm allocations (torc's scheduled_compute_nodes): recorded by `torc slurm schedule-nodes`.
   scheduled_compute_node_create: obj(
     {

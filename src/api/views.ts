@@ -5,6 +5,7 @@ import { computeStatus, type WorkflowStatusView } from '../reconciler/status.js'
 import type { WorkflowProgress } from '../runners/client.js';
 import { formatDuration, formatMemory } from '../spec/units.js';
 import type {
+  ActionRecord,
   ComputeNodeRecord,
   Page,
   ResourceRequirementsRecord,
@@ -91,3 +92,31 @@ export function resultView(r: ResultRecord) {
 export function resourceRequirementsView(r: ResourceRequirementsRecord) {
   return { ...r, memory: formatMemory(r.memory_bytes), runtime: formatDuration(r.runtime_seconds) };
 }
+
+/** torc's workflow_action_model (its settings under action_config), with our trigger state. */
+export function actionView(a: ActionRecord, runId: number) {
+  return {
+    id: a.id,
+    workflow_id: a.workflow_id,
+    trigger_type: a.trigger_type,
+    action_type: a.action_type,
+    action_config: {
+      commands: a.commands,
+      scheduler_id: a.scheduler_id,
+      scheduler_type: a.scheduler_type,
+      num_allocations: a.num_allocations,
+      start_one_worker_per_node: a.start_one_worker_per_node,
+      max_parallel_jobs: a.max_parallel_jobs,
+    },
+    job_ids: a.job_ids,
+    persistent: a.persistent,
+    triggered: a.triggered_run_id === runId,
+    triggered_at: a.triggered_run_id === runId ? a.triggered_at : null,
+    executed: a.executed,
+    executed_at: a.executed_at,
+    executed_by: a.executed_by,
+  };
+}
+
+export type WorkflowActionModel = ReturnType<typeof actionView>;
+

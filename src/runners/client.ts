@@ -5,6 +5,7 @@
  * local runner. Field names follow torc's JSON models (snake_case).
  */
 import type { ResourceNeed, RunnerCapacity, SortMethod } from '../allocator/types.js';
+import type { PlanFailureRule } from '../spec/plan.js';
 
 /** A job as the API shows it (torc's JobModel plus our fields). */
 export interface JobRecord {
@@ -34,6 +35,24 @@ export interface ClaimedJobRecord extends JobRecord {
   resources: ResourceNeed;
   /** Node names the allocator placed the job on (per-node capacity form), else []. */
   assigned_nodes: string[];
+  /**
+   * The files the job reads and writes (paths as declared, relative to the job's working
+   * directory). The runner reports their modification times when the job completes, so that
+   * reinitialize can tell what changed since. Absent from servers that do not send it.
+   */
+  files?: ClaimedJobFile[];
+}
+
+export interface ClaimedJobFile {
+  id: number;
+  path: string;
+  kind: 'input' | 'output';
+}
+
+/** A file's modification time as a runner saw it (seconds since the epoch), or null when missing. */
+export interface FileObservation {
+  id: number;
+  st_mtime: number | null;
 }
 
 export interface ClaimResponse {
@@ -56,6 +75,24 @@ export interface CompleteJobResult {
   return_code: number;
   exec_time_minutes: number;
   completion_time: string;
+  /** For a completed job: its files' modification times right after it ran (see ClaimedJobRecord.files). */
+  files?: FileObservation[];
+}
+
+/** The failed attempt a runner asks to retry (POST /jobs/{id}/retry/{run_id}). */
+export interface RetryJobRequest extends CompleteJobResult {
+  /** How the attempt ended: failed (non-zero exit, default) or terminated (runtime limit). */
+  status?: 'failed' | 'terminated';
+  /** torc's max_retries query parameter: refuse when the failed attempt is past it. */
+  max_retries?: number;
+}
+
+/** A failure handler as runners read it (torc's failure_handler model, rules parsed). */
+export interface FailureHandlerModel {
+  id: number;
+  workflow_id: number;
+  name: string;
+  rules: PlanFailureRule[];
 }
 
 export interface WorkflowProgress {
@@ -96,4 +133,11 @@ export interface RunnerClient {
   claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse>;
   startJob(jobId: number, runId: number, computeNodeId: number): Promise<void>;
   completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void>;
+  /**
+   * Failure handling (issue 6). Optional so that thin wrappers keep compiling; a runner whose
+   * client lacks them reports every failure as final.
+   */
+  getFailureHandler?(failureHandlerId: number): Promise<FailureHandlerModel>;
+  /** running → ready with attempt + 1 after a failed attempt that a rule retries; 409 when the rules refuse. */
+  retryJob?(jobId: number, runId: number, request: RetryJobRequest): Promise<void>;
 }

@@ -9,6 +9,8 @@ import type {
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
+  FailureHandlerModel,
+  RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
 } from './client.js';
@@ -57,6 +59,15 @@ export class StoreRunnerClient implements RunnerClient {
 
   async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
     await this.store.completeJob(jobId, status, runId, result);
+    this.onChange();
+  }
+
+  getFailureHandler(failureHandlerId: number): Promise<FailureHandlerModel> {
+    return this.store.getFailureHandler(failureHandlerId);
+  }
+
+  async retryJob(jobId: number, runId: number, request: RetryJobRequest): Promise<void> {
+    await this.store.retryJob(jobId, runId, request);
     this.onChange();
   }
 }

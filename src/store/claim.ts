@@ -8,7 +8,7 @@
  */
 import { decideClaim, eligibleClasses, fetchBudget, checkLimit } from '../allocator/index.js';
 import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, RunnerCapacity } from '../allocator/types.js';
-import type { ClaimByResourcesRequest, ClaimedJobRecord, ClaimResponse } from '../runners/client.js';
+import type { ClaimByResourcesRequest, ClaimedJobFile, ClaimedJobRecord, ClaimResponse } from '../runners/client.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { WriteTx } from './db.js';
 import { JOB_COLUMNS, toJob, toWorkflow, type WorkflowRecord } from './records.js';
@@ -100,6 +100,21 @@ async function applyDecision(
     [ids],
   );
   const byId = new Map(rows.map((r) => [r.id as number, r]));
+  // The jobs' files (PK range scans per job): the runner reports their times on completion.
+  const fileRows = await tx.all<{ job_id: number; id: number; path: string; kind: 'input' | 'output' }>(
+    `SELECT jf.job_id, f.id, f.path, 'input' AS kind FROM job_input_files jf JOIN files f ON f.id = jf.file_id
+       WHERE jf.job_id IN (SELECT value FROM json_each(?1))
+     UNION ALL
+     SELECT jf.job_id, f.id, f.path, 'output' AS kind FROM job_output_files jf JOIN files f ON f.id = jf.file_id
+       WHERE jf.job_id IN (SELECT value FROM json_each(?1))`,
+    [ids],
+  );
+  const filesOf = new Map<number, ClaimedJobFile[]>();
+  for (const f of fileRows) {
+    const list = filesOf.get(f.job_id) ?? [];
+    list.push({ id: f.id, path: f.path, kind: f.kind });
+    filesOf.set(f.job_id, list);
+  }
   // Keep the allocator's order: it is the order in which the runner should start them.
   return decision.claimed.map((c) => {
     const r = byId.get(c.job_id)!;
@@ -113,6 +128,7 @@ async function applyDecision(
         runtime_seconds: r.r_runtime_seconds as number,
       },
       assigned_nodes: c.nodes,
+      files: filesOf.get(c.job_id) ?? [],
     };
   });
 }

@@ -11,8 +11,12 @@ import type {
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
+  RetryJobRequest,
   WorkflowProgress,
 } from '../runners/client.js';
+import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
+import { currentInputHash, reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
+import { retryJobInTx, type RetryOutcome } from './retry.js';
 import { claimByResources, claimNext, newClaimStats, type ClaimStats } from './claim.js';
 import { checkPlan, insertPlan } from './create.js';
 import { applyPlanInTx, type ApplyOutcome } from './replace.js';
@@ -59,6 +63,9 @@ export * from './records.js';
 export type { ClaimStats } from './claim.js';
 export type { InitializeOutcome } from './transitions.js';
 export type { ApplyOutcome, ApplyAction } from './replace.js';
+export type { ActionClaimer, ActionClaimOutcome } from './actions.js';
+export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
+export type { RetryOutcome } from './retry.js';
 
 const S = JobStatus;
 
@@ -217,7 +224,13 @@ export class Store {
     return this.write(async (tx) => {
       await this.requireWorkflow(tx, workflowId);
       await tx.run(`UPDATE workflows SET status = 'canceled' WHERE id = ?`, [workflowId]);
-      const { canceled, running } = await cancelJobs(tx, workflowId, this.nowIso());
+      const now = this.nowIso();
+      const { canceled, running } = await cancelJobs(tx, workflowId, now);
+      await tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'workflow_canceled', ?)`, [
+        workflowId,
+        now,
+        JSON.stringify({ canceled, running_job_ids: running }),
+      ]);
       return { canceled, running_job_ids: running };
     });
   }
@@ -233,6 +246,8 @@ export class Store {
       const wf = await this.requireWorkflow(tx, workflowId);
       const reset = await resetJobs(tx, workflowId, options.failedOnly ?? false);
       await tx.run(`UPDATE workflows SET run_id = run_id + 1, status = 'active' WHERE id = ?`, [workflowId]);
+      // A new run: its actions fire again.
+      await resetActions(tx, workflowId);
       return { run_id: wf.run_id + 1, reset };
     });
   }
@@ -356,12 +371,16 @@ export class Store {
       if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
       if (job.status !== S.running) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not running`);
       const now = this.nowIso();
-      await tx.run(`UPDATE jobs SET status = ?, return_code = ?, completed_at = ? WHERE id = ? AND status = ${S.running}`, [
+      // What a completed job ran on, for reinitialize: its input hash and its files' times.
+      const hash = code === S.completed ? await currentInputHash(tx, jobId) : null;
+      await tx.run(`UPDATE jobs SET status = ?, return_code = ?, completed_at = ?, input_hash = ? WHERE id = ? AND status = ${S.running}`, [
         code,
         result.return_code,
         now,
+        hash,
         jobId,
       ]);
+      if (code === S.completed && result.files && result.files.length > 0) await recordFileTimes(tx, jobId, result.files);
       await tx.run(
         `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -377,6 +396,65 @@ export class Store {
         canceled_dependents: outcome.canceled,
       };
     });
+  }
+
+  /**
+   * A failed attempt that the job's failure handler retries: its result is recorded and the
+   * job goes back to ready with attempt + 1, its own requirements raised when the matching rule
+   * has multipliers. One transaction; ConflictError (nothing changed) when the job is not
+   * running, the run_id is stale, the workflow is canceled or the rules do not retry it.
+   */
+  async retryJob(jobId: number, runId: number, req: RetryJobRequest): Promise<RetryOutcome> {
+    checkResult(req);
+    if (req.status !== undefined && req.status !== 'failed' && req.status !== 'terminated') {
+      throw new InputError(`expected failed or terminated, got ${String(req.status)}`, 'status');
+    }
+    if (req.max_retries !== undefined && !(Number.isSafeInteger(req.max_retries) && req.max_retries >= 0)) {
+      throw new InputError(`expected a whole number ≥ 0, got ${String(req.max_retries)}`, 'max_retries');
+    }
+    return this.write(async (tx) => {
+      const job = await this.requireJob(tx, jobId);
+      const wf = await this.requireWorkflow(tx, job.workflow_id);
+      return retryJobInTx(tx, job, wf, runId, req, this.nowIso());
+    });
+  }
+
+  async getFailureHandler(failureHandlerId: number): Promise<FailureHandlerRecord> {
+    const row = await this.db.get('SELECT * FROM failure_handlers WHERE id = ?', [failureHandlerId]);
+    if (!row) throw new NotFoundError(`failure handler ${failureHandlerId}`);
+    return toFailureHandler(row);
+  }
+
+  /**
+   * Finds the completed jobs whose inputs changed (files as observed by the caller, command,
+   * input user data) and sends them and their downstream back to run in a new run, then
+   * initializes. With dryRun it only reports. See reinit.ts.
+   */
+  async reinitialize(workflowId: number, options: ReinitOptions = {}): Promise<ReinitOutcome> {
+    return this.write((tx) => reinitializeInTx(tx, workflowId, options, this.nowIso()));
+  }
+
+  // ---- actions ---------------------------------------------------------------------------
+
+  /** Fires the triggers whose condition holds now (once per run); returns the newly fired actions. */
+  async fireActionTriggers(workflowId: number): Promise<ActionRecord[]> {
+    return this.write((tx) => fireTriggers(tx, workflowId, this.nowIso()));
+  }
+
+  /** Actions whose trigger fired in the current run and that are not claimed (persistent ones stay listed). */
+  async listPendingActions(workflowId: number, triggerTypes?: string[]): Promise<ActionRecord[]> {
+    return this.db.read(async (q) => {
+      const wf = await this.requireWorkflow(q, workflowId);
+      if (wf.status === 'canceled') return [];
+      const rows = await q.all(`SELECT a.* FROM actions a WHERE a.workflow_id = ? AND ${PENDING_SQL} ORDER BY a.id`, [workflowId, wf.run_id]);
+      const all = rows.map(toAction);
+      return triggerTypes && triggerTypes.length > 0 ? all.filter((a) => triggerTypes.includes(a.trigger_type)) : all;
+    });
+  }
+
+  /** Atomic claim of a pending action: of concurrent claimers exactly one wins, the others get ConflictError. */
+  async claimAction(workflowId: number, actionId: number, who: ActionClaimer): Promise<ActionClaimOutcome> {
+    return this.write((tx) => claimActionInTx(tx, workflowId, actionId, who, this.nowIso()));
   }
 
   // ---- compute nodes ---------------------------------------------------------------------
@@ -540,5 +618,33 @@ function checkResult(result: CompleteJobResult): void {
   if (typeof result?.completion_time !== 'string' || result.completion_time === '') {
     issues.push({ path: 'completion_time', message: 'expected a timestamp string' });
   }
-  if (issues.length) throw new InputError(issues);
+  if (result?.files !== undefined) {
+    if (!Array.isArray(result.files) || result.files.length > 100_000) {
+      issues.push({ path: 'files', message: 'expected a list of at most 100000 {id, st_mtime}' });
+    } else {
+      result.files.forEach((f, i) => {
+        if (!Number.isSafeInteger(f?.id) || f.id < 1) issues.push({ path: `files[${i}].id`, message: 'expected a file id' });
+        if (f?.st_mtime !== null && !(typeof f?.st_mtime === 'number' && Number.isFinite(f.st_mtime) && f.st_mtime >= 0)) {
+          issues.push({ path: `files[${i}].st_mtime`, message: 'expected seconds since the epoch, or null for a missing file' });
+        }
+      });
+    }
+  }
+  if (issues.length) throw new InputError(issues.slice(0, 20));
+}
+
+/** Records the modification times a runner saw after the job ran; only files the job reads or writes. */
+async function recordFileTimes(tx: WriteTx, jobId: number, files: NonNullable<CompleteJobResult['files']>): Promise<void> {
+  const own = await tx.all<{ id: number }>(
+    'SELECT file_id AS id FROM job_input_files WHERE job_id = ? UNION SELECT file_id FROM job_output_files WHERE job_id = ?',
+    [jobId, jobId],
+  );
+  const ids = new Set(own.map((r) => r.id));
+  const issues = files.flatMap((f, i) => (ids.has(f.id) ? [] : [{ path: `files[${i}].id`, message: `file ${f.id} is not an input or output of job ${jobId}` }]));
+  if (issues.length > 0) throw new InputError(issues.slice(0, 20));
+  await tx.run(
+    `UPDATE files SET st_mtime = (SELECT value->>'st_mtime' FROM json_each(?1) WHERE value->>'id' = files.id)
+     WHERE id IN (SELECT value->>'id' FROM json_each(?1))`,
+    [JSON.stringify(files.map((f) => ({ id: f.id, st_mtime: f.st_mtime })))],
+  );
 }

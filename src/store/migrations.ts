@@ -242,6 +242,30 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE compute_nodes ADD COLUMN scheduler_job_id TEXT;
   CREATE INDEX compute_nodes_scheduler_job ON compute_nodes(workflow_id, scheduler_job_id) WHERE scheduler_job_id IS NOT NULL;
   `,
+  // 3: failure policy, reinitialize and actions (issue 6).
+  `
+  -- A job's own requirements, raised by a failure rule's memory/runtime multiplier; NULL for
+  -- the workflow's declared entries.
+  ALTER TABLE resource_requirements ADD COLUMN job_id INTEGER;
+  -- Hash of what a completed job read besides files (command, invocation script, env, input
+  -- user data), taken when it completed; reinitialize re-runs the job when it differs.
+  ALTER TABLE jobs ADD COLUMN input_hash TEXT;
+  -- The run in which the action's trigger fired (NULL: not in the current run), and its claim.
+  ALTER TABLE actions ADD COLUMN triggered_run_id INTEGER;
+  ALTER TABLE actions ADD COLUMN triggered_at TEXT;
+  ALTER TABLE actions ADD COLUMN executed_at TEXT;
+  ALTER TABLE actions ADD COLUMN executed_by TEXT;
+  -- Every claim of an action, per run: one per run for an action, one per claimer and run
+  -- for a persistent one.
+  CREATE TABLE action_claims (
+    action_id INTEGER NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL,
+    claimer TEXT NOT NULL,
+    compute_node_id INTEGER,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (action_id, run_id, claimer)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -52,6 +52,8 @@ export interface ResourceRequirementsRecord {
   num_gpus: number;
   num_nodes: number;
   runtime_seconds: number;
+  /** The job whose own (raised) requirements these are, or null for a declared entry. */
+  job_id: number | null;
 }
 
 export interface SlurmSchedulerRecord {
@@ -148,8 +150,15 @@ export interface ActionRecord {
   start_one_worker_per_node: boolean;
   max_parallel_jobs: number | null;
   persistent: boolean;
+  /** Claimed in the current run (for a persistent action: by someone). */
   executed: boolean;
   claimed_by_compute_node_id: number | null;
+  /** The run in which its trigger fired, or null when it has not fired in the current run. */
+  triggered_run_id: number | null;
+  triggered_at: string | null;
+  executed_at: string | null;
+  /** Who claimed it last (a compute node or a reconciler). */
+  executed_by: string | null;
 }
 
 type R = Record<string, unknown>;
@@ -244,5 +253,9 @@ export function toAction(r: R): ActionRecord {
     persistent: bool(r.persistent),
     executed: bool(r.executed),
     claimed_by_compute_node_id: (r.claimed_by_compute_node_id as number | null) ?? null,
+    triggered_run_id: (r.triggered_run_id as number | null) ?? null,
+    triggered_at: (r.triggered_at as string | null) ?? null,
+    executed_at: (r.executed_at as string | null) ?? null,
+    executed_by: (r.executed_by as string | null) ?? null,
   };
 }

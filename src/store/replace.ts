@@ -40,8 +40,8 @@ export async function replaceWorkflow(tx: WriteTx, oldId: number, plan: Plan, me
     const ids = JSON.stringify(keptIds);
     await tx.run(
       `UPDATE jobs SET status = ${JobStatus.completed},
-         (return_code, attempt, started_at, completed_at) = (
-           SELECT o.return_code, o.attempt, o.started_at, o.completed_at FROM jobs o
+         (return_code, attempt, started_at, completed_at, input_hash) = (
+           SELECT o.return_code, o.attempt, o.started_at, o.completed_at, o.input_hash FROM jobs o
            WHERE o.workflow_id = ? AND o.name = jobs.name)
        WHERE id IN (SELECT value FROM json_each(?))`,
       [oldId, ids],

@@ -26,8 +26,19 @@ async function scene(api: TestApi) {
     classes: [{ name: 'big', num_cpus: 4, memory_bytes: 8 * GB }],
     jobs: [{ name: 'running', rc: 'big' }, { name: 'pending' }, { name: 'ready' }, { name: 'blocked', after: ['running'] }],
   });
+  // The running job fails over to its handler (retry_job); an action fires at start (claim_action).
+  plan.failure_handlers.push({
+    name: 'retry_any',
+    rules: [{ exit_codes: [], match_all_exit_codes: true, recovery_script: null, max_retries: 3, memory_multiplier: null, runtime_multiplier: null }],
+  });
+  plan.jobs[0]!.failure_handler = 0;
+  plan.actions.push({
+    trigger_type: 'on_workflow_start', action_type: 'run_commands', jobs: [], commands: ['true'], scheduler: null, scheduler_type: null,
+    num_allocations: 1, start_one_worker_per_node: false, max_parallel_jobs: null, persistent: false,
+  });
   const wf = (await api.store.createWorkflowFromPlan(plan)).id;
   await api.store.initializeJobs(wf);
+  await api.store.fireActionTriggers(wf);
   const node = await api.client.registerComputeNode(wf, {
     hostname: 'walker', pid: 1, num_cpus: 8, memory_gb: 16, num_gpus: 0, num_nodes: 1, scheduler_config_id: null,
     compute_node_type: 'test', lease_seconds: 600,
@@ -37,7 +48,9 @@ async function scene(api: TestApi) {
   await api.client.startJob(byName.running!, 1, node.id);
   await api.client.createEvent(wf, 'walk', { n: 1 });
   const scheduler = (await api.client.listSlurmSchedulers(wf)).items[0]!.id;
-  return { wf, node: node.id, running: byName.running!, pending: byName.pending!, scheduler };
+  const action = (await api.store.listActions(wf))[0]!.id;
+  const handler = (await api.store.listFailureHandlers(wf))[0]!.id;
+  return { wf, node: node.id, running: byName.running!, pending: byName.pending!, scheduler, action, handler };
 }
 
 test('the document is well-formed: unique operation ids, resolvable refs, errors and security documented', async (t) => {
@@ -81,7 +94,9 @@ test('walking the document: every operation answers its documented status with a
       const pathValues: Record<string, string> = {
         id: path.startsWith('/jobs') ? String(path.includes('start_job') ? s.pending : s.running)
           : path.startsWith('/compute_nodes') ? String(s.node)
+          : path.startsWith('/failure_handlers') ? String(s.handler)
           : String(s.wf),
+        action_id: String(s.action),
         run_id: '1',
         compute_node_id: String(s.node),
         status: 'completed',

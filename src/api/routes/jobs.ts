@@ -1,5 +1,5 @@
 /** Jobs: list by workflow (status, name), get, start_job, complete_job. */
-import type { CompleteJobResult } from '../../runners/client.js';
+import type { CompleteJobResult, RetryJobRequest } from '../../runners/client.js';
 import { p, type ParamSpec } from '../params.js';
 import { pageView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
@@ -79,6 +79,29 @@ export const jobRoutes: ApiRoute[] = [
     response: { status: 200, schema: 'job_model', description: 'The job in its final status' },
     handler: async ({ deps, params, body }) => {
       const out = await deps.store.completeJob(params.id as number, params.status as number, params.run_id as number, body as CompleteJobResult);
+      return out.job;
+    },
+  },
+  {
+    operationId: 'retry_job',
+    method: 'POST',
+    path: '/jobs/{id}/retry/{run_id}',
+    summary:
+      "A running job's failed attempt that its failure handler retries: the result is recorded, requirements raised per the rule's multipliers (capped by what runners offer), and the job goes back to ready with attempt + 1. 409 (nothing changed) when the rules do not retry it, the run_id is stale, the job is not running or the workflow is canceled",
+    mutating: true,
+    params: [JOB_ID, RUN_ID, p.queryInt('max_retries', "torc's check: refuse when the failed attempt is past it")],
+    body: {
+      kind: 'json',
+      schema: 'retry_job_request',
+      required: true,
+      description: 'The failed attempt',
+      example: { return_code: 1, exec_time_minutes: 0.5, completion_time: '2026-01-01T12:00:00Z', status: 'failed' },
+    },
+    errors: [404, 409],
+    response: { status: 200, schema: 'job_model', description: 'The job, ready again' },
+    handler: async ({ deps, params, body }) => {
+      const req: RetryJobRequest = { ...(body as RetryJobRequest), max_retries: params.max_retries as number | undefined };
+      const out = await deps.store.retryJob(params.id as number, params.run_id as number, req);
       return out.job;
     },
   },

@@ -1,4 +1,4 @@
-/** Read-mostly records of a workflow: results, events, resource requirements, Slurm schedulers. */
+/** Read-mostly records of a workflow: results, events, resource requirements, Slurm schedulers, failure handlers, files. */
 import { p } from '../params.js';
 import { pageOfList, pageView, resourceRequirementsView, resultView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
@@ -86,6 +86,51 @@ export const recordRoutes: ApiRoute[] = [
       await deps.store.getWorkflow(workflowId);
       const all = await deps.store.listSlurmSchedulers(workflowId);
       return pageView(pageOfList(all, offset, limit), offset, limit, (s) => s);
+    },
+  },
+  {
+    operationId: 'list_failure_handlers',
+    method: 'GET',
+    path: '/failure_handlers',
+    summary: 'Failure handlers of a workflow with their rules',
+    mutating: false,
+    params: [WORKFLOW_FILTER, ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_failure_handlers_response', description: 'A page of failure handlers' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const all = await deps.store.listFailureHandlers(workflowId);
+      return pageView(pageOfList(all, offset, limit), offset, limit, (h) => h);
+    },
+  },
+  {
+    operationId: 'get_failure_handler',
+    method: 'GET',
+    path: '/failure_handlers/{id}',
+    summary: 'A failure handler with its rules (runners read it when a job with this handler fails)',
+    mutating: false,
+    params: [p.id('id', 'Failure handler id')],
+    errors: [404],
+    response: { status: 200, schema: 'failure_handler_model', description: 'The failure handler' },
+    handler: ({ deps, params }) => deps.store.getFailureHandler(params.id as number),
+  },
+  {
+    operationId: 'list_files',
+    method: 'GET',
+    path: '/files',
+    summary: 'Files of a workflow with the modification time recorded when a job last completed with them',
+    mutating: false,
+    params: [WORKFLOW_FILTER, ...PAGING],
+    errors: [404],
+    response: { status: 200, schema: 'list_files_response', description: 'A page of files' },
+    handler: async ({ deps, params }) => {
+      const { offset, limit } = paging(params);
+      const workflowId = params.workflow_id as number;
+      await deps.store.getWorkflow(workflowId);
+      const all = await deps.store.listFiles(workflowId);
+      return pageView(pageOfList(all, offset, limit), offset, limit, (f) => f);
     },
   },
 ];

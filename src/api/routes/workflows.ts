@@ -1,7 +1,8 @@
-/** Workflows: torc's CRUD, status, initialize_jobs, cancel, reset_status, is_complete. */
+/** Workflows: torc's CRUD, status, initialize_jobs, cancel, reset_status, is_complete; actions and reinitialize (actions.ts). */
 import type { Plan, PlanSettings, SortMethod } from '../../spec/plan.js';
 import { p, type Params } from '../params.js';
 import { pageView, workflowStatusView, workflowView } from '../views.js';
+import { actionRoutes } from './actions.js';
 import { PAGING, paging, type ApiRoute } from './common.js';
 
 const ID = p.id('id', 'Workflow id');
@@ -181,4 +182,5 @@ export const workflowRoutes: ApiRoute[] = [
       },
     }),
   ),
+  ...actionRoutes,
 ];

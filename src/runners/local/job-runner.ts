@@ -16,13 +16,18 @@
  * `report: 'terminated'` to record them as terminated instead. A canceled workflow's jobs are
  * always reported terminated (issue 6).
  */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import pLimit from 'p-limit';
 import type { SortMethod } from '../../allocator/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import { JobStatus } from '../../store/status.js';
 import type { ClaimedJobRecord, ClaimResponse, ComputeNodeRegistration, RunnerClient, WorkflowProgress } from '../client.js';
+import { decideFailure } from '../failure-policy.js';
+import { observeFiles } from '../file-times.js';
+import type { PlanFailureRule } from '../../spec/plan.js';
 import { ResourceTracker, type Grant } from './tracker.js';
-import { type JobOutcome, JobProcess, startJobProcess, type TerminationReason, toCompleteResult } from './process.js';
+import { type JobOutcome, JobProcess, startJobProcess, stdioPaths, type TerminationReason, toCompleteResult } from './process.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
 import { Waker } from './waker.js';
 
@@ -87,6 +92,8 @@ export type RunnerEvent =
   | { type: 'job_started'; job: ClaimedJobRecord; pid: number | null; gpus: string[]; stdout: string; stderr: string }
   | { type: 'job_terminating'; job: ClaimedJobRecord; reason: TerminationReason }
   | { type: 'job_finished'; job: ClaimedJobRecord; outcome: JobOutcome; reported: boolean }
+  /** A failed attempt its failure handler retries: the job is ready again with `attempt`. */
+  | { type: 'job_retried'; job: ClaimedJobRecord; outcome: JobOutcome; attempt: number; recovery_return_code: number | null }
   | { type: 'api_error'; operation: string; error: unknown }
   | { type: 'warning'; message: string }
   | { type: 'stopped'; reason: StopReason; summary: RunSummary };
@@ -100,6 +107,8 @@ export interface RunSummary {
   terminated: number;
   /** Ended by stop() (or a lost lease) and left for the server to requeue. */
   requeued: number;
+  /** Failed attempts sent back to ready by their failure handler. */
+  retried: number;
 }
 
 export interface StopOptions {
@@ -112,12 +121,16 @@ interface Running {
   runId: number;
   proc: JobProcess;
   grant: Grant;
+  /** The failure handler's recovery script, while it runs. */
+  recovery?: JobProcess;
 }
 
 interface Finished {
   entry: Running;
   outcome: JobOutcome;
   tries: number;
+  /** Set when the failure handler retries this attempt (report it with retry_job). */
+  retry?: { max_retries: number; recovery_return_code: number | null };
 }
 
 const COMPLETION_REPORT_TRIES = 5;
@@ -138,7 +151,8 @@ export class JobRunner {
   private stopReport: 'requeue' | 'terminated' = 'requeue';
   private apiErrorsInRow = 0;
   private runPromise: Promise<RunSummary> | undefined;
-  private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0 };
+  private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
+  private readonly handlerRules = new Map<number, Promise<PlanFailureRule[]>>();
 
   constructor(options: JobRunnerOptions) {
     const issues: { path: string; message: string }[] = [];
@@ -379,7 +393,7 @@ export class JobRunner {
           command: job.command,
           invocation_script: job.invocation_script,
           attempt: job.attempt,
-          env: { ...(o.env ?? {}), ...(job.env ?? {}) },
+          env: { ...(o.env ?? {}), ...(job.env ?? {}), ...resourceEnv(job) },
           gpus: grant.gpus,
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
         },
@@ -399,14 +413,71 @@ export class JobRunner {
     this.running.set(job.id, entry);
     this.summary.started++;
     this.emit({ type: 'job_started', job, pid: proc.pid, gpus: grant.gpus ?? [], stdout: proc.paths.stdout, stderr: proc.paths.stderr });
-    void proc.done.then((outcome) => {
-      this.finished.push({ entry, outcome, tries: 0 });
+    void proc.done.then(async (outcome) => {
+      // A failure its handler retries: the recovery script runs now, while the job still holds
+      // its resources and is still running on the server, so nothing else starts it meanwhile.
+      const retry = await this.planRetry(entry, outcome).catch((e: unknown) => {
+        this.emit({ type: 'warning', message: `job ${job.id}: failure handling failed: ${(e as Error).message}` });
+        return undefined;
+      });
+      this.finished.push({ entry, outcome, tries: 0, retry });
       this.waker.wake();
     });
     if (this.stopRequested) this.terminate(entry, 'stopped');
   }
 
+  /** Whether the failure handler retries this attempt; runs its recovery script first. */
+  private async planRetry(entry: Running, outcome: JobOutcome): Promise<Finished['retry']> {
+    const { client } = this.o;
+    const job = entry.job;
+    const retriable =
+      (outcome.status === JobStatus.failed && outcome.termination_reason === null) ||
+      (outcome.status === JobStatus.terminated && outcome.termination_reason === 'runtime_limit');
+    if (!retriable || job.failure_handler_id === null || !client.getFailureHandler || !client.retryJob) return undefined;
+    const id = job.failure_handler_id;
+    let rules = this.handlerRules.get(id);
+    if (!rules) {
+      rules = this.api(() => client.getFailureHandler!(id)).then((h) => h.rules);
+      this.handlerRules.set(id, rules);
+      rules.catch(() => this.handlerRules.delete(id));
+    }
+    const decision = decideFailure(await rules, outcome.return_code, job.attempt);
+    if (decision.action !== 'retry') return undefined;
+    const script = decision.rule.recovery_script;
+    const recovery_return_code = script ? await this.runRecovery(entry, outcome, script) : null;
+    return { max_retries: decision.rule.max_retries, recovery_return_code };
+  }
+
+  /**
+   * The recovery script, like the job: `bash -c` in its own process group, the job's
+   * environment plus TORC_RETURN_CODE, output appended to the failed attempt's stdio files.
+   * Its failure does not stop the retry (as in torc); its return code is reported.
+   */
+  private async runRecovery(entry: Running, outcome: JobOutcome, script: string): Promise<number> {
+    const o = this.o;
+    const launch = entry.proc.launch;
+    const paths = stdioPaths(o.outputDir, launch.job_id, launch.attempt);
+    await mkdir(path.dirname(paths.stderr), { recursive: true });
+    await appendFile(paths.stderr, `torc: attempt ${launch.attempt} returned ${outcome.return_code}; running the recovery script\n`);
+    const proc = await startJobProcess(
+      {
+        ...launch,
+        command: script,
+        invocation_script: null,
+        env: { ...(launch.env ?? {}), TORC_RETURN_CODE: String(outcome.return_code) },
+        runtime_limit_seconds: launch.runtime_limit_seconds ?? null,
+      },
+      { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd },
+    );
+    entry.recovery = proc;
+    if (this.stopRequested) void proc.terminate('stopped');
+    const result = await proc.done;
+    entry.recovery = undefined;
+    return result.return_code;
+  }
+
   private terminate(entry: Running, reason: TerminationReason): Promise<JobOutcome> {
+    if (entry.recovery && !entry.recovery.exited) void entry.recovery.terminate(reason);
     if (!entry.proc.exited && entry.proc.terminationReason === null) this.emit({ type: 'job_terminating', job: entry.job, reason });
     return entry.proc.terminate(reason);
   }
@@ -418,6 +489,9 @@ export class JobRunner {
   /** Lets already-resolved completions land in `finished` (they are queued from promise callbacks). */
   private async settleFinished(): Promise<void> {
     await Promise.all([...this.running.values()].map((e) => e.proc.done));
+    // Failure handling (a handler fetch, a recovery script) may still be on its way to `finished`.
+    const waitingFor = () => [...this.running.values()].filter((e) => !this.finished.some((f) => f.entry === e));
+    for (let i = 0; i < 200 && waitingFor().length > 0; i++) await new Promise((r) => setTimeout(r, i < 10 ? 0 : 25));
     await new Promise((r) => setImmediate(r));
   }
 
@@ -436,10 +510,38 @@ export class JobRunner {
           this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
           return;
         }
+        if (f.retry) {
+          const retry = f.retry;
+          try {
+            await this.withRetries('retry_job', () =>
+              this.o.client.retryJob!(entry.job.id, entry.runId, {
+                ...toCompleteResult(outcome),
+                status: outcome.status === JobStatus.terminated ? 'terminated' : 'failed',
+                max_retries: retry.max_retries,
+              }),
+            );
+            this.summary.retried++;
+            this.emit({ type: 'job_retried', job: entry.job, outcome, attempt: entry.job.attempt + 1, recovery_return_code: retry.recovery_return_code });
+            return;
+          } catch (e) {
+            if (isPermanent(e)) {
+              // Refused (canceled meanwhile, rules changed): the attempt is final after all.
+              f.retry = undefined;
+            } else {
+              f.tries++;
+              if (!final && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
+              else this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
+              return;
+            }
+          }
+        }
         try {
-          await this.withRetries('complete_job', () =>
-            this.o.client.completeJob(entry.job.id, outcome.status, entry.runId, toCompleteResult(outcome)),
-          );
+          const result = toCompleteResult(outcome);
+          const files = entry.job.files;
+          if (outcome.status === JobStatus.completed && files && files.length > 0) {
+            result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
+          }
+          await this.withRetries('complete_job', () => this.o.client.completeJob(entry.job.id, outcome.status, entry.runId, result));
         } catch (e) {
           f.tries++;
           if (!final && !isPermanent(e) && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
@@ -501,4 +603,15 @@ function isPermanent(e: unknown): boolean {
   if (e instanceof ConflictError || e instanceof NotFoundError || e instanceof InputError) return true;
   const status = (e as { status?: unknown } | null)?.status;
   return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** The job's own requirements, for jobs that size themselves (threads, heap) to what they were given. */
+function resourceEnv(job: ClaimedJobRecord): Record<string, string> {
+  const r = job.resources;
+  return {
+    TORC_JOB_NUM_CPUS: String(r.num_cpus),
+    TORC_JOB_MEMORY_BYTES: String(r.memory_bytes),
+    TORC_JOB_NUM_GPUS: String(r.num_gpus),
+    TORC_JOB_RUNTIME_SECONDS: String(r.runtime_seconds),
+  };
 }

@@ -1,0 +1,152 @@
+/**
+ * Retrying a failed attempt (torc's POST /jobs/{id}/retry/{run_id}). The runner reports the
+ * attempt through this instead of complete_job when the job's failure handler retries it; in
+ * one transaction the attempt's result is recorded, the rules are checked again (the same pure
+ * function the runner used), the job's own requirements are raised when the rule says so
+ * (capped by what any runner of the workflow offers), and the job goes back to ready with
+ * attempt + 1. Dependents are untouched: the job never stopped blocking them.
+ */
+import { ConflictError, InputError } from '../errors.js';
+import { GIB } from '../allocator/fit.js';
+import type { RetryJobRequest } from '../runners/client.js';
+import { decideFailure, raisedNeed, type RaiseCaps, type RaisedNeed } from '../runners/failure-policy.js';
+import type { PlanFailureRule } from '../spec/plan.js';
+import { parseSlurmWalltime } from '../spec/units.js';
+import type { WriteTx } from './db.js';
+import type { JobRecord, WorkflowRecord } from './records.js';
+import { JobStatus, statusName } from './status.js';
+
+const S = JobStatus;
+
+export interface RetryOutcome {
+  job: JobRecord;
+  /** The attempt the job will run next. */
+  attempt: number;
+  rule_index: number;
+  /** The job's requirements before and after, when the rule raised them. */
+  resources: { from: { memory_bytes: number; runtime_seconds: number }; to: RaisedNeed } | null;
+}
+
+interface RequirementsRow {
+  id: number;
+  name: string;
+  num_cpus: number;
+  memory_bytes: number;
+  num_gpus: number;
+  num_nodes: number;
+  runtime_seconds: number;
+  job_id: number | null;
+}
+
+/** Call inside a write transaction with the job and its workflow as read in it. */
+export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, runId: number, req: RetryJobRequest, now: string): Promise<RetryOutcome> {
+  if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
+  if (wf.status === 'canceled') throw new ConflictError(`workflow ${wf.id} is canceled: nothing is retried`);
+  if (job.status !== S.running) {
+    throw new ConflictError(
+      `job ${job.id} is ${statusName(job.status)}; only a running job's failed attempt can be retried (reset_status with failed_only re-runs finished ones)`,
+    );
+  }
+  if (job.failure_handler_id === null) throw new ConflictError(`job ${job.id} has no failure handler`);
+  const handler = await tx.get<{ rules: string }>('SELECT rules FROM failure_handlers WHERE id = ?', [job.failure_handler_id]);
+  const rules = handler ? (JSON.parse(handler.rules) as PlanFailureRule[]) : null;
+  if (req.return_code === 0) throw new InputError('an attempt that returned 0 succeeded; complete it instead', 'return_code');
+  const decision = decideFailure(rules, req.return_code, job.attempt);
+  if (decision.action !== 'retry') {
+    throw new ConflictError(`job ${job.id} attempt ${job.attempt} (return code ${req.return_code}) is not retried: ${decision.reason.replaceAll('_', ' ')}`);
+  }
+  if (req.max_retries !== undefined && job.attempt > req.max_retries) {
+    throw new ConflictError(`job ${job.id} attempt ${job.attempt} is past max_retries ${req.max_retries}`);
+  }
+  const status = req.status === 'terminated' ? S.terminated : S.failed;
+  await tx.run(
+    `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [wf.id, job.id, runId, job.attempt, job.compute_node_id, req.return_code, req.exec_time_minutes, req.completion_time, status],
+  );
+  const resources = await raiseRequirements(tx, job, wf, decision.rule, now);
+  const res = await tx.run(
+    `UPDATE jobs SET status = ${S.ready}, attempt = attempt + 1, return_code = ?, compute_node_id = NULL,
+       claimed_at = NULL, started_at = NULL, completed_at = NULL
+     WHERE id = ? AND status = ${S.running}`,
+    [req.return_code, job.id],
+  );
+  if (res.changes !== 1) throw new Error(`retry of job ${job.id} changed ${res.changes} rows`);
+  const attempt = job.attempt + 1;
+  await tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'job_retried', ?)`, [
+    wf.id,
+    now,
+    JSON.stringify({
+      job_id: job.id,
+      name: job.name,
+      failed_attempt: job.attempt,
+      attempt,
+      return_code: req.return_code,
+      status: statusName(status),
+      rule_index: decision.rule_index,
+      max_retries: decision.rule.max_retries,
+    }),
+  ]);
+  return {
+    job: { ...job, status: S.ready, attempt, return_code: req.return_code, compute_node_id: null },
+    attempt,
+    rule_index: decision.rule_index,
+    resources,
+  };
+}
+
+/**
+ * What runners offer: the most memory of any active compute node of the workflow (any node
+ * ever registered when none is active), and for a job bound to a Slurm scheduler its walltime.
+ */
+async function offeredCaps(tx: WriteTx, job: JobRecord, wf: WorkflowRecord): Promise<RaiseCaps> {
+  const active = await tx.get<{ gb: number | null }>('SELECT MAX(memory_gb) AS gb FROM compute_nodes WHERE workflow_id = ? AND active = 1', [wf.id]);
+  const any = active?.gb ?? (await tx.get<{ gb: number | null }>('SELECT MAX(memory_gb) AS gb FROM compute_nodes WHERE workflow_id = ?', [wf.id]))?.gb;
+  let runtime: number | null = null;
+  if (job.scheduler_id !== null) {
+    const s = await tx.get<{ walltime: string }>('SELECT walltime FROM slurm_schedulers WHERE id = ?', [job.scheduler_id]);
+    try {
+      runtime = s ? parseSlurmWalltime(s.walltime) : null;
+    } catch {
+      runtime = null;
+    }
+  }
+  return { memory_bytes: any == null ? null : Math.floor(any * GIB), runtime_seconds: runtime };
+}
+
+/**
+ * Raises the job's own requirements per the rule's multipliers: the first raise gives the job
+ * a requirements row and a claim class of its own (so the others sharing its declared entry
+ * keep theirs); later raises update that row. Recorded as a `job_resources_raised` event.
+ */
+async function raiseRequirements(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, rule: PlanFailureRule, now: string): Promise<RetryOutcome['resources']> {
+  if (rule.memory_multiplier === null && rule.runtime_multiplier === null) return null;
+  const current = await tx.get<RequirementsRow>('SELECT * FROM resource_requirements WHERE id = ?', [job.resource_requirements_id]);
+  if (!current) return null;
+  const caps = await offeredCaps(tx, job, wf);
+  const from = { memory_bytes: current.memory_bytes, runtime_seconds: current.runtime_seconds };
+  const to = raisedNeed(from, rule, caps);
+  const event = (data: unknown) =>
+    tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'job_resources_raised', ?)`, [wf.id, now, JSON.stringify(data)]);
+  if (to === null) {
+    await event({ job_id: job.id, name: job.name, from, to: from, caps, changed: false, reason: 'already at what runners offer' });
+    return null;
+  }
+  if (current.job_id === job.id) {
+    await tx.run('UPDATE resource_requirements SET memory_bytes = ?, runtime_seconds = ? WHERE id = ?', [to.memory_bytes, to.runtime_seconds, current.id]);
+  } else {
+    const rr = await tx.run(
+      `INSERT INTO resource_requirements (workflow_id, name, num_cpus, memory_bytes, num_gpus, num_nodes, runtime_seconds, job_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [wf.id, `${current.name}@job${job.id}`, current.num_cpus, to.memory_bytes, current.num_gpus, current.num_nodes, to.runtime_seconds, job.id],
+    );
+    const cls = await tx.run('INSERT INTO claim_classes (workflow_id, resource_requirements_id, scheduler_id) VALUES (?, ?, ?)', [
+      wf.id,
+      rr.lastID,
+      job.scheduler_id,
+    ]);
+    await tx.run('UPDATE jobs SET resource_requirements_id = ?, claim_class_id = ? WHERE id = ?', [rr.lastID, cls.lastID, job.id]);
+  }
+  await event({ job_id: job.id, name: job.name, from, to: { memory_bytes: to.memory_bytes, runtime_seconds: to.runtime_seconds }, caps, capped: to.capped, changed: true });
+  return { from, to };
+}

@@ -1,0 +1,217 @@
+/**
+ * Item 3, REST dispatch: a workflow of N no-op jobs behind `torc server` (its own process);
+ * C concurrent external claimers (bench/workers/claimers.ts, another process) claim, start
+ * and complete jobs over HTTP. Figure: jobs/s. Ceilings measured in the same run: the raw
+ * SQLite write-transaction rate through the store's own connection wrapper (one-row UPDATE
+ * per transaction), and the same claim/start/complete loop against the store in-process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Database } from '../src/store/db.js';
+import { Store } from '../src/store/index.js';
+import { JobStatus } from '../src/store/status.js';
+import { runWorker, tempDir, TORC_BIN } from './lib/proc.js';
+import type { BenchContext, BenchSection, Target } from './lib/section.js';
+import { fmt, perSecond, summarize, table, times, verdict } from './lib/stats.js';
+import { createWorkflowFile, noopSpec } from './lib/workflows.js';
+
+export interface DispatchOptions {
+  /** Jobs in the workflow. */
+  jobs: number;
+  /** Jobs processed per run (runs take consecutive slices of the same workflow). */
+  jobsPerRun: number;
+  claimers: number;
+  /** Jobs asked for per claim. */
+  batch: number;
+}
+
+interface ServerProc {
+  baseUrl: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startTorcServer(dbPath: string): Promise<ServerProc> {
+  const child = spawn(process.execPath, [TORC_BIN, 'server', '--db', dbPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`torc server exited ${code}: ${stderr}`)));
+  });
+  return {
+    baseUrl,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Write transactions per second through src/store/db.ts (sequential queue, `concurrency` callers). */
+export async function rawWriteRate(dbPath: string, transactions: number, concurrency = 8): Promise<number> {
+  const db = await Database.open(dbPath);
+  try {
+    await db.withWriter((w) => w.exec('CREATE TABLE bench_t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)'));
+    await db.withWriteTransaction((tx) =>
+      tx.run('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) INSERT INTO bench_t (id, v) SELECT x, 0 FROM c'),
+    );
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < transactions) {
+          const i = next++;
+          await db.withWriteTransaction((tx) => tx.run('UPDATE bench_t SET v = v + 1 WHERE id = ?', [(i % 1000) + 1]));
+        }
+      }),
+    );
+    return transactions / ((performance.now() - started) / 1000);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The claimers' loop against the store in this process (no HTTP): jobs/s. */
+async function inProcessRate(store: Store, workflowId: number, jobs: number, claimers: number, batch: number): Promise<number> {
+  const runId = (await store.getStatus(workflowId)).run_id;
+  const nodes = await Promise.all(
+    Array.from({ length: claimers }, (_, i) =>
+      store.registerComputeNode(workflowId, {
+        hostname: `bench-inproc-${i}`, pid: process.pid, num_cpus: 1, memory_gb: 1, num_gpus: 0, num_nodes: 1,
+        scheduler_config_id: null, compute_node_type: 'bench', lease_seconds: 600,
+      }),
+    ),
+  );
+  let left = jobs;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    nodes.map(async (node) => {
+      while (left > 0) {
+        const want = Math.min(batch, left);
+        left -= want;
+        const claim = await store.claimNextJobs(workflowId, want, node.id);
+        left += want - claim.jobs.length;
+        if (claim.jobs.length === 0) return;
+        for (const job of claim.jobs) {
+          await store.startJob(job.id, runId, node.id);
+          await store.completeJob(job.id, JobStatus.completed, runId, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+          done++;
+        }
+      }
+    }),
+  );
+  const rate = done / ((performance.now() - started) / 1000);
+  for (const n of nodes) await store.deactivateComputeNode(n.id);
+  return rate;
+}
+
+export async function runDispatchBench(ctx: BenchContext, o: DispatchOptions): Promise<BenchSection> {
+  const tmp = tempDir('dispatch');
+  try {
+    const needed = o.jobsPerRun * ctx.runs * 2;
+    if (needed > o.jobs) throw new Error(`--rest-jobs ${o.jobs} is too small for ${ctx.runs} runs × 2 modes × ${o.jobsPerRun} jobs`);
+    const dbPath = path.join(tmp.dir, 'dispatch.db');
+    let t0 = performance.now();
+    const workflowId = await createWorkflowFile(dbPath, noopSpec(o.jobs, 'dispatch'));
+    ctx.log(`dispatch: stored ${o.jobs} jobs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const raw: number[] = [];
+    const inproc: number[] = [];
+    const perJob: number[] = [];
+    const bulk: number[] = [];
+    let bulkMissing: string | null = null;
+    const server = await startTorcServer(dbPath);
+    try {
+      const doc = (await (await fetch(`${server.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      const hasBulk = JSON.stringify(Object.keys(doc.paths)).includes('start_jobs');
+      if (!hasBulk) bulkMissing = 'the server has no bulk start/complete routes';
+      for (let round = 0; round < ctx.runs; round++) {
+        raw.push(await rawWriteRate(path.join(tmp.dir, `raw${round}.db`), 3000));
+        const r = await runWorker<{ done: number; ms: number }>('claimers', [
+          server.baseUrl, String(workflowId), String(o.jobsPerRun), String(o.claimers), String(o.batch), 'per-job',
+        ]);
+        if (r.done !== o.jobsPerRun) throw new Error(`claimers did ${r.done} of ${o.jobsPerRun} jobs`);
+        perJob.push(r.done / (r.ms / 1000));
+        let line = `dispatch: round ${round + 1}/${ctx.runs} raw ${perSecond(raw.at(-1)!)} tx, per-job HTTP ${perSecond(perJob.at(-1)!)}`;
+        if (hasBulk) {
+          const b = await runWorker<{ done: number; ms: number }>('claimers', [
+            server.baseUrl, String(workflowId), String(o.jobsPerRun), String(o.claimers), String(o.batch), 'bulk',
+          ]);
+          if (b.done !== o.jobsPerRun) throw new Error(`bulk claimers did ${b.done} of ${o.jobsPerRun} jobs`);
+          bulk.push(b.done / (b.ms / 1000));
+          line += `, bulk HTTP ${perSecond(bulk.at(-1)!)}`;
+        }
+        ctx.log(line);
+      }
+    } finally {
+      await server.stop();
+    }
+    // The same loop without HTTP, on a copy of the workload (its own workflow in the same file).
+    const store = await Store.open(dbPath);
+    try {
+      t0 = performance.now();
+      const { storeWorkflow } = await import('./lib/workflows.js');
+      const inprocWf = await storeWorkflow(store, noopSpec(o.jobsPerRun * ctx.runs, 'dispatch_inproc'));
+      ctx.log(`dispatch: stored in-process copy in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      for (let round = 0; round < ctx.runs; round++) inproc.push(await inProcessRate(store, inprocWf, o.jobsPerRun, o.claimers, o.batch));
+    } finally {
+      await store.close();
+    }
+
+    const figures: Record<string, number> = {};
+    const put = (k: string, xs: number[]) => {
+      const s = summarize(xs);
+      figures[`dispatch.${k}.median`] = s.median;
+      figures[`dispatch.${k}.min`] = s.min;
+      figures[`dispatch.${k}.max`] = s.max;
+      return s;
+    };
+    const rawS = put('raw_write_tx_per_s', raw);
+    const inS = put('store_in_process_jobs_per_s', inproc);
+    const pjS = put('http_per_job_jobs_per_s', perJob);
+    const rows: string[][] = [
+      ['raw SQLite write transactions (one-row UPDATE each; ceiling)', fmt(rawS, perSecond), '—'],
+      [`store in-process: claim (batch ${o.batch}) + start + complete per job, ${o.claimers} loops`, fmt(inS, perSecond), times(inS.median / rawS.median)],
+      [`HTTP, torc's per-job calls: claim_next_jobs (batch ${o.batch}), start_job, complete_job`, fmt(pjS, perSecond), times(pjS.median / rawS.median)],
+    ];
+    const targets: Target[] = [];
+    let best = pjS.median;
+    let bestLabel = 'per-job calls';
+    if (bulk.length) {
+      const bS = put('http_bulk_jobs_per_s', bulk);
+      rows.push([`HTTP, bulk: claim_next_jobs (batch ${o.batch}), start_jobs, complete_jobs per batch`, fmt(bS, perSecond), times(bS.median / rawS.median)]);
+      if (bS.median > best) {
+        best = bS.median;
+        bestLabel = 'bulk routes';
+      }
+    }
+    targets.push({ name: '(3) ≥ 2,000 jobs/s, 8 HTTP claimers (per-job calls)', ok: pjS.median >= 2000, measured: perSecond(pjS.median) });
+    if (bulk.length) targets.push({ name: '(3) ≥ 2,000 jobs/s, 8 HTTP claimers (bulk routes)', ok: best >= 2000, measured: perSecond(figures['dispatch.http_bulk_jobs_per_s.median']!) });
+    const markdown = [
+      `A workflow of ${o.jobs.toLocaleString('en-US')} no-op jobs in \`torc server\` (own process, SQLite file); ${o.claimers} concurrent claimers in another process ` +
+        `(bench/workers/claimers.ts, each its own compute node and HTTP keep-alive connection) process ${o.jobsPerRun.toLocaleString('en-US')} jobs per run; runs take ` +
+        `consecutive slices of the same workflow, so the ready queue shrinks from ${o.jobs.toLocaleString('en-US')} as they go. Median (min–max) of ${ctx.runs} runs; ` +
+        'the last column is the rate ÷ the raw write-transaction rate of the same round.',
+      '',
+      table(['what', 'rate', '÷ raw tx rate'], rows),
+      '',
+      `Target (3): ≥ 2,000 jobs/s: best ${perSecond(best)} (${bestLabel}) → ${verdict(best >= 2000, '≥ 2,000/s')}.` +
+        (bulkMissing ? ` Bulk not measured: ${bulkMissing}.` : ''),
+      '',
+      `Reproduce: \`npm run bench -- --only dispatch --rest-jobs ${o.jobs} --rest-jobs-per-run ${o.jobsPerRun} --claimers ${o.claimers} --claim-batch ${o.batch} --runs ${ctx.runs}\`.`,
+    ].join('\n');
+    return { key: 'dispatch', title: `3. REST dispatch: ${o.claimers} HTTP claimers on a ${o.jobs.toLocaleString('en-US')}-job workflow`, markdown, figures, targets };
+  } finally {
+    tmp.remove();
+  }
+}

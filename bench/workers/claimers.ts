@@ -1,0 +1,79 @@
+/**
+ * External claimers for the REST dispatch benchmark: C concurrent runner loops in this one
+ * process (own compute node each), every loop: claim up to B ready jobs → start each →
+ * complete each (a no-op job), until `jobs` jobs are done. Prints one JSON line.
+ *   node --import tsx bench/workers/claimers.ts URL WORKFLOW_ID JOBS CLAIMERS BATCH MODE
+ * MODE: per-job (torc's calls: claim_next_jobs, start_job, complete_job per job) or
+ *       bulk (claim_next_jobs, then one start_jobs and one complete_jobs per claimed batch).
+ */
+import { TorcClient } from '../../src/api/client.js';
+import { JobStatus } from '../../src/store/status.js';
+
+const [url, wfArg, jobsArg, claimersArg, batchArg, mode = 'per-job'] = process.argv.slice(2);
+const workflowId = Number(wfArg);
+const target = Number(jobsArg);
+const claimers = Number(claimersArg);
+const batch = Number(batchArg);
+if (!url || !(workflowId > 0) || !(target > 0) || !(claimers > 0) || !(batch > 0) || !['per-job', 'bulk'].includes(mode)) {
+  process.stderr.write('usage: claimers.ts URL WORKFLOW_ID JOBS CLAIMERS BATCH per-job|bulk\n');
+  process.exit(2);
+}
+
+const client = new TorcClient(url);
+type BulkClient = TorcClient & {
+  startJobs(workflowId: number, ids: number[], runId: number, computeNodeId: number): Promise<unknown>;
+  completeJobs(workflowId: number, runId: number, items: { job_id: number; status: number; return_code: number; exec_time_minutes: number; completion_time: string }[]): Promise<unknown>;
+};
+const progress = await client.getProgress(workflowId);
+const runId = progress.run_id;
+const nodes = await Promise.all(
+  Array.from({ length: claimers }, (_, i) =>
+    client.registerComputeNode(workflowId, {
+      hostname: `bench-claimer-${i}`,
+      pid: process.pid,
+      num_cpus: 1,
+      memory_gb: 1,
+      num_gpus: 0,
+      num_nodes: 1,
+      scheduler_config_id: null,
+      compute_node_type: 'bench',
+      lease_seconds: 600,
+    }),
+  ),
+);
+
+let left = target;
+let done = 0;
+let requests = 0;
+const result = () => ({ return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+const started = performance.now();
+await Promise.all(
+  nodes.map(async (node) => {
+    while (left > 0) {
+      const want = Math.min(batch, left);
+      left -= want;
+      const claim = await client.claimNextJobs(workflowId, want, node.id);
+      requests++;
+      left += want - claim.jobs.length;
+      if (claim.jobs.length === 0) return;
+      if (mode === 'bulk') {
+        const bulk = client as BulkClient;
+        const ids = claim.jobs.map((j) => j.id);
+        await bulk.startJobs(workflowId, ids, runId, node.id);
+        await bulk.completeJobs(workflowId, runId, ids.map((id) => ({ job_id: id, status: JobStatus.completed, ...result() })));
+        requests += 2;
+        done += ids.length;
+      } else {
+        for (const job of claim.jobs) {
+          await client.startJob(job.id, runId, node.id);
+          await client.completeJob(job.id, JobStatus.completed, runId, result());
+          requests += 2;
+          done++;
+        }
+      }
+    }
+  }),
+);
+const ms = performance.now() - started;
+await Promise.all(nodes.map((n) => client.deactivateComputeNode(n.id)));
+process.stdout.write(`${JSON.stringify({ done, ms, requests })}\n`);

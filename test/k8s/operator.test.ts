@@ -10,7 +10,22 @@ import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
 import { Store } from '../../src/store/index.js';
 import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
 import type { V1Pod } from '@kubernetes/client-node';
-import { OPERATOR_USER, openCluster } from '../support/k8s/target.js';
+import { OPERATOR_USER, openCluster, type TestCluster } from '../support/k8s/target.js';
+
+/** Every (group, resource, verb) the operator was seen calling, over all scenarios. */
+const seenCalls = new Set<string>();
+const callKey = (c: { group: string; resource: string; verb: string }) => `${c.verb} ${c.resource}.${c.group}`;
+
+function recordCalls(c: TestCluster): void {
+  for (const r of c.fake?.server.requests ?? []) if (r.user?.startsWith(OPERATOR_USER) && r.resource && r.code < 400) seenCalls.add(callKey(r));
+}
+
+/** openCluster, remembering the operator's calls for the final RBAC check. */
+async function cluster(t: Parameters<typeof openCluster>[0], opts: Parameters<typeof openCluster>[1]): Promise<TestCluster> {
+  const c = await openCluster(t, opts);
+  t.teardown(() => recordCalls(c));
+  return c;
+}
 
 const NODES = [
   { name: 'cpu-1', cpu: 4, memory: '8Gi' },
@@ -18,7 +33,7 @@ const NODES = [
 ];
 
 test.serial('the diamond runs to Succeeded with right counts and conditions; RBAC covers every call made', async (t) => {
-  const c = await openCluster(t, { nodes: NODES });
+  const c = await cluster(t, { nodes: NODES });
   const db = tempDb(t);
   await startOperator(t, c, db);
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -55,11 +70,11 @@ const sleepJobs = (prefix: string, n: number, seconds: number, rr: string) =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, command: `sleep ${seconds}`, resource_requirements: rr }));
 
 /** Pod creations the operator(s) made that the API server accepted. */
-const podCreates = (c: Awaited<ReturnType<typeof openCluster>>) =>
+const podCreates = (c: TestCluster) =>
   c.fake!.server.requests.filter((r) => r.user?.startsWith(OPERATOR_USER) && r.resource === 'pods' && r.verb === 'create' && r.code === 201);
 
 test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever over-committed', async (t) => {
-  const c = await openCluster(t, {
+  const c = await cluster(t, {
     nodes: [
       { name: 'gpu-1', cpu: 4, memory: '16Gi', gpus: 2 },
       { name: 'cpu-1', cpu: 4, memory: '8Gi' },
@@ -112,7 +127,7 @@ test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever ov
 });
 
 test.serial('failures: exit code and OOMKilled (→ 137) reach the store; the workflow ends Failed', async (t) => {
-  const c = await openCluster(t, { nodes: NODES });
+  const c = await cluster(t, { nodes: NODES });
   if (!c.fake) return t.pass('needs the fake kubelet to OOM-kill');
   const db = tempDb(t);
   await startOperator(t, c, db);
@@ -138,7 +153,7 @@ test.serial('failures: exit code and OOMKilled (→ 137) reach the store; the wo
 });
 
 test.serial('deleting the Workflow stops its pods and cleans the store', async (t) => {
-  const c = await openCluster(t, { nodes: NODES });
+  const c = await cluster(t, { nodes: NODES });
   const db = tempDb(t);
   await startOperator(t, c, db);
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -168,7 +183,7 @@ function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => 
 }
 
 test.serial('watch 410 Gone → relist, without duplicate pods', async (t) => {
-  const c = await openCluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
+  const c = await cluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
   if (!c.fake) return t.pass('needs the fake to expire watches');
   await startOperator(t, c, tempDb(t));
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -188,7 +203,7 @@ test.serial('watch 410 Gone → relist, without duplicate pods', async (t) => {
 });
 
 test.serial('operator restart mid-run: the new process adopts running pods, no duplicates', async (t) => {
-  const c = await openCluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
+  const c = await cluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
   const db = tempDb(t);
   const first = await startOperator(t, c, db, { identity: 'first' });
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -208,7 +223,7 @@ test.serial('operator restart mid-run: the new process adopts running pods, no d
 });
 
 test.serial('two operators with leader election: only the leader creates pods; the other takes over', async (t) => {
-  const c = await openCluster(t, { nodes: NODES });
+  const c = await cluster(t, { nodes: NODES });
   const db = tempDb(t);
   const le = { namespace: c.namespace, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryPeriodSeconds: 0.2 };
   const a = await startOperator(t, c, db, { identity: 'op-a', leaderElection: le });
@@ -228,4 +243,12 @@ test.serial('two operators with leader election: only the leader creates pods; t
   await wf.apply('second', diamondSpec({ name: 'second' }));
   t.is((await wf.waitForPhase('second', ['Succeeded', 'Failed'])).status?.phase, 'Succeeded');
   if (c.fake) t.true(podCreates(c).filter((r) => r.user === `${OPERATOR_USER}#op-b`).length === 4);
+});
+
+test.serial('every API call declared for RBAC was made in some scenario (no stale grants)', (t) => {
+  if (seenCalls.size === 0) return t.pass('fake only');
+  for (const call of OPERATOR_API_CALLS) {
+    if (call.note) continue;
+    t.true(seenCalls.has(callKey(call)), `declared but never made: ${callKey(call)} (${call.why})`);
+  }
 });

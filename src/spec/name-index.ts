@@ -8,10 +8,59 @@
  *   `a_5_`     required literal → Aho–Corasick over all such literals, one pass over the names
  * Patterns with no usable literal (`.*`, alternations) fall back to a full scan, once each.
  * Regex dialect: JavaScript (no flags; escaping any punctuation is allowed, as in Rust's regex),
- * unanchored search like torc's `is_match`.
+ * unanchored search like torc's `is_match`. A spec is hostile input, and a backtracking engine
+ * takes exponential time on patterns like `^(a+)+$`, which would hang `torc validate` or the API
+ * server: matching falls back to V8's linear-time engine once a match backtracks too much, and
+ * patterns that engine cannot run (backreferences, lookaround: torc's Rust regex crate has
+ * neither) are refused.
  */
+import { setFlagsFromString } from 'node:v8';
 
 export type MatchResult = { indices: number[] } | { error: string };
+
+/** Backtracks a match may take before V8 reruns it on the linear-time engine. */
+const BACKTRACKS_BEFORE_LINEAR = 10_000;
+let linearEngine: boolean | undefined;
+
+/** Turns on V8's linear-time fallback (once); false when this V8 has no linear engine. */
+function linearEngineAvailable(): boolean {
+  if (linearEngine === undefined) {
+    try {
+      setFlagsFromString('--enable-experimental-regexp-engine');
+      setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+      setFlagsFromString(`--regexp-backtracks-before-fallback=${BACKTRACKS_BEFORE_LINEAR}`);
+      new RegExp('a', 'l');
+      linearEngine = true;
+    } catch {
+      linearEngine = false;
+    }
+  }
+  return linearEngine;
+}
+
+/**
+ * A spec's regex, ready to match; or an error message (naming the pattern) for a pattern that
+ * is malformed, too large, or needs backtracking (backreferences, lookaround).
+ */
+export function compileSpecRegex(pattern: string): { re: RegExp } | { error: string } {
+  try {
+    // Only a pattern the linear engine can run is safe to match: compiling it with 'l' checks that.
+    if (linearEngineAvailable()) new RegExp(pattern, 'l').test('');
+    // The fast backtracking engine matches; excessive backtracking switches to the linear one.
+    const re = new RegExp(pattern);
+    // V8 compiles lazily: match once so that "too large" and similar failures surface here.
+    re.test('');
+    return { re };
+  } catch (err) {
+    const message = (err as Error).message.replace(/^Invalid regular expression: /, '');
+    if (/linear time/.test(message)) {
+      return {
+        error: `unsupported regex "${pattern}": backreferences and lookaround are not supported (torc's regex dialect matches in linear time)`,
+      };
+    }
+    return { error: `invalid regex "${pattern}": ${message}` };
+  }
+}
 
 interface PatternInfo {
   exact: string | null;
@@ -52,14 +101,12 @@ export class NameIndex {
         out.set(pattern, cached);
         continue;
       }
-      let re: RegExp;
-      try {
-        re = new RegExp(pattern);
-      } catch (err) {
-        const result = { error: `invalid regex "${pattern}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` };
-        this.remember(out, pattern, result);
+      const compiled = compileSpecRegex(pattern);
+      if ('error' in compiled) {
+        this.remember(out, pattern, compiled);
         continue;
       }
+      const re = compiled.re;
       const info = analyzePattern(pattern);
       if (info?.exact != null) {
         const i = this.byName.get(info.exact);

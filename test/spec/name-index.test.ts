@@ -57,3 +57,14 @@ test('invalid regexes are reported, not thrown', (t) => {
   const r = new NameIndex(['a']).match('(unclosed');
   t.true('error' in r && /invalid regex "\(unclosed"/.test(r.error));
 });
+
+test('hostile patterns: catastrophic backtracking ends (linear fallback); backreferences and lookaround are refused', (t) => {
+  const names = [`${'a'.repeat(48)}!`, 'aa', 'a1'];
+  const index = new NameIndex(names);
+  // Exponential on a backtracking engine: 2^48 steps without the fallback.
+  for (const p of ['^(a+)+$', '^(a|aa)+$', '^(a|a?)+$']) t.deepEqual(index.match(p), { indices: [1] }, p);
+  for (const p of ['^(a)\\1$', '^a(?=1)', '(?<=a)1']) {
+    const r = index.match(p);
+    t.true('error' in r && /unsupported regex/.test(r.error), p);
+  }
+});

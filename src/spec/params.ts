@@ -230,10 +230,19 @@ function constantTemplate(source: string): Template {
   return { constant: true, uses: [], source, fill: () => source };
 }
 
+/** Widest field and most decimals a format may ask for: a width of 10^9 would build gigabyte names. */
+export const MAX_FORMAT_WIDTH = 256;
+export const MAX_FORMAT_PRECISION = 100;
+
 function parseFormat(spec: string, name: string): Format {
   const m = FORMAT_SPEC.exec(spec);
   if (!m) throw new ParamError(`invalid format "{${name}:${spec}}": expected e.g. {${name}:03d}, {${name}:.4f} or {${name}:5}`);
-  return { zero: m[1] === '0', width: m[2] ? Number(m[2]) : 0, precision: m[3] ? Number(m[3]) : null, type: (m[4] ?? '') as Format['type'] };
+  const format = { zero: m[1] === '0', width: m[2] ? Number(m[2]) : 0, precision: m[3] ? Number(m[3]) : null, type: (m[4] ?? '') as Format['type'] };
+  if (format.width > MAX_FORMAT_WIDTH) throw new ParamError(`invalid format "{${name}:${spec}}": width ${m[2]} is over the limit of ${MAX_FORMAT_WIDTH}`);
+  if (format.precision !== null && format.precision > MAX_FORMAT_PRECISION) {
+    throw new ParamError(`invalid format "{${name}:${spec}}": precision ${m[3]} is over the limit of ${MAX_FORMAT_PRECISION}`);
+  }
+  return format;
 }
 
 /** Formats a value like Python's format spec subset torc documents (`03d`, `.4f`). */

@@ -84,3 +84,9 @@ test('product puts the first parameter outermost; zip pairs element-wise and che
   t.deepEqual(values, [3, 'z']);
   t.throws(() => new Combinations(params, 'zip'), { instanceOf: ParamError, message: /same number of values.*"a" has 2, "b" has 3/ });
 });
+
+test('format widths and precisions are bounded (a width of 10^9 would build gigabyte names)', (t) => {
+  t.is(compileTemplate('{x:0256d}', ['x']).fill([1], [false]).length, 256);
+  t.throws(() => compileTemplate('{x:0999999999d}', ['x']), { instanceOf: ParamError, message: /width 0?999999999 is over the limit of 256/ });
+  t.throws(() => compileTemplate('{x:.500f}', ['x']), { instanceOf: ParamError, message: /precision 500 is over the limit of 100/ });
+});

@@ -2,10 +2,13 @@
  * Operator scenarios (issue 8 "Done when"), through @kubernetes/client-node over HTTP against
  * the API-server fake with its simulated kubelet, or a real cluster (TORC_K8S_REAL=1).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
+import YAML from 'yaml';
 import { OPERATOR_API_CALLS } from '../../src/runners/k8s/api-calls.js';
-import { waitFor } from '../support/k8s/cluster.js';
-import { WorkflowClient, diamondSpec, startOperator, tempDb } from '../support/k8s/operator-harness.js';
+import { REPO_ROOT, waitFor } from '../support/k8s/cluster.js';
+import { WF, WorkflowClient, diamondSpec, startOperator, tempDb } from '../support/k8s/operator-harness.js';
 import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
 import { Store } from '../../src/store/index.js';
 import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
@@ -243,6 +246,22 @@ test.serial('two operators with leader election: only the leader creates pods; t
   await wf.apply('second', diamondSpec({ name: 'second' }));
   t.is((await wf.waitForPhase('second', ['Succeeded', 'Failed'])).status?.phase, 'Succeeded');
   if (c.fake) t.true(podCreates(c).filter((r) => r.user === `${OPERATOR_USER}#op-b`).length === 4);
+});
+
+test.serial('examples/diamond.yaml as is: jobs share files through the work volume', async (t) => {
+  const c = await cluster(t, { nodes: NODES });
+  if (!c.fake) return t.pass('needs a ReadWriteMany volume; the fake kubelet shares a host directory');
+  await startOperator(t, c, tempDb(t), { workVolume: { claimName: 'torc-work', mountPath: '/work' } });
+  const doc = YAML.parse(readFileSync(join(REPO_ROOT, 'examples/diamond.yaml'), 'utf8'));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.custom.createNamespacedCustomObject({ ...WF, namespace: c.namespace, body: doc });
+  const done = await wf.waitForPhase(doc.metadata.name, ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Succeeded');
+  t.is(done.status?.counts?.completed, done.status?.total);
+  const out = join(c.fake.kubelet.volumeDir(c.namespace, 'torc-work'), 'output/diamond/f6.txt');
+  t.true(existsSync(out), 'the last job wrote its output where the first ones wrote theirs');
+  const pods = await wf.pods();
+  t.true(pods.every((p) => p.spec?.containers[0]?.workingDir === '/work'));
 });
 
 test.serial('every API call declared for RBAC was made in some scenario (no stale grants)', (t) => {

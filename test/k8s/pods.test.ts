@@ -74,6 +74,14 @@ test('no GPU key without GPUs; fractional cpu as millicores; default image', (t)
   t.is(pod.spec?.activeDeadlineSeconds, undefined);
 });
 
+test('a work volume becomes the working directory of every job pod', (t) => {
+  const pod = buildJobPod(job(), { ...opts, workVolume: { claimName: 'shared', mountPath: '/work' } });
+  t.deepEqual(pod.spec?.volumes, [{ name: 'work', persistentVolumeClaim: { claimName: 'shared' } }]);
+  t.is(pod.spec?.containers[0]?.workingDir, '/work');
+  t.deepEqual(pod.spec?.containers[0]?.volumeMounts, [{ name: 'work', mountPath: '/work' }]);
+  t.is(buildJobPod(job(), opts).spec?.volumes, undefined);
+});
+
 test('jobs that cannot become one pod are refused with the field named', (t) => {
   const multi = t.throws(() => buildJobPod(job({ resources: { ...job().resources, num_nodes: 2 } }), opts), { instanceOf: InputError });
   t.is(multi.issues[0]!.path, 'jobs[train_{lr}_001].resource_requirements.num_nodes');

@@ -32,6 +32,8 @@ interface OperatorFlags {
   nodeSelector?: string;
   tolerate: string[];
   apiUrl?: string;
+  workPvc?: string;
+  workDir: string;
   resync: string;
   quiet?: boolean;
 }
@@ -74,6 +76,8 @@ export function register(program: Command): void {
     .option('--default-image <image>', 'image for jobs with neither an image nor a workflow default_image', 'busybox:1.36')
     .option('--node-selector <k=v,...>', 'only place pods on nodes with these labels')
     .option('--tolerate <key[=value][:effect]>', 'place pods on nodes with this taint too (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--work-pvc <claim>', 'mount this PersistentVolumeClaim (ReadWriteMany) into every job pod as its working directory, so jobs share files')
+    .option('--work-dir <path>', 'where --work-pvc is mounted in job pods', '/work')
     .option('--api-url <url>', 'TORC_API_URL given to job pods (default $TORC_API_URL)')
     .option('--resync <seconds>', 'full resync period', '30')
     .option('-q, --quiet', 'log only problems')
@@ -87,6 +91,10 @@ export function register(program: Command): void {
       const resyncSeconds = parseIntOption(flags.resync, '--resync', 1)!;
       const nodeSelector = flags.nodeSelector ? parseSelector(flags.nodeSelector, '--node-selector') : undefined;
       const tolerations = flags.tolerate.map((t) => parseToleration(t, '--tolerate'));
+      if (flags.workPvc !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.workPvc)) {
+        throw new InputError(`"${flags.workPvc}" is not a valid PersistentVolumeClaim name`, '--work-pvc');
+      }
+      if (!flags.workDir.startsWith('/')) throw new InputError(`expected an absolute path, got "${flags.workDir}"`, '--work-dir');
       const dbPath = resolve(flags.db ?? process.env.TORC_DB ?? DEFAULT_DB);
       mkdirSync(dirname(dbPath), { recursive: true });
 
@@ -118,6 +126,7 @@ export function register(program: Command): void {
         defaultImage: flags.defaultImage,
         capacity: { nodeSelector, tolerations },
         apiUrl: flags.apiUrl ?? process.env.TORC_API_URL ?? null,
+        workVolume: flags.workPvc ? { claimName: flags.workPvc, mountPath: flags.workDir } : null,
         leaderElection: flags.leaderElect
           ? { namespace: flags.leaseNamespace ?? process.env.POD_NAMESPACE ?? namespace ?? contextNs, name: flags.leaseName }
           : null,

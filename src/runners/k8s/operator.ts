@@ -72,6 +72,8 @@ export interface OperatorOptions {
   tolerations?: V1Toleration[];
   /** TORC_API_URL for job pods. */
   apiUrl?: string | null;
+  /** Shared working directory of job pods: a ReadWriteMany PVC (see pods.ts). */
+  workVolume?: { claimName: string; mountPath: string } | null;
   leaderElection?: { namespace: string; name?: string; leaseDurationSeconds?: number; renewDeadlineSeconds?: number; retryPeriodSeconds?: number } | null;
   /** This replica's name (pod name); default hostname-pid. */
   identity?: string;
@@ -496,7 +498,7 @@ export class Operator {
       pod = buildJobPod(job, {
         workflow: { name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
         workflowId: st.workflowId!, runId, defaultImage: this.o.defaultImage ?? 'busybox:1.36', apiUrl: this.o.apiUrl ?? null,
-        tolerations: this.o.tolerations,
+        tolerations: this.o.tolerations, workVolume: this.o.workVolume ?? null,
       });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;

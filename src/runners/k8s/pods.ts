@@ -49,6 +49,12 @@ export interface PodOptions {
   serviceAccountName?: string;
   tolerations?: V1Toleration[];
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /**
+   * A PersistentVolumeClaim (ReadWriteMany) mounted into every job pod as its working
+   * directory, so that jobs exchange files (${files.output.X} → ${files.input.X}) as they do
+   * on one machine or a shared HPC file system.
+   */
+  workVolume?: { claimName: string; mountPath: string } | null;
 }
 
 export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt'>): string {
@@ -122,9 +128,11 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
       ...(runtime > 0 ? { activeDeadlineSeconds: runtime } : {}),
       ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
       ...(opts.tolerations?.length ? { tolerations: opts.tolerations } : {}),
+      ...(opts.workVolume ? { volumes: [{ name: 'work', persistentVolumeClaim: { claimName: opts.workVolume.claimName } }] } : {}),
       containers: [{
         name: CONTAINER_NAME,
         image,
+        ...(opts.workVolume ? { workingDir: opts.workVolume.mountPath, volumeMounts: [{ name: 'work', mountPath: opts.workVolume.mountPath }] } : {}),
         ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
         command: ['/bin/sh', '-c', job.command],
         env,

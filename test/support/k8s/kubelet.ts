@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { podRequests, isNodeReady, GPU_RESOURCE, type Resources } from '../../../src/runners/k8s/capacity.js';
 import { parseBytes, parseCpu, parseQuantity } from '../../../src/runners/k8s/quantity.js';
 import type { ClusterStore, StoreEvent } from './store.js';
@@ -258,6 +258,30 @@ export class SimulatedKubelet {
     return env;
   }
 
+  /**
+   * Where the container's process runs: its workingDir when that lies on a mounted
+   * PersistentVolumeClaim (one host directory per claim, shared by every pod mounting it, as
+   * a ReadWriteMany volume is), else a directory of its own.
+   */
+  private containerCwd(pod: Obj, c: Obj): string {
+    const own = join(this.opts.workDir, `${pod.metadata.namespace}_${pod.metadata.name}`);
+    if (!c.workingDir) return own;
+    for (const m of c.volumeMounts ?? []) {
+      const vol = (pod.spec.volumes ?? []).find((v: Obj) => v.name === m.name);
+      const claim = vol?.persistentVolumeClaim?.claimName;
+      if (!claim) continue;
+      const rel = relative(m.mountPath, c.workingDir);
+      if (rel.startsWith('..') || isAbsolute(rel)) continue;
+      return join(this.volumeDir(pod.metadata.namespace, claim), rel);
+    }
+    return own;
+  }
+
+  /** The host directory behind a PersistentVolumeClaim. */
+  volumeDir(namespace: string, claim: string): string {
+    return join(this.opts.workDir, 'volumes', `${namespace}_${claim}`);
+  }
+
   private run(pod: Obj, node: string, requests: Resources): void {
     const ns = pod.metadata.namespace as string;
     const name = pod.metadata.name as string;
@@ -293,7 +317,7 @@ export class SimulatedKubelet {
       resolveExit();
       return;
     }
-    const cwd = join(this.opts.workDir, `${ns}_${name}`);
+    const cwd = this.containerCwd(pod, c);
     mkdirSync(cwd, { recursive: true });
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd, env: this.containerEnv({ ...pod, status: { podIP, hostIP: '192.168.0.10' } }, c), detached: true, stdio: ['ignore', 'pipe', 'pipe'],

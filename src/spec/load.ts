@@ -4,6 +4,7 @@
  * resource (apiVersion/kind/metadata/spec) or a bare torc spec, in YAML (several documents
  * allowed) or JSON. Every problem of every document is collected into one InputError.
  */
+import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { InputError, type InputIssue } from '../errors.js';
 import type { Workflow, WorkflowSpec } from './generated/workflow.js';
@@ -58,7 +59,7 @@ export function loadWorkflowFile(path: string, options: LoadOptions = {}): Workf
   try {
     const size = statSync(path).size;
     if (size > limit * 4) throw new InputError(`file is ${size} bytes, over the limit`, '');
-    text = readFileSync(path, 'utf8');
+    text = decodeText(readFileSync(path));
   } catch (err) {
     if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
@@ -67,6 +68,63 @@ export function loadWorkflowFile(path: string, options: LoadOptions = {}): Workf
   }
   const format = /\.json$/i.test(path) ? 'json' : 'auto';
   return loadFromText(text, path, format, options);
+}
+
+/**
+ * A file's bytes as text. readFileSync(…, 'utf8') would quietly turn bad bytes into U+FFFD and
+ * store a mangled spec: instead, text that is not UTF-8 (Latin-1, UTF-16, a binary file) or has
+ * NUL bytes is refused, saying where.
+ */
+export function decodeText(bytes: Buffer): string {
+  const where = (offset: number) => {
+    let line = 1;
+    let start = 0;
+    for (let i = bytes.indexOf(10); i !== -1 && i < offset; i = bytes.indexOf(10, i + 1)) {
+      line++;
+      start = i + 1;
+    }
+    return `line ${line}, column ${offset - start + 1}`;
+  };
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new InputError('the file is UTF-16 text; save it as UTF-8');
+  }
+  const bad = isUtf8(bytes) ? -1 : firstInvalidUtf8(bytes);
+  if (bad !== -1) {
+    throw new InputError(`not UTF-8 text: byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at ${where(bad)} (binary file, or another encoding such as Latin-1); save it as UTF-8`);
+  }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) throw new InputError(`NUL byte at ${where(nul)}: a workflow file is text, not binary`);
+  return new TextDecoder('utf-8').decode(bytes); // drops a UTF-8 byte order mark
+}
+
+/** Offset of the first byte that is not part of a well-formed UTF-8 sequence, or -1. */
+function firstInvalidUtf8(b: Buffer): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    // Lead byte → sequence length and the allowed range of the second byte (no overlongs, no surrogates, ≤ U+10FFFF).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    if (i + n > b.length) return i;
+    if (b[i + 1]! < lo || b[i + 1]! > hi) return i;
+    for (let k = 2; k < n; k++) if (b[i + k]! < 0x80 || b[i + k]! > 0xbf) return i;
+    i += n;
+  }
+  return -1;
 }
 
 export function loadWorkflowText(text: string, options: LoadOptions = {}): WorkflowDocument[] {

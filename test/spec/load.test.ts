@@ -212,3 +212,20 @@ test('an empty input or one without Workflows is an error', (t) => {
   t.regex(issuesOf(() => loadWorkflowText('\n# nothing\n'))[0]!.message, /empty/);
   t.regex(issuesOf(() => loadWorkflowText('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n'))[0]!.message, /no Workflow documents/);
 });
+
+test('files that are not UTF-8 text (Latin-1, UTF-16, binary) are refused with where, not silently mangled', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'torc-load-'));
+  const write = (name: string, bytes: Buffer) => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  const latin1 = write('latin1.yaml', Buffer.from('name: x\nuser: caf\xe9\njobs: [{name: a, command: "true"}]\n', 'latin1'));
+  t.regex(issuesOf(() => loadWorkflowFile(latin1))[0]!.message, /not UTF-8 text: byte 0xe9 at line 2, column 10/);
+  const utf16 = write('utf16.yaml', Buffer.from('\ufeffname: x\njobs: []\n', 'utf16le'));
+  t.regex(issuesOf(() => loadWorkflowFile(utf16))[0]!.message, /UTF-16/);
+  const binary = write('binary.yaml', Buffer.from('\x7fELF\x02\x01\x01\x00\x00name: x\n', 'latin1'));
+  t.regex(issuesOf(() => loadWorkflowFile(binary))[0]!.message, /NUL byte at line 1, column 8/);
+  // UTF-8 with a byte order mark and non-ASCII text is fine.
+  const good = write('good.yaml', Buffer.from('\ufeffname: café ✓\njobs: [{name: a, command: "echo é"}]\n'));
+  t.is(loadWorkflowFile(good)[0]!.spec.name, 'café ✓');
+});

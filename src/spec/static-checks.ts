@@ -96,6 +96,7 @@ export function staticIssues(spec: WorkflowSpec, path: string): InputIssue[] {
     for (const key of Object.keys(job.env ?? {})) {
       if (!ENV_NAME.test(key)) add(`${p}.env.${key}`, `"${key}" is not a valid environment variable name`);
     }
+    execIssues(job, p, add);
   });
   spec.files?.forEach((f, i) => checkItem(f, `${path}.files[${i}]`));
   spec.user_data?.forEach((u, i) => checkItem(u, `${path}.user_data[${i}]`));
@@ -125,6 +126,30 @@ export function staticIssues(spec: WorkflowSpec, path: string): InputIssue[] {
     }
   }
   return issues;
+}
+
+/**
+ * Longest single argument or environment entry Linux passes to a program (MAX_ARG_STRLEN,
+ * 32 pages, less the terminating NUL). A job's shell command, its name (TORC_JOB_NAME) and each
+ * env entry are such strings: past it, or with a NUL inside, the job could never start.
+ */
+export const MAX_EXEC_STRING_BYTES = 32 * 4096 - 1;
+
+function execIssues(job: WorkflowSpec['jobs'][number], p: string, add: (p: string, m: string) => void): void {
+  const check = (field: string, value: string | undefined, bytes: (v: string) => number) => {
+    if (value === undefined) return;
+    if (value.includes('\0')) add(`${p}.${field}`, 'contains a NUL character, which no program can receive');
+    const n = bytes(value);
+    if (n > MAX_EXEC_STRING_BYTES) {
+      add(`${p}.${field}`, `is ${n} bytes; a program's argument or environment entry can hold at most ${MAX_EXEC_STRING_BYTES} (put long scripts in a file)`);
+    }
+  };
+  const utf8 = (v: string) => Buffer.byteLength(v, 'utf8');
+  const script = job.invocation_script?.trim();
+  check('command', job.command, (v) => utf8(v) + (script ? utf8(script) + 1 : 0));
+  check('invocation_script', job.invocation_script, utf8);
+  check('name', job.name, (v) => utf8(`TORC_JOB_NAME=${v}`));
+  for (const [key, value] of Object.entries(job.env ?? {})) check(`env.${key}`, value, (v) => utf8(`${key}=${v}`));
 }
 
 function duplicates(list: { name: string }[] | undefined, path: string, add: (p: string, m: string) => void): void {

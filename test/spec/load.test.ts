@@ -229,3 +229,19 @@ test('files that are not UTF-8 text (Latin-1, UTF-16, binary) are refused with w
   const good = write('good.yaml', Buffer.from('\ufeffname: café ✓\njobs: [{name: a, command: "echo é"}]\n'));
   t.is(loadWorkflowFile(good)[0]!.spec.name, 'café ✓');
 });
+
+test('commands, names and env entries that no program could receive (NUL, over 128 KiB) are refused by path', (t) => {
+  const spec = JSON.stringify({
+    name: 'x',
+    jobs: [
+      { name: 'a', command: 'echo a\u0000rm -rf ~' },
+      { name: 'b', command: 'x'.repeat(200_000) },
+      { name: 'n'.repeat(140_000), command: 'true' },
+      { name: 'd', command: 'true', env: { BIG: 'v'.repeat(131_068), OK: 'v'.repeat(1000) } },
+      { name: 'e', command: 'true', invocation_script: 's'.repeat(70_000), env: {} },
+    ],
+  });
+  const paths = issuesOf(() => loadWorkflowText(spec)).map((i) => i.path);
+  t.deepEqual(paths.sort(), ['spec.jobs[0].command', 'spec.jobs[1].command', 'spec.jobs[2].name', 'spec.jobs[3].env.BIG'].sort());
+  t.is(loadWorkflowText(JSON.stringify({ name: 'ok', jobs: [{ name: 'a', command: 'x'.repeat(131_071) }] }))[0]!.spec.jobs.length, 1);
+});

@@ -52,7 +52,8 @@ export function compileSpecRegex(pattern: string): { re: RegExp } | { error: str
     re.test('');
     return { re };
   } catch (err) {
-    const message = (err as Error).message.replace(/^Invalid regular expression: /, '');
+    // "Invalid regular expression: /PATTERN/FLAGS: why": the pattern is already quoted below.
+    const message = (err as Error).message.replace(/^Invalid regular expression: \/[\s\S]*\/[a-z]*: /, '').replace(/^Invalid regular expression: /, '');
     if (/linear time/.test(message)) {
       return {
         error: `unsupported regex "${pattern}": backreferences and lookaround are not supported (torc's regex dialect matches in linear time)`,

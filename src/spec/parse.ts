@@ -136,7 +136,7 @@ function parseYaml(text: string, maxAliasCount: number): RawDocument[] {
       const message = err instanceof Error ? err.message : String(err);
       issues.push({
         path: list.length > 1 ? `documents[${index}]` : '',
-        message: /alias/i.test(message) ? `too many YAML alias expansions (limit ${maxAliasCount}): ${message}` : message,
+        message: /excessive alias/i.test(message) ? `too many YAML alias expansions (limit ${maxAliasCount}): ${message}` : `YAML: ${message}`,
       });
     }
   });

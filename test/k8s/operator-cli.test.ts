@@ -7,7 +7,6 @@ import YAML from 'yaml';
 import { runTorc, startTorc } from '../support/cli.js';
 import { FakeCluster, waitFor } from '../support/k8s/cluster.js';
 import { WorkflowClient, diamondSpec } from '../support/k8s/operator-harness.js';
-import { REAL } from '../support/k8s/target.js';
 
 function kubeconfigFile(dir: string, url: string, namespace: string): string {
   const path = join(dir, 'kubeconfig');
@@ -21,7 +20,6 @@ function kubeconfigFile(dir: string, url: string, namespace: string): string {
 }
 
 test('torc operator runs the diamond, serves /metrics and the REST API, and stops on SIGTERM', async (t) => {
-  if (REAL) return t.pass('fake-only: the binary is pointed at the fake by a generated kubeconfig');
   const cluster = await FakeCluster.start({ nodes: [{ name: 'n1', cpu: 4, memory: '8Gi' }] });
   t.teardown(() => cluster.close());
   cluster.createNamespace('team-a');

@@ -13,7 +13,10 @@ import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
 import { Store } from '../../src/store/index.js';
 import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
 import type { V1Pod } from '@kubernetes/client-node';
-import { OPERATOR_USER, openCluster, type TestCluster } from '../support/k8s/target.js';
+import { OPERATOR_USER, REAL, openCluster, type TestCluster } from '../support/k8s/target.js';
+
+/** Scenarios that need the fake's hooks (known nodes, OOM kill, forced 410, request log) are skipped on a real cluster. */
+const fakeOnly = REAL ? test.serial.skip : test.serial;
 
 /** Every (group, resource, verb) the operator was seen calling, over all scenarios. */
 const seenCalls = new Set<string>();
@@ -76,7 +79,7 @@ const sleepJobs = (prefix: string, n: number, seconds: number, rr: string) =>
 const podCreates = (c: TestCluster) =>
   c.fake!.server.requests.filter((r) => r.user?.startsWith(OPERATOR_USER) && r.resource === 'pods' && r.verb === 'create' && r.code === 201);
 
-test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever over-committed', async (t) => {
+fakeOnly('GPU jobs land only where nvidia.com/gpu is free; no node is ever over-committed', async (t) => {
   const c = await cluster(t, {
     nodes: [
       { name: 'gpu-1', cpu: 4, memory: '16Gi', gpus: 2 },
@@ -84,7 +87,7 @@ test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever ov
       { name: 'cpu-2', cpu: '1500m', memory: '4Gi' },
     ],
   });
-  if (!c.fake) return t.pass('needs fake nodes with known capacity');
+  const fake = c.fake!;
   const wf = new WorkflowClient(c.kc, c.namespace);
   // Someone else's pod already holds one of gpu-1's two GPUs and a core.
   await wf.core.createNamespacedPod({
@@ -117,21 +120,21 @@ test.serial('GPU jobs land only where nvidia.com/gpu is free; no node is ever ov
       t.is(p.spec?.nodeName, 'gpu-1', `${p.metadata?.name} on a GPU node`);
     } else t.is(gpus, undefined);
   }
-  t.deepEqual(c.fake.kubelet.rejections, []);
+  t.deepEqual(fake.kubelet.rejections, []);
   const gib = 1024 ** 3;
   const limits: Record<string, { cpu: number; memory: number; gpu: number }> = {
     'gpu-1': { cpu: 4, memory: 16 * gib, gpu: 2 }, 'cpu-1': { cpu: 4, memory: 8 * gib, gpu: 0 }, 'cpu-2': { cpu: 1.5, memory: 4 * gib, gpu: 0 },
   };
-  for (const [node, peak] of c.fake.kubelet.peak) {
+  for (const [node, peak] of fake.kubelet.peak) {
     const max = limits[node]!;
     t.true(peak.cpu <= max.cpu && peak.memory <= max.memory && peak.gpu <= max.gpu, `${node}: peak ${JSON.stringify(peak)}`);
   }
-  t.is(c.fake.kubelet.peak.get('gpu-1')?.gpu, 2, 'the one free GPU was used, never a second');
+  t.is(fake.kubelet.peak.get('gpu-1')?.gpu, 2, 'the one free GPU was used, never a second');
 });
 
-test.serial('failures: exit code and OOMKilled (→ 137) reach the store; the workflow ends Failed', async (t) => {
+fakeOnly('failures: exit code and OOMKilled (→ 137) reach the store; the workflow ends Failed', async (t) => {
   const c = await cluster(t, { nodes: NODES });
-  if (!c.fake) return t.pass('needs the fake kubelet to OOM-kill');
+  const fake = c.fake!;
   const db = tempDb(t);
   await startOperator(t, c, db);
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -140,7 +143,7 @@ test.serial('failures: exit code and OOMKilled (→ 137) reach the store; the wo
     jobs: [{ name: 'exit3', command: 'exit 3' }, { name: 'hog', command: 'sleep 60' }, { name: 'fine', command: 'true' }],
   });
   const hog = await waitFor(async () => (await wf.pods()).find((p) => p.metadata?.name?.includes('hog') && p.status?.phase === 'Running'), 'the hog to run');
-  t.true(c.fake.kubelet.oomKill(c.namespace, hog.metadata!.name!));
+  t.true(fake.kubelet.oomKill(c.namespace, hog.metadata!.name!));
   const done = await wf.waitForPhase('fails', ['Succeeded', 'Failed']);
   t.is(done.status?.phase, 'Failed');
   t.like(done.status?.counts, { completed: 1, failed: 2 });
@@ -173,8 +176,9 @@ test.serial('deleting the Workflow stops its pods and cleans the store', async (
     } catch {
       return true;
     }
-  }, 'the Workflow to be gone');
-  await waitFor(async () => (await wf.pods()).length === 0, 'its pods to be gone');
+  }, 'the Workflow to be gone', 90_000);
+  // A real kubelet gives each pod its termination grace period.
+  await waitFor(async () => (await wf.pods()).length === 0, 'its pods to be gone', 90_000);
   t.deepEqual(await store.findWorkflowsByK8sName(c.namespace, 'doomed'), []);
   if (c.fake) t.deepEqual(c.fake.kubelet.runningPods(), []);
 });
@@ -185,9 +189,9 @@ function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => 
   t.is(new Set(ids).size, jobs, 'no job has two pods');
 }
 
-test.serial('watch 410 Gone → relist, without duplicate pods', async (t) => {
+fakeOnly('watch 410 Gone → relist, without duplicate pods', async (t) => {
   const c = await cluster(t, { nodes: [{ name: 'small', cpu: 2, memory: '4Gi' }] });
-  if (!c.fake) return t.pass('needs the fake to expire watches');
+  const fake = c.fake!;
   await startOperator(t, c, tempDb(t));
   const wf = new WorkflowClient(c.kc, c.namespace);
   await wf.apply('waves', { name: 'waves', jobs: Array.from({ length: 8 }, (_, i) => ({ name: `j${i}`, command: 'sleep 0.4' })) });
@@ -195,14 +199,14 @@ test.serial('watch 410 Gone → relist, without duplicate pods', async (t) => {
   const before = lists();
   for (let i = 0; i < 3; i++) {
     await waitFor(async () => (await wf.pods()).length > i * 2, `wave ${i}`);
-    c.fake.server.expireWatches();
+    fake.server.expireWatches();
   }
   const done = await wf.waitForPhase('waves', ['Succeeded', 'Failed']);
   t.is(done.status?.phase, 'Succeeded');
   t.true(lists() >= before + 3, 'the informers relisted');
   assertNoDuplicatePods(t, await wf.pods(), 8);
   t.is(podCreates(c).length, 8);
-  t.deepEqual(c.fake.kubelet.rejections, []);
+  t.deepEqual(fake.kubelet.rejections, []);
 });
 
 test.serial('operator restart mid-run: the new process adopts running pods, no duplicates', async (t) => {
@@ -248,9 +252,9 @@ test.serial('two operators with leader election: only the leader creates pods; t
   if (c.fake) t.true(podCreates(c).filter((r) => r.user === `${OPERATOR_USER}#op-b`).length === 4);
 });
 
-test.serial('examples/diamond.yaml as is: jobs share files through the work volume', async (t) => {
+fakeOnly('examples/diamond.yaml as is: jobs share files through the work volume', async (t) => {
   const c = await cluster(t, { nodes: NODES });
-  if (!c.fake) return t.pass('needs a ReadWriteMany volume; the fake kubelet shares a host directory');
+  const fake = c.fake!;
   await startOperator(t, c, tempDb(t), { workVolume: { claimName: 'torc-work', mountPath: '/work' } });
   const doc = YAML.parse(readFileSync(join(REPO_ROOT, 'examples/diamond.yaml'), 'utf8'));
   const wf = new WorkflowClient(c.kc, c.namespace);
@@ -258,14 +262,13 @@ test.serial('examples/diamond.yaml as is: jobs share files through the work volu
   const done = await wf.waitForPhase(doc.metadata.name, ['Succeeded', 'Failed']);
   t.is(done.status?.phase, 'Succeeded');
   t.is(done.status?.counts?.completed, done.status?.total);
-  const out = join(c.fake.kubelet.volumeDir(c.namespace, 'torc-work'), 'output/diamond/f6.txt');
+  const out = join(fake.kubelet.volumeDir(c.namespace, 'torc-work'), 'output/diamond/f6.txt');
   t.true(existsSync(out), 'the last job wrote its output where the first ones wrote theirs');
   const pods = await wf.pods();
   t.true(pods.every((p) => p.spec?.containers[0]?.workingDir === '/work'));
 });
 
-test.serial('every API call declared for RBAC was made in some scenario (no stale grants)', (t) => {
-  if (seenCalls.size === 0) return t.pass('fake only');
+fakeOnly('every API call declared for RBAC was made in some scenario (no stale grants)', (t) => {
   for (const call of OPERATOR_API_CALLS) {
     if (call.note) continue;
     t.true(seenCalls.has(callKey(call)), `declared but never made: ${callKey(call)} (${call.why})`);

@@ -63,6 +63,10 @@ export const BUILTIN_RESOURCES: ResourceType[] = [
     subresources: [], builtin: true,
   },
   {
+    group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', singular: 'customresourcedefinition',
+    kind: 'CustomResourceDefinition', namespaced: false, subresources: ['status'], builtin: true, shortNames: ['crd', 'crds'],
+  },
+  {
     group: 'torc.dev', version: 'v1alpha1', plural: 'workflows', singular: 'workflow', kind: 'Workflow', namespaced: true,
     subresources: ['status'], builtin: false, shortNames: ['twf'],
   },
@@ -92,21 +96,23 @@ export function discoveryResources(types: ResourceType[]): Record<string, unknow
  */
 export function loadCrd(path: string): ResourceType[] {
   const docs = YAML.parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJS() as Record<string, any>);
+  return docs.filter((d) => d?.kind === 'CustomResourceDefinition').flatMap(crdTypes);
+}
+
+/** The resource types a CustomResourceDefinition object declares (its served versions). */
+export function crdTypes(crd: Record<string, any>): ResourceType[] {
+  const spec = crd.spec;
   const out: ResourceType[] = [];
-  for (const crd of docs) {
-    if (crd?.kind !== 'CustomResourceDefinition') continue;
-    const spec = crd.spec;
-    for (const v of spec.versions ?? []) {
-      if (v.served === false) continue;
-      out.push({
-        group: spec.group, version: v.name, plural: spec.names.plural, singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
-        kind: spec.names.kind, namespaced: spec.scope !== 'Cluster',
-        subresources: v.subresources?.status !== undefined ? ['status'] : [],
-        builtin: false, shortNames: spec.names.shortNames,
-        fieldSelectors: (v.selectableFields ?? []).map((f: { jsonPath: string }) => f.jsonPath.replace(/^\./, '')),
-        schema: v.schema?.openAPIV3Schema,
-      });
-    }
+  for (const v of spec.versions ?? []) {
+    if (v.served === false) continue;
+    out.push({
+      group: spec.group, version: v.name, plural: spec.names.plural, singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
+      kind: spec.names.kind, namespaced: spec.scope !== 'Cluster',
+      subresources: v.subresources?.status !== undefined ? ['status'] : [],
+      builtin: false, shortNames: spec.names.shortNames,
+      fieldSelectors: (v.selectableFields ?? []).map((f: { jsonPath: string }) => f.jsonPath.replace(/^\./, '')),
+      schema: v.schema?.openAPIV3Schema,
+    });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import jsonpatch from 'fast-json-patch';
 import { ApiError, alreadyExists, conflict, invalid, notFound } from './errors.js';
-import { BUILTIN_RESOURCES, apiVersionOf, qualifiedName, type ResourceType } from './resources.js';
+import { BUILTIN_RESOURCES, apiVersionOf, crdTypes, qualifiedName, type ResourceType } from './resources.js';
 import { defaultObject, qosClass, validateObject, type Obj } from './validation.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -198,7 +198,21 @@ export class ClusterStore extends EventEmitter {
       defaultObject(rt, obj);
     }
     validateObject(rt, obj);
-    return this.commit(rt, 'ADDED', obj);
+    const saved = this.commit(rt, 'ADDED', obj);
+    if (rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions') return this.establishCrd(saved);
+    return saved;
+  }
+
+  /** A new CRD is served at once (the real server takes a moment; clients wait for Established). */
+  private establishCrd(crd: Obj): Obj {
+    for (const t of crdTypes(crd)) this.register(t);
+    const rt = this.resourceFor('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+    return this.mutate(rt, '', crd.metadata.name, (o) => {
+      o.status = {
+        conditions: ['NamesAccepted', 'Established'].map((type) => ({ type, status: 'True', reason: type === 'Established' ? 'InitialNamesAccepted' : 'NoConflicts', lastTransitionTime: nowTime() })),
+        acceptedNames: crd.spec.names, storedVersions: (crd.spec.versions ?? []).filter((v: Obj) => v.storage).map((v: Obj) => v.name),
+      };
+    }) ?? crd;
   }
 
   /**

@@ -21,6 +21,8 @@ async function loadCommands(): Promise<Register[]> {
     import('./commands/run.js'),
     import('./commands/validate.js'),
     import('./commands/plan.js'),
+    import('./commands/workflows.js'),
+    import('./commands/jobs.js'),
     import('./commands/operator.js'),
   ]);
   return modules.map((m) => m.register);

@@ -5,7 +5,8 @@
  *   1. requeue orphans: nodes whose lease ran out, and this host's nodes whose process died;
  *   2. initialize jobs that are still uninitialized (after a create, replace or reset);
  *   3. compute status (phase, counts, conditions) and report it when it changed;
- *   4. finished → stop the runners.
+ *   4. actions: fire triggers (once per run), claim and start what is pending (actions.ts);
+ *   5. finished → wait for running actions, stop the runners.
  * Dispatch itself is done by the runners, each claiming through the one allocator: the local
  * runner in this process (in-process client), external runners over REST.
  * Passes run when something changes (a claim, a start, a completion wakes the loop at once)
@@ -18,6 +19,7 @@ import type { ResourceOverrides } from '../runners/local/resources.js';
 import { StoreRunnerClient } from '../runners/store-client.js';
 import { computeStatus, type WorkflowStatusView } from './status.js';
 import { forgetJobPid, killOrphanJobs, recordJobPid, retireDeadLocalNodes } from './orphans.js';
+import { ActionExecutor } from './actions.js';
 
 export interface ReconcilerOptions {
   store: Store;
@@ -40,6 +42,8 @@ export interface ReconcilerOptions {
   onRunnerEvent?: (event: RunnerEvent) => void;
   /** Notes for a person: orphans requeued, nothing fits, … */
   onNotice?: (message: string) => void;
+  /** Run the workflow's actions (default true). */
+  actions?: boolean;
 }
 
 export interface ReconcileResult {
@@ -65,9 +69,29 @@ export class Reconciler {
   private stuck: string | null = null;
   private resolveDone!: () => void;
   private readonly done = new Promise<void>((r) => (this.resolveDone = r));
+  /** In-process client over the store: every state change it makes wakes a pass. */
+  private readonly client: StoreRunnerClient;
+  private readonly actions: ActionExecutor | null;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
+    this.client = new StoreRunnerClient(options.store, () => this.wake());
+    this.actions =
+      options.actions === false
+        ? null
+        : new ActionExecutor({
+            store: options.store,
+            workflowId: options.workflowId,
+            outputDir: options.outputDir,
+            cwd: options.cwd ?? process.cwd(),
+            apiUrl: options.apiUrl ?? null,
+            client: this.client,
+            onNotice: options.onNotice,
+          });
+  }
+
+  private wake(): void {
+    void this.pass().catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
   }
 
   /** One idempotent pass. Safe to call at any time; overlapping calls coalesce. */
@@ -108,6 +132,8 @@ export class Reconciler {
       this.lastStatus = status;
       this.o.onStatus?.(status);
     }
+    // Before finishing: on_workflow_complete fires in this same pass.
+    if (this.actions) await this.actions.step();
     if (latest.is_complete && !this.finished) {
       this.finished = true;
       this.resolveDone();
@@ -136,9 +162,14 @@ export class Reconciler {
     const killed = killOrphanJobs(outputDir);
     if (killed > 0) this.o.onNotice?.(`killed ${killed} job process(es) left running by an earlier run`);
     await this.pass();
-    if (this.finished) return { status: this.lastStatus!, runner: null, stuck: null };
+    // Set-up actions (on_workflow_start) finish before the local runner starts jobs.
+    await this.actions?.idle();
+    if (this.finished) {
+      await this.actions?.stop();
+      return { status: this.lastStatus!, runner: null, stuck: null };
+    }
 
-    const wake = () => void this.pass().catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
+    const wake = () => this.wake();
     const resync = CronJob.from({
       cronTime: `*/${Math.max(1, Math.min(59, Math.round(this.o.resyncSeconds ?? 5)))} * * * * *`,
       onTick: wake,
@@ -148,7 +179,7 @@ export class Reconciler {
     try {
       if (this.o.localRunner !== false) {
         this.runner = new JobRunner({
-          client: new StoreRunnerClient(store, wake),
+          client: this.client,
           workflowId,
           outputDir,
           cwd: this.o.cwd,
@@ -167,7 +198,7 @@ export class Reconciler {
               if (this.idleClaimReason && !wasIdle) wake();
             }
             if (event.type === 'job_started' && event.pid) recordJobPid(outputDir, workflowId, event.job.id, event.pid);
-            if (event.type === 'job_finished') forgetJobPid(outputDir, workflowId, event.job.id);
+            if (event.type === 'job_finished' || event.type === 'job_retried') forgetJobPid(outputDir, workflowId, event.job.id);
             this.o.onRunnerEvent?.(event);
           },
         });
@@ -187,9 +218,11 @@ export class Reconciler {
       }
       await this.done;
       await this.pass();
+      await this.actions?.idle();
     } finally {
       resync.stop();
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
+      await this.actions?.stop();
     }
     return { status: this.lastStatus!, runner: runnerSummary, stuck: this.stuck };
   }

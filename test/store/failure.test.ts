@@ -112,11 +112,17 @@ test('retry caps the raise at the largest compute node; retries exhausted or a s
   t.like(await s.store.getJob(s.oom.id), { status: JobStatus.failed });
 });
 
-test('a canceled workflow retries nothing', async (t) => {
+test('a canceled workflow retries nothing and hands out nothing, with the reason', async (t) => {
   const s = await oomScene(t, 16);
   await s.claimAndStart();
   await s.store.cancelWorkflow(s.wf);
   await t.throwsAsync(s.store.retryJob(s.oom.id, 1, attemptResult(137)), { instanceOf: ConflictError, message: /canceled/ });
   const claim = await s.store.claimNextJobs(s.wf, 10, s.node);
   t.deepEqual(claim, { jobs: [], reason: `workflow ${s.wf} is canceled` });
+  const byResources = await s.store.claimJobsBasedOnResources(s.wf, {
+    capacity: { nodes: [{ name: 'n', num_cpus: 8, memory_bytes: 16 * GB, num_gpus: 0 }], time_limit_seconds: null, scheduler_config_id: null },
+    limit: 10,
+    compute_node_id: s.node,
+  });
+  t.deepEqual(byResources, { jobs: [], reason: `workflow ${s.wf} is canceled` });
 });

@@ -9,7 +9,8 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { Reconciler } from '../../reconciler/reconciler.js';
+import { Reconciler, type ReconcileResult } from '../../reconciler/reconciler.js';
+import { ScheduledRuns } from '../../reconciler/schedule.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
@@ -29,6 +30,15 @@ interface ReconcileFlags {
   pollInterval?: string;
   format?: string;
   quiet?: boolean;
+  maxRuns?: string;
+}
+
+interface SummaryRow {
+  name: string;
+  workflow_id: number;
+  /** The run's number, for a workflow with a schedule. */
+  run?: number;
+  status: WorkflowStatusView;
 }
 
 /** `<dir>/.torc/<file name without extension>.db`, next to the workflow file. */
@@ -54,6 +64,7 @@ export function register(program: Command): void {
     .option('--poll-interval <seconds>', 'longest wait between runner loop turns')
     .option('--format <format>', 'summary format: table or json', 'table')
     .option('-q, --quiet', 'log only phase changes and failures')
+    .option('--max-runs <n>', 'a workflow with a schedule: stop after N runs (default: run on every tick until Ctrl-C)')
     .action(async (file: string, flags: ReconcileFlags) => {
       process.exitCode = await reconcileCommand(file, flags);
     });
@@ -70,6 +81,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   const port = parseIntOption(flags.port, '--port', 0);
   if (port !== undefined && port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
   const pollIntervalSeconds = parseNumberOption(flags.pollInterval, '--poll-interval', 0);
+  const maxRuns = parseIntOption(flags.maxRuns, '--max-runs', 1);
 
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
@@ -82,13 +94,18 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   const store = await Store.open(dbPath);
   let server: RunningServer | null = null;
   let active: Reconciler | null = null;
+  let scheduled: ScheduledRuns | null = null;
+  let stopRequested = false;
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
+    stopRequested = true;
+    scheduled?.stop();
     void active?.stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const results: { name: string; workflow_id: number; status: WorkflowStatusView }[] = [];
+  const results: SummaryRow[] = [];
+  let finishedPlans = 0;
   try {
     if (flags.server) {
       server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger });
@@ -108,32 +125,62 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
       }
       workflowId = applied.workflow_id;
-      const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name: plan.name, quiet: flags.quiet });
       process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${outputDir}\n`);
-      const reconciler = new Reconciler({
-        store,
-        workflowId,
-        outputDir,
-        cwd: process.cwd(),
-        maxParallelJobs: maxParallelJobs ?? null,
-        overrides,
-        apiUrl: server?.baseUrl ?? null,
-        pollIntervalSeconds,
-        onStatus: (s) => view.status(s),
-        onRunnerEvent: (e) => view.runnerEvent(e),
-        onNotice: (m) => view.notice(m),
-      });
-      active = reconciler;
-      const result = await reconciler.run();
-      view.stop();
-      if (result.stuck) {
-        process.stderr.write(
-          `workflow ${plan.name}: ${result.stuck}\n` +
-            '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue\n',
-        );
+      const runOnce = async (): Promise<ReconcileResult> => {
+        const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name: plan.name, quiet: flags.quiet });
+        const reconciler = new Reconciler({
+          store,
+          workflowId,
+          outputDir,
+          cwd: process.cwd(),
+          maxParallelJobs: maxParallelJobs ?? null,
+          overrides,
+          apiUrl: server?.baseUrl ?? null,
+          pollIntervalSeconds,
+          onStatus: (s) => view.status(s),
+          onRunnerEvent: (e) => view.runnerEvent(e),
+          onNotice: (m) => view.notice(m),
+        });
+        active = reconciler;
+        try {
+          return await reconciler.run();
+        } finally {
+          view.stop();
+          active = null;
+        }
+      };
+      const schedule = plan.settings.schedule;
+      const runs: ReconcileResult[] = [];
+      if (schedule) {
+        // Runs now, then again at every tick until Ctrl-C (or --max-runs); see reconciler/schedule.ts.
+        process.stderr.write(`workflow ${plan.name}: schedule "${schedule}": runs again at every tick${maxRuns ? ` (${maxRuns} run(s) in all)` : ' until stopped (Ctrl-C)'}\n`);
+        scheduled = new ScheduledRuns({
+          store,
+          workflowId,
+          schedule,
+          maxRuns: maxRuns ?? null,
+          runOnce,
+          onRunDone: (n, r) => process.stderr.write(`workflow ${plan.name}: run ${n} ended ${r.status.phase}\n`),
+          onSkip: () => process.stderr.write(`workflow ${plan.name}: schedule tick skipped: the previous run is still going\n`),
+        });
+        if (stopRequested) scheduled.stop();
+        runs.push(...(await scheduled.run()));
+        scheduled = null;
+      } else {
+        runs.push(await runOnce());
       }
-      results.push({ name: plan.name, workflow_id: workflowId, status: result.status });
-      if (result.status.phase !== 'Succeeded' && result.status.phase !== 'Failed' && result.status.phase !== 'Canceled') break; // stopped
+      for (const [i, result] of runs.entries()) {
+        if (result.stuck) {
+          process.stderr.write(
+            `workflow ${plan.name}: ${result.stuck}\n` +
+              '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue\n',
+          );
+        }
+        results.push({ name: plan.name, workflow_id: workflowId, ...(schedule ? { run: i + 1 } : {}), status: result.status });
+      }
+      const last = runs[runs.length - 1];
+      if (stopRequested || !last || (last.status.phase !== 'Succeeded' && last.status.phase !== 'Failed' && last.status.phase !== 'Canceled')) break; // stopped
+      finishedPlans++;
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -142,17 +189,19 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
     await store.close();
   }
   printSummary(results, format);
-  return results.length === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
+  return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
 }
 
-function printSummary(results: { name: string; workflow_id: number; status: WorkflowStatusView }[], format: 'table' | 'json'): void {
+function printSummary(results: SummaryRow[], format: 'table' | 'json'): void {
   if (format === 'json') {
-    printJson(results.map((r) => ({ name: r.name, workflow_id: r.workflow_id, ...r.status })));
+    printJson(results.map((r) => ({ name: r.name, workflow_id: r.workflow_id, ...(r.run ? { run: r.run } : {}), ...r.status })));
     return;
   }
+  const withRuns = results.some((r) => r.run !== undefined);
   const rows = results.map((r) => ({
     workflow: r.name,
     id: r.workflow_id,
+    run: r.run ?? '',
     phase: r.status.phase,
     total: r.status.total,
     completed: r.status.counts.completed,
@@ -161,5 +210,6 @@ function printSummary(results: { name: string; workflow_id: number; status: Work
     canceled: r.status.counts.canceled,
     unfinished: r.status.total - r.status.done,
   }));
-  process.stdout.write(`${renderTable(rows, ['workflow', 'id', 'phase', 'total', 'completed', 'failed', 'terminated', 'canceled', 'unfinished'])}\n`);
+  const columns = ['workflow', 'id', ...(withRuns ? ['run'] : []), 'phase', 'total', 'completed', 'failed', 'terminated', 'canceled', 'unfinished'];
+  process.stdout.write(`${renderTable(rows, columns)}\n`);
 }

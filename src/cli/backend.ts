@@ -1,0 +1,144 @@
+/**
+ * Where the workflow commands (`torc workflows …`, `torc jobs …`) read and change state: a
+ * server through the typed REST client (`--url` / TORC_API_URL, as every runner), or a
+ * database file directly (`--db PATH`, e.g. the `.torc/<name>.db` of a `torc reconcile`, also
+ * while it runs: SQLite lets both processes use it). Both answer with the same API models,
+ * built by the same view functions, so the output does not depend on the path taken.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import type { PageView, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
+import { actionView, pageView, workflowStatusView, workflowView } from '../api/views.js';
+import { InputError } from '../errors.js';
+import type { FileObservation, JobRecord } from '../runners/client.js';
+import type { FileRecord, ReinitOutcome } from '../store/index.js';
+import { Store } from '../store/index.js';
+import { clientFromFlags, type RunnerFlags } from './runner-flags.js';
+
+export interface WorkflowBackend {
+  listWorkflows(query: { offset?: number; limit?: number }): Promise<PageView<WorkflowModel>>;
+  getWorkflow(id: number): Promise<WorkflowModel>;
+  getWorkflowStatus(id: number): Promise<WorkflowStatusModel>;
+  cancelWorkflow(id: number): Promise<{ workflow_id: number; canceled: number; running_job_ids: number[] }>;
+  resetStatus(id: number, options: { failedOnly?: boolean }): Promise<{ workflow_id: number; run_id: number; updated_count: number }>;
+  initializeJobs(id: number): Promise<{ workflow_id: number; ready: number; blocked: number; canceled: number }>;
+  listFiles(id: number, query: { offset?: number; limit?: number }): Promise<PageView<FileRecord>>;
+  processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }): Promise<ReinitOutcome>;
+  listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }): Promise<PageView<JobRecord>>;
+  listActions(id: number): Promise<WorkflowActionModel[]>;
+  close(): Promise<void>;
+}
+
+export interface BackendFlags extends Pick<RunnerFlags, 'url' | 'tokenFile'> {
+  db?: string;
+}
+
+export function addBackendOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'torc server URL (default: $TORC_API_URL)')
+    .option('--token-file <file>', 'file holding the bearer token for the server')
+    .option('--db <path>', 'use this database file directly instead of a server (e.g. .torc/<name>.db of torc reconcile)');
+}
+
+export async function openBackend(flags: BackendFlags): Promise<WorkflowBackend> {
+  if (flags.db !== undefined) {
+    if (flags.url !== undefined) throw new InputError('give either --db or --url, not both', '--db');
+    if (!existsSync(flags.db)) throw new InputError(`no database at ${flags.db}`, '--db');
+    return new StoreBackend(await Store.open(flags.db));
+  }
+  const { client } = await clientFromFlags(flags);
+  return new ClientBackend(client);
+}
+
+class ClientBackend implements WorkflowBackend {
+  constructor(private readonly c: TorcClient) {}
+  listWorkflows(query: { offset?: number; limit?: number }) {
+    return this.c.listWorkflows(query);
+  }
+  getWorkflow(id: number) {
+    return this.c.getWorkflow(id);
+  }
+  getWorkflowStatus(id: number) {
+    return this.c.getWorkflowStatus(id);
+  }
+  cancelWorkflow(id: number) {
+    return this.c.cancelWorkflow(id);
+  }
+  resetStatus(id: number, options: { failedOnly?: boolean }) {
+    return this.c.resetStatus(id, options);
+  }
+  initializeJobs(id: number) {
+    return this.c.initializeJobs(id);
+  }
+  listFiles(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listFiles(id, query);
+  }
+  processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }) {
+    return this.c.processChangedJobInputs(id, options);
+  }
+  listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }) {
+    return this.c.listJobs(id, query);
+  }
+  listActions(id: number) {
+    return this.c.listActions(id);
+  }
+  async close() {}
+}
+
+/** The same answers as the REST routes, straight from the store. */
+class StoreBackend implements WorkflowBackend {
+  constructor(private readonly store: Store) {}
+  private page(query: { offset?: number; limit?: number }) {
+    return { offset: query.offset ?? 0, limit: query.limit ?? 100 };
+  }
+  async listWorkflows(query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    return pageView(await this.store.listWorkflows({ offset, limit }), offset, limit, workflowView) as PageView<WorkflowModel>;
+  }
+  async getWorkflow(id: number) {
+    return workflowView(await this.store.getWorkflow(id)) as WorkflowModel;
+  }
+  async getWorkflowStatus(id: number) {
+    return workflowStatusView(await this.store.getStatus(id));
+  }
+  async cancelWorkflow(id: number) {
+    return { workflow_id: id, ...(await this.store.cancelWorkflow(id)) };
+  }
+  async resetStatus(id: number, options: { failedOnly?: boolean }) {
+    const out = await this.store.resetStatus(id, options);
+    return { workflow_id: id, run_id: out.run_id, updated_count: out.reset };
+  }
+  async initializeJobs(id: number) {
+    return { workflow_id: id, ...(await this.store.initializeJobs(id)) };
+  }
+  async listFiles(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    const all = await this.store.listFiles(id);
+    return pageView({ items: all.slice(offset, offset + limit), total: all.length }, offset, limit, (f) => f);
+  }
+  processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }) {
+    return this.store.reinitialize(id, options);
+  }
+  async listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    return pageView(await this.store.listJobs(id, { status: query.status, offset, limit }), offset, limit, (j) => j);
+  }
+  async listActions(id: number) {
+    const wf = await this.store.getWorkflow(id);
+    return (await this.store.listActions(id)).map((a) => actionView(a, wf.run_id));
+  }
+  close() {
+    return this.store.close();
+  }
+}
+
+/** Every item of a paged list (pages of 1000). */
+export async function allPages<T>(fetchPage: (offset: number, limit: number) => Promise<PageView<T>>): Promise<T[]> {
+  const items: T[] = [];
+  for (let offset = 0; ; ) {
+    const page = await fetchPage(offset, 1000);
+    items.push(...page.items);
+    if (!page.has_more || page.items.length === 0) return items;
+    offset += page.items.length;
+  }
+}

@@ -51,7 +51,11 @@ export class ActionExecutor {
   async step(): Promise<void> {
     if (this.stopped) return;
     const { store, workflowId } = this.o;
-    await store.fireActionTriggers(workflowId);
+    // Most passes find nothing to fire: look first (reads), and take the write lock only when
+    // an action has not fired in this run yet.
+    const [wf, actions] = await Promise.all([store.getWorkflow(workflowId), store.listActions(workflowId)]);
+    if (actions.length === 0) return;
+    if (actions.some((a) => a.triggered_run_id !== wf.run_id)) await store.fireActionTriggers(workflowId);
     for (const action of await store.listPendingActions(workflowId)) {
       const key = `${action.id}:${action.triggered_run_id}`;
       if (this.seen.has(key)) continue;

@@ -232,3 +232,19 @@ test('with crds/workflow.yaml loaded, workflows are validated and unknown fields
   const badPhase = await t.throwsAsync(api.patchNamespacedCustomObjectStatus({ ...WF, namespace: 'default', name: 'd', body: { status: { phase: 'Exploded' } } }, mergePatch));
   t.is(kubeStatus(badPhase)?.code, 422);
 });
+
+test('watch events arrive in resourceVersion order even when the kubelet reacts to an ADDED at once', async (t) => {
+  const cluster = await withCluster(t, { nodes: [{ name: 'n1', cpu: 2, memory: '1Gi' }] });
+  const kc = cluster.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const rv = (await core.listNamespacedPod({ namespace: 'default' })).metadata!.resourceVersion!;
+  const seen: { type: string; rv: number; phase?: string }[] = [];
+  const req = await new Watch(kc).watch('/api/v1/namespaces/default/pods', { resourceVersion: rv },
+    (type, obj) => seen.push({ type, rv: Number(obj.metadata?.resourceVersion), phase: obj.status?.phase }), () => {});
+  t.teardown(() => req.abort());
+  await core.createNamespacedPod({ namespace: 'default', body: pod('ordered', { nodeName: 'n1' }) });
+  await waitFor(() => seen.some((e) => e.phase === 'Succeeded'), 'the pod to finish');
+  t.is(seen[0]!.type, 'ADDED');
+  t.is(seen[0]!.phase, 'Pending');
+  t.deepEqual(seen.map((e) => e.rv), [...seen.map((e) => e.rv)].sort((a, b) => a - b));
+});

@@ -12,7 +12,7 @@ import { WF, WorkflowClient, diamondSpec, startOperator, tempDb } from '../suppo
 import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
 import { Store } from '../../src/store/index.js';
 import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
-import type { V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { OPERATOR_USER, REAL, openCluster, type TestCluster } from '../support/k8s/target.js';
 
 /** Scenarios that need the fake's hooks (known nodes, OOM kill, forced 410, request log) are skipped on a real cluster. */
@@ -41,7 +41,7 @@ const NODES = [
 test.serial('the diamond runs to Succeeded with right counts and conditions; RBAC covers every call made', async (t) => {
   const c = await cluster(t, { nodes: NODES });
   const db = tempDb(t);
-  await startOperator(t, c, db);
+  const op = await startOperator(t, c, db);
   const wf = new WorkflowClient(c.kc, c.namespace);
   const created = await wf.apply('diamond', diamondSpec());
   const done = await wf.waitForPhase('diamond', ['Succeeded', 'Failed']);
@@ -59,6 +59,12 @@ test.serial('the diamond runs to Succeeded with right counts and conditions; RBA
   t.true(events.items.some((e) => e.reason === 'WorkflowSucceeded'));
 
   if (c.fake) {
+    // Idle now: more passes, no more status writes (patched only when it changed).
+    const statusPatches = () => c.fake!.server.calls({ resource: 'workflows/status', verb: 'patch' }).length;
+    const before = statusPatches();
+    const passes = op.passes;
+    await waitFor(() => op.passes >= passes + 5, 'five more passes');
+    t.is(statusPatches(), before);
     t.deepEqual(c.fake.kubelet.rejections, [], 'no pod was ever rejected for lack of room');
     // Every call the operator made is declared, and the deploy/ RBAC allows it.
     const grants = grantsFor(loadManifests().map((m) => m.doc), { name: 'torc-operator', namespace: 'torc-system' });
@@ -181,6 +187,50 @@ test.serial('deleting the Workflow stops its pods and cleans the store', async (
   await waitFor(async () => (await wf.pods()).length === 0, 'its pods to be gone', 90_000);
   t.deepEqual(await store.findWorkflowsByK8sName(c.namespace, 'doomed'), []);
   if (c.fake) t.deepEqual(c.fake.kubelet.runningPods(), []);
+});
+
+test.serial('an edited spec is applied (new generation): changed jobs run again, status follows', async (t) => {
+  const c = await cluster(t, { nodes: NODES });
+  await startOperator(t, c, tempDb(t));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('edited', diamondSpec({ name: 'edited' }));
+  const first = await wf.waitForPhase('edited', 'Succeeded');
+  t.is(first.metadata.generation, 1);
+  const spec = diamondSpec({ name: 'edited' });
+  (spec.jobs as { name: string; command: string }[])[3]!.command = 'echo post again';
+  await wf.custom.patchNamespacedCustomObject({ ...WF, namespace: c.namespace, name: 'edited', body: { spec } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  const second = await wf.waitForPhase('edited', 'Succeeded');
+  t.is(second.metadata.generation, 2);
+  t.is(second.status?.observedGeneration, 2);
+  t.is(second.status?.counts?.completed, 4);
+  const post = (await wf.pods()).filter((p) => p.metadata?.annotations?.['torc.dev/job-name'] === 'postprocess');
+  t.is(post.length, 1, 'the previous run\'s pod was cleared away for the new one');
+  t.is(post[0]?.spec?.containers[0]?.command?.[2], 'echo post again');
+  if (c.fake) {
+    const starts = (job: string) => c.fake!.kubelet.started.filter((k) => k.endsWith(`/edited-${job}-1`)).length;
+    t.is(starts('postprocess'), 2, 'the changed job ran again');
+    t.is(starts('preprocess'), 1, 'unchanged completed jobs were kept, not re-run');
+  }
+});
+
+test.serial('a canceled workflow stops its running pods and ends Canceled', async (t) => {
+  const c = await cluster(t, { nodes: NODES });
+  const db = tempDb(t);
+  await startOperator(t, c, db);
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('cancel-me', { name: 'cancel-me', jobs: [{ name: 'long', command: 'sleep 120' }, { name: 'after', command: 'true', depends_on: ['long'] }] });
+  const store = await Store.open(db);
+  t.teardown(() => store.close());
+  const rec = await waitFor(async () => (await store.findWorkflowsByK8sName(c.namespace, 'cancel-me'))[0], 'the workflow in the store');
+  // Running in the store (not only the pod): a pending job would simply be canceled.
+  await waitFor(async () => (await store.listJobs(rec.id, { name: 'long' })).items[0]?.status === 4, 'the long job to run');
+  await store.cancelWorkflow(rec.id);
+  const done = await wf.waitForPhase('cancel-me', 'Canceled');
+  t.is(done.status?.counts?.running, 0);
+  await waitFor(async () => (await wf.pods()).every((p) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' || p.metadata?.deletionTimestamp) || (await wf.pods()).length === 0, 'the pod to stop', 90_000);
+  const long = (await store.listJobs(rec.id, { name: 'long' })).items[0]!;
+  t.is(long.status, 8, 'the running job ended terminated');
 });
 
 function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => void; deepEqual: (a: unknown, b: unknown, m?: string) => void }, pods: V1Pod[], jobs: number) {

@@ -34,7 +34,9 @@ import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
-import { buildJobPod, jobPodName, podJob, podOutcome, WORKFLOW_API_VERSION, WORKFLOW_KIND } from './pods.js';
+import {
+  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podJob, podOutcome,
+} from './pods.js';
 import {
   WORKFLOW_GROUP, WORKFLOW_PLURAL, WORKFLOW_VERSION, patchWorkflowStatus, statusChanged, workflowCrStatus, type WorkflowCrStatus,
 } from './status.js';
@@ -323,7 +325,7 @@ export class Operator {
     if (st.invalid !== null || st.workflowId === null) return;
     const wf = await store.getWorkflow(st.workflowId);
     await this.ensureComputeNode(st);
-    await this.syncPods(cr, st, wf.run_id);
+    await this.syncPods(cr, st, wf.run_id, wf.status === 'canceled');
     const progress = await store.getStatus(st.workflowId);
     if (!progress.is_complete && !progress.is_canceled) await this.dispatch(cr, st, wf.run_id, wf.settings.jobs_sort_method);
     await this.reportStatus(cr, st, wf.run_id);
@@ -399,7 +401,7 @@ export class Operator {
   }
 
   /** Pod states → job transitions; stale pods deleted; claimed jobs without a pod placed again. */
-  private async syncPods(cr: WorkflowCr, st: WorkflowState, runId: number): Promise<void> {
+  private async syncPods(cr: WorkflowCr, st: WorkflowState, runId: number, canceled: boolean): Promise<void> {
     const store = this.store!;
     const wfId = st.workflowId!;
     const active = new Map<number, JobRecord>();
@@ -409,6 +411,12 @@ export class Operator {
     for (const pod of this.ownedPods(cr.metadata.uid)) {
       const pj = podJob(pod);
       if (!pj) continue;
+      if (!this.isCurrent(pod, st.workflowId!, runId)) {
+        // From an earlier run or an edited spec's predecessor: history (the store has its
+        // results); removed so that its name is free for this run's attempt.
+        if (!pod.metadata?.deletionTimestamp) await this.deletePod(pod);
+        continue;
+      }
       const job = active.get(pj.jobId);
       const outcome = podOutcome(pod);
       if (!job || job.attempt !== pj.attempt) {
@@ -417,6 +425,11 @@ export class Operator {
         continue;
       }
       withPod.add(job.id);
+      // A canceled workflow's running jobs are stopped; their pods then report terminated.
+      if (canceled && outcome.state !== 'finished' && !pod.metadata?.deletionTimestamp) {
+        await this.deletePod(pod);
+        continue;
+      }
       if (outcome.state === 'pending') continue;
       if (job.status === JobStatus.pending) {
         await store.startJob(job.id, runId, st.computeNodeId!);
@@ -453,6 +466,12 @@ export class Operator {
       }
     }
     this.metrics.runningPods.set(labels, active.size);
+  }
+
+  /** Whether a pod belongs to the store workflow and run the CR is on now. */
+  private isCurrent(pod: V1Pod, workflowId: number, runId: number): boolean {
+    const a = pod.metadata?.annotations ?? {};
+    return Number(a[ANNOTATION_WORKFLOW_ID]) === workflowId && Number(a[ANNOTATION_RUN_ID]) === runId;
   }
 
   private async replace(cr: WorkflowCr, st: WorkflowState, job: JobRecord, runId: number): Promise<void> {
@@ -522,10 +541,15 @@ export class Operator {
       const existing = await this.core.readNamespacedPod({ namespace: cr.metadata.namespace, name: pod.metadata!.name! });
       const pj = podJob(existing);
       const owned = (existing.metadata?.ownerReferences ?? []).some((r) => r.uid === cr.metadata.uid);
-      if (!owned || pj?.jobId !== job.id || pj.attempt !== job.attempt) {
-        this.assumed.delete(key);
-        throw new Error(`pod ${key} exists but belongs to another job or workflow`);
+      if (owned && pj?.jobId === job.id && pj.attempt === job.attempt) return;
+      this.assumed.delete(key);
+      if (owned && !this.isCurrent(existing, st.workflowId!, runId)) {
+        // The name is held by this workflow's previous run: free it; the job (claimed, no pod)
+        // is placed again on a later pass.
+        if (!existing.metadata?.deletionTimestamp) await this.deletePod(existing);
+        return;
       }
+      throw new Error(`pod ${key} exists but belongs to another job or workflow`);
     }
   }
 

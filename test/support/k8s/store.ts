@@ -154,8 +154,27 @@ export class ClusterStore extends EventEmitter {
       const dropped = this.history.splice(0, this.history.length - this.maxHistory);
       this.compactedRv = dropped[dropped.length - 1]!.rv;
     }
-    this.emit('event', ev);
+    this.deliver(ev);
     return clone(obj);
+  }
+
+  private readonly outbox: StoreEvent[] = [];
+  private delivering = false;
+
+  /**
+   * Events reach listeners in resourceVersion order even when a listener writes while handling
+   * one (the kubelet marks a pod Running as it sees it ADDED): such writes are queued until the
+   * current event has reached every listener.
+   */
+  private deliver(ev: StoreEvent): void {
+    this.outbox.push(ev);
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      while (this.outbox.length > 0) this.emit('event', this.outbox.shift()!);
+    } finally {
+      this.delivering = false;
+    }
   }
 
   create(rt: ResourceType, namespace: string, body: Obj): Obj {

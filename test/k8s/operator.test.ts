@@ -233,6 +233,20 @@ test.serial('a canceled workflow stops its running pods and ends Canceled', asyn
   t.is(long.status, 8, 'the running job ended terminated');
 });
 
+test.serial('a spec the schema accepts but the planner refuses: status Failed with SpecValid=False and a Warning event', async (t) => {
+  const c = await cluster(t, { nodes: NODES });
+  await startOperator(t, c, tempDb(t));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('broken', { name: 'broken', jobs: [{ name: 'a', command: 'true', depends_on: ['ghost'] }] });
+  const done = await wf.waitForPhase('broken', 'Failed');
+  const cond = done.status?.conditions?.find((x) => x.type === 'SpecValid');
+  t.is(cond?.status, 'False');
+  t.regex(cond?.message ?? '', /ghost/);
+  const events = await wf.core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=broken' });
+  t.true(events.items.some((e) => e.reason === 'InvalidSpec' && e.type === 'Warning'));
+  t.deepEqual(await wf.pods(), []);
+});
+
 function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => void; deepEqual: (a: unknown, b: unknown, m?: string) => void }, pods: V1Pod[], jobs: number) {
   t.is(pods.length, jobs, 'one pod per job');
   const ids = pods.map((p) => p.metadata?.labels?.[LABEL_JOB_ID]);

@@ -50,11 +50,14 @@ export function parseWorkflowId(value: string, arg = 'WF'): number {
 export async function readToken(file: string | undefined): Promise<string | undefined> {
   if (!file) return process.env.TORC_API_TOKEN || undefined;
   const { readFile } = await import('node:fs/promises');
+  let token: string;
   try {
-    return (await readFile(file, 'utf8')).trim();
+    token = (await readFile(file, 'utf8')).trim();
   } catch (err) {
     throw new InputError(`cannot read token file: ${(err as Error).message}`, '--token-file');
   }
+  if (!token) throw new InputError(`token file ${file} is empty`, '--token-file');
+  return token;
 }
 
 export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string }> {

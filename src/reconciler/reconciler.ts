@@ -44,6 +44,16 @@ export interface ReconcilerOptions {
   onNotice?: (message: string) => void;
   /** Run the workflow's actions (default true). */
   actions?: boolean;
+  /**
+   * Dispatchers that place ready jobs elsewhere (the Slurm dispatch of `--runner slurm`): each
+   * pass calls `pass()`, the end of the reconcile `stop()`.
+   */
+  dispatchers?: Dispatcher[];
+}
+
+export interface Dispatcher {
+  pass(): Promise<unknown>;
+  stop?(): Promise<unknown>;
 }
 
 export interface ReconcileResult {
@@ -134,6 +144,7 @@ export class Reconciler {
     }
     // Before finishing: on_workflow_complete fires in this same pass.
     if (this.actions) await this.actions.step();
+    for (const d of this.o.dispatchers ?? []) await d.pass();
     if (latest.is_complete && !this.finished) {
       this.finished = true;
       this.resolveDone();
@@ -223,6 +234,7 @@ export class Reconciler {
       resync.stop();
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
       await this.actions?.stop();
+      for (const d of this.o.dispatchers ?? []) await d.stop?.();
     }
     return { status: this.lastStatus!, runner: runnerSummary, stuck: this.stuck };
   }

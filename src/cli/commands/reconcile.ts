@@ -9,15 +9,22 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { Reconciler, type ReconcileResult } from '../../reconciler/reconciler.js';
+import { SlurmDispatcher } from '../../runners/slurm/dispatch.js';
+import { registerSlurmScheduleNodes } from '../../runners/slurm/schedule-nodes-action.js';
+import { torcBin } from './slurm.js';
+import { Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
 import { parseFormat, parseIntOption, parseNumberOption, printJson, renderTable } from '../output.js';
 import { InputError } from '../../errors.js';
+import { readToken } from '../runner-flags.js';
 
 interface ReconcileFlags {
+  tokenFile?: string;
+  runner?: string;
+  maxAllocations?: string;
   db?: string;
   outputDir?: string;
   maxParallelJobs?: string;
@@ -61,9 +68,12 @@ export function register(program: Command): void {
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
     .option('--host <host>', 'address of the REST API', '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
+    .option('--token-file <file>', 'require this bearer token on the REST API (its mutating routes); Slurm workers get the file path')
     .option('--poll-interval <seconds>', 'longest wait between runner loop turns')
     .option('--format <format>', 'summary format: table or json', 'table')
     .option('-q, --quiet', 'log only phase changes and failures')
+    .option('--runner <kind>', 'who runs the jobs: local (this machine) or slurm (allocations submitted for the slurm_schedulers)', 'local')
+    .option('--max-allocations <n>', 'with --runner slurm: most allocations per scheduler queued or running at once', '4')
     .option('--max-runs <n>', 'a workflow with a schedule: stop after N runs (default: run on every tick until Ctrl-C)')
     .action(async (file: string, flags: ReconcileFlags) => {
       process.exitCode = await reconcileCommand(file, flags);
@@ -82,10 +92,27 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   if (port !== undefined && port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
   const pollIntervalSeconds = parseNumberOption(flags.pollInterval, '--poll-interval', 0);
   const maxRuns = parseIntOption(flags.maxRuns, '--max-runs', 1);
+  const runnerKind = flags.runner ?? 'local';
+  if (runnerKind !== 'local' && runnerKind !== 'slurm') throw new InputError(`expected "local" or "slurm", got "${runnerKind}"`, '--runner');
+  const maxAllocations = parseIntOption(flags.maxAllocations, '--max-allocations', 1) ?? 4;
+  if (runnerKind === 'slurm' && !flags.server) {
+    throw new InputError('Slurm workers claim jobs over the REST API: --runner slurm cannot go with --no-server', '--no-server');
+  }
 
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
   const plans = docs.map((doc) => planDocument(doc));
+  if (runnerKind === 'slurm') {
+    docs.forEach((doc, i) => {
+      if (plans[i]!.slurm_schedulers.length === 0) {
+        throw new InputError('--runner slurm needs at least one entry in slurm_schedulers', `${doc.pathPrefix}spec.slurm_schedulers`);
+      }
+    });
+  }
+  const token = flags.tokenFile ? await readToken(flags.tokenFile) : undefined;
+  const tokenFile = flags.tokenFile ? resolve(flags.tokenFile) : null;
+  // schedule_nodes actions of type slurm submit allocations that run this same torc.
+  const unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile });
 
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
@@ -108,7 +135,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   let finishedPlans = 0;
   try {
     if (flags.server) {
-      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger });
+      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token });
       process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
     }
     for (const plan of plans) {
@@ -140,6 +167,11 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
           onStatus: (s) => view.status(s),
           onRunnerEvent: (e) => view.runnerEvent(e),
           onNotice: (m) => view.notice(m),
+          localRunner: runnerKind === 'local',
+          dispatchers:
+            runnerKind === 'slurm'
+              ? [slurmDispatcher(store, workflowId, maxAllocations, { url: server!.baseUrl, outputDir, maxParallelJobs, tokenFile }, (m) => view.notice(m))]
+              : [],
         });
         active = reconciler;
         try {
@@ -185,6 +217,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    unregisterSlurm();
     await server?.close();
     await store.close();
   }
@@ -212,4 +245,31 @@ function printSummary(results: SummaryRow[], format: 'table' | 'json'): void {
   }));
   const columns = ['workflow', 'id', ...(withRuns ? ['run'] : []), 'phase', 'total', 'completed', 'failed', 'terminated', 'canceled', 'unfinished'];
   process.stdout.write(`${renderTable(rows, columns)}\n`);
+}
+
+/** The Slurm dispatch of `--runner slurm`: allocations for ready jobs, canceled when the reconcile ends early. */
+function slurmDispatcher(
+  store: Store,
+  workflowId: number,
+  maxAllocationsPerScheduler: number,
+  launch: { url: string; outputDir: string; maxParallelJobs: number | undefined; tokenFile: string | null },
+  onNotice: (message: string) => void,
+): Dispatcher {
+  const dispatcher = new SlurmDispatcher({
+    store,
+    workflowId,
+    policy: { maxAllocationsPerScheduler },
+    launch: { ...launch, torcCommand: [process.execPath, torcBin()], maxParallelJobs: launch.maxParallelJobs ?? null },
+    onNotice,
+  });
+  return {
+    pass: () => dispatcher.pass(),
+    stop: async () => {
+      const progress = await store.getStatus(workflowId);
+      if (!progress.is_complete) {
+        const n = await dispatcher.cancelAll();
+        if (n > 0) onNotice(`canceled ${n} Slurm allocation(s)`);
+      }
+    },
+  };
 }

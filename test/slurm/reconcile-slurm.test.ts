@@ -1,0 +1,62 @@
+/**
+ * `torc reconcile FILE --runner slurm` on the real test Slurm: the reconciler's Slurm dispatch
+ * submits allocations per scheduler, their workers claim over the reconcile's REST API, and the
+ * reconcile ends when every job is done. Skipped, loudly, without Slurm.
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTorc } from '../support/cli.js';
+import { slurmTest } from '../support/slurm.js';
+
+const slurm = slurmTest('test/slurm/reconcile-slurm.test.ts');
+
+slurm('reconcile --runner slurm runs each job in an allocation of its own scheduler', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'torc-reconcile-slurm-'));
+  const seen = join(dir, 'seen');
+  mkdirSync(seen);
+  const record = `echo "$SLURM_JOB_ID" > ${seen}/$TORC_JOB_ID`;
+  writeFileSync(
+    join(dir, 'wf.yaml'),
+    [
+      'name: on-slurm',
+      // Small memory requests so both allocations fit the one test node side by side; idle
+      // workers leave quickly.
+      'compute_node_wait_for_new_jobs_seconds: 5',
+      'slurm_schedulers:',
+      '  - {name: cpu, walltime: "00:05:00", nodes: 1, mem: 200M}',
+      '  - {name: gpu, walltime: "00:05:00", nodes: 1, mem: 200M, gres: "gpu:1"}',
+      'resource_requirements:',
+      '  - {name: one, num_cpus: 1, memory: 10m, runtime: PT1M}',
+      '  - {name: gpu1, num_cpus: 1, num_gpus: 1, memory: 10m, runtime: PT1M}',
+      'jobs:',
+      `  - {name: "c{i}", command: ${JSON.stringify(record)}, resource_requirements: one, scheduler: cpu, parameters: {i: "1:4"}}`,
+      `  - {name: "g{i}", command: ${JSON.stringify(record)}, resource_requirements: gpu1, scheduler: gpu, parameters: {i: "1:2"}}`,
+      '',
+    ].join('\n'),
+  );
+  const res = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm', '--max-allocations', '1', '--format', 'json', '--poll-interval', '1'], {
+    cwd: dir,
+    timeoutMs: 240_000,
+  });
+  t.is(res.code, 0, res.stderr);
+  t.regex(res.stderr, /submitted Slurm allocation/);
+  const [summary] = JSON.parse(res.stdout) as { phase: string; counts: Record<string, number> }[];
+  t.is(summary!.phase, 'Succeeded');
+  const files = readdirSync(seen);
+  t.is(files.length, 6);
+  const ids = files.map((f) => readFileSync(join(seen, f), 'utf8').trim());
+  for (const id of ids) t.regex(id, /^\d+$/, 'every job ran inside an allocation');
+  t.true(new Set(ids).size >= 2, 'the two schedulers got allocations of their own');
+});
+
+slurm('reconcile --runner slurm refuses a workflow without slurm_schedulers, naming the field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'torc-reconcile-slurm-'));
+  writeFileSync(join(dir, 'wf.yaml'), 'name: plain\njobs:\n  - {name: a, command: "true"}\n');
+  const res = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm'], { cwd: dir });
+  t.is(res.code, 2);
+  t.regex(res.stderr, /spec\.slurm_schedulers/);
+  const other = await runTorc(['reconcile', 'wf.yaml', '--runner', 'pbs'], { cwd: dir });
+  t.is(other.code, 2);
+  t.regex(other.stderr, /--runner/);
+});

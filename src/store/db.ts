@@ -1,24 +1,16 @@
 /**
- * A small promise wrapper over `better-sqlite3`.
+ * A small promise wrapper over the `sqlite3` package.
  *
  * Two connections to one file:
  * - the writer, used ONLY through `withWriteTransaction`, which runs callers one at a time
- *   (a FIFO queue) inside `BEGIN IMMEDIATE … COMMIT`. Callers `await` between statements, so
- *   without the queue the statements of two transactions would interleave on the connection.
+ *   (a FIFO queue) inside `BEGIN IMMEDIATE … COMMIT`. `sqlite3` is asynchronous, so without the
+ *   queue the statements of two transactions would interleave on the connection.
  * - the reader (`query_only`), for reads. In WAL mode it sees only committed data, so a read
  *   never observes a write transaction half-way.
  * Statements are prepared once per connection and cached by their SQL text.
- *
- * Why a synchronous driver behind a promise API: each statement is a few microseconds of work,
- * while the asynchronous `sqlite3` binding paid a thread-pool round trip per statement — on a
- * busy machine each one waits for a CPU, and a start/complete transaction of ~10 statements
- * took milliseconds (issue 9: that capped REST dispatch near 100 jobs/s). Statements now run
- * inline and every promise here is already settled; the queue and the API are unchanged.
- * SQLite's own busy wait would block the event loop, so it is kept short (BUSY_SLICE_MS) and the
- * rest of the wait is done by the asynchronous retry loop.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import BetterSqlite3 from 'better-sqlite3';
+import sqlite3 from 'sqlite3';
 
 export type SqlValue = string | number | bigint | null | Buffer;
 export type Params = SqlValue[] | Record<string, SqlValue>;
@@ -40,14 +32,11 @@ export interface Queryable {
 }
 
 export interface OpenOptions {
-  /** Milliseconds SQLite itself waits on a lock held by another process (at most BUSY_SLICE_MS at a time; then retried). */
+  /** Milliseconds SQLite itself waits on a lock held by another process. */
   busyTimeoutMs?: number;
   /** How often a transaction is retried when another process keeps the database busy. */
   busyRetries?: number;
 }
-
-/** Longest synchronous busy wait inside SQLite: it blocks the event loop, so longer waits are retries. */
-const BUSY_SLICE_MS = 50;
 
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
@@ -56,68 +45,47 @@ function isBusy(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-type Bindable = SqlValue | boolean | undefined | Date;
-
-/**
- * What the `sqlite3` binding accepted: booleans as 0/1, undefined as NULL, Dates as ms; `$name`
- * keys; an array for numbered parameters (`?1`), which better-sqlite3 binds by name ("1", "2" …).
- */
-function bindable(params: Params, numbered: boolean): unknown[] {
-  const one = (v: Bindable): SqlValue => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v instanceof Date ? v.getTime() : v);
-  if (Array.isArray(params)) {
-    if (!numbered) return params.map((v) => one(v as Bindable));
-    return [Object.fromEntries(params.map((v, i) => [String(i + 1), one(v as Bindable)]))];
-  }
-  const named: Record<string, SqlValue> = {};
-  for (const [k, v] of Object.entries(params)) named[k.replace(/^[$:@]/, '')] = one(v as Bindable);
-  return [named];
-}
-
-/** One connection with a prepared-statement cache; every method settles before it returns. */
+/** One sqlite3 connection with a prepared-statement cache. */
 class Connection implements Queryable {
-  private readonly statements = new Map<string, { stmt: BetterSqlite3.Statement; numbered: boolean }>();
+  private readonly statements = new Map<string, sqlite3.Statement>();
 
-  private constructor(private readonly handle: BetterSqlite3.Database) {}
+  private constructor(private readonly handle: sqlite3.Database) {}
 
-  static open(path: string, options: { mustExist: boolean; busyMs: number }): Connection {
-    try {
-      return new Connection(new BetterSqlite3(path, { fileMustExist: options.mustExist, timeout: options.busyMs }));
-    } catch (err) {
-      throw sqliteError(err, `open ${path}`);
-    }
+  static open(path: string, mode: number): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const handle = new sqlite3.Database(path, mode, (err) => (err ? reject(err) : resolve(new Connection(handle))));
+    });
   }
 
-  private prepared(sql: string): { stmt: BetterSqlite3.Statement; numbered: boolean } {
-    let entry = this.statements.get(sql);
-    if (!entry) {
-      entry = { stmt: this.handle.prepare(sql), numbered: /\?\d/.test(sql) };
-      this.statements.set(sql, entry);
-    }
-    return entry;
+  private prepared(sql: string): Promise<sqlite3.Statement> {
+    const cached = this.statements.get(sql);
+    if (cached) return Promise.resolve(cached);
+    return new Promise((resolve, reject) => {
+      const stmt = this.handle.prepare(sql, (err) => {
+        if (err) return reject(withSql(err, sql));
+        this.statements.set(sql, stmt);
+        resolve(stmt);
+      });
+    });
   }
 
-  run(sql: string, params: Params = []): Promise<RunResult> {
-    try {
-      const { stmt, numbered } = this.prepared(sql);
-      const info = stmt.run(...bindable(params, numbered));
-      return Promise.resolve({ changes: info.changes, lastID: Number(info.lastInsertRowid) });
-    } catch (err) {
-      return Promise.reject(sqliteError(err, sql));
-    }
+  async run(sql: string, params: Params = []): Promise<RunResult> {
+    const stmt = await this.prepared(sql);
+    return new Promise((resolve, reject) => {
+      stmt.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(withSql(err, sql));
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      });
+    });
   }
 
-  all<T = Row>(sql: string, params: Params = []): Promise<T[]> {
-    try {
-      const { stmt, numbered } = this.prepared(sql);
-      // Like the old binding, a statement that returns no rows may be "read": it runs, giving [].
-      if (!stmt.reader) {
-        stmt.run(...bindable(params, numbered));
-        return Promise.resolve([]);
-      }
-      return Promise.resolve(stmt.all(...bindable(params, numbered)) as T[]);
-    } catch (err) {
-      return Promise.reject(sqliteError(err, sql));
-    }
+  async all<T = Row>(sql: string, params: Params = []): Promise<T[]> {
+    const stmt = await this.prepared(sql);
+    // `all` steps to the end and resets the statement, so no read snapshot stays open
+    // (Statement#get would leave it open until the next reset).
+    return new Promise((resolve, reject) => {
+      stmt.all(params, (err: Error | null, rows: T[]) => (err ? reject(withSql(err, sql)) : resolve(rows)));
+    });
   }
 
   async get<T = Row>(sql: string, params: Params = []): Promise<T | undefined> {
@@ -126,50 +94,27 @@ class Connection implements Queryable {
   }
 
   exec(sql: string): Promise<void> {
-    try {
-      this.handle.exec(sql);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(sqliteError(err, sql));
-    }
+    return new Promise((resolve, reject) => this.handle.exec(sql, (err) => (err ? reject(err) : resolve())));
   }
 
-  get inTransaction(): boolean {
-    return this.handle.inTransaction;
+  /** Resets every cached statement, so none counts as "in progress" for COMMIT. */
+  async resetAll(): Promise<void> {
+    await Promise.all([...this.statements.values()].map((s) => new Promise<void>((r) => s.reset(() => r()))));
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    const stmts = [...this.statements.values()];
     this.statements.clear();
-    this.handle.close();
-    return Promise.resolve();
+    await Promise.all(stmts.map((s) => new Promise<void>((r) => s.finalize(() => r()))));
+    await new Promise<void>((resolve, reject) => this.handle.close((err) => (err ? reject(err) : resolve())));
   }
 }
 
-/**
- * Errors keep the `sqlite3` binding's shape that callers test: `code` is the primary result
- * code (SQLITE_CONSTRAINT, SQLITE_BUSY …; the extended one is in `extendedCode`) and the
- * message starts with it; the statement is appended for context.
- */
-function sqliteError(err: unknown, sql: string): Error {
-  if (!(err instanceof Error)) return new Error(String(err));
-  let e = err as Error & { code?: string; extendedCode?: string };
-  // better-sqlite3's SqliteError is not a native Error object (Object.prototype.toString says
-  // "Object"); callers and test tools expect one, so carry its fields over to a real Error.
-  if (Object.prototype.toString.call(e) !== '[object Error]') {
-    const real = new Error(e.message) as Error & { code?: string };
-    real.stack = e.stack;
-    if (e.code !== undefined) real.code = e.code;
-    e = real;
-  }
-  if (typeof e.code === 'string' && e.code.startsWith('SQLITE_')) {
-    const primary = /^SQLITE_[A-Z]+/.exec(e.code)![0];
-    if (primary !== e.code) e.extendedCode = e.code;
-    e.code = primary;
-    if (!e.message.startsWith(primary)) e.message = `${primary}: ${e.message}`;
-  }
+function withSql(err: Error, sql: string): Error {
+  // Keep sqlite3's `code` (SQLITE_BUSY, SQLITE_CONSTRAINT …) and add the statement for context.
   const short = sql.replace(/\s+/g, ' ').trim().slice(0, 200);
-  e.message = `${e.message} [sql: ${short}]`;
-  return e;
+  err.message = `${err.message} [sql: ${short}]`;
+  return err;
 }
 
 /** The transaction handle passed to `withWriteTransaction` callbacks. */
@@ -202,22 +147,22 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
     if (path === ':memory:' || path === '') {
       throw new Error('Database.open needs a file path (the reader and writer connections share it)');
     }
-    const busyMs = Math.min(busyTimeoutMs, BUSY_SLICE_MS);
-    const writer = Connection.open(path, { mustExist: false, busyMs });
+    const rw = sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE | sqlite3.OPEN_FULLMUTEX;
+    const writer = await Connection.open(path, rw);
     try {
       await writer.exec(
-        `PRAGMA journal_mode = WAL;
+        `PRAGMA busy_timeout = ${busyTimeoutMs};
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;`,
       );
-      const reader = Connection.open(path, { mustExist: true, busyMs });
+      const reader = await Connection.open(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_FULLMUTEX);
       await reader.exec(
-        `PRAGMA foreign_keys = ON;
+        `PRAGMA busy_timeout = ${busyTimeoutMs};
+         PRAGMA foreign_keys = ON;
          PRAGMA query_only = ON;`,
       );
-      // SQLite's waits are short slices; the retry loop covers the rest of busyTimeoutMs and beyond.
-      const retries = options.busyRetries ?? Math.max(50, Math.ceil(busyTimeoutMs / BUSY_SLICE_MS));
-      return new Database(writer, reader, retries);
+      return new Database(writer, reader, options.busyRetries ?? 50);
     } catch (err) {
       await writer.close().catch(() => undefined);
       throw err;
@@ -255,19 +200,7 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
 
   private onReader<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inRead.getStore()) return fn();
-    return this.readQueue.run(() => this.inRead.run(true, () => this.retryBusy(fn)));
-  }
-
-  /** Reads have no effects: one that found the file locked (recovery, a checkpoint) is simply tried again. */
-  private async retryBusy<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isBusy(err) || attempt >= this.busyRetries) throw err;
-        await sleep(Math.min(1000, 10 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
-      }
-    }
+    return this.readQueue.run(() => this.inRead.run(true, fn));
   }
 
   /**
@@ -308,8 +241,19 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
     try {
       await tx.exec('COMMIT');
     } catch (err) {
-      if (tx.inTransaction) await tx.exec('ROLLBACK').catch(() => undefined);
-      throw err;
+      // A statement stepped to its end but not reset (e.g. EXPLAIN of an UPDATE) still counts as
+      // a pending write: reset the cache and commit again instead of losing the transaction.
+      if (!/statements in progress/.test(String((err as Error).message))) {
+        await tx.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      await tx.resetAll();
+      try {
+        await tx.exec('COMMIT');
+      } catch (again) {
+        await tx.exec('ROLLBACK').catch(() => undefined);
+        throw again;
+      }
     }
     return result;
   }

@@ -134,6 +134,8 @@ interface Finished {
 }
 
 const COMPLETION_REPORT_TRIES = 5;
+/** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
+const PROGRESS_REFRESH_MS = 1000;
 
 export class JobRunner {
   private readonly o: JobRunnerOptions;
@@ -274,21 +276,32 @@ export class JobRunner {
     const pollMs = (o.pollIntervalSeconds ?? 5) * 1000;
     const waitMs = o.waitForNewJobsSeconds != null ? o.waitForNewJobsSeconds * 1000 : null;
     let idleSince: number | null = null;
+    // The workflow's progress (a count over all its jobs) is fetched when it can have changed
+    // what the loop does: at the start, after a claim that found nothing (done? canceled?), and
+    // at least every PROGRESS_REFRESH_MS. While claims keep returning jobs the workflow is
+    // plainly not done, and a count per job would cost O(jobs) each (issue 9).
+    let progress: WorkflowProgress | null = null;
+    let progressAt = -Infinity;
+    let claimFoundNothing = true;
     for (;;) {
       if (this.stopRequested) return 'stopped';
       if (this.leaseLost) await this.recoverLostLease();
       // Reap first, so that the progress below already counts our completions (the last
       // completion ends the run at once; dependents it made ready are claimed this turn).
       await this.reap(false);
-      const progress = await this.tryApi('get_progress', () => o.client.getProgress(o.workflowId));
-      if (progress) {
-        this.runId = progress.run_id;
-        this.emit({ type: 'progress', progress, running: this.running.size });
-        if (progress.is_canceled) {
-          await Promise.all(this.terminateAll('canceled'));
-          await this.settleFinished();
-          await this.reap(true);
-          return 'canceled';
+      const fresh = claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
+      if (fresh) {
+        progress = await this.tryApi('get_progress', () => o.client.getProgress(o.workflowId));
+        progressAt = Date.now();
+        if (progress) {
+          this.runId = progress.run_id;
+          this.emit({ type: 'progress', progress, running: this.running.size });
+          if (progress.is_canceled) {
+            await Promise.all(this.terminateAll('canceled'));
+            await this.settleFinished();
+            await this.reap(true);
+            return 'canceled';
+          }
         }
       }
       if (this.stopRequested) return 'stopped';
@@ -298,6 +311,9 @@ export class JobRunner {
       let claimed = 0;
       let asked = 0;
       if (progress && !done) [claimed, asked] = await this.claimAndStart();
+      claimFoundNothing = asked > 0 && claimed === 0;
+      // Nothing claimed on an old view of the workflow: look again at once (it may be done).
+      if (claimFoundNothing && !fresh) continue;
 
       const now = Date.now();
       const remaining = this.remainingSeconds();

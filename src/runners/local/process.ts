@@ -1,15 +1,16 @@
 /**
- * Runs one job as a local process: `bash -c` in its own process group (so termination reaches
- * every process the job started), stdout/stderr appended to files named by ids only, torc's
- * environment variables, a runtime limit, and SIGTERM → grace → SIGKILL termination.
+ * Runs one job as a local process: `bash -c` (or the command's words themselves when it is a
+ * plain command line) in its own process group (so termination reaches every process the job
+ * started), stdout/stderr appended to files named by ids only, torc's environment variables, a
+ * runtime limit, and SIGTERM → grace → SIGKILL termination. Processes are started by the
+ * spawner (spawner.ts): a small helper process, since Node's own spawn is costly per job.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { JobStatus } from '../../store/status.js';
 import type { CompleteJobResult } from '../client.js';
+import { defaultSpawner, type SpawnedChild, type Spawner } from './spawner.js';
 
 export const DEFAULT_GRACE_SECONDS = 10;
 /** setTimeout cannot wait longer than this; longer runtime limits are not enforced by a timer. */
@@ -101,28 +102,52 @@ export function signalReturnCode(signal: NodeJS.Signals): number {
   return 128 + (os.constants.signals[signal] ?? 0);
 }
 
+/** Words that bash itself must run (builtins without a program of that name, keywords). */
+const SHELL_ONLY = new Set(
+  ('. : [[ ]] ! { } alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs disown do done ' +
+    'elif else enable esac eval exec exit export fc fg fi for function getopts hash help history if in jobs let local logout mapfile popd ' +
+    'pushd read readarray readonly return select set shift shopt source suspend then time times trap type typeset ulimit umask unalias ' +
+    'unset until wait while').split(' '),
+);
+const PLAIN_WORD = /^[A-Za-z0-9_.\/:@%+,=-]+$/;
+const PROGRAM = /^[A-Za-z0-9_.\/+-]+$/;
+
+/**
+ * The argv that runs a job. torc runs `bash -c "<command>"`; a command that is only plain words
+ * (no quotes, variables, globs, redirections, operators; not a builtin or an assignment) means
+ * the same as exec'ing those words, which bash would do anyway after starting up: skip bash.
+ */
+export function jobArgv(shellCommand: string): string[] {
+  const words = shellCommand.trim().split(/ +/);
+  const direct =
+    shellCommand.length > 0 &&
+    !/[\t\n]/.test(shellCommand) &&
+    words.every((w) => PLAIN_WORD.test(w)) &&
+    PROGRAM.test(words[0]!) &&
+    !SHELL_ONLY.has(words[0]!);
+  return direct ? words : ['bash', '-c', shellCommand];
+}
+
+/** Directories already created this process: a runner starts thousands of jobs into one. */
+const madeDirs = new Set<string>();
+
 /** Starts a job; resolves once the process exists (or failed to start: then `done` reports it). */
-export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions): Promise<JobProcess> {
+export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions, spawner: Spawner = defaultSpawner()): Promise<JobProcess> {
   const paths = stdioPaths(opts.outputDir, launch.job_id, launch.attempt);
-  await mkdir(path.dirname(paths.stdout), { recursive: true });
-  let out: FileHandle | undefined;
-  let err: FileHandle | undefined;
-  try {
-    // Append: a re-run of the same attempt (after a crash) never loses the earlier output.
-    out = await open(paths.stdout, 'a');
-    err = await open(paths.stderr, 'a');
-    const child = spawn('bash', ['-c', jobShellCommand(launch.command, launch.invocation_script)], {
-      cwd: opts.cwd,
-      env: jobEnvironment(launch, opts),
-      stdio: ['ignore', out.fd, err.fd],
-      // setsid(): the job leads a new process group, which terminate() signals as a whole.
-      detached: true,
-    });
-    return new JobProcess(launch, child, paths, (opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000, err);
-  } finally {
-    // The child holds its own copies of the descriptors.
-    await out?.close();
+  const dir = path.dirname(paths.stdout);
+  if (!madeDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    madeDirs.add(dir);
   }
+  // Append: a re-run of the same attempt (after a crash) never loses the earlier output.
+  const child = await spawner.spawn({
+    argv: jobArgv(jobShellCommand(launch.command, launch.invocation_script)),
+    cwd: path.resolve(opts.cwd ?? process.cwd()),
+    env: jobEnvironment(launch, opts),
+    stdout: paths.stdout,
+    stderr: paths.stderr,
+  });
+  return new JobProcess(launch, child, paths, (opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
 }
 
 export class JobProcess {
@@ -139,32 +164,14 @@ export class JobProcess {
 
   constructor(
     readonly launch: JobLaunch,
-    child: ChildProcess,
+    child: SpawnedChild,
     readonly paths: StdioPaths,
     private readonly graceMs: number,
-    stderrFile: FileHandle,
   ) {
-    this.pid = child.pid ?? null;
+    this.pid = child.pid;
     this.done = new Promise((r) => (this.resolve = r));
-    let settled = false;
-    child.on('error', (e) => {
-      // Failed to start (no bash, bad cwd): report it in the job's stderr and as exit 127.
-      if (settled || this.pid !== null) return;
-      settled = true;
-      void stderrFile
-        .appendFile(`torc: could not start job: ${e.message}\n`)
-        .catch(() => undefined)
-        .finally(() => {
-          void stderrFile.close().catch(() => undefined);
-          this.finish(127, null);
-        });
-    });
-    child.once('exit', (code, signal) => {
-      if (settled) return;
-      settled = true;
-      void stderrFile.close().catch(() => undefined);
-      this.finish(code, signal);
-    });
+    // Failed to start (no such program, bad cwd): the spawner said why in the job's stderr; exit 127.
+    void child.exit.then((exit) => this.finish(exit.code, exit.signal));
     if (this.pid !== null) {
       const limit = launch.runtime_limit_seconds;
       if (limit != null && limit >= 0 && limit * 1000 <= MAX_TIMER_MS)

@@ -174,3 +174,29 @@ test('one worker for a 2-node allocation starts the jobs placed on the other nod
   const opts = (await readFile(path.join(dir, stepped[0]!), 'utf8')).trim().split('\n');
   t.deepEqual(opts, ['--nodes=1', '--ntasks=1', '--nodelist=cn2', '--cpus-per-task=1', '--mem=100M', '--exact', `--job-name=torc_job_${stepped[0]!.slice(5)}`]);
 });
+
+test('AllocationClient: a retry caused by the allocation ending is held back too (it would spend one of the job\'s retries)', async (t) => {
+  const inner = new MemoryRunnerClient();
+  const retried: number[] = [];
+  const withRetry = Object.assign(inner, {
+    retryJob: async (jobId: number) => {
+      retried.push(jobId);
+    },
+  });
+  const [a, b] = inner.addJobs([
+    { name: 'a', command: 'x' },
+    { name: 'b', command: 'x' },
+  ]);
+  const allocation = new AllocationClient(withRetry, '78', 300);
+  const client = allocation.client;
+  const request = (rc: number) => ({ return_code: rc, exec_time_minutes: 0, completion_time: new Date().toISOString(), status: 'failed' as const });
+  // An ordinary failure is retried at once.
+  await client.retryJob!(a!.id, 1, request(1));
+  t.deepEqual(retried, [a!.id]);
+  // Killed by a signal and the allocation is ending: not retried, left for requeue.
+  const pending = client.retryJob!(b!.id, 1, request(143));
+  allocation.markEnding();
+  await pending;
+  t.deepEqual(retried, [a!.id]);
+  t.deepEqual([...allocation.withheld.keys()], [b!.id]);
+});

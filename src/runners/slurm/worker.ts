@@ -116,6 +116,17 @@ export class AllocationClient {
       registerComputeNode: (wf, node) => inner.registerComputeNode(wf, { ...node, scheduler_job_id: this.slurmJobId }),
       completeJob: (job, status, run, result) => this.completeJob(job, status, run, result),
     };
+    if (inner.retryJob) {
+      // A retry caused by the allocation ending would spend one of the job's retries: hold it
+      // back like a completion, so deactivation requeues the job without counting it.
+      own.retryJob = async (job, run, request) => {
+        if (await this.allocationEnded(JobStatus.failed, request.return_code)) {
+          this.withheld.set(job, request.status === 'terminated' ? JobStatus.terminated : JobStatus.failed);
+          return;
+        }
+        return inner.retryJob!(job, run, request);
+      };
+    }
     if (thisNode !== null) {
       own.claimJobsBasedOnResources = async (wf, req) => {
         const res = await inner.claimJobsBasedOnResources(wf, req);
@@ -138,11 +149,17 @@ export class AllocationClient {
   }
 
   private async completeJob(job: number, status: number, run: number, result: Parameters<RunnerClient['completeJob']>[3]): Promise<void> {
-    if (status !== JobStatus.completed && (this.ending || (SIGNAL_CODES.has(result.return_code) && (await this.endingWithin(this.holdMs))))) {
+    if (await this.allocationEnded(status, result.return_code)) {
       this.withheld.set(job, status);
       return;
     }
     return this.inner.completeJob(job, status, run, result);
+  }
+
+  /** Whether an unsuccessful end is the allocation ending rather than the job's own failure. */
+  private async allocationEnded(status: number, returnCode: number): Promise<boolean> {
+    if (status === JobStatus.completed) return false;
+    return this.ending || (SIGNAL_CODES.has(returnCode) && (await this.endingWithin(this.holdMs)));
   }
 
   private endingWithin(ms: number): Promise<boolean> {

@@ -2,15 +2,16 @@
  * The reconcile loop for one workflow: observed state (store, runners) → actions, until the
  * workflow is complete. Every pass is idempotent, so the process can be killed at any moment
  * and started again:
- *   1. requeue orphans: nodes whose lease ran out, and this host's nodes whose process died;
+ *   1. requeue orphans: nodes whose lease ran out, and this host's nodes whose process died
+ *      (full passes: the first, the resync and the last);
  *   2. initialize jobs that are still uninitialized (after a create, replace or reset);
  *   3. compute status (phase, counts, conditions) and report it when it changed;
  *   4. actions: fire triggers (once per run), claim and start what is pending (actions.ts);
  *   5. finished → wait for running actions, stop the runners.
  * Dispatch itself is done by the runners, each claiming through the one allocator: the local
  * runner in this process (in-process client), external runners over REST.
- * Passes run when something changes (a claim, a start, a completion wakes the loop at once)
- * and on a periodic resync (cron), never two at a time.
+ * Passes run when something changes (a claim, a start, a completion wakes the loop; at most one
+ * such pass per PASS_GAP_MS) and on a periodic resync (cron), never two at a time.
  */
 import { CronJob } from 'cron';
 import type { Store } from '../store/index.js';
@@ -20,6 +21,9 @@ import { StoreRunnerClient } from '../runners/store-client.js';
 import { computeStatus, type WorkflowStatusView } from './status.js';
 import { forgetJobPid, killOrphanJobs, recordJobPid, retireDeadLocalNodes } from './orphans.js';
 import { ActionExecutor } from './actions.js';
+
+/** Shortest gap between passes woken by job changes (the resync and explicit passes do not wait). */
+const PASS_GAP_MS = 200;
 
 export interface ReconcilerOptions {
   store: Store;
@@ -82,6 +86,9 @@ export class Reconciler {
   /** In-process client over the store: every state change it makes wakes a pass. */
   private readonly client: StoreRunnerClient;
   private readonly actions: ActionExecutor | null;
+  private fullDue = true;
+  private lastPassAt = -Infinity;
+  private wakeTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -100,12 +107,28 @@ export class Reconciler {
           });
   }
 
-  private wake(): void {
-    void this.pass().catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
+  /**
+   * Something changed (a claim, a start, a completion; `full`: the periodic resync). Passes
+   * triggered by changes run at most once per PASS_GAP_MS: a pass counts every job of the
+   * workflow, and the local runner alone makes three changes per job (issue 9: thousands of
+   * passes per second otherwise). The status a pass reports is at most that much behind.
+   */
+  private wake(full = false): void {
+    if (full) this.fullDue = true;
+    if (this.wakeTimer || this.finished) return;
+    const delay = Math.max(0, this.lastPassAt + PASS_GAP_MS - Date.now());
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      void this.pass(false).catch((err) => this.o.onNotice?.(`reconcile pass failed: ${String(err)}`));
+    }, delay);
   }
 
-  /** One idempotent pass. Safe to call at any time; overlapping calls coalesce. */
-  pass(): Promise<void> {
+  /**
+   * One idempotent pass. Safe to call at any time; overlapping calls coalesce. A full pass
+   * (the default; the resync) also retires runners that are gone, which no job change can cause.
+   */
+  pass(full = true): Promise<void> {
+    if (full) this.fullDue = true;
     if (this.passing) {
       this.again = true;
       return this.passing;
@@ -114,7 +137,10 @@ export class Reconciler {
       try {
         do {
           this.again = false;
-          await this.passOnce();
+          const fullPass = this.fullDue;
+          this.fullDue = false;
+          await this.passOnce(fullPass);
+          this.lastPassAt = Date.now();
         } while (this.again && !this.finished);
       } finally {
         this.passing = null;
@@ -123,12 +149,14 @@ export class Reconciler {
     return this.passing;
   }
 
-  private async passOnce(): Promise<void> {
+  private async passOnce(full: boolean): Promise<void> {
     const { store, workflowId } = this.o;
-    const expired = await store.expireLeases();
-    const dead = await retireDeadLocalNodes(store, workflowId);
-    if (expired.requeued_jobs + dead > 0) {
-      this.o.onNotice?.(`requeued ${expired.requeued_jobs + dead} job(s) of runners that are gone`);
+    if (full) {
+      const expired = await store.expireLeases();
+      const dead = await retireDeadLocalNodes(store, workflowId);
+      if (expired.requeued_jobs + dead > 0) {
+        this.o.onNotice?.(`requeued ${expired.requeued_jobs + dead} job(s) of runners that are gone`);
+      }
     }
     const progress = await store.getStatus(workflowId);
     if (progress.counts.uninitialized! > 0) {
@@ -183,7 +211,7 @@ export class Reconciler {
     const wake = () => this.wake();
     const resync = CronJob.from({
       cronTime: `*/${Math.max(1, Math.min(59, Math.round(this.o.resyncSeconds ?? 5)))} * * * * *`,
-      onTick: wake,
+      onTick: () => this.wake(true),
       start: true,
     });
     let runnerSummary: RunSummary | null = null;
@@ -232,6 +260,8 @@ export class Reconciler {
       await this.actions?.idle();
     } finally {
       resync.stop();
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.wakeTimer = null;
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
       await this.actions?.stop();
       for (const d of this.o.dispatchers ?? []) await d.stop?.();

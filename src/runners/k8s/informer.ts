@@ -3,7 +3,8 @@
  * list's resourceVersion), then watch from there with bookmarks; a watch that ends cleanly is
  * resumed from the last resourceVersion seen (events or bookmarks); 410 Gone (an ERROR event
  * or the HTTP status) relists, and objects that vanished meanwhile are reported deleted; other
- * failures back off and retry, never give up. A periodic resync re-delivers the cache.
+ * failures back off and retry, never give up. (Periodic resync is the consumer's: it re-reads
+ * list() on a timer.)
  *
  * client-node's ListWatch is not used: it cannot ask for bookmarks and stops for good on any
  * error other than 410.
@@ -16,7 +17,7 @@ export interface KubernetesObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
-export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
+export type InformerEvent = 'add' | 'update' | 'delete';
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** Watch path, e.g. /api/v1/pods or /apis/torc.dev/v1alpha1/namespaces/ns/workflows. */
@@ -77,11 +78,6 @@ export class Informer<T extends KubernetesObject> {
 
   get(namespace: string | undefined, name: string): T | undefined {
     return this.cache.get(`${namespace ?? ''}/${name}`);
-  }
-
-  /** Re-delivers every cached object as 'resync' (periodic level-triggered reconcile). */
-  resync(): void {
-    for (const o of this.cache.values()) this.opts.onEvent?.('resync', o);
   }
 
   private emit(event: InformerEvent, obj: T): void {

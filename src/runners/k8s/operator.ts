@@ -107,7 +107,6 @@ interface WorkflowState {
   invalid: string | null;
   computeNodeId: number | null;
   lastHeartbeat: number;
-  /** Jobs we saw finish, by id → attempt, so that a completion is reported once. */
 }
 
 export class Operator {

@@ -8,7 +8,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Store } from '../store/index.js';
 import { tokenChecker, type TokenChecker } from './auth.js';
-import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, readRawBody } from './body.js';
+import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, mediaType, readRawBody } from './body.js';
 import { BadRequestError, toErrorResponse } from './errors.js';
 import { decodeParams } from './params.js';
 import { BASE_PATH, routerPath, type Route } from './route.js';
@@ -123,7 +123,7 @@ async function dispatch<D>(route: Route<D>, ctx: Koa.Context, deps: D, dc: Dispa
     // torc clients send `{}` to body-less routes; tolerate JSON, but it must be JSON.
     decodeJson(raw, ctx.get('Content-Type') || undefined);
   }
-  return route.handler({ deps, params, body });
+  return route.handler({ deps, params, body, mediaType: mediaType(ctx.get('Content-Type') || undefined) });
 }
 
 export interface RunningServer {

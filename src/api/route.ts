@@ -35,6 +35,8 @@ export interface HandlerInput<D> {
   params: Params;
   /** The validated JSON body, or the text of a spec document; undefined when absent. */
   body: unknown;
+  /** The body's media type without parameters, lower case ('' when no Content-Type was sent). */
+  mediaType?: string;
 }
 
 export interface Route<D> {

@@ -38,6 +38,8 @@ export interface WorkflowDocument {
 }
 
 export interface LoadOptions extends ParseLimits {
+  /** 'json': the text must be JSON (an application/json request body); default 'auto' (YAML, of which JSON is a part). */
+  format?: 'json' | 'auto';
   /** Most issues reported at once (default 1000); the rest are counted. */
   maxIssues?: number;
   /** Name shown for text input (default `<text>`). */
@@ -128,7 +130,7 @@ function firstInvalidUtf8(b: Buffer): number {
 }
 
 export function loadWorkflowText(text: string, options: LoadOptions = {}): WorkflowDocument[] {
-  return loadFromText(text, options.sourceName ?? '<text>', 'auto', options);
+  return loadFromText(text, options.sourceName ?? '<text>', options.format ?? 'auto', options);
 }
 
 function loadFromText(text: string, source: string, format: 'json' | 'auto', options: LoadOptions): WorkflowDocument[] {

@@ -145,3 +145,14 @@ test('end to end over HTTP: spec → initialize → seed claims → start → co
   const stale = await t.throwsAsync(() => api.client.startJob(again.jobs[0]!.id, run_id, node.id));
   t.is(stale?.name, 'ConflictError');
 });
+
+test('a body declared JSON must be JSON: a trailing comma YAML would accept is 422 with its line, as torc validate says of a .json file', async (t) => {
+  const api = await startTestApi(t);
+  const text = '{"name": "x",\n "jobs": [{"name": "a", "command": "true"},]\n}';
+  const json = await postSpec(api, text, 'application/json');
+  t.is(json.status, 422, json.text);
+  t.regex(json.json.message, /invalid JSON at line 2/);
+  t.is((await api.store.listWorkflows()).total, 0);
+  // Declared YAML (or undeclared), the same text is a valid YAML flow mapping.
+  t.is((await postSpec(api, text, 'application/yaml')).status, 201);
+});

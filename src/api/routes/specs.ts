@@ -42,8 +42,11 @@ export const specRoutes: ApiRoute[] = [
     },
     inputErrorStatus: 422,
     response: { status: 201, schema: 'workflow_spec_created', description: 'The new workflow id' },
-    handler: async ({ deps, body }) => {
-      const docs = loadWorkflowText(body as string, { sourceName: 'body' });
+    handler: async ({ deps, body, mediaType }) => {
+      // A body declared JSON is held to JSON, as `torc validate` holds a .json file: YAML would
+      // quietly accept what JSON refuses (a trailing comma, say).
+      const json = mediaType === 'application/json' || mediaType === 'text/json';
+      const docs = loadWorkflowText(body as string, { sourceName: 'body', format: json ? 'json' : 'auto' });
       if (docs.length !== 1) {
         throw new InputError(`expected one workflow per request, got ${docs.length} documents`, 'body');
       }

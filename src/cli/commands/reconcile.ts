@@ -218,6 +218,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     unregisterSlurm();
+    if (server && !stopRequested) await waitForExternalRunners(store, results.map((r) => r.workflow_id));
     await server?.close();
     await store.close();
   }
@@ -272,4 +273,20 @@ function slurmDispatcher(
       }
     },
   };
+}
+
+/**
+ * External runners (torc run, Slurm workers) learn that the workflow is complete from the API
+ * and then deregister. Keep serving until they have, briefly, so they exit cleanly instead of
+ * finding the server gone.
+ */
+async function waitForExternalRunners(store: Store, workflowIds: number[], graceMs = 15_000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  for (const id of new Set(workflowIds)) {
+    while (Date.now() < deadline) {
+      const active = await store.listComputeNodes(id, { activeOnly: true, limit: 1 }).catch(() => null);
+      if (!active || active.total === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

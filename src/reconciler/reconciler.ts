@@ -21,6 +21,7 @@ import { StoreRunnerClient } from '../runners/store-client.js';
 import { computeStatus, type WorkflowStatusView } from './status.js';
 import { forgetJobPid, killOrphanJobs, recordJobPid, retireDeadLocalNodes } from './orphans.js';
 import { ActionExecutor } from './actions.js';
+import { CoalescedPass } from './coalesced.js';
 
 /** Shortest gap between passes woken by job changes (the resync and explicit passes do not wait). */
 const PASS_GAP_MS = 200;
@@ -73,8 +74,12 @@ export interface ReconcileResult {
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private runner: JobRunner | null = null;
-  private passing: Promise<void> | null = null;
-  private again = false;
+  private readonly passes = new CoalescedPass(async () => {
+    const fullPass = this.fullDue;
+    this.fullDue = false;
+    await this.passOnce(fullPass);
+    this.lastPassAt = Date.now();
+  }, () => !this.finished);
   private lastStatus: WorkflowStatusView | null = null;
   private lastKey = '';
   private finished = false;
@@ -129,25 +134,9 @@ export class Reconciler {
    */
   pass(full = true): Promise<void> {
     if (full) this.fullDue = true;
-    if (this.passing) {
-      this.again = true;
-      return this.passing;
-    }
-    this.passing = (async () => {
-      try {
-        do {
-          this.again = false;
-          const fullPass = this.fullDue;
-          this.fullDue = false;
-          await this.passOnce(fullPass);
-          this.lastPassAt = Date.now();
-        } while (this.again && !this.finished);
-      } finally {
-        this.passing = null;
-      }
-    })();
-    return this.passing;
+    return this.passes.trigger();
   }
+
 
   private async passOnce(full: boolean): Promise<void> {
     const { store, workflowId } = this.o;

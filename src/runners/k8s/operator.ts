@@ -30,6 +30,7 @@ import type { Store } from '../../store/index.js';
 import type { ClaimedJobRecord, JobRecord } from '../client.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeStatus } from './api-errors.js';
 import { clusterCapacity, isTerminalPod, type CapacityOptions } from './capacity.js';
+import { CoalescedPass } from '../../reconciler/coalesced.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
@@ -126,9 +127,8 @@ export class Operator {
   private readonly assumed = new Map<string, V1Pod>();
   private leading = false;
   private stopped = true;
-  private passing: Promise<void> | null = null;
+  private readonly coalesced = new CoalescedPass(() => this.passOnce(), () => this.isLeader);
   private served: { close(): Promise<void> } | null = null;
-  private again = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private scheduled = false;
@@ -228,7 +228,7 @@ export class Operator {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.tickTimer = this.resyncTimer = null;
     await Promise.all([this.workflows?.stop(), this.pods?.stop(), this.nodes?.stop()]);
-    await this.passing;
+    await this.coalesced.current;
     this.workflows = this.pods = this.nodes = null;
     const served = this.served;
     this.served = null;
@@ -260,22 +260,9 @@ export class Operator {
 
   /** One reconcile pass over every workflow; overlapping calls coalesce. */
   pass(): Promise<void> {
-    if (this.passing) {
-      this.again = true;
-      return this.passing;
-    }
-    this.passing = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.passOnce();
-        } while (this.again && this.isLeader);
-      } finally {
-        this.passing = null;
-      }
-    })();
-    return this.passing;
+    return this.coalesced.trigger();
   }
+
 
   private async passOnce(): Promise<void> {
     if (!this.isLeader || !this.store || !this.workflows) return;

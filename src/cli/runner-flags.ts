@@ -25,16 +25,37 @@ export interface RunnerFlags {
   quiet?: boolean;
 }
 
-export function addRunnerOptions(cmd: Command): Command {
+/** What every command that runs jobs on this machine offers: mode, resources, output, polling. */
+export function addLocalJobOptions(cmd: Command, pollIntervalDefault?: string): Command {
   return cmd
-    .option('--url <url>', 'torc server URL (default: $TORC_API_URL)')
-    .option('--token-file <file>', 'file holding the bearer token for the server')
     .option('--max-parallel-jobs <n>', 'queue depth: at most N jobs at once, resources ignored')
     .option('--num-cpus <n>', 'CPUs to offer (default: detected)')
     .option('--memory-gb <g>', 'memory to offer in GB (default: detected)')
     .option('--num-gpus <n>', 'GPUs to offer (default: detected)')
     .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
-    .option('--poll-interval <seconds>', 'longest wait between loop turns', '5')
+    .option('--poll-interval <seconds>', 'longest wait between loop turns', pollIntervalDefault);
+}
+
+export type LocalJobFlags = Pick<RunnerFlags, 'maxParallelJobs' | 'numCpus' | 'memoryGb' | 'numGpus' | 'outputDir' | 'pollInterval'>;
+
+export function localJobOptionsFromFlags(flags: LocalJobFlags): Pick<JobRunnerOptions, 'outputDir' | 'maxParallelJobs' | 'overrides' | 'pollIntervalSeconds'> {
+  return {
+    outputDir: resolve(flags.outputDir ?? 'torc_output'),
+    maxParallelJobs: parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null,
+    overrides: {
+      num_cpus: parseNumberOption(flags.numCpus, '--num-cpus', 0),
+      memory_gb: parseNumberOption(flags.memoryGb, '--memory-gb', 0),
+      num_gpus: parseIntOption(flags.numGpus, '--num-gpus', 0),
+    },
+    pollIntervalSeconds: parseNumberOption(flags.pollInterval, '--poll-interval', 0),
+  };
+}
+
+export function addRunnerOptions(cmd: Command): Command {
+  return addLocalJobOptions(
+    cmd.option('--url <url>', 'torc server URL (default: $TORC_API_URL)').option('--token-file <file>', 'file holding the bearer token for the server'),
+    '5',
+  )
     .option('--scheduler-config-id <id>', 'serve the jobs bound to this scheduler (and unbound ones)')
     .option('--strict-scheduler-match', 'only jobs bound to --scheduler-config-id, never unbound ones')
     .option('--wait-for-new-jobs <seconds>', 'exit after this long without work (default: when the workflow is complete)')
@@ -75,14 +96,7 @@ export function runnerOptionsFromFlags(flags: RunnerFlags): Omit<JobRunnerOption
     throw new InputError('needs --scheduler-config-id', '--strict-scheduler-match');
   }
   return {
-    outputDir: resolve(flags.outputDir ?? 'torc_output'),
-    maxParallelJobs: parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null,
-    overrides: {
-      num_cpus: parseNumberOption(flags.numCpus, '--num-cpus', 0),
-      memory_gb: parseNumberOption(flags.memoryGb, '--memory-gb', 0),
-      num_gpus: parseIntOption(flags.numGpus, '--num-gpus', 0),
-    },
-    pollIntervalSeconds: parseNumberOption(flags.pollInterval, '--poll-interval', 0),
+    ...localJobOptionsFromFlags(flags),
     schedulerConfigId: schedulerConfigId ?? null,
     strictSchedulerMatch: flags.strictSchedulerMatch ?? false,
     waitForNewJobsSeconds: waitForNewJobs ?? null,

@@ -17,24 +17,18 @@ import { ScheduledRuns } from '../../reconciler/schedule.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
-import { parseFormat, parseIntOption, parseNumberOption, printJson, renderTable } from '../output.js';
+import { parseFormat, parseIntOption, printJson, renderTable } from '../output.js';
 import { InputError } from '../../errors.js';
-import { readToken } from '../runner-flags.js';
+import { addLocalJobOptions, localJobOptionsFromFlags, readToken, type LocalJobFlags } from '../runner-flags.js';
 
-interface ReconcileFlags {
+interface ReconcileFlags extends LocalJobFlags {
   tokenFile?: string;
   runner?: string;
   maxAllocations?: string;
   db?: string;
-  outputDir?: string;
-  maxParallelJobs?: string;
-  numCpus?: string;
-  memoryGb?: string;
-  numGpus?: string;
   port?: string;
   server: boolean;
   host: string;
-  pollInterval?: string;
   format?: string;
   quiet?: boolean;
   maxRuns?: string;
@@ -55,21 +49,17 @@ export function defaultDbPath(file: string): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('reconcile')
-    .description('Run the workflow(s) declared in FILE to the end on this machine (embedded SQLite; re-run to resume)')
-    .argument('<file>', 'workflow file (YAML or JSON; a Workflow resource or a bare torc spec)')
+  addLocalJobOptions(
+    program
+      .command('reconcile')
+      .description('Run the workflow(s) declared in FILE to the end on this machine (embedded SQLite; re-run to resume)')
+      .argument('<file>', 'workflow file (YAML or JSON; a Workflow resource or a bare torc spec)'),
+  )
     .option('--db <path>', 'SQLite database (default: .torc/<name>.db next to the file)')
-    .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
-    .option('--max-parallel-jobs <n>', 'queue depth: at most N jobs at once, resources ignored')
-    .option('--num-cpus <n>', 'CPUs to offer (default: detected)')
-    .option('--memory-gb <g>', 'memory to offer in GB (default: detected)')
-    .option('--num-gpus <n>', 'GPUs to offer (default: detected)')
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
     .option('--host <host>', 'address of the REST API', '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
     .option('--token-file <file>', 'require this bearer token on the REST API (its mutating routes); Slurm workers get the file path')
-    .option('--poll-interval <seconds>', 'longest wait between runner loop turns')
     .option('--format <format>', 'summary format: table or json', 'table')
     .option('-q, --quiet', 'log only phase changes and failures')
     .option('--runner <kind>', 'who runs the jobs: local (this machine) or slurm (allocations submitted for the slurm_schedulers)', 'local')
@@ -82,15 +72,9 @@ export function register(program: Command): void {
 
 async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<number> {
   const format = parseFormat(flags.format);
-  const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1);
-  const overrides = {
-    num_cpus: parseNumberOption(flags.numCpus, '--num-cpus', 0),
-    memory_gb: parseNumberOption(flags.memoryGb, '--memory-gb', 0),
-    num_gpus: parseIntOption(flags.numGpus, '--num-gpus', 0),
-  };
+  const { maxParallelJobs, overrides, pollIntervalSeconds, outputDir } = localJobOptionsFromFlags(flags);
   const port = parseIntOption(flags.port, '--port', 0);
   if (port !== undefined && port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
-  const pollIntervalSeconds = parseNumberOption(flags.pollInterval, '--poll-interval', 0);
   const maxRuns = parseIntOption(flags.maxRuns, '--max-runs', 1);
   const runnerKind = flags.runner ?? 'local';
   if (runnerKind !== 'local' && runnerKind !== 'slurm') throw new InputError(`expected "local" or "slurm", got "${runnerKind}"`, '--runner');
@@ -116,7 +100,6 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
 
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
-  const outputDir = resolve(flags.outputDir ?? 'torc_output');
   mkdirSync(outputDir, { recursive: true });
   const store = await Store.open(dbPath);
   let server: RunningServer | null = null;
@@ -253,7 +236,7 @@ function slurmDispatcher(
   store: Store,
   workflowId: number,
   maxAllocationsPerScheduler: number,
-  launch: { url: string; outputDir: string; maxParallelJobs: number | undefined; tokenFile: string | null },
+  launch: { url: string; outputDir: string; maxParallelJobs: number | null | undefined; tokenFile: string | null },
   onNotice: (message: string) => void,
 ): Dispatcher {
   const dispatcher = new SlurmDispatcher({

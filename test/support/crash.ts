@@ -1,0 +1,134 @@
+/**
+ * Crash trials for `torc reconcile`: run the real binary on a small DAG whose jobs log every
+ * start and end, `kill -9` it at a random moment (during start-up, store creation, dispatch,
+ * or near the end), look at what the database says was completed, and run the same command
+ * again — several kills per trial, then one run to the end. Checked after every kill and at
+ * the end: no job that the database had recorded as completed ever started again, every job
+ * ends completed, and the database passes integrity_check and the invariant checker.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTorc, startTorc } from './cli.js';
+import { rng } from './claim-race.js';
+import { checkDatabaseFile, openReadOnly } from './invariants.js';
+
+export interface CrashTrial {
+  /** Milliseconds after spawning at which each run was killed (the last run is not). */
+  killsAtMs: number[];
+  /** Runs that had already exited when their kill came. */
+  finishedBeforeKill: number;
+  /** Completed jobs the database held after each kill. */
+  completedAtKill: number[];
+  /** Jobs started more than once (they were running or claimed when killed: expected). */
+  restartedJobs: number;
+  problems: string[];
+}
+
+const JOBS_A = 16;
+
+/** A three-stage DAG of 2·JOBS_A + 1 jobs that log `<job id> start|end <attempt>` to runs.log. */
+function crashSpec(log: string): string {
+  const body = (pause: string) =>
+    JSON.stringify(`echo "$TORC_JOB_ID start $TORC_ATTEMPT" >> ${log}; sleep ${pause}; echo "$TORC_JOB_ID end $TORC_ATTEMPT" >> ${log}`);
+  return [
+    'name: crash-trial',
+    'jobs:',
+    `  - {name: "a_{i}", command: ${body('0.05')}, parameters: {i: "1:${JOBS_A}"}}`,
+    `  - {name: "b_{i}", command: ${body('0.1')}, depends_on: ["a_{i}"], parameters: {i: "1:${JOBS_A}"}}`,
+    `  - {name: gather, command: ${body('0.05')}, depends_on_regexes: ["^b_"]}`,
+    '',
+  ].join('\n');
+}
+
+export const CRASH_JOBS = 2 * JOBS_A + 1;
+
+function startsByJob(log: string): Map<number, number> {
+  const starts = new Map<number, number>();
+  if (!existsSync(log)) return starts;
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const m = /^(\d+) start/.exec(line);
+    if (m) starts.set(Number(m[1]), (starts.get(Number(m[1])) ?? 0) + 1);
+  }
+  return starts;
+}
+
+async function completedJobs(dbPath: string): Promise<number[]> {
+  if (!existsSync(dbPath)) return [];
+  const db = await openReadOnly(dbPath);
+  try {
+    const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'jobs'");
+    if (tables[0]!.n === 0) return [];
+    return (await db.all<{ id: number }>('SELECT id FROM jobs WHERE status = 5')).map((r) => r.id);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Wall time of one uninterrupted run (spawn to exit), to spread the kills over. */
+export async function calibrate(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'torc-crash-cal-'));
+  try {
+    writeFileSync(join(dir, 'wf.yaml'), crashSpec(join(dir, 'runs.log')));
+    const t0 = Date.now();
+    const res = await runTorc(['reconcile', 'wf.yaml', '--max-parallel-jobs', '4', '--no-server', '-q'], { cwd: dir, timeoutMs: 240_000 });
+    if (res.code !== 0) throw new Error(`calibration run failed: ${res.stderr}`);
+    return Date.now() - t0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One trial: `kills` runs killed at random moments of a run that takes about spanMs, then a run to the end. */
+export async function crashTrial(seed: number, kills: number, spanMs: number): Promise<CrashTrial> {
+  const rand = rng(seed);
+  const dir = mkdtempSync(join(tmpdir(), 'torc-crash-'));
+  const log = join(dir, 'runs.log');
+  const dbPath = join(dir, '.torc', 'wf.db');
+  writeFileSync(join(dir, 'wf.yaml'), crashSpec(log));
+  // Half the trials serve the REST API too (another thread of work to be killed in).
+  const args = ['reconcile', 'wf.yaml', '--max-parallel-jobs', '4', '-q', ...(rand() < 0.5 ? ['--no-server'] : ['--port', '0'])];
+  const out: CrashTrial = { killsAtMs: [], finishedBeforeKill: 0, completedAtKill: [], restartedJobs: 0, problems: [] };
+  const guarded: { completed: number[]; starts: Map<number, number> }[] = [];
+  try {
+    for (let k = 0; k < kills; k++) {
+      // A third of the kills land in start-up (opening and migrating the store, storing the
+      // plan); the rest while jobs are dispatched, run and reaped, or right at the end.
+      const at = Math.floor(rand() < 1 / 3 ? rand() * 0.3 * spanMs : (0.3 + rand() * 0.8) * spanMs);
+      const run = startTorc(args, { cwd: dir, timeoutMs: 240_000 });
+      await new Promise((r) => setTimeout(r, at));
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      const res = await run.result;
+      out.killsAtMs.push(at);
+      if (res.signal !== 'SIGKILL') {
+        out.finishedBeforeKill++;
+        if (res.code !== 0) out.problems.push(`run ${k + 1} exited ${res.code} before its kill: ${res.stderr.slice(0, 500)}`);
+      }
+      const completed = await completedJobs(dbPath);
+      out.completedAtKill.push(completed.length);
+      guarded.push({ completed, starts: startsByJob(log) });
+      if (existsSync(dbPath)) {
+        const report = await checkDatabaseFile(dbPath);
+        out.problems.push(...report.violations.map((v) => `after kill ${k + 1} at ${at} ms: ${v}`));
+      }
+    }
+    const last = await runTorc(args, { cwd: dir, timeoutMs: 240_000 });
+    if (last.code !== 0) out.problems.push(`final run exited ${last.code}: ${last.stderr.slice(0, 1000)}`);
+    const starts = startsByJob(log);
+    for (const [k, g] of guarded.entries()) {
+      for (const id of g.completed) {
+        if (starts.get(id) !== g.starts.get(id)) {
+          out.problems.push(`job ${id}, completed at kill ${k + 1}, started again (${g.starts.get(id)} → ${starts.get(id)} starts)`);
+        }
+      }
+    }
+    const completed = await completedJobs(dbPath);
+    if (completed.length !== CRASH_JOBS) out.problems.push(`${completed.length} of ${CRASH_JOBS} jobs completed at the end`);
+    out.restartedJobs = [...starts.values()].filter((n) => n > 1).length;
+    const report = await checkDatabaseFile(dbPath);
+    out.problems.push(...report.violations.map((v) => `at the end: ${v}`));
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

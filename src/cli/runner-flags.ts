@@ -22,6 +22,7 @@ export interface RunnerFlags {
   strictSchedulerMatch?: boolean;
   waitForNewJobs?: string;
   timeLimit?: string;
+  leaseSeconds?: string;
   quiet?: boolean;
 }
 
@@ -60,6 +61,7 @@ export function addRunnerOptions(cmd: Command): Command {
     .option('--strict-scheduler-match', 'only jobs bound to --scheduler-config-id, never unbound ones')
     .option('--wait-for-new-jobs <seconds>', 'exit after this long without work (default: when the workflow is complete)')
     .option('--time-limit <seconds>', 'stop claiming jobs that cannot finish within this many seconds')
+    .option('--lease-seconds <seconds>', 'lease of this runner: silent (dead) this long, its jobs go back to ready for other runners (default 60; heartbeat every third of it)')
     .option('-q, --quiet', 'log only failures');
 }
 
@@ -92,6 +94,7 @@ export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: Tor
 export function runnerOptionsFromFlags(flags: RunnerFlags): Omit<JobRunnerOptions, 'client' | 'workflowId'> {
   const waitForNewJobs = parseNumberOption(flags.waitForNewJobs, '--wait-for-new-jobs', 0);
   const schedulerConfigId = parseIntOption(flags.schedulerConfigId, '--scheduler-config-id', 1);
+  const leaseSeconds = parseNumberOption(flags.leaseSeconds, '--lease-seconds', 1);
   if (flags.strictSchedulerMatch && schedulerConfigId === undefined) {
     throw new InputError('needs --scheduler-config-id', '--strict-scheduler-match');
   }
@@ -101,6 +104,8 @@ export function runnerOptionsFromFlags(flags: RunnerFlags): Omit<JobRunnerOption
     strictSchedulerMatch: flags.strictSchedulerMatch ?? false,
     waitForNewJobsSeconds: waitForNewJobs ?? null,
     timeLimitSeconds: parseNumberOption(flags.timeLimit, '--time-limit', 0) ?? null,
+    // Three heartbeats per lease (at most 10 s apart), so one lost heartbeat does not lose it.
+    ...(leaseSeconds !== undefined ? { leaseSeconds, heartbeatSeconds: Math.min(10, leaseSeconds / 3) } : {}),
     cwd: process.cwd(),
   };
 }

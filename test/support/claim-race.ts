@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import type { ClaimedJobRecord } from '../../src/runners/client.js';
 import { JobStatus } from '../../src/store/status.js';
-import { startTorc, type StartedTorc } from './cli.js';
 import { checkDatabaseFile, type InvariantReport } from './invariants.js';
+import { startTorcServer } from './server-proc.js';
 
 const GIB = 1024 ** 3;
 
@@ -121,25 +121,12 @@ function drawNodes(rand: () => number, index: number): NodeShape[] {
   }));
 }
 
-async function startServer(dbPath: string): Promise<{ proc: StartedTorc; url: string }> {
-  const proc = startTorc(['server', '--db', dbPath, '--port', '0'], { timeoutMs: 1_800_000 });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const m = /listening on (\S+)/.exec(proc.output().stdout);
-    if (m) return { proc, url: m[1]! };
-    if (proc.child.exitCode !== null || Date.now() > deadline) {
-      proc.child.kill('SIGKILL');
-      throw new Error(`torc server did not start: ${proc.output().stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export async function runClaimRace(options: RaceOptions): Promise<RaceOutcome> {
   const rand = rng(options.seed);
   const dir = mkdtempSync(join(tmpdir(), 'torc-race-'));
   const dbPath = join(dir, 'race.db');
-  const { proc, url } = await startServer(dbPath);
+  const server = await startTorcServer(dbPath);
+  const { proc, url } = server;
   const problems: string[] = [];
   let requests = 0;
   let claims = 0;
@@ -261,8 +248,7 @@ export async function runClaimRace(options: RaceOptions): Promise<RaceOutcome> {
     if (completed.size !== total) problems.push(`${completed.size} of ${total} jobs completed`);
     const results = await admin.listResults(wf, { limit: 1 });
     if (results.total_count !== total) problems.push(`${results.total_count} result rows for ${total} jobs`);
-    proc.child.kill('SIGTERM');
-    const exit = await proc.result;
+    const exit = await server.stop();
     if (exit.code !== 0) problems.push(`torc server exited ${exit.code}: ${exit.stderr.slice(0, 500)}`);
     const invariants = await checkDatabaseFile(dbPath);
     return {

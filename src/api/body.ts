@@ -17,13 +17,21 @@ export async function readRawBody(req: IncomingMessage, limit: number): Promise<
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge(limit);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        req.resume();
+        throw tooLarge(limit);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    // The client hung up mid-body: its mistake (nobody is left to read the 400), not a server error.
+    if (!(err instanceof TooLargeError) && (req.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET')) {
+      throw new BadRequestError('the request body was cut short: the client closed the connection', 'body');
+    }
+    throw err;
   }
   return Buffer.concat(chunks, size);
 }

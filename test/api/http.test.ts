@@ -151,3 +151,23 @@ test('a body sent to a route without one must still be JSON', async (t) => {
   const bad = await api.http('POST', `/workflows/${wf.id}/initialize_jobs`, { body: 'not json' });
   t.is(bad.status, 400);
 });
+
+test('a client that hangs up in the middle of its body is a client error, not an internal one (nothing logged, nothing stored)', async (t) => {
+  const { connect } = await import('node:net');
+  const errors: string[] = [];
+  const api = await startTestApi(t, { logger: { info() {}, error: (l) => errors.push(l) } });
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect(api.server.port, '127.0.0.1', () => {
+      socket.end('POST /torc-service/v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": "cut');
+    });
+    let data = '';
+    socket.on('data', (d) => (data += d.toString()));
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => undefined);
+  });
+  t.notRegex(answer, /^HTTP\/1\.1 5/);
+  // The handler ran on the server after the client left: give it a moment, then look at the log.
+  await new Promise((r) => setTimeout(r, 200));
+  t.deepEqual(errors, []);
+  t.is((await api.store.listWorkflows()).total, 0);
+});

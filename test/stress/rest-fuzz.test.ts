@@ -31,7 +31,9 @@ test(`REST fuzz: ${RANDOM} random + ${STATEFUL} stateful requests, raw HTTP and 
     hostname: 'h', pid: 1, num_cpus: 8, memory_gb: 8, num_gpus: 0, num_nodes: 1, scheduler_config_id: null, compute_node_type: 'fuzz', lease_seconds: 3600,
   });
   await fc.assert(
-    fc.asyncProperty(requestArb, async (r) => count((await sendChecked(api.server.baseUrl, r)).status)),
+    fc.asyncProperty(requestArb, async (r) => {
+      count((await sendChecked(api.server.baseUrl, r)).status);
+    }),
     { numRuns: RANDOM, seed },
   );
   const state = await stateFuzz(api.server.baseUrl, { ops: STATEFUL, seed });

@@ -69,6 +69,32 @@ export interface ClaimByResourcesRequest {
   limit: number;
   /** The claiming runner's registered compute node: its lease covers the claimed (pending) jobs. */
   compute_node_id?: number | null;
+  /**
+   * Claim and start in one step: with the workflow's current run id (and compute_node_id) the
+   * claimed jobs come back already running, as if start_job had been called for each.
+   */
+  start_run_id?: number | null;
+}
+
+/** Options of claim_next_jobs beyond torc's. */
+export interface ClaimNextOptions {
+  /** As ClaimByResourcesRequest.start_run_id: claimed jobs come back running. */
+  start_run_id?: number | null;
+}
+
+/** One item of a bulk start/complete: done, or refused with the status the single call would have answered. */
+export interface BulkItemResult {
+  job_id: number;
+  ok: boolean;
+  /** HTTP-style status of the refusal: 404 unknown job, 409 wrong state or stale run, 400 bad item. */
+  status?: number;
+  message?: string;
+}
+
+export interface CompleteJobItem extends CompleteJobResult {
+  job_id: number;
+  /** Completion status code (5 completed, 6 failed, 8 terminated, …). */
+  status: number;
 }
 
 export interface CompleteJobResult {
@@ -130,9 +156,15 @@ export interface RunnerClient {
   /** Marks the node inactive (a clean exit); its unfinished jobs go back to ready. */
   deactivateComputeNode(computeNodeId: number): Promise<void>;
   claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse>;
-  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse>;
+  claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options?: ClaimNextOptions): Promise<ClaimResponse>;
   startJob(jobId: number, runId: number, computeNodeId: number): Promise<void>;
   completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void>;
+  /**
+   * Bulk forms (issue 9): many jobs in one call / transaction. Optional: a runner whose client
+   * lacks them makes the single calls. Items succeed or fail one by one.
+   */
+  startJobs?(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]>;
+  completeJobs?(workflowId: number, runId: number, items: CompleteJobItem[]): Promise<BulkItemResult[]>;
   /**
    * Failure handling (issue 6). Optional so that thin wrappers keep compiling; a runner whose
    * client lacks them reports every failure as final.

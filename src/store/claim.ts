@@ -34,8 +34,6 @@ export function newClaimStats(): ClaimStats {
 export const CLASS_CANDIDATES_SQL = `SELECT id FROM jobs
   WHERE workflow_id = ? AND status = ${S.ready} AND claim_class_id = ? ORDER BY id LIMIT ?`;
 
-/** Queue-depth candidates; an index range scan on jobs_status. */
-export const QUEUE_CANDIDATES_SQL = `SELECT id FROM jobs WHERE workflow_id = ? AND status = ${S.ready} ORDER BY id LIMIT ?`;
 
 interface ClassRow {
   id: number;
@@ -47,9 +45,8 @@ interface ClassRow {
   runtime_seconds: number;
 }
 
-/** Why a workflow hands out nothing at all (canceled / complete), else null. */
-async function closedReason(tx: WriteTx, wf: WorkflowRecord): Promise<string | null> {
-  if (wf.status === 'canceled') return `workflow ${wf.id} is canceled`;
+/** Whether every job of the workflow is finished (read only when a claim found nothing). */
+async function completeReason(tx: WriteTx, wf: WorkflowRecord): Promise<string | null> {
   const open = await tx.get(
     `SELECT 1 FROM jobs WHERE workflow_id = ? AND status IN (${UNFINISHED_STATES.join(', ')}) LIMIT 1`,
     [wf.id],
@@ -57,80 +54,104 @@ async function closedReason(tx: WriteTx, wf: WorkflowRecord): Promise<string | n
   return open ? null : `workflow ${wf.id} is complete`;
 }
 
-async function loadWorkflow(tx: WriteTx, workflowId: number): Promise<WorkflowRecord> {
-  const row = await tx.get('SELECT * FROM workflows WHERE id = ?', [workflowId]);
+/**
+ * Claim-and-start: the runner's run id. With it the claimed jobs go ready → running at once
+ * (what start_job would do next), saving the runner a start transaction per claim.
+ */
+export interface ClaimStart {
+  run_id: number;
+}
+
+/** The workflow and the claiming compute node (checked) in one read. */
+async function loadWorkflowAndNode(
+  tx: WriteTx,
+  workflowId: number,
+  computeNodeId: number | null | undefined,
+): Promise<{ wf: WorkflowRecord; nodeId: number | null }> {
+  const nodeId = computeNodeId ?? null;
+  const row = await tx.get(
+    `SELECT w.*, (SELECT workflow_id FROM compute_nodes WHERE id = ?2) AS n_workflow_id, (SELECT active FROM compute_nodes WHERE id = ?2) AS n_active
+     FROM workflows w WHERE w.id = ?1`,
+    [workflowId, nodeId],
+  );
   if (!row) throw new NotFoundError(`workflow ${workflowId}`);
-  return toWorkflow(row);
+  if (nodeId !== null) {
+    if (row.n_workflow_id !== workflowId) throw new NotFoundError(`compute node ${nodeId} of workflow ${workflowId}`);
+    if (!row.n_active) throw new ConflictError(`compute node ${nodeId} is no longer active (its lease expired or it was deactivated); register again`);
+  }
+  return { wf: toWorkflow(row), nodeId };
 }
 
-async function checkComputeNode(tx: WriteTx, workflowId: number, computeNodeId: number | null | undefined): Promise<number | null> {
-  if (computeNodeId === undefined || computeNodeId === null) return null;
-  const node = await tx.get<{ workflow_id: number; active: number }>('SELECT workflow_id, active FROM compute_nodes WHERE id = ?', [
-    computeNodeId,
-  ]);
-  if (!node || node.workflow_id !== workflowId) throw new NotFoundError(`compute node ${computeNodeId} of workflow ${workflowId}`);
-  if (!node.active) throw new ConflictError(`compute node ${computeNodeId} is no longer active (its lease expired or it was deactivated); register again`);
-  return computeNodeId;
+function checkStart(wf: WorkflowRecord, nodeId: number | null, start: ClaimStart | undefined): void {
+  if (!start) return;
+  if (nodeId === null) throw new InputError('required to start the claimed jobs', 'compute_node_id');
+  if (start.run_id !== wf.run_id) throw new ConflictError(`run_id ${start.run_id} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
 }
 
-/** Moves the decided rows ready → pending and returns them as claimed records. */
+/**
+ * The claimed job rows with their resources and files; read in one statement. Files come in
+ * file id order: the (job_id, file_id) primary key is what the subqueries scan.
+ */
+const CLAIMED_ROWS_SQL = `SELECT ${JOB_COLUMNS.split(',').map((c) => `jobs.${c.trim()}`).join(', ')},
+   r.num_cpus AS r_num_cpus, r.memory_bytes AS r_memory_bytes, r.num_gpus AS r_num_gpus,
+   r.num_nodes AS r_num_nodes, r.runtime_seconds AS r_runtime_seconds,
+   (SELECT json_group_array(json_array(f.id, f.path)) FROM job_input_files jf JOIN files f ON f.id = jf.file_id WHERE jf.job_id = jobs.id) AS input_files,
+   (SELECT json_group_array(json_array(f.id, f.path)) FROM job_output_files jf JOIN files f ON f.id = jf.file_id WHERE jf.job_id = jobs.id) AS output_files
+ FROM jobs JOIN resource_requirements r ON r.id = jobs.resource_requirements_id`;
+
+/** Queue-depth candidates, read whole (they are the claimed rows); an index range scan on jobs_status. */
+export const QUEUE_CANDIDATES_SQL = `${CLAIMED_ROWS_SQL} WHERE jobs.workflow_id = ? AND jobs.status = ${S.ready} ORDER BY jobs.id LIMIT ?`;
+
+type ClaimedRow = Record<string, unknown> & { id: number; input_files: string; output_files: string };
+
+function toClaimed(r: ClaimedRow, nodes: string[]): ClaimedJobRecord {
+  const files: ClaimedJobFile[] = [
+    ...(JSON.parse(r.input_files) as [number, string][]).map(([id, path]) => ({ id, path, kind: 'input' as const })),
+    ...(JSON.parse(r.output_files) as [number, string][]).map(([id, path]) => ({ id, path, kind: 'output' as const })),
+  ];
+  return {
+    ...toJob(r),
+    resources: {
+      num_cpus: r.r_num_cpus as number,
+      memory_bytes: r.r_memory_bytes as number,
+      num_gpus: r.r_num_gpus as number,
+      num_nodes: r.r_num_nodes as number,
+      runtime_seconds: r.r_runtime_seconds as number,
+    },
+    assigned_nodes: nodes,
+    // The runner reports these files' times on completion.
+    files,
+  };
+}
+
+/**
+ * Moves the decided rows ready → pending (or → running with `start`) and returns them as
+ * claimed records, in the allocator's order (the order in which the runner should start them).
+ * `rows`: the claimed rows already read (queue depth reads them as its candidates).
+ */
 async function applyDecision(
   tx: WriteTx,
   decision: ClaimDecision,
   computeNodeId: number | null,
   now: string,
+  start: ClaimStart | undefined,
+  rows?: ClaimedRow[],
 ): Promise<ClaimedJobRecord[]> {
   if (decision.claimed.length === 0) return [];
   const ids = JSON.stringify(decision.claimed.map((c) => c.job_id));
+  const status = start ? S.running : S.pending;
   const res = await tx.run(
-    `UPDATE jobs SET status = ${S.pending}, compute_node_id = ?, claimed_at = ?
+    `UPDATE jobs SET status = ${status}, compute_node_id = ?, claimed_at = ?${start ? ', started_at = ?' : ''}
      WHERE id IN (SELECT value FROM json_each(?)) AND status = ${S.ready}`,
-    [computeNodeId, now, ids],
+    start ? [computeNodeId, now, now, ids] : [computeNodeId, now, ids],
   );
   // Rows were read ready in this same write transaction, so every one must have moved.
   if (res.changes !== decision.claimed.length) {
     throw new Error(`claim moved ${res.changes} of ${decision.claimed.length} jobs; refusing a partial claim`);
   }
-  const rows = await tx.all(
-    `SELECT ${JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ')},
-       r.num_cpus AS r_num_cpus, r.memory_bytes AS r_memory_bytes, r.num_gpus AS r_num_gpus,
-       r.num_nodes AS r_num_nodes, r.runtime_seconds AS r_runtime_seconds
-     FROM jobs j JOIN resource_requirements r ON r.id = j.resource_requirements_id
-     WHERE j.id IN (SELECT value FROM json_each(?))`,
-    [ids],
-  );
-  const byId = new Map(rows.map((r) => [r.id as number, r]));
-  // The jobs' files (PK range scans per job): the runner reports their times on completion.
-  const fileRows = await tx.all<{ job_id: number; id: number; path: string; kind: 'input' | 'output' }>(
-    `SELECT jf.job_id, f.id, f.path, 'input' AS kind FROM job_input_files jf JOIN files f ON f.id = jf.file_id
-       WHERE jf.job_id IN (SELECT value FROM json_each(?1))
-     UNION ALL
-     SELECT jf.job_id, f.id, f.path, 'output' AS kind FROM job_output_files jf JOIN files f ON f.id = jf.file_id
-       WHERE jf.job_id IN (SELECT value FROM json_each(?1))`,
-    [ids],
-  );
-  const filesOf = new Map<number, ClaimedJobFile[]>();
-  for (const f of fileRows) {
-    const list = filesOf.get(f.job_id) ?? [];
-    list.push({ id: f.id, path: f.path, kind: f.kind });
-    filesOf.set(f.job_id, list);
-  }
-  // Keep the allocator's order: it is the order in which the runner should start them.
-  return decision.claimed.map((c) => {
-    const r = byId.get(c.job_id)!;
-    return {
-      ...toJob(r),
-      resources: {
-        num_cpus: r.r_num_cpus as number,
-        memory_bytes: r.r_memory_bytes as number,
-        num_gpus: r.r_num_gpus as number,
-        num_nodes: r.r_num_nodes as number,
-        runtime_seconds: r.r_runtime_seconds as number,
-      },
-      assigned_nodes: c.nodes,
-      files: filesOf.get(c.job_id) ?? [],
-    };
-  });
+  const read = rows ?? (await tx.all<ClaimedRow>(`${CLAIMED_ROWS_SQL} WHERE jobs.id IN (SELECT value FROM json_each(?))`, [ids]));
+  const byId = new Map(read.map((r) => [r.id, r]));
+  return decision.claimed.map((c) => ({ ...toClaimed(byId.get(c.job_id)!, c.nodes), status, compute_node_id: computeNodeId }));
 }
 
 /** claim_jobs_based_on_resources. Call inside a write transaction. */
@@ -140,10 +161,10 @@ export async function claimByResources(
   req: ClaimByResourcesRequest,
   stats: ClaimStats,
   now: string,
+  start?: ClaimStart,
 ): Promise<ClaimResponse> {
-  const wf = await loadWorkflow(tx, workflowId);
   const options: ClaimOptions = {
-    sort_method: req.sort_method ?? wf.settings.jobs_sort_method ?? 'none',
+    sort_method: req.sort_method ?? 'none',
     strict_scheduler_match: req.strict_scheduler_match ?? false,
     any_scheduler: req.any_scheduler ?? false,
     limit: req.limit,
@@ -151,12 +172,17 @@ export async function claimByResources(
   checkLimit(options.limit, 'limit');
   // The API builds capacities with capacityFromPooled/capacityFromNodes; guard the shape anyway.
   if (!req.capacity || !Array.isArray(req.capacity.nodes)) throw new InputError('expected a runner capacity with a list of nodes', 'capacity');
-  const computeNodeId = await checkComputeNode(tx, workflowId, req.compute_node_id);
-  const closed = await closedReason(tx, wf);
-  if (closed) return { jobs: [], reason: closed };
+  const { wf, nodeId: computeNodeId } = await loadWorkflowAndNode(tx, workflowId, req.compute_node_id);
+  options.sort_method = req.sort_method ?? wf.settings.jobs_sort_method ?? 'none';
+  if (wf.status === 'canceled') return { jobs: [], reason: `workflow ${wf.id} is canceled` };
+  checkStart(wf, computeNodeId, start);
   stats.claims++;
 
   const classes = await readClasses(tx, workflowId);
+  if (classes.length === 0) {
+    const complete = await completeReason(tx, wf);
+    if (complete) return { jobs: [], reason: complete };
+  }
   const capacity: RunnerCapacity = req.capacity;
   const eligible = eligibleClasses(capacity, classes, options);
   const budget = fetchBudget(capacity, eligible, options);
@@ -170,7 +196,7 @@ export async function claimByResources(
     for (const f of found) candidates.push({ job_id: f.id, class_key: cls.key, order: f.id });
   }
   const decision = decideClaim(capacity, classes, candidates, options);
-  const jobs = await applyDecision(tx, decision, computeNodeId, now);
+  const jobs = await applyDecision(tx, decision, computeNodeId, now, start);
   return { jobs, reason: jobs.length ? decision.reason : (decision.reason ?? 'no ready jobs') };
 }
 
@@ -182,18 +208,20 @@ export async function claimNext(
   computeNodeId: number | null | undefined,
   stats: ClaimStats,
   now: string,
+  start?: ClaimStart,
 ): Promise<ClaimResponse> {
   checkLimit(limit, 'limit');
-  const wf = await loadWorkflow(tx, workflowId);
-  const nodeId = await checkComputeNode(tx, workflowId, computeNodeId);
-  const closed = await closedReason(tx, wf);
-  if (closed) return { jobs: [], reason: closed };
+  const { wf, nodeId } = await loadWorkflowAndNode(tx, workflowId, computeNodeId);
+  if (wf.status === 'canceled') return { jobs: [], reason: `workflow ${wf.id} is canceled` };
+  checkStart(wf, nodeId, start);
   stats.claims++;
-  const found = await tx.all<{ id: number }>(QUEUE_CANDIDATES_SQL, [workflowId, limit]);
+  // The candidates are read whole (resources, files): they are the claimed rows.
+  const found = await tx.all<ClaimedRow>(QUEUE_CANDIDATES_SQL, [workflowId, limit]);
   stats.class_queries++;
   stats.candidate_rows_read += found.length;
-  const decision: ClaimDecision = { claimed: found.map((f) => ({ job_id: f.id, nodes: [] })), reason: found.length ? null : 'no ready jobs' };
-  const jobs = await applyDecision(tx, decision, nodeId, now);
+  if (found.length === 0) return { jobs: [], reason: (await completeReason(tx, wf)) ?? 'no ready jobs' };
+  const decision: ClaimDecision = { claimed: found.map((f) => ({ job_id: f.id, nodes: [] })), reason: null };
+  const jobs = await applyDecision(tx, decision, nodeId, now, start, found);
   return { jobs, reason: decision.reason };
 }
 

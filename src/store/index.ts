@@ -4,10 +4,11 @@
  * NotFoundError (unknown id), ConflictError (illegal in the current state; nothing changed)
  * and InputError (bad argument, naming it).
  */
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';
 import type {
   ClaimByResourcesRequest,
+  ClaimNextOptions,
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
@@ -15,9 +16,10 @@ import type {
   WorkflowProgress,
 } from '../runners/client.js';
 import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
-import { currentInputHash, reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
+import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
 import { claimByResources, claimNext, newClaimStats, type ClaimStats } from './claim.js';
+import { completeJobsInTx, startJobsInTx, type CompleteItem, type CompleteJobsOutcome, type ItemOutcome } from './job-runs.js';
 import { checkPlan, insertPlan } from './create.js';
 import { applyPlanInTx, type ApplyOutcome } from './replace.js';
 import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
@@ -47,13 +49,11 @@ import {
   type WorkflowMeta,
   type WorkflowRecord,
 } from './records.js';
-import { COMPLETION_STATUSES, JOB_STATUS_NAMES, JobStatus, parseStatus, statusName } from './status.js';
+import { COMPLETION_STATUSES, JOB_STATUS_NAMES, parseStatus, statusName } from './status.js';
 import {
   TEMP_SCHEMA,
   UNFINISHED_STATES,
-  UNSUCCESSFUL_STATES,
   cancelJobs,
-  cascadeFinished,
   initializeJobs,
   resetJobs,
   type InitializeOutcome,
@@ -61,13 +61,12 @@ import {
 
 export * from './records.js';
 export type { ClaimStats } from './claim.js';
+export type { CompleteJobsOutcome, ItemOutcome } from './job-runs.js';
 export type { InitializeOutcome } from './transitions.js';
 export type { ApplyOutcome, ApplyAction } from './replace.js';
 export type { ActionClaimer, ActionClaimOutcome } from './actions.js';
 export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
 export type { RetryOutcome } from './retry.js';
-
-const S = JobStatus;
 
 /** Default and largest page size of list methods. */
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -320,34 +319,39 @@ export class Store {
 
   /** Resource-aware claim (torc's claim_jobs_based_on_resources): ready → pending. */
   async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
-    return this.write((tx) => claimByResources(tx, workflowId, req, this.claimStats, this.nowIso()));
+    const start = startOption(req.start_run_id, 'start_run_id');
+    return this.write((tx) => claimByResources(tx, workflowId, req, this.claimStats, this.nowIso(), start));
   }
 
-  /** Queue-depth claim (torc's claim_next_jobs): the next `limit` ready jobs, resources ignored. */
-  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number | null): Promise<ClaimResponse> {
-    return this.write((tx) => claimNext(tx, workflowId, limit, computeNodeId, this.claimStats, this.nowIso()));
+  /**
+   * Queue-depth claim (torc's claim_next_jobs): the next `limit` ready jobs, resources ignored.
+   * With options.start_run_id the jobs are started in the same transaction (ready → running).
+   */
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number | null, options: ClaimNextOptions = {}): Promise<ClaimResponse> {
+    const start = startOption(options.start_run_id, 'start_run_id');
+    return this.write((tx) => claimNext(tx, workflowId, limit, computeNodeId, this.claimStats, this.nowIso(), start));
   }
 
   /** pending → running on `computeNodeId`. ConflictError (nothing changed) on a stale run_id or a job not pending. */
   async startJob(jobId: number, runId: number, computeNodeId: number): Promise<JobRecord> {
     checkId(computeNodeId, 'compute_node_id');
     return this.write(async (tx) => {
-      const job = await this.requireJob(tx, jobId);
-      const wf = await this.requireWorkflow(tx, job.workflow_id);
-      if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
-      if (job.status !== S.pending) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not pending`);
-      const node = await tx.get<{ workflow_id: number; active: number }>('SELECT workflow_id, active FROM compute_nodes WHERE id = ?', [
-        computeNodeId,
-      ]);
-      if (!node || node.workflow_id !== wf.id) throw new NotFoundError(`compute node ${computeNodeId} of workflow ${wf.id}`);
-      if (!node.active) throw new ConflictError(`compute node ${computeNodeId} is no longer active; register again`);
-      await tx.run(`UPDATE jobs SET status = ${S.running}, compute_node_id = ?, started_at = ? WHERE id = ? AND status = ${S.pending}`, [
-        computeNodeId,
-        this.nowIso(),
-        jobId,
-      ]);
-      return { ...job, status: S.running, compute_node_id: computeNodeId };
+      const [out] = await startJobsInTx(tx, [jobId], runId, computeNodeId, this.nowIso());
+      if (!out!.ok) throw out!.error;
+      return out!.value;
     });
+  }
+
+  /**
+   * start_job for many jobs in one transaction (the bulk form runners use after a claim).
+   * Each job is checked on its own: the valid ones start, each refused one changes nothing and
+   * comes back with the error start_job would have thrown.
+   */
+  async startJobs(jobIds: number[], runId: number, computeNodeId: number, workflowId?: number): Promise<ItemOutcome<JobRecord>[]> {
+    checkId(computeNodeId, 'compute_node_id');
+    checkBulkSize(jobIds, 'job_ids');
+    jobIds.forEach((id, i) => checkId(id, `job_ids[${i}]`));
+    return this.write((tx) => startJobsInTx(tx, jobIds, runId, computeNodeId, this.nowIso(), workflowId));
   }
 
   /**
@@ -357,45 +361,41 @@ export class Store {
    * on a stale run_id or a job not running.
    */
   async completeJob(jobId: number, status: number | string, runId: number, result: CompleteJobResult): Promise<CompleteJobOutcome> {
-    const code = parseStatus(status);
-    if (code === undefined || !COMPLETION_STATUSES.includes(code)) {
-      throw new InputError(
-        `expected one of ${COMPLETION_STATUSES.map((c) => statusName(c)).join(', ')}, got ${String(status)}`,
-        'status',
-      );
-    }
+    const code = completionStatus(status, 'status');
     checkResult(result);
     return this.write(async (tx) => {
-      const job = await this.requireJob(tx, jobId);
-      const wf = await this.requireWorkflow(tx, job.workflow_id);
-      if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
-      if (job.status !== S.running) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not running`);
-      const now = this.nowIso();
-      // What a completed job ran on, for reinitialize: its input hash and its files' times.
-      const hash = code === S.completed ? await currentInputHash(tx, jobId) : null;
-      await tx.run(`UPDATE jobs SET status = ?, return_code = ?, completed_at = ?, input_hash = ? WHERE id = ? AND status = ${S.running}`, [
-        code,
-        result.return_code,
-        now,
-        hash,
-        jobId,
-      ]);
-      if (code === S.completed && result.files && result.files.length > 0) await recordFileTimes(tx, jobId, result.files);
-      await tx.run(
-        `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [wf.id, jobId, runId, job.attempt, job.compute_node_id, result.return_code, result.exec_time_minutes, result.completion_time, code],
-      );
-      const outcome =
-        code === S.pending_failed
-          ? { canceled: [], newly_ready: 0 } // may still be retried: keeps blocking
-          : await cascadeFinished(tx, [jobId], (UNSUCCESSFUL_STATES as readonly number[]).includes(code), now);
-      return {
-        job: { ...job, status: code, return_code: result.return_code },
-        newly_ready: outcome.newly_ready,
-        canceled_dependents: outcome.canceled,
-      };
+      const out = await completeJobsInTx(tx, [{ job_id: jobId, status: code, run_id: runId, result }], this.nowIso());
+      const item = out.items[0]!;
+      if (!item.ok) throw item.error;
+      return { job: item.value.job, newly_ready: out.newly_ready, canceled_dependents: out.canceled_dependents };
     });
+  }
+
+  /**
+   * complete_job for many jobs in one transaction (a runner reports every job that finished
+   * since its last turn at once). Items are checked one by one: bad input (status, result
+   * fields) and refusals come back as that item's error and change nothing; the valid items
+   * are completed together, with one cascade for all of them.
+   */
+  async completeJobs(
+    items: { job_id: number; status: number | string; run_id: number; result: CompleteJobResult }[],
+    workflowId?: number,
+  ): Promise<CompleteJobsOutcome> {
+    checkBulkSize(items, 'jobs');
+    const checked: (CompleteItem | Error)[] = items.map((item, i) => {
+      try {
+        if (!Number.isSafeInteger(item?.job_id)) throw new InputError('expected a job id', `jobs[${i}].job_id`);
+        const code = completionStatus(item.status, `jobs[${i}].status`);
+        checkResult(item.result);
+        return { job_id: item.job_id, status: code, run_id: item.run_id, result: item.result };
+      } catch (e) {
+        return e as Error;
+      }
+    });
+    const good = checked.filter((c): c is CompleteItem => !(c instanceof Error));
+    const out = await this.write((tx) => completeJobsInTx(tx, good, this.nowIso(), workflowId));
+    let k = 0;
+    return { ...out, items: checked.map((c) => (c instanceof Error ? { ok: false as const, error: c } : out.items[k++]!)) };
   }
 
   /**
@@ -609,6 +609,27 @@ export class Store {
   }
 }
 
+function startOption(runId: number | null | undefined, field: string): { run_id: number } | undefined {
+  if (runId === undefined || runId === null) return undefined;
+  return { run_id: checkId(runId, field) };
+}
+
+/** Most jobs one bulk call may carry. */
+export const MAX_BULK_JOBS = 10_000;
+
+function checkBulkSize(list: unknown, field: string): void {
+  if (!Array.isArray(list)) throw new InputError('expected a list', field);
+  if (list.length > MAX_BULK_JOBS) throw new InputError(`at most ${MAX_BULK_JOBS} jobs per call, got ${list.length}`, field);
+}
+
+function completionStatus(status: number | string, field: string): number {
+  const code = parseStatus(status);
+  if (code === undefined || !COMPLETION_STATUSES.includes(code)) {
+    throw new InputError(`expected one of ${COMPLETION_STATUSES.map((c) => statusName(c)).join(', ')}, got ${String(status)}`, field);
+  }
+  return code;
+}
+
 function checkResult(result: CompleteJobResult): void {
   const issues = [];
   if (!Number.isInteger(result?.return_code)) issues.push({ path: 'return_code', message: 'expected an integer' });
@@ -631,20 +652,4 @@ function checkResult(result: CompleteJobResult): void {
     }
   }
   if (issues.length) throw new InputError(issues.slice(0, 20));
-}
-
-/** Records the modification times a runner saw after the job ran; only files the job reads or writes. */
-async function recordFileTimes(tx: WriteTx, jobId: number, files: NonNullable<CompleteJobResult['files']>): Promise<void> {
-  const own = await tx.all<{ id: number }>(
-    'SELECT file_id AS id FROM job_input_files WHERE job_id = ? UNION SELECT file_id FROM job_output_files WHERE job_id = ?',
-    [jobId, jobId],
-  );
-  const ids = new Set(own.map((r) => r.id));
-  const issues = files.flatMap((f, i) => (ids.has(f.id) ? [] : [{ path: `files[${i}].id`, message: `file ${f.id} is not an input or output of job ${jobId}` }]));
-  if (issues.length > 0) throw new InputError(issues.slice(0, 20));
-  await tx.run(
-    `UPDATE files SET st_mtime = (SELECT value->>'st_mtime' FROM json_each(?1) WHERE value->>'id' = files.id)
-     WHERE id IN (SELECT value->>'id' FROM json_each(?1))`,
-    [JSON.stringify(files.map((f) => ({ id: f.id, st_mtime: f.st_mtime })))],
-  );
 }

@@ -36,6 +36,7 @@ export interface CascadeOutcome {
  */
 export async function cascadeFinished(tx: WriteTx, finishedIds: number[], unsuccessful: boolean, now: string): Promise<CascadeOutcome> {
   if (finishedIds.length === 0) return { canceled: [], newly_ready: 0 };
+  if (!unsuccessful) return { canceled: [], newly_ready: await unblockDependents(tx, finishedIds) };
   await tx.run('DELETE FROM temp.cascade_ids');
   await tx.run('INSERT OR IGNORE INTO temp.cascade_ids (id) SELECT value FROM json_each(?)', [JSON.stringify(finishedIds)]);
   let canceled: number[] = [];
@@ -73,6 +74,24 @@ export async function cascadeFinished(tx: WriteTx, finishedIds: number[], unsucc
   );
   await tx.run('DELETE FROM temp.cascade_ids');
   return { canceled, newly_ready: ready.changes };
+}
+
+/**
+ * The successful case of the cascade in ONE statement (a completion is the hottest write):
+ * every blocked dependent loses one unfinished blocker per finished blocker it has, and those
+ * at zero become ready. SET expressions see the old row, so both use the same count.
+ */
+async function unblockDependents(tx: WriteTx, finishedIds: number[]): Promise<number> {
+  const lost = `(SELECT COUNT(*) FROM job_dependencies d WHERE d.job_id = jobs.id AND d.blocked_by_job_id IN (SELECT value FROM json_each(?1)))`;
+  const rows = await tx.all<{ status: number }>(
+    `UPDATE jobs SET unfinished_blockers = unfinished_blockers - ${lost},
+       status = CASE WHEN unfinished_blockers - ${lost} <= 0 THEN ${S.ready} ELSE status END
+     WHERE status = ${S.blocked}
+       AND id IN (SELECT d.job_id FROM job_dependencies d WHERE d.blocked_by_job_id IN (SELECT value FROM json_each(?1)))
+     RETURNING status`,
+    [JSON.stringify(finishedIds)],
+  );
+  return rows.filter((r) => r.status === S.ready).length;
 }
 
 export interface InitializeOutcome {

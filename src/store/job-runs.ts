@@ -1,0 +1,183 @@
+/**
+ * start_job and complete_job for one job or many, set-based: a constant number of statements
+ * per call whatever the number of jobs (each statement is a thread-pool round trip in the
+ * sqlite3 binding, and these are the hottest writes of every run — issue 9). The single-job
+ * Store methods are the one-item case. Each item is checked on its own: valid items change
+ * together in the caller's transaction, refused items change nothing and carry their error
+ * (the same NotFoundError / ConflictError / InputError the single call throws). With a
+ * workflow id (the bulk REST routes are per workflow), jobs of other workflows are not found.
+ */
+import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
+import type { CompleteJobResult } from '../runners/client.js';
+import type { WriteTx } from './db.js';
+import { JOB_COLUMNS, toJob, type JobRecord } from './records.js';
+import { inputHash } from './reinit.js';
+import { JobStatus, statusName } from './status.js';
+import { cascadeFinished, UNSUCCESSFUL_STATES } from './transitions.js';
+
+const S = JobStatus;
+
+export type ItemOutcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export interface CompleteItem {
+  job_id: number;
+  /** A completion status code (already validated). */
+  status: number;
+  run_id: number;
+  result: CompleteJobResult;
+}
+
+export interface CompletedJob {
+  job: JobRecord;
+}
+
+export interface CompleteJobsOutcome {
+  items: ItemOutcome<CompletedJob>[];
+  /** Dependents that became ready, over all items. */
+  newly_ready: number;
+  /** Dependents canceled (transitively) because an item did not succeed. */
+  canceled_dependents: number[];
+}
+
+const J = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
+
+interface JobRow extends Record<string, unknown> {
+  id: number;
+  workflow_id: number;
+  status: number;
+  w_run_id: number;
+}
+
+const fail = (error: Error): ItemOutcome<never> => ({ ok: false, error });
+
+/** pending → running on `computeNodeId`, for each job. Call inside a write transaction. */
+export async function startJobsInTx(
+  tx: WriteTx,
+  jobIds: number[],
+  runId: number,
+  computeNodeId: number,
+  now: string,
+  workflowId?: number,
+): Promise<ItemOutcome<JobRecord>[]> {
+  if (jobIds.length === 0) return [];
+  const ids = JSON.stringify(jobIds);
+  const rows = await tx.all<JobRow & { n_workflow_id: number | null; n_active: number | null }>(
+    `SELECT ${J}, w.run_id AS w_run_id,
+       (SELECT workflow_id FROM compute_nodes WHERE id = ?2) AS n_workflow_id,
+       (SELECT active FROM compute_nodes WHERE id = ?2) AS n_active
+     FROM jobs j JOIN workflows w ON w.id = j.workflow_id WHERE j.id IN (SELECT value FROM json_each(?1))`,
+    [ids, computeNodeId],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const seen = new Set<number>();
+  const outcomes = jobIds.map((jobId): ItemOutcome<JobRecord> => {
+    const r = byId.get(jobId);
+    if (!r) return fail(new NotFoundError(`job ${jobId}`));
+    if (workflowId !== undefined && r.workflow_id !== workflowId) return fail(new NotFoundError(`job ${jobId} of workflow ${workflowId}`));
+    if (seen.has(jobId)) return fail(new ConflictError(`job ${jobId} is listed twice`));
+    seen.add(jobId);
+    if (runId !== r.w_run_id) return fail(new ConflictError(`run_id ${runId} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
+    if (r.status !== S.pending) return fail(new ConflictError(`job ${jobId} is ${statusName(r.status)}, not pending`));
+    if (r.n_workflow_id === null || r.n_workflow_id !== r.workflow_id) return fail(new NotFoundError(`compute node ${computeNodeId} of workflow ${r.workflow_id}`));
+    if (!r.n_active) return fail(new ConflictError(`compute node ${computeNodeId} is no longer active; register again`));
+    return { ok: true, value: { ...toJob(r), status: S.running, compute_node_id: computeNodeId } };
+  });
+  const valid = outcomes.flatMap((o) => (o.ok ? [o.value.id] : []));
+  if (valid.length > 0) {
+    await tx.run(
+      `UPDATE jobs SET status = ${S.running}, compute_node_id = ?, started_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = ${S.pending}`,
+      [computeNodeId, now, JSON.stringify(valid)],
+    );
+  }
+  return outcomes;
+}
+
+/**
+ * running → completed / failed / canceled / terminated / pending_failed with a result row,
+ * then the unblock / cancel cascade of every finished item at once. Call inside a write
+ * transaction; items must carry valid status codes and results (checked by the caller).
+ */
+export async function completeJobsInTx(tx: WriteTx, items: CompleteItem[], now: string, workflowId?: number): Promise<CompleteJobsOutcome> {
+  if (items.length === 0) return { items: [], newly_ready: 0, canceled_dependents: [] };
+  const ids = JSON.stringify(items.map((i) => i.job_id));
+  // One read for every item: the job, its workflow's run, and (for the input hash of a
+  // completed job) its input user data in id order.
+  const rows = await tx.all<JobRow & { input_ud: string }>(
+    `SELECT ${J}, w.run_id AS w_run_id,
+       (SELECT json_group_array(json_array(u.name, u.data) ORDER BY u.id)
+          FROM job_input_user_data ju JOIN user_data u ON u.id = ju.user_data_id WHERE ju.job_id = j.id) AS input_ud
+     FROM jobs j JOIN workflows w ON w.id = j.workflow_id WHERE j.id IN (SELECT value FROM json_each(?))`,
+    [ids],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const seen = new Set<number>();
+  const outcomes: ItemOutcome<CompletedJob>[] = items.map((item) => {
+    const r = byId.get(item.job_id);
+    if (!r) return fail(new NotFoundError(`job ${item.job_id}`));
+    if (workflowId !== undefined && r.workflow_id !== workflowId) return fail(new NotFoundError(`job ${item.job_id} of workflow ${workflowId}`));
+    if (seen.has(item.job_id)) return fail(new ConflictError(`job ${item.job_id} is listed twice`));
+    seen.add(item.job_id);
+    if (item.run_id !== r.w_run_id) return fail(new ConflictError(`run_id ${item.run_id} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
+    if (r.status !== S.running) return fail(new ConflictError(`job ${item.job_id} is ${statusName(r.status)}, not running`));
+    return { ok: true, value: { job: { ...toJob(r), status: item.status, return_code: item.result.return_code } } };
+  });
+
+  // Files a completed job observed must be its own inputs or outputs.
+  const withFiles = items.filter((it, k) => outcomes[k]!.ok && it.status === S.completed && it.result.files && it.result.files.length > 0);
+  if (withFiles.length > 0) {
+    const own = await tx.all<{ job_id: number; file_id: number }>(
+      `SELECT job_id, file_id FROM job_input_files WHERE job_id IN (SELECT value FROM json_each(?1))
+       UNION SELECT job_id, file_id FROM job_output_files WHERE job_id IN (SELECT value FROM json_each(?1))`,
+      [JSON.stringify(withFiles.map((i) => i.job_id))],
+    );
+    const ownSet = new Set(own.map((o) => `${o.job_id}/${o.file_id}`));
+    items.forEach((it, k) => {
+      if (!withFiles.includes(it)) return;
+      const issues: InputIssue[] = it.result.files!.flatMap((f, i) =>
+        ownSet.has(`${it.job_id}/${f.id}`) ? [] : [{ path: `files[${i}].id`, message: `file ${f.id} is not an input or output of job ${it.job_id}` }],
+      );
+      if (issues.length > 0) outcomes[k] = fail(new InputError(issues.slice(0, 20)));
+    });
+  }
+
+  const valid = items.flatMap((it, k) => (outcomes[k]!.ok ? [{ it, row: byId.get(it.job_id)! }] : []));
+  if (valid.length === 0) return { items: outcomes, newly_ready: 0, canceled_dependents: [] };
+  const updates = valid.map(({ it, row }) => [
+    it.job_id,
+    it.status,
+    it.result.return_code,
+    // What a completed job ran on, for reinitialize: its input hash (and its files' times below).
+    it.status === S.completed ? inputHash(row as unknown as Parameters<typeof inputHash>[0], JSON.parse(row.input_ud) as [string, string | null][]) : null,
+  ]);
+  await tx.run(
+    `UPDATE jobs SET status = v.value->>1, return_code = v.value->>2, completed_at = ?1, input_hash = v.value->>3
+     FROM json_each(?2) v WHERE jobs.id = v.value->>0 AND jobs.status = ${S.running}`,
+    [now, JSON.stringify(updates)],
+  );
+  const observations = valid.flatMap(({ it }) => (it.status === S.completed ? (it.result.files ?? []) : []));
+  if (observations.length > 0) {
+    await tx.run(
+      `UPDATE files SET st_mtime = (SELECT value->>'st_mtime' FROM json_each(?1) WHERE value->>'id' = files.id)
+       WHERE id IN (SELECT value->>'id' FROM json_each(?1))`,
+      [JSON.stringify(observations.map((f) => ({ id: f.id, st_mtime: f.st_mtime })))],
+    );
+  }
+  await tx.run(
+    `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
+     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?)`,
+    [
+      JSON.stringify(
+        valid.map(({ it, row }) => [
+          row.workflow_id, it.job_id, it.run_id, row.attempt, row.compute_node_id ?? null,
+          it.result.return_code, it.result.exec_time_minutes, it.result.completion_time, it.status,
+        ]),
+      ),
+    ],
+  );
+  // pending_failed may still be retried: it keeps blocking its dependents.
+  const unsuccessful = valid.filter(({ it }) => (UNSUCCESSFUL_STATES as readonly number[]).includes(it.status)).map(({ it }) => it.job_id);
+  const succeeded = valid.filter(({ it }) => it.status === S.completed).map(({ it }) => it.job_id);
+  const bad = await cascadeFinished(tx, unsuccessful, true, now);
+  const good = await cascadeFinished(tx, succeeded, false, now);
+  return { items: outcomes, newly_ready: bad.newly_ready + good.newly_ready, canceled_dependents: bad.canceled };
+}

@@ -3,9 +3,13 @@
  * store. The reconciler's own local runner uses it to skip the loopback round trips; external
  * runners use src/api/client.ts against the REST API, which calls the same Store methods.
  */
-import type { Store } from '../store/index.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import type { ItemOutcome, Store } from '../store/index.js';
 import type {
+  BulkItemResult,
   ClaimByResourcesRequest,
+  ClaimNextOptions,
+  CompleteJobItem,
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
@@ -46,8 +50,8 @@ export class StoreRunnerClient implements RunnerClient {
     return res;
   }
 
-  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
-    const res = await this.store.claimNextJobs(workflowId, limit, computeNodeId);
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options?: ClaimNextOptions): Promise<ClaimResponse> {
+    const res = await this.store.claimNextJobs(workflowId, limit, computeNodeId, options);
     if (res.jobs.length > 0) this.onChange();
     return res;
   }
@@ -62,6 +66,21 @@ export class StoreRunnerClient implements RunnerClient {
     this.onChange();
   }
 
+  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]> {
+    const out = await this.store.startJobs(jobIds, runId, computeNodeId, workflowId);
+    if (out.some((o) => o.ok)) this.onChange();
+    return out.map((o, i) => bulkResult(jobIds[i]!, o));
+  }
+
+  async completeJobs(workflowId: number, runId: number, items: CompleteJobItem[]): Promise<BulkItemResult[]> {
+    const out = await this.store.completeJobs(
+      items.map(({ job_id, status, ...result }) => ({ job_id, status, run_id: runId, result })),
+      workflowId,
+    );
+    if (out.items.some((o) => o.ok)) this.onChange();
+    return out.items.map((o, i) => bulkResult(items[i]!.job_id, o));
+  }
+
   getFailureHandler(failureHandlerId: number): Promise<FailureHandlerModel> {
     return this.store.getFailureHandler(failureHandlerId);
   }
@@ -70,4 +89,12 @@ export class StoreRunnerClient implements RunnerClient {
     await this.store.retryJob(jobId, runId, request);
     this.onChange();
   }
+}
+
+/** A store item outcome as the bulk REST routes answer it (the status the single call would get). */
+export function bulkResult(jobId: number, o: ItemOutcome<unknown>): BulkItemResult {
+  if (o.ok) return { job_id: jobId, ok: true };
+  const e = o.error;
+  const status = e instanceof NotFoundError ? 404 : e instanceof ConflictError ? 409 : e instanceof InputError ? 400 : 500;
+  return { job_id: jobId, ok: false, status, message: e.message };
 }

@@ -22,7 +22,16 @@ import pLimit from 'p-limit';
 import type { SortMethod } from '../../allocator/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import { JobStatus } from '../../store/status.js';
-import type { ClaimedJobRecord, ClaimResponse, ComputeNodeRegistration, RunnerClient, WorkflowProgress } from '../client.js';
+import type {
+  BulkItemResult,
+  ClaimedJobRecord,
+  ClaimResponse,
+  CompleteJobItem,
+  CompleteJobResult,
+  ComputeNodeRegistration,
+  RunnerClient,
+  WorkflowProgress,
+} from '../client.js';
 import { decideFailure } from '../failure-policy.js';
 import { observeFiles } from '../file-times.js';
 import type { PlanFailureRule } from '../../spec/plan.js';
@@ -152,6 +161,8 @@ export class JobRunner {
   private register: () => Promise<void> = async () => undefined;
   private stopReport: 'requeue' | 'terminated' = 'requeue';
   private apiErrorsInRow = 0;
+  /** Whether the server has the bulk start/complete routes (assumed until it says otherwise). */
+  private bulkRoutes = true;
   private runPromise: Promise<RunSummary> | undefined;
   private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
   private readonly handlerRules = new Map<number, Promise<PlanFailureRule[]>>();
@@ -363,7 +374,11 @@ export class JobRunner {
     if (this.mode === 'queue_depth') {
       limit = o.maxParallelJobs! - this.running.size;
       if (limit <= 0) return [0, 0];
-      response = await this.tryApi('claim_next_jobs', () => o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!));
+      // Claim and start in one call: the jobs come back running (a client or server that
+      // does not know start_run_id returns them pending, and launch() starts them).
+      response = await this.tryApi('claim_next_jobs', () =>
+        o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!, { start_run_id: runId }),
+      );
     } else {
       const capacity = tracker.capacity({ time_limit_seconds: remaining, scheduler_config_id: o.schedulerConfigId ?? null });
       // Every job needs at least some CPU or memory: with none free, asking is pointless.
@@ -377,23 +392,50 @@ export class JobRunner {
           any_scheduler: o.anyScheduler,
           limit,
           compute_node_id: this.computeNodeId,
+          start_run_id: runId,
         }),
       );
     }
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
-    await Promise.all(response.jobs.map((job) => this.launch(job, runId)));
+    const started = await this.startClaimed(response.jobs, runId);
+    await Promise.all(response.jobs.map((job) => this.launch(job, runId, started.get(job.id))));
     return [response.jobs.length, limit];
   }
 
-  private async launch(job: ClaimedJobRecord, runId: number): Promise<void> {
+  /**
+   * Claimed jobs that did not come back running are started in one bulk call when the client
+   * has it. Returns, per job, true (running), false (refused: leave it to the server) or
+   * nothing (start it one by one).
+   */
+  private async startClaimed(jobs: ClaimedJobRecord[], runId: number): Promise<Map<number, boolean>> {
+    const state = new Map<number, boolean>();
+    const pending: number[] = [];
+    for (const job of jobs) {
+      if (job.status === JobStatus.running) state.set(job.id, true);
+      else pending.push(job.id);
+    }
+    const client = this.o.client;
+    if (pending.length < 2 || !client.startJobs || !this.bulkRoutes) return state;
+    try {
+      const results = await this.withRetries('start_jobs', () => client.startJobs!(this.o.workflowId, pending, runId, this.computeNodeId!));
+      for (const r of results) state.set(r.job_id, r.ok);
+    } catch (e) {
+      // A server without the bulk routes: one by one from now on.
+      if (isPermanent(e)) this.bulkRoutes = false;
+    }
+    return state;
+  }
+
+  private async launch(job: ClaimedJobRecord, runId: number, started?: boolean): Promise<void> {
     const o = this.o;
     const tracker = this.tracker!;
     const grant = tracker.reserve(job);
     if (grant.overcommitted && this.mode === 'resources')
       this.emit({ type: 'warning', message: `job ${job.id} was claimed beyond the free resources of this runner` });
     try {
-      await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
+      if (started === false) throw new Error('start refused');
+      if (started === undefined) await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
     } catch {
       // Left pending on the server: deactivation or the lease returns it to ready.
       tracker.release(job.id);
@@ -516,6 +558,7 @@ export class JobRunner {
     const batch = this.finished;
     this.finished = [];
     const again: Finished[] = [];
+    const toReport: { f: Finished; result: CompleteJobResult }[] = [];
     await Promise.all(
       batch.map(async (f) => {
         const { entry, outcome } = f;
@@ -551,28 +594,77 @@ export class JobRunner {
             }
           }
         }
-        try {
-          const result = toCompleteResult(outcome);
-          const files = entry.job.files;
-          if (outcome.status === JobStatus.completed && files && files.length > 0) {
-            result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
-          }
-          await this.withRetries('complete_job', () => this.o.client.completeJob(entry.job.id, outcome.status, entry.runId, result));
-        } catch (e) {
-          f.tries++;
-          if (!final && !isPermanent(e) && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
-          else this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
-          return;
+        const result = toCompleteResult(outcome);
+        const files = entry.job.files;
+        if (outcome.status === JobStatus.completed && files && files.length > 0) {
+          result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
         }
-        if (outcome.status === JobStatus.completed) this.summary.completed++;
-        else if (outcome.status === JobStatus.terminated) this.summary.terminated++;
-        else this.summary.failed++;
-        this.emit({ type: 'job_finished', job: entry.job, outcome, reported: true });
+        toReport.push({ f, result });
       }),
     );
+    await this.reportCompletions(toReport, final, again);
     // Not reported yet: still "running" as far as the loop is concerned, tried again next turn.
     for (const f of again) this.running.set(f.entry.job.id, f.entry);
     this.finished.push(...again);
+  }
+
+  /**
+   * complete_job for every job that finished since the last turn: one bulk call (one
+   * transaction on the server) when the client has it, else one call per job.
+   */
+  private async reportCompletions(toReport: { f: Finished; result: CompleteJobResult }[], final: boolean, again: Finished[]): Promise<void> {
+    const client = this.o.client;
+    const settle = (f: Finished, error: unknown) => {
+      f.tries++;
+      if (!final && !isPermanent(error) && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
+      else this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false });
+    };
+    const done = (f: Finished) => {
+      const status = f.outcome.status;
+      if (status === JobStatus.completed) this.summary.completed++;
+      else if (status === JobStatus.terminated) this.summary.terminated++;
+      else this.summary.failed++;
+      this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true });
+    };
+    let single = toReport;
+    if (toReport.length >= 2 && client.completeJobs && this.bulkRoutes) {
+      single = [];
+      for (const runId of new Set(toReport.map((r) => r.f.entry.runId))) {
+        const group = toReport.filter((r) => r.f.entry.runId === runId);
+        const items: CompleteJobItem[] = group.map(({ f, result }) => ({ job_id: f.entry.job.id, status: f.outcome.status, ...result }));
+        let results: BulkItemResult[];
+        try {
+          results = await this.withRetries('complete_jobs', () => client.completeJobs!(this.o.workflowId, runId, items));
+        } catch (e) {
+          if (isPermanent(e)) {
+            // A server without the bulk routes: one by one from now on.
+            this.bulkRoutes = false;
+            single.push(...group);
+          } else {
+            for (const { f } of group) settle(f, e);
+          }
+          continue;
+        }
+        const byId = new Map(results.map((r) => [r.job_id, r]));
+        for (const { f } of group) {
+          const r = byId.get(f.entry.job.id);
+          if (r?.ok) done(f);
+          // Refused (409 stale run, 404): final; anything else is tried again.
+          else settle(f, { status: r?.status ?? 500 });
+        }
+      }
+    }
+    await Promise.all(
+      single.map(async ({ f, result }) => {
+        try {
+          await this.withRetries('complete_job', () => client.completeJob(f.entry.job.id, f.outcome.status, f.entry.runId, result));
+        } catch (e) {
+          settle(f, e);
+          return;
+        }
+        done(f);
+      }),
+    );
   }
 
   private api<T>(fn: () => Promise<T>): Promise<T> {

@@ -127,17 +127,15 @@ sub reap {
   }
 }
 sub child {
-  my ($id, $cwd, $out, $err, $env, $argv) = @_;
+  my ($id, $cwd, $o, $e, $env, $argv) = @_;
   $SIG{CHLD} = 'DEFAULT';
   setsid();
   open(my $report, '>&', \*STDOUT) or _exit(127);
-  my $fail = sub { my $m = shift; $m =~ s/[\r\n]+/ /g; print STDERR "torc: could not start job: $m\n"; syswrite($report, "X $id $m\n"); _exit(127) };
   open(STDIN, '<', '/dev/null') or _exit(127);
-  open(my $o, '>>', $out) or do { syswrite($report, "X $id $out: $!\n"); _exit(127) };
-  open(my $e, '>>', $err) or do { syswrite($report, "X $id $err: $!\n"); _exit(127) };
   open(STDOUT, '>&', $o) or _exit(127);
   open(STDERR, '>&', $e) or _exit(127);
   close $o; close $e;
+  my $fail = sub { my $m = shift; $m =~ s/[\r\n]+/ /g; print STDERR "torc: could not start job: $m\n"; syswrite($report, "X $id $m\n"); _exit(127) };
   chdir($cwd) or $fail->("chdir $cwd: $!");
   %ENV = ();
   for (@$env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v; }
@@ -148,9 +146,13 @@ sub start {
   my @f = split /\0/, shift, -1;
   my ($id, $cwd, $out, $err, $nenv) = splice(@f, 0, 5);
   my @env = splice(@f, 0, $nenv);
+  # The stdio files exist before the job is reported started (readers may look at once).
+  my ($o, $e);
+  if (!open($o, '>>', $out) || !open($e, '>>', $err)) { my $m = "$!"; say_line("X $id cannot open job output: $m\n"); say_line("E $id 127 0\n"); return; }
   my $pid = fork;
   if (!defined $pid) { say_line("X $id fork: $!\n"); say_line("E $id 127 0\n"); return; }
-  child($id, $cwd, $out, $err, \@env, \@f) if $pid == 0;
+  child($id, $cwd, $o, $e, \@env, \@f) if $pid == 0;
+  close $o; close $e;
   $job{$pid} = $id;
   say_line("S $id $pid\n");
 }

@@ -23,13 +23,18 @@ test(`REST fuzz: ${RANDOM} random + ${STATEFUL} stateful requests, raw HTTP and 
   const histogram: Record<number, number> = {};
   const count = (s: number) => (histogram[s] = (histogram[s] ?? 0) + 1);
 
-  const wf = await api.store.createWorkflowFromPlan(
-    makePlan({ jobs: Array.from({ length: 12 }, (_, i) => ({ name: `j${i}`, after: i > 5 ? [`j${i - 6}`] : [] })) }),
-  );
-  await api.store.initializeJobs(wf.id);
-  const node = await api.client.registerComputeNode(wf.id, {
-    hostname: 'h', pid: 1, num_cpus: 8, memory_gb: 8, num_gpus: 0, num_nodes: 1, scheduler_config_id: null, compute_node_type: 'fuzz', lease_seconds: 3600,
-  });
+  // Records for random ids to hit (the random requests may delete them: fine).
+  const addWorkflow = async () => {
+    const wf = await api.store.createWorkflowFromPlan(
+      makePlan({ jobs: Array.from({ length: 12 }, (_, i) => ({ name: `j${i}`, after: i > 5 ? [`j${i - 6}`] : [] })) }),
+    );
+    await api.store.initializeJobs(wf.id);
+    const node = await api.client.registerComputeNode(wf.id, {
+      hostname: 'h', pid: 1, num_cpus: 8, memory_gb: 8, num_gpus: 0, num_nodes: 1, scheduler_config_id: null, compute_node_type: 'fuzz', lease_seconds: 3600,
+    });
+    return { wf, node };
+  };
+  for (let i = 0; i < 3; i++) await addWorkflow();
   await fc.assert(
     fc.asyncProperty(requestArb, async (r) => {
       count((await sendChecked(api.server.baseUrl, r)).status);
@@ -41,6 +46,7 @@ test(`REST fuzz: ${RANDOM} random + ${STATEFUL} stateful requests, raw HTTP and 
   for (const [s, n] of Object.entries(state.statuses)) histogram[Number(s)] = (histogram[Number(s)] ?? 0) + n;
   const raw = await rawHttpProblems(api.server.port, LIMIT);
   t.deepEqual(raw.problems, []);
+  const { wf, node } = await addWorkflow();
   const job = (await api.store.listJobs(wf.id)).items[0]!;
   const oversize = await oversizeProblems(api.server.baseUrl, LIMIT, { workflow: wf.id, job: job.id, node: node.id });
   t.deepEqual(oversize.problems, []);

@@ -156,6 +156,20 @@ sub start {
   $job{$pid} = $id;
   say_line("S $id $pid\n");
 }
+# Node is gone (a clean runner ends its jobs first, so this is a kill -9 or a crash): nobody will
+# report these jobs, and the server gives them to another runner once this one's lease runs out.
+# They must not run on beside their next attempt: TERM their groups, KILL what is left after 10 s.
+sub orphaned {
+  $SIG{PIPE} = 'IGNORE';
+  open(STDOUT, '>', '/dev/null');
+  my @groups = keys %job;
+  if (@groups) {
+    kill 'TERM', map { -$_ } @groups;
+    for (1 .. 100) { reap(); last unless %job; select(undef, undef, undef, 0.1); }
+    kill 'KILL', map { -$_ } @groups;
+  }
+  exit 0;
+}
 while (1) {
   reap();
   my $rin = ''; vec($rin, fileno(STDIN), 1) = 1; vec($rin, fileno($wake_r), 1) = 1;
@@ -164,8 +178,7 @@ while (1) {
   if (vec($rout, fileno($wake_r), 1)) { my $junk; sysread($wake_r, $junk, 4096); }
   if (vec($rout, fileno(STDIN), 1)) {
     my $r = sysread(STDIN, $buf, 1 << 16, length $buf);
-    # Node is gone or done: leave the jobs to run on in their own sessions, as Node's would.
-    exit 0 unless $r;
+    orphaned() unless $r;
     while ($buf =~ /^(\d+)\n/) {
       my $head = length($1) + 1; my $len = $1;
       last if length($buf) < $head + $len;

@@ -1,8 +1,9 @@
 /**
- * A lost runner: an external `torc run … --url` holding running jobs is SIGKILLed. Once its
+ * A lost runner: an external `torc run … --url` holding running jobs is SIGKILLed. Its job
+ * processes do not run on (its spawner helper ends them when the runner is gone), and once its
  * lease (2 s here, set with --lease-seconds) runs out, the server sends those jobs back to
  * ready with attempt + 1; a second runner then finishes them, each with exactly one result of
- * the new attempt, and the database passes the invariant checker.
+ * the new attempt, no two runs of a job overlap, and the database passes the invariant checker.
  */
 import test from 'ava';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ test('a SIGKILLed external runner: after its lease its running jobs are ready ag
   const server = await startTorcServer(join(dir, 'wf.db'));
   t.teardown(() => server.stop());
   const client = new TorcClient(server.url);
-  const spec = `name: lost\njobs:\n  - {name: "job_{i}", command: ${JSON.stringify(`echo "$TORC_JOB_ID $TORC_ATTEMPT $TORC_OUTPUT_DIR" >> ${log}; sleep 2`)}, parameters: {i: "1:${JOBS}"}}\n`;
+  // Each run logs "<job> <attempt> start|end <output dir> <time>".
+  const say = (what: string) => `echo "$TORC_JOB_ID $TORC_ATTEMPT ${what} $TORC_OUTPUT_DIR $(date +%s.%N)" >> ${log}`;
+  const spec = `name: lost\njobs:\n  - {name: "job_{i}", command: ${JSON.stringify(`${say('start')}; sleep 2; ${say('end')}`)}, parameters: {i: "1:${JOBS}"}}\n`;
   writeFileSync(join(dir, 'wf.yaml'), spec);
   const { workflow_id: wf } = await client.createWorkflowFromSpec(spec);
   await client.initializeJobs(wf);
@@ -59,9 +62,26 @@ test('a SIGKILLed external runner: after its lease its running jobs are ready ag
     t.is(rs[0]!.attempt, 2);
     t.not(rs[0]!.compute_node_id, nodeA, `job ${j.id} finished on another runner`);
   }
-  // The second attempts ran under runner B's output dir.
-  const lines = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
-  for (const j of held) t.true(lines.some((l) => l.startsWith(`${j.id} 2 `) && l.endsWith(join(dir, 'b'))), `job ${j.id} attempt 2 ran on B`);
+  const runs = (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []).map((l) => {
+    const [job, attempt, what, out, time] = l.split(' ');
+    return { job: Number(job), attempt: Number(attempt), what, out, time: Number(time) };
+  });
+  for (const j of held) {
+    // The first attempt was cut off with its runner: it never reached its end.
+    t.false(runs.some((r) => r.job === j.id && r.attempt === 1 && r.what === 'end'), `job ${j.id}: attempt 1 ran on after its runner died`);
+    t.true(runs.some((r) => r.job === j.id && r.attempt === 2 && r.what === 'end' && r.out === join(dir, 'b')), `job ${j.id} attempt 2 ran on B`);
+  }
+  // No two runs of one job overlap in time. A run cut off without its end line lived at most
+  // its 2 s of sleep (else it would have written the line).
+  const byJob = new Map<number, { from: number; to: number }[]>();
+  for (const r of runs.filter((x) => x.what === 'start')) {
+    const end = runs.find((x) => x.job === r.job && x.attempt === r.attempt && x.what === 'end');
+    byJob.set(r.job, [...(byJob.get(r.job) ?? []), { from: r.time, to: end ? end.time : r.time + 2 }]);
+  }
+  for (const [id, spans] of byJob) {
+    spans.sort((x, y) => x.from - y.from);
+    for (let k = 1; k < spans.length; k++) t.true(spans[k]!.from >= spans[k - 1]!.to, `job ${id}: two runs at once`);
+  }
   t.deepEqual((await checkDatabaseFile(join(dir, 'wf.db'))).violations, []);
   t.log(`${JOBS} jobs; runner A SIGKILLed holding ${held.length} running jobs (lease 2 s); all ${held.length} requeued with attempt 2 and completed by runner B`);
 });

@@ -14,8 +14,8 @@ import { rng } from './claim-race.js';
 import { checkDatabaseFile, openReadOnly } from './invariants.js';
 
 export interface CrashTrial {
-  /** Milliseconds after spawning at which each run was killed (the last run is not). */
-  killsAtMs: number[];
+  /** When each run was killed: `<ms> ms` after spawning, or `after <n> starts` of jobs (the last run is not killed). */
+  kills: string[];
   /** Runs that had already exited when their kill came. */
   finishedBeforeKill: number;
   /** Completed jobs the database held after each kill. */
@@ -88,18 +88,27 @@ export async function crashTrial(seed: number, kills: number, spanMs: number): P
   writeFileSync(join(dir, 'wf.yaml'), crashSpec(log));
   // Half the trials serve the REST API too (another thread of work to be killed in).
   const args = ['reconcile', 'wf.yaml', '--max-parallel-jobs', '4', '-q', ...(rand() < 0.5 ? ['--no-server'] : ['--port', '0'])];
-  const out: CrashTrial = { killsAtMs: [], finishedBeforeKill: 0, completedAtKill: [], restartedJobs: 0, problems: [] };
+  const out: CrashTrial = { kills: [], finishedBeforeKill: 0, completedAtKill: [], restartedJobs: 0, problems: [] };
   const guarded: { completed: number[]; starts: Map<number, number> }[] = [];
   try {
     for (let k = 0; k < kills; k++) {
-      // A third of the kills land in start-up (opening and migrating the store, storing the
-      // plan); the rest while jobs are dispatched, run and reaped, or right at the end.
-      const at = Math.floor(rand() < 1 / 3 ? rand() * 0.3 * spanMs : (0.3 + rand() * 0.8) * spanMs);
+      // A third of the kills come at a random time of the run (start-up: opening and migrating
+      // the store, storing the plan, …); the rest once a random number of jobs have started, so
+      // that they land while jobs are dispatched, run and reaped, whatever the machine's speed.
+      const byTime = rand() < 1 / 3;
+      const at = Math.floor(rand() * spanMs);
+      const startsBefore = [...startsByJob(log).values()].reduce((a, b) => a + b, 0);
+      const afterStarts = 1 + Math.floor(rand() * (CRASH_JOBS - 1));
       const run = startTorc(args, { cwd: dir, timeoutMs: 240_000 });
-      await new Promise((r) => setTimeout(r, at));
+      const t0 = Date.now();
+      for (;;) {
+        if (run.child.exitCode !== null) break;
+        if (byTime ? Date.now() - t0 >= at : [...startsByJob(log).values()].reduce((a, b) => a + b, 0) - startsBefore >= afterStarts) break;
+        await new Promise((r) => setTimeout(r, byTime ? 1 : 10));
+      }
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
       const res = await run.result;
-      out.killsAtMs.push(at);
+      out.kills.push(byTime ? `${at} ms` : `after ${afterStarts} starts`);
       if (res.signal !== 'SIGKILL') {
         out.finishedBeforeKill++;
         if (res.code !== 0) out.problems.push(`run ${k + 1} exited ${res.code} before its kill: ${res.stderr.slice(0, 500)}`);
@@ -109,7 +118,7 @@ export async function crashTrial(seed: number, kills: number, spanMs: number): P
       guarded.push({ completed, starts: startsByJob(log) });
       if (existsSync(dbPath)) {
         const report = await checkDatabaseFile(dbPath);
-        out.problems.push(...report.violations.map((v) => `after kill ${k + 1} at ${at} ms: ${v}`));
+        out.problems.push(...report.violations.map((v) => `after kill ${k + 1} (${out.kills[k]}): ${v}`));
       }
     }
     const last = await runTorc(args, { cwd: dir, timeoutMs: 240_000 });

@@ -19,7 +19,7 @@ import { JobRunner, type RunnerEvent, type RunSummary } from '../runners/local/j
 import type { ResourceOverrides } from '../runners/local/resources.js';
 import { StoreRunnerClient } from '../runners/store-client.js';
 import { computeStatus, type WorkflowStatusView } from './status.js';
-import { forgetJobPid, killOrphanJobs, recordJobPid, retireDeadLocalNodes } from './orphans.js';
+import { killOrphanJobs, PidLog, retireDeadLocalNodes } from './orphans.js';
 import { ActionExecutor } from './actions.js';
 import { CoalescedPass } from './coalesced.js';
 
@@ -188,6 +188,7 @@ export class Reconciler {
   async run(): Promise<ReconcileResult> {
     const { store, workflowId, outputDir } = this.o;
     const killed = killOrphanJobs(outputDir);
+    const pidLog = new PidLog(outputDir, workflowId);
     if (killed > 0) this.o.onNotice?.(`killed ${killed} job process(es) left running by an earlier run`);
     await this.pass();
     // Set-up actions (on_workflow_start) finish before the local runner starts jobs.
@@ -225,8 +226,7 @@ export class Reconciler {
               this.idleClaimReason = event.jobs.length === 0 && this.runner?.runningJobIds().length === 0 ? event.reason : null;
               if (this.idleClaimReason && !wasIdle) wake();
             }
-            if (event.type === 'job_started' && event.pid) recordJobPid(outputDir, workflowId, event.job.id, event.pid);
-            if (event.type === 'job_finished' || event.type === 'job_retried') forgetJobPid(outputDir, workflowId, event.job.id);
+            if (event.type === 'job_started' && event.pid) pidLog.record(event.job.id, event.pid);
             this.o.onRunnerEvent?.(event);
           },
         });
@@ -252,6 +252,8 @@ export class Reconciler {
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
       this.wakeTimer = null;
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
+      // Every job this process started has ended: nothing left for a later run to kill.
+      pidLog.close();
       await this.actions?.stop();
       for (const d of this.o.dispatchers ?? []) await d.stop?.();
     }

@@ -143,6 +143,8 @@ interface Finished {
 }
 
 const COMPLETION_REPORT_TRIES = 5;
+/** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
+const SHORT_JOB_MS = 1000;
 /** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
 const PROGRESS_REFRESH_MS = 1000;
 
@@ -163,6 +165,14 @@ export class JobRunner {
   private apiErrorsInRow = 0;
   /** Whether the server has the bulk start/complete routes (assumed until it says otherwise). */
   private bulkRoutes = true;
+  /** Queue depth: jobs claimed ahead (pending on the server), started as slots free up. */
+  private readonly queued: { job: ClaimedJobRecord; runId: number }[] = [];
+  /** Moving average of how long this runner's jobs ran (ms); null before the first one ended. */
+  private meanJobMs: number | null = null;
+  /** Queue depth: processes spawned from the queue and not ended (slots in use). */
+  private alive = 0;
+  private unrecorded: Running[] = [];
+  private readonly launching = new Set<Promise<void>>();
   private runPromise: Promise<RunSummary> | undefined;
   private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
   private readonly handlerRules = new Map<number, Promise<PlanFailureRule[]>>();
@@ -193,6 +203,11 @@ export class JobRunner {
 
   get mode(): 'resources' | 'queue_depth' {
     return this.o.maxParallelJobs != null ? 'queue_depth' : 'resources';
+  }
+
+  /** Queue depth claims ahead; resource-aware claims depend on what is free, so they do not. */
+  private get prefetching(): boolean {
+    return this.mode === 'queue_depth';
   }
 
   /** Jobs running right now (ids). */
@@ -297,9 +312,20 @@ export class JobRunner {
     for (;;) {
       if (this.stopRequested) return 'stopped';
       if (this.leaseLost) await this.recoverLostLease();
-      // Reap first, so that the progress below already counts our completions (the last
-      // completion ends the run at once; dependents it made ready are claimed this turn).
-      await this.reap(false);
+      if (this.prefetching) {
+        // Queue depth: refill the free slots from the jobs claimed ahead before anything goes
+        // to the server, so a slot is idle only for a spawn; then record the starts and the
+        // completions (one call each).
+        // The ended jobs are taken before the spawned ones: every job that ended was spawned
+        // earlier, so its start is recorded (this turn or before) ahead of its completion.
+        const ended = this.takeFinished();
+        await this.recordStarts(this.takeUnrecorded());
+        await this.report(ended, false);
+      } else {
+        // Reap first, so that the progress below already counts our completions (the last
+        // completion ends the run at once; dependents it made ready are claimed this turn).
+        await this.reap(false);
+      }
       const fresh = claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
       if (fresh) {
         progress = await this.tryApi('get_progress', () => o.client.getProgress(o.workflowId));
@@ -308,6 +334,7 @@ export class JobRunner {
           this.runId = progress.run_id;
           this.emit({ type: 'progress', progress, running: this.running.size });
           if (progress.is_canceled) {
+            this.queued.length = 0;
             await Promise.all(this.terminateAll('canceled'));
             await this.settleFinished();
             await this.reap(true);
@@ -317,11 +344,11 @@ export class JobRunner {
       }
       if (this.stopRequested) return 'stopped';
       const done = progress?.is_complete === true && !o.ignoreWorkflowCompletion;
-      if (done && this.running.size === 0 && this.finished.length === 0) return 'complete';
+      if (done && this.running.size === 0 && this.finished.length === 0 && this.queued.length === 0 && this.alive === 0) return 'complete';
 
       let claimed = 0;
       let asked = 0;
-      if (progress && !done) [claimed, asked] = await this.claimAndStart();
+      if (progress && !done) [claimed, asked] = this.prefetching ? await this.claimAhead() : await this.claimAndStart();
       claimFoundNothing = asked > 0 && claimed === 0;
       // Nothing claimed on an old view of the workflow: look again at once (it may be done).
       if (claimFoundNothing && !fresh) continue;
@@ -329,7 +356,7 @@ export class JobRunner {
       const now = Date.now();
       const remaining = this.remainingSeconds();
       if (remaining !== null && remaining <= 0 && this.running.size === 0) return 'time_limit';
-      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0) {
+      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0 && this.queued.length === 0 && this.alive === 0) {
         idleSince ??= now;
         if (waitMs !== null && now - idleSince >= waitMs) return 'idle';
       } else {
@@ -337,6 +364,9 @@ export class JobRunner {
       }
       // A claim that filled its whole limit may have left more behind: go again at once.
       if (claimed > 0 && claimed >= asked) continue;
+      // Jobs claimed ahead go into the free slots now; later ones as jobs end.
+      this.refill();
+      if (this.unrecorded.length > 0 || this.finished.length > 0) continue;
       const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
       await this.waker.wait(Math.min(pollMs, untilIdle));
     }
@@ -349,6 +379,7 @@ export class JobRunner {
    */
   private async recoverLostLease(): Promise<void> {
     this.emit({ type: 'warning', message: `compute node ${this.computeNodeId} lost its lease; its jobs were requeued by the server` });
+    this.queued.length = 0;
     await Promise.all(this.terminateAll('lease_lost'));
     await this.settleFinished();
     await this.reap(false);
@@ -399,8 +430,79 @@ export class JobRunner {
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
     const started = await this.startClaimed(response.jobs, runId);
-    await Promise.all(response.jobs.map((job) => this.launch(job, runId, started.get(job.id))));
+    await Promise.all(
+      response.jobs.map((job) => {
+        const st = started.get(job.id);
+        return this.launch(job, runId, st === undefined ? 'now' : st ? 'done' : 'refused');
+      }),
+    );
     return [response.jobs.length, limit];
+  }
+
+  /**
+   * Queue depth claims ahead (pending) while jobs are short: up to one more job per slot, so
+   * that an ended job's slot is refilled without a server round trip (issue 9: the claim sat
+   * between every exit and the next spawn). Long jobs gain nothing from it and would only hold
+   * back work other runners could take, so then only free slots are claimed.
+   * Returns [claimed, limit asked].
+   */
+  private async claimAhead(): Promise<[number, number]> {
+    const o = this.o;
+    const remaining = this.remainingSeconds();
+    if (remaining !== null && remaining <= 0) return [0, 0];
+    const ahead = this.meanJobMs !== null && this.meanJobMs < SHORT_JOB_MS ? o.maxParallelJobs! : 0;
+    const limit = o.maxParallelJobs! + ahead - this.alive - this.queued.length;
+    if (limit <= 0) return [0, 0];
+    const runId = this.runId;
+    const response = await this.tryApi('claim_next_jobs', () => o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!));
+    if (!response) return [0, limit];
+    this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
+    for (const job of response.jobs) this.queued.push({ job, runId });
+    return [response.jobs.length, limit];
+  }
+
+  /** Jobs spawned from the queue whose start is not recorded yet (taken after takeFinished: see loop). */
+  private takeUnrecorded(): Running[] {
+    const list = this.unrecorded;
+    this.unrecorded = [];
+    return list;
+  }
+
+  /**
+   * start_job for jobs spawned from the queue, in one call. A refused start (the workflow was
+   * canceled or reset, or this node's lease ran out) means the job must not run here: it is
+   * killed unreported, like the copies of a lost lease.
+   */
+  private async recordStarts(spawned: Running[]): Promise<void> {
+    if (spawned.length === 0) return;
+    const client = this.o.client;
+    const refuse = (entry: Running) => void this.terminate(entry, 'lease_lost');
+    const single = async (entry: Running) => {
+      try {
+        await this.withRetries('start_job', () => client.startJob(entry.job.id, entry.runId, this.computeNodeId!));
+      } catch (e) {
+        if (isPermanent(e)) refuse(entry);
+      }
+    };
+    if (spawned.length >= 2 && client.startJobs && this.bulkRoutes) {
+      for (const runId of new Set(spawned.map((e) => e.runId))) {
+        const group = spawned.filter((e) => e.runId === runId);
+        try {
+          const results = await this.withRetries('start_jobs', () =>
+            client.startJobs!(this.o.workflowId, group.map((e) => e.job.id), runId, this.computeNodeId!),
+          );
+          const byId = new Map(results.map((r) => [r.job_id, r]));
+          for (const entry of group) if (!byId.get(entry.job.id)?.ok) refuse(entry);
+          continue;
+        } catch (e) {
+          if (!isPermanent(e)) continue; // unreachable: the lease decides
+          this.bulkRoutes = false;
+        }
+        await Promise.all(group.map(single));
+      }
+      return;
+    }
+    await Promise.all(spawned.map(single));
   }
 
   /**
@@ -427,15 +529,19 @@ export class JobRunner {
     return state;
   }
 
-  private async launch(job: ClaimedJobRecord, runId: number, started?: boolean): Promise<void> {
+  /**
+   * Starts a claimed job here. `start`: 'now' calls start_job first; 'done' (claimed running)
+   * and 'after' (claimed ahead: recordStarts follows) spawn at once; 'refused' gives it up.
+   */
+  private async launch(job: ClaimedJobRecord, runId: number, start: 'now' | 'done' | 'after' | 'refused'): Promise<void> {
     const o = this.o;
     const tracker = this.tracker!;
     const grant = tracker.reserve(job);
     if (grant.overcommitted && this.mode === 'resources')
       this.emit({ type: 'warning', message: `job ${job.id} was claimed beyond the free resources of this runner` });
     try {
-      if (started === false) throw new Error('start refused');
-      if (started === undefined) await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
+      if (start === 'refused') throw new Error('start refused');
+      if (start === 'now') await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
     } catch {
       // Left pending on the server: deactivation or the lease returns it to ready.
       tracker.release(job.id);
@@ -461,6 +567,10 @@ export class JobRunner {
       // The process could not even be set up (output dir not writable): the job failed.
       tracker.release(job.id);
       this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+      if (start === 'after') {
+        this.alive--;
+        await this.tryApi('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
+      }
       await this.tryApi('complete_job', () =>
         o.client.completeJob(job.id, JobStatus.failed, runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
       );
@@ -479,9 +589,36 @@ export class JobRunner {
         return undefined;
       });
       this.finished.push({ entry, outcome, tries: 0, retry });
+      const ms = Date.now() - proc.startedAt.getTime();
+      this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
+      if (start === 'after') {
+        this.alive--;
+        this.refill();
+      }
       this.waker.wake();
     });
+    if (start === 'after') {
+      this.unrecorded.push(entry);
+      this.waker.wake(); // its start gets recorded on the next turn
+    }
     if (this.stopRequested) this.terminate(entry, 'stopped');
+  }
+
+  /**
+   * Queue depth: spawns claimed-ahead jobs into free slots, right when a job ends (not at the
+   * loop's next turn), so a slot waits only for a spawn. The loop records their starts.
+   */
+  private refill(): void {
+    if (!this.prefetching || this.stopRequested || this.leaseLost) return;
+    while (this.alive < this.o.maxParallelJobs! && this.queued.length > 0) {
+      const { job, runId } = this.queued.shift()!;
+      this.alive++;
+      const launching = this.launch(job, runId, 'after').catch((e: unknown) => {
+        this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+      });
+      this.launching.add(launching);
+      void launching.finally(() => this.launching.delete(launching));
+    }
   }
 
   /** Whether the failure handler retries this attempt; runs its recovery script first. */
@@ -546,6 +683,7 @@ export class JobRunner {
 
   /** Lets already-resolved completions land in `finished` (they are queued from promise callbacks). */
   private async settleFinished(): Promise<void> {
+    await Promise.all([...this.launching]);
     await Promise.all([...this.running.values()].map((e) => e.proc.done));
     // Failure handling (a handler fetch, a recovery script) may still be on its way to `finished`.
     const waitingFor = () => [...this.running.values()].filter((e) => !this.finished.some((f) => f.entry === e));
@@ -555,15 +693,27 @@ export class JobRunner {
 
   /** Reports finished jobs. `final`: last chance, failures are given up on. */
   private async reap(final: boolean): Promise<void> {
+    await this.report(this.takeFinished(), final);
+  }
+
+  /** The jobs that ended since the last turn, their slots and resources freed (nothing reported yet). */
+  private takeFinished(): Finished[] {
     const batch = this.finished;
     this.finished = [];
+    for (const f of batch) {
+      this.running.delete(f.entry.job.id);
+      this.tracker!.release(f.entry.job.id);
+    }
+    return batch;
+  }
+
+  /** Reports ended jobs: requeued ones not at all, retried ones with retry_job, the rest completed. */
+  private async report(batch: Finished[], final: boolean): Promise<void> {
     const again: Finished[] = [];
     const toReport: { f: Finished; result: CompleteJobResult }[] = [];
     await Promise.all(
       batch.map(async (f) => {
         const { entry, outcome } = f;
-        this.running.delete(entry.job.id);
-        this.tracker!.release(entry.job.id);
         if (outcome.termination_reason === 'lease_lost' || (outcome.termination_reason === 'stopped' && this.stopReport === 'requeue')) {
           this.summary.requeued++;
           this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });

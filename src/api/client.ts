@@ -6,7 +6,10 @@
  */
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
 import type {
+  BulkItemResult,
   ClaimByResourcesRequest,
+  ClaimNextOptions,
+  CompleteJobItem,
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
@@ -262,12 +265,31 @@ export class TorcClient implements RunnerClient {
         sort_method: req.sort_method,
         strict_scheduler_match: req.strict_scheduler_match,
         any_scheduler: req.any_scheduler,
+        start_run_id: req.start_run_id ?? undefined,
       },
     });
   }
 
-  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
-    return this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, { query: { limit, compute_node_id: computeNodeId } });
+  async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options: ClaimNextOptions = {}): Promise<ClaimResponse> {
+    return this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, {
+      query: { limit, compute_node_id: computeNodeId, start_run_id: options.start_run_id ?? undefined },
+    });
+  }
+
+  /** Bulk start_job (one request, one transaction): per-job results in request order. */
+  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]> {
+    const out = await this.call<{ items: BulkItemResult[] }>('POST', `/workflows/${id(workflowId)}/start_jobs/${id(runId)}/${id(computeNodeId)}`, {
+      body: { job_ids: jobIds },
+    });
+    return out.items;
+  }
+
+  /** Bulk complete_job (one request, one transaction, one cascade): per-job results in request order. */
+  async completeJobs(workflowId: number, runId: number, items: CompleteJobItem[]): Promise<BulkItemResult[]> {
+    const out = await this.call<{ items: BulkItemResult[] }>('POST', `/workflows/${id(workflowId)}/complete_jobs/${id(runId)}`, {
+      body: { jobs: items },
+    });
+    return out.items;
   }
 
   async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {

@@ -170,6 +170,43 @@ export const COMPONENTS: Record<string, JsonSchema> = {
     reason: nullable({ type: 'string' }),
   }),
 
+  start_jobs_request: obj({
+    job_ids: { type: 'array', minItems: 1, maxItems: 10_000, items: int(1), description: 'Pending jobs claimed by this compute node' },
+  }),
+  complete_jobs_request: obj({
+    jobs: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 10_000,
+      items: obj(
+        {
+          job_id: int(1),
+          status: { type: ['integer', 'string'], description: 'Final status: completed, failed, canceled, terminated or pending_failed (name or code)' },
+          return_code: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
+          exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
+          completion_time: { type: 'string', minLength: 1, maxLength: 64 },
+          files: ref('file_observations'),
+        },
+        ['job_id', 'status', 'return_code', 'exec_time_minutes', 'completion_time'],
+      ),
+    },
+  }),
+  bulk_jobs_response: obj({
+    items: {
+      type: 'array',
+      items: obj(
+        {
+          job_id: int(),
+          ok: { type: 'boolean' },
+          status: { type: 'integer', description: 'Why this item was refused, as the single call would answer: 400, 404 or 409' },
+          message: { type: 'string' },
+        },
+        ['job_id', 'ok'],
+      ),
+      description: 'One result per job, in request order; refused items changed nothing',
+    },
+  }),
+
   /** torc's ComputeNodesResources: num_nodes identical nodes, values per node. */
   compute_nodes_resources: obj(
     {

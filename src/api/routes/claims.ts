@@ -13,12 +13,19 @@ import type { ApiDeps, ApiRoute } from './common.js';
 
 const WF_ID = p.id('id', 'Workflow id');
 const CLAIM_LIMIT_MAX = 100_000;
+/** Our extension: claim and start in one request (one transaction). */
+const START_RUN_ID = p.queryInt(
+  'start_run_id',
+  "Claim and start: with the workflow's current run id (and compute_node_id) the claimed jobs come back running, as if start_job had been called for each",
+  { minimum: 1 },
+);
 
 const CLAIM_OPTIONS: ParamSpec[] = [
   p.queryString('sort_method', "Order of preference among fitting jobs; default: the workflow's jobs_sort_method", { enum: SORT_METHODS }),
   p.queryBool('strict_scheduler_match', 'Only jobs bound to this runner\'s scheduler_config_id: no unbound fallback', false),
   p.queryBool('any_scheduler', 'Ignore scheduler binding entirely (a runner that serves every job)', false),
   p.queryInt('compute_node_id', 'The claiming compute node: its lease covers the claimed jobs (requeued if it dies)', { minimum: 0 }),
+  START_RUN_ID,
 ];
 
 interface ClaimBody {
@@ -51,16 +58,20 @@ function claimRequest(capacity: RunnerCapacity, params: Params, limit: number, b
     any_scheduler: params.any_scheduler as boolean,
     limit,
     compute_node_id: fromQuery ?? bodyNodeId ?? null,
+    start_run_id: (params.start_run_id as number | undefined) ?? null,
   };
 }
 
 const claimNext = ({ deps, params }: { deps: ApiDeps; params: Params }) =>
-  deps.store.claimNextJobs(params.id as number, params.limit as number, (params.compute_node_id as number | undefined) ?? null);
+  deps.store.claimNextJobs(params.id as number, params.limit as number, (params.compute_node_id as number | undefined) ?? null, {
+    start_run_id: (params.start_run_id as number | undefined) ?? null,
+  });
 
 const QUEUE_PARAMS: ParamSpec[] = [
   WF_ID,
   p.queryInt('limit', 'How many ready jobs to claim', { minimum: 1, maximum: CLAIM_LIMIT_MAX, default: 1 }),
   p.queryInt('compute_node_id', 'The claiming compute node: its lease covers the claimed jobs', { minimum: 0 }),
+  START_RUN_ID,
 ];
 
 export const claimRoutes: ApiRoute[] = [

@@ -3,6 +3,7 @@ import { buildOpenApi } from '../openapi.js';
 import { COMPONENTS } from '../schemas.js';
 import { claimRoutes } from './claims.js';
 import type { ApiRoute } from './common.js';
+import { jobBatchRoutes } from './job-batches.js';
 import { jobRoutes } from './jobs.js';
 import { metaRoutes } from './meta.js';
 import { nodeRoutes } from './nodes.js';
@@ -19,6 +20,7 @@ export function apiRoutes(): ApiRoute[] {
     ...specRoutes,
     ...workflowRoutes,
     ...jobRoutes,
+    ...jobBatchRoutes,
     ...claimRoutes,
     ...nodeRoutes,
     ...recordRoutes,

@@ -115,6 +115,8 @@ export class AllocationClient {
     const own: Partial<RunnerClient> = {
       registerComputeNode: (wf, node) => inner.registerComputeNode(wf, { ...node, scheduler_job_id: this.slurmJobId }),
       completeJob: (job, status, run, result) => this.completeJob(job, status, run, result),
+      // Completions go one by one through completeJob above (the hold-back), never in bulk.
+      completeJobs: undefined,
     };
     if (inner.retryJob) {
       // A retry caused by the allocation ending would spend one of the job's retries: hold it

@@ -229,3 +229,15 @@ test('ready jobs that can never fit this machine end the reconcile with exit 1 a
   const more = await runTorc(['reconcile', 'wf.yaml', '--num-cpus', '64', '--no-server', '--format', 'json'], { cwd: dir });
   t.is(more.code, 0, more.stderr);
 });
+
+test('SIGTERM while the plan is being stored (just after the API is up) stops the run: the job does not run to its end', async (t) => {
+  const dir = workdir();
+  writeFileSync(join(dir, 'wf.yaml'), 'name: early\njobs:\n  - {name: long, command: "sleep 60"}\n');
+  const run = startTorc(['reconcile', 'wf.yaml', '--port', '0', '-q'], { cwd: dir });
+  for (let i = 0; i < 6000 && !/REST API/.test(run.output().stderr); i++) await new Promise((r) => setTimeout(r, 5));
+  run.child.kill('SIGTERM');
+  const res = await run.result;
+  t.not(res.code, 0, 'stopped, not finished');
+  const jobs = await query<{ status: number }>(join(dir, '.torc', 'wf.db'), 'SELECT status FROM jobs');
+  t.notDeepEqual(jobs, [{ status: 5 }], 'the job was not run to completion after the signal');
+});

@@ -122,6 +122,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
     }
     for (const plan of plans) {
+      if (stopRequested) break;
       const applied = await store.applyPlan(plan);
       let workflowId = applied.workflow_id;
       if (applied.action === 'replaced') {
@@ -157,6 +158,8 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
               : [],
         });
         active = reconciler;
+        // A signal that came while the plan was being stored found no reconciler to stop.
+        if (stopRequested) await reconciler.stop();
         try {
           return await reconciler.run();
         } finally {

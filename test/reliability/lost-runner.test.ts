@@ -6,21 +6,21 @@
  * the new attempt, no two runs of a job overlap, and the database passes the invariant checker.
  */
 import test from 'ava';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import { JobStatus } from '../../src/store/status.js';
 import { runTorc, startTorc } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { waitFor } from '../support/procs.js';
+import { scratchDir } from '../support/scratch.js';
 import { startTorcServer } from '../support/server-proc.js';
 
 const JOBS = 10;
 
 test('a SIGKILLed external runner: after its lease its running jobs are ready again (attempt + 1) and finish on another runner', async (t) => {
   t.timeout(300_000);
-  const dir = mkdtempSync(join(tmpdir(), 'torc-lost-'));
+  const dir = scratchDir(t, 'torc-lost-');
   const log = join(dir, 'runs.log');
   const server = await startTorcServer(join(dir, 'wf.db'));
   t.teardown(() => server.stop());

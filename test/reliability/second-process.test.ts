@@ -9,15 +9,15 @@
  *   which shows the contention is real and the retries are what absorb it;
  * - claims: two processes claim, start and complete the jobs of one workflow: each job once.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { makePlan } from '../support/plans.js';
 import { waitFor } from '../support/procs.js';
+import { scratchDir } from '../support/scratch.js';
 import { Store } from '../../src/store/index.js';
 
 interface WriterOutput {
@@ -48,8 +48,8 @@ function writer(args: string[]): { done: Promise<WriterOutput> } {
 }
 
 /** Starts `n` writers and releases them together once each has opened the store. */
-async function together(n: number, args: (go: string) => string[]): Promise<WriterOutput[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'torc-go-'));
+async function together(t: ExecutionContext, n: number, args: (go: string) => string[]): Promise<WriterOutput[]> {
+  const dir = scratchDir(t, 'torc-go-');
   const go = join(dir, 'go');
   const writers = Array.from({ length: n }, () => writer(args(go)));
   const failed = Promise.all(writers.map((w) => w.done)).then(() => true, () => true);
@@ -64,8 +64,8 @@ const INCREMENTS = 1500;
 
 test('two processes, read-modify-write increments on a fresh file with a 1 ms busy timeout: no refused write, no lost update', async (t) => {
   t.timeout(300_000);
-  const db = join(mkdtempSync(join(tmpdir(), 'torc-2p-')), 'shared.db');
-  const outs = await together(2, (go) => ['increment', db, go, String(INCREMENTS), '1', '200']);
+  const db = join(scratchDir(t, 'torc-2p-'), 'shared.db');
+  const outs = await together(t, 2, (go) => ['increment', db, go, String(INCREMENTS), '1', '200']);
   t.deepEqual(outs.flatMap((o) => o.failures), [], 'no write was refused');
   const all = outs.flatMap((o) => o.wrote).sort((a, b) => a - b);
   t.is(all.length, 2 * INCREMENTS);
@@ -85,8 +85,8 @@ test('two processes, read-modify-write increments on a fresh file with a 1 ms bu
 
 test('control: the same contention with retries off and no busy timeout does fail (SQLITE_BUSY), so the retries are what absorb it', async (t) => {
   t.timeout(300_000);
-  const db = join(mkdtempSync(join(tmpdir(), 'torc-2p-')), 'shared.db');
-  const outs = await together(2, (go) => ['increment', db, go, String(INCREMENTS), '0', '0']);
+  const db = join(scratchDir(t, 'torc-2p-'), 'shared.db');
+  const outs = await together(t, 2, (go) => ['increment', db, go, String(INCREMENTS), '0', '0']);
   const failures = outs.flatMap((o) => o.failures);
   t.true(failures.length > 0, 'some transaction met a busy database');
   t.true(failures.every((f) => f === 'SQLITE_BUSY'), JSON.stringify([...new Set(failures)]));
@@ -98,7 +98,7 @@ test('control: the same contention with retries off and no busy timeout does fai
 
 test('two processes claiming, starting and completing one workflow: each job exactly once, invariants hold', async (t) => {
   t.timeout(300_000);
-  const db = join(mkdtempSync(join(tmpdir(), 'torc-2p-')), 'shared.db');
+  const db = join(scratchDir(t, 'torc-2p-'), 'shared.db');
   const jobs = 400;
   const store = await Store.open(db);
   const wf = await store.createWorkflowFromPlan(
@@ -106,7 +106,7 @@ test('two processes claiming, starting and completing one workflow: each job exa
   );
   await store.initializeJobs(wf.id);
   await store.close();
-  const outs = await together(2, (go) => ['claim', db, go, '3', '1', '200', String(wf.id)]);
+  const outs = await together(t, 2, (go) => ['claim', db, go, '3', '1', '200', String(wf.id)]);
   t.deepEqual(outs.flatMap((o) => o.failures), []);
   const claimed = outs.flatMap((o) => o.claimed);
   t.is(claimed.length, jobs);

@@ -9,8 +9,7 @@
  *   with the right and a wrong token, `torc reconcile --token-file` with an external runner.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import { startTestApi, type TestApi } from '../support/api.js';
@@ -18,6 +17,7 @@ import { runTorc, startTorc, type StartedTorc } from '../support/cli.js';
 import { checkDatabaseFile, databaseFingerprint } from '../support/invariants.js';
 import { makePlan } from '../support/plans.js';
 import { waitFor } from '../support/procs.js';
+import { scratchDir } from '../support/scratch.js';
 import { startTorcServer } from '../support/server-proc.js';
 
 const TOKEN = 'tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0';
@@ -106,7 +106,7 @@ function walk(dir: string, base = dir): string[] {
 const HOSTILE_NAMES = ['../../x', '../../../../../../tmp/torc-escape', '/etc/passwd', '..', '.', 'a/b/../../../../c', '$(touch pwned)', 'x\ny', '~', 'job_1_1.o'];
 
 test('job names cannot steer output paths: stdio files are named by ids under the output dir, for reconcile and an external runner', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'torc-names-'));
+  const root = scratchDir(t, 'torc-names-');
   const work = join(root, 'deep', 'work');
   const spec = `name: ../../escape\njobs:\n${HOSTILE_NAMES.map((n) => `  - {name: ${JSON.stringify(n)}, command: "echo out; echo err >&2"}`).join('\n')}\n`;
   mkdirSync(work, { recursive: true });
@@ -169,7 +169,7 @@ async function readUrl(proc: StartedTorc, pattern: RegExp, stream: 'stdout' | 's
 }
 
 test('the API binds 127.0.0.1 unless told otherwise: torc server, torc reconcile and startServer', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'torc-bind-'));
+  const dir = scratchDir(t, 'torc-bind-');
   const server = await startTorcServer(join(dir, 's.db'));
   t.teardown(() => server.stop());
   const serverPort = Number(new URL(server.url).port);
@@ -182,7 +182,7 @@ test('the API binds 127.0.0.1 unless told otherwise: torc server, torc reconcile
   const url = await readUrl(reconcile, /REST API: (\S+)/, 'stderr');
   t.is(new URL(url).hostname, '127.0.0.1');
   t.deepEqual(listenAddresses(Number(new URL(url).port)), [LOOPBACK_V4], 'torc reconcile serves on loopback only');
-  reconcile.child.kill('SIGTERM');
+  reconcile.child.kill('SIGKILL');
   await reconcile.result;
 
   const api = await startTestApi(t);
@@ -192,7 +192,7 @@ test('the API binds 127.0.0.1 unless told otherwise: torc server, torc reconcile
 
 test('tokens never appear in any output: token-protected server with request logs, runners with the right and a wrong token, reconcile --token-file', async (t) => {
   t.timeout(300_000);
-  const dir = mkdtempSync(join(tmpdir(), 'torc-token-'));
+  const dir = scratchDir(t, 'torc-token-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   const wrongFile = join(dir, 'wrong');

@@ -36,7 +36,8 @@ import { decideFailure } from '../failure-policy.js';
 import { observeFiles } from '../file-times.js';
 import type { PlanFailureRule } from '../../spec/plan.js';
 import { ResourceTracker, type Grant } from './tracker.js';
-import { type JobOutcome, JobProcess, startJobProcess, stdioPaths, type TerminationReason, toCompleteResult } from './process.js';
+import { type JobOutcome, JobProcess, queueJobProcess, startJobProcess, stdioPaths, type TerminationReason, toCompleteResult } from './process.js';
+import { defaultSpawner } from './spawner.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
 import { Waker } from './waker.js';
 
@@ -143,6 +144,7 @@ interface Finished {
 }
 
 const COMPLETION_REPORT_TRIES = 5;
+let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
 const SHORT_JOB_MS = 1000;
 /** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
@@ -166,10 +168,11 @@ export class JobRunner {
   /** Whether the server has the bulk start/complete routes (assumed until it says otherwise). */
   private bulkRoutes = true;
   /** Queue depth: jobs claimed ahead (pending on the server), started as slots free up. */
-  private readonly queued: { job: ClaimedJobRecord; runId: number }[] = [];
+  /** The spawner's queue of this runner: at most maxParallelJobs of its jobs run at once. */
+  private readonly spawnGroup = `runner-${process.pid}-${++runnerCount}`;
   /** Moving average of how long this runner's jobs ran (ms); null before the first one ended. */
   private meanJobMs: number | null = null;
-  /** Queue depth: processes spawned from the queue and not ended (slots in use). */
+  /** Queue depth: jobs handed to the spawner and not ended (queued there or running). */
   private alive = 0;
   private unrecorded: Running[] = [];
   private readonly launching = new Set<Promise<void>>();
@@ -225,6 +228,7 @@ export class JobRunner {
   stop(options: StopOptions = {}): Promise<RunSummary | undefined> {
     if (!this.stopRequested) this.stopReport = options.report ?? 'requeue';
     this.stopRequested = true;
+    defaultSpawner().cancelQueued(this.spawnGroup);
     this.terminateAll('stopped');
     this.waker.wake();
     return this.runPromise ?? Promise.resolve(undefined);
@@ -285,7 +289,12 @@ export class JobRunner {
       this.summary.reason = 'error';
     } finally {
       clearInterval(heartbeat);
-      // Whatever still runs (stop(), an error) is terminated before the node goes away.
+      // Whatever still runs (stop(), an error) is terminated before the node goes away;
+      // what still waits in the spawner's queue never starts.
+      defaultSpawner().cancelQueued(this.spawnGroup);
+      await Promise.all(this.terminateAll('stopped'));
+      await this.settleFinished();
+      // A job that started while the others were being terminated is terminated too.
       await Promise.all(this.terminateAll('stopped'));
       await this.settleFinished();
       await this.reap(true);
@@ -334,7 +343,7 @@ export class JobRunner {
           this.runId = progress.run_id;
           this.emit({ type: 'progress', progress, running: this.running.size });
           if (progress.is_canceled) {
-            this.queued.length = 0;
+            defaultSpawner().cancelQueued(this.spawnGroup);
             await Promise.all(this.terminateAll('canceled'));
             await this.settleFinished();
             await this.reap(true);
@@ -344,7 +353,7 @@ export class JobRunner {
       }
       if (this.stopRequested) return 'stopped';
       const done = progress?.is_complete === true && !o.ignoreWorkflowCompletion;
-      if (done && this.running.size === 0 && this.finished.length === 0 && this.queued.length === 0 && this.alive === 0) return 'complete';
+      if (done && this.running.size === 0 && this.finished.length === 0 && this.alive === 0) return 'complete';
 
       let claimed = 0;
       let asked = 0;
@@ -356,7 +365,7 @@ export class JobRunner {
       const now = Date.now();
       const remaining = this.remainingSeconds();
       if (remaining !== null && remaining <= 0 && this.running.size === 0) return 'time_limit';
-      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0 && this.queued.length === 0 && this.alive === 0) {
+      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0 && this.alive === 0) {
         idleSince ??= now;
         if (waitMs !== null && now - idleSince >= waitMs) return 'idle';
       } else {
@@ -364,8 +373,7 @@ export class JobRunner {
       }
       // A claim that filled its whole limit may have left more behind: go again at once.
       if (claimed > 0 && claimed >= asked) continue;
-      // Jobs claimed ahead go into the free slots now; later ones as jobs end.
-      this.refill();
+      // Started or ended while this turn ran: record them now.
       if (this.unrecorded.length > 0 || this.finished.length > 0) continue;
       const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
       await this.waker.wait(Math.min(pollMs, untilIdle));
@@ -379,7 +387,7 @@ export class JobRunner {
    */
   private async recoverLostLease(): Promise<void> {
     this.emit({ type: 'warning', message: `compute node ${this.computeNodeId} lost its lease; its jobs were requeued by the server` });
-    this.queued.length = 0;
+    defaultSpawner().cancelQueued(this.spawnGroup);
     await Promise.all(this.terminateAll('lease_lost'));
     await this.settleFinished();
     await this.reap(false);
@@ -440,7 +448,7 @@ export class JobRunner {
   }
 
   /**
-   * Queue depth claims ahead (pending) while jobs are short: up to one more job per slot, so
+   * Queue depth claims ahead (pending) while jobs are short: one to four more jobs per slot, so
    * that an ended job's slot is refilled without a server round trip (issue 9: the claim sat
    * between every exit and the next spawn). Long jobs gain nothing from it and would only hold
    * back work other runners could take, so then only free slots are claimed.
@@ -450,14 +458,17 @@ export class JobRunner {
     const o = this.o;
     const remaining = this.remainingSeconds();
     if (remaining !== null && remaining <= 0) return [0, 0];
-    const ahead = this.meanJobMs !== null && this.meanJobMs < SHORT_JOB_MS ? o.maxParallelJobs! : 0;
-    const limit = o.maxParallelJobs! + ahead - this.alive - this.queued.length;
+    // How far ahead: enough to keep every slot busy for a few loop turns (a turn, with its
+    // server calls, takes milliseconds; a `true` job less), never more than 100 jobs.
+    const mean = this.meanJobMs;
+    const ahead = mean === null || mean >= SHORT_JOB_MS ? 0 : Math.min(100, o.maxParallelJobs! * (mean < 100 ? 4 : 1));
+    const limit = o.maxParallelJobs! + ahead - this.alive;
     if (limit <= 0) return [0, 0];
     const runId = this.runId;
     const response = await this.tryApi('claim_next_jobs', () => o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!));
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
-    for (const job of response.jobs) this.queued.push({ job, runId });
+    for (const job of response.jobs) this.submit(job, runId);
     return [response.jobs.length, limit];
   }
 
@@ -531,9 +542,10 @@ export class JobRunner {
 
   /**
    * Starts a claimed job here. `start`: 'now' calls start_job first; 'done' (claimed running)
-   * and 'after' (claimed ahead: recordStarts follows) spawn at once; 'refused' gives it up.
+   * spawn at once; 'queued' (claimed ahead: recordStarts follows) waits in the spawner's queue
+   * of this runner until one of its maxParallelJobs slots is free; 'refused' gives it up.
    */
-  private async launch(job: ClaimedJobRecord, runId: number, start: 'now' | 'done' | 'after' | 'refused'): Promise<void> {
+  private async launch(job: ClaimedJobRecord, runId: number, start: 'now' | 'done' | 'queued' | 'refused'): Promise<void> {
     const o = this.o;
     const tracker = this.tracker!;
     const grant = tracker.reserve(job);
@@ -547,9 +559,9 @@ export class JobRunner {
       tracker.release(job.id);
       return;
     }
-    let proc: JobProcess;
+    let proc: JobProcess | null;
     try {
-      proc = await startJobProcess(
+      proc = await queueJobProcess(
         {
           workflow_id: o.workflowId,
           job_id: job.id,
@@ -562,12 +574,13 @@ export class JobRunner {
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
         },
         { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd },
+        start === 'queued' ? { group: this.spawnGroup, limit: o.maxParallelJobs! } : undefined,
       );
     } catch (e) {
       // The process could not even be set up (output dir not writable): the job failed.
       tracker.release(job.id);
       this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
-      if (start === 'after') {
+      if (start === 'queued') {
         this.alive--;
         await this.tryApi('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
       }
@@ -575,6 +588,13 @@ export class JobRunner {
         o.client.completeJob(job.id, JobStatus.failed, runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
       );
       this.summary.failed++;
+      return;
+    }
+    if (proc === null) {
+      // Withdrawn from the spawner's queue (stop, cancel, lost lease) before it started: still
+      // pending on the server, which requeues or cancels it.
+      tracker.release(job.id);
+      this.alive--;
       return;
     }
     const entry: Running = { job, runId, proc, grant };
@@ -591,35 +611,26 @@ export class JobRunner {
       this.finished.push({ entry, outcome, tries: 0, retry });
       const ms = Date.now() - proc.startedAt.getTime();
       this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
-      if (start === 'after') {
-        this.alive--;
-        this.refill();
-      }
+      if (start === 'queued') this.alive--;
       this.waker.wake();
     });
-    if (start === 'after') {
+    if (start === 'queued') {
       this.unrecorded.push(entry);
       this.waker.wake(); // its start gets recorded on the next turn
     }
     if (this.stopRequested) this.terminate(entry, 'stopped');
   }
 
-  /**
-   * Queue depth: spawns claimed-ahead jobs into free slots, right when a job ends (not at the
-   * loop's next turn), so a slot waits only for a spawn. The loop records their starts.
-   */
-  private refill(): void {
-    if (!this.prefetching || this.stopRequested || this.leaseLost) return;
-    while (this.alive < this.o.maxParallelJobs! && this.queued.length > 0) {
-      const { job, runId } = this.queued.shift()!;
-      this.alive++;
-      const launching = this.launch(job, runId, 'after').catch((e: unknown) => {
-        this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
-      });
-      this.launching.add(launching);
-      void launching.finally(() => this.launching.delete(launching));
-    }
+  /** Hands a claimed-ahead job to the spawner's queue; the loop records its start once it runs. */
+  private submit(job: ClaimedJobRecord, runId: number): void {
+    this.alive++;
+    const launching = this.launch(job, runId, 'queued').catch((e: unknown) => {
+      this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+    });
+    this.launching.add(launching);
+    void launching.finally(() => this.launching.delete(launching));
   }
+
 
   /** Whether the failure handler retries this attempt; runs its recovery script first. */
   private async planRetry(entry: Running, outcome: JobOutcome): Promise<Finished['retry']> {

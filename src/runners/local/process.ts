@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { JobStatus } from '../../store/status.js';
 import type { CompleteJobResult } from '../client.js';
-import { defaultSpawner, type SpawnedChild, type Spawner } from './spawner.js';
+import { defaultSpawner, type SpawnedChild, type Spawner, type SpawnQueue } from './spawner.js';
 
 export const DEFAULT_GRACE_SECONDS = 10;
 /** setTimeout cannot wait longer than this; longer runtime limits are not enforced by a timer. */
@@ -133,6 +133,20 @@ const madeDirs = new Set<string>();
 
 /** Starts a job; resolves once the process exists (or failed to start: then `done` reports it). */
 export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions, spawner: Spawner = defaultSpawner()): Promise<JobProcess> {
+  return (await queueJobProcess(launch, opts, undefined, spawner))!;
+}
+
+/**
+ * Hands a job to the spawner's queue of `queue.group`: it starts as soon as the group runs
+ * fewer than `queue.limit` jobs; resolves then (as startJobProcess), or with null when the
+ * request was withdrawn (spawner.cancelQueued) before it started.
+ */
+export async function queueJobProcess(
+  launch: JobLaunch,
+  opts: ProcessOptions,
+  queue: SpawnQueue | undefined,
+  spawner: Spawner = defaultSpawner(),
+): Promise<JobProcess | null> {
   const paths = stdioPaths(opts.outputDir, launch.job_id, launch.attempt);
   const dir = path.dirname(paths.stdout);
   if (!madeDirs.has(dir)) {
@@ -146,7 +160,8 @@ export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions, s
     env: jobEnvironment(launch, opts),
     stdout: paths.stdout,
     stderr: paths.stderr,
-  });
+  }, queue);
+  if (child.pid === null && (await Promise.race([child.exit, Promise.resolve(null)]))?.canceled) return null;
   return new JobProcess(launch, child, paths, (opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
 }
 

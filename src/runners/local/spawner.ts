@@ -35,6 +35,8 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started (then code is 127). */
   error?: string;
+  /** Set when a queued request was withdrawn (cancelQueued) before it started: no process. */
+  canceled?: boolean;
 }
 
 export interface SpawnedChild {
@@ -43,10 +45,24 @@ export interface SpawnedChild {
   exit: Promise<ChildExit>;
 }
 
+/**
+ * Queue depth kept by the spawner itself: at most `limit` processes of `group` run at once;
+ * further requests wait in the spawner and start the moment one of the group's processes ends
+ * (in the perl helper: without a round trip to Node). spawn() then resolves when it started.
+ */
+export interface SpawnQueue {
+  group: string;
+  limit: number;
+}
+
 export interface Spawner {
   readonly kind: 'perl' | 'node';
-  spawn(req: SpawnRequest): Promise<SpawnedChild>;
+  spawn(req: SpawnRequest, queue?: SpawnQueue): Promise<SpawnedChild>;
+  /** Withdraws the group's requests that have not started (their spawn() resolves with pid null, exit canceled). */
+  cancelQueued(group: string): void;
 }
+
+const CANCELED: SpawnedChild = { pid: null, exit: Promise.resolve({ code: null, signal: null, canceled: true }) };
 
 function envList(env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
@@ -62,8 +78,45 @@ function signalName(signo: number): NodeJS.Signals | null {
 /** Node's own spawn: always available; what the perl helper falls back to. */
 export class NodeSpawner implements Spawner {
   readonly kind = 'node' as const;
+  private readonly groups = new Map<string, { running: number; waiting: (() => void)[] }>();
 
-  async spawn(req: SpawnRequest): Promise<SpawnedChild> {
+  async spawn(req: SpawnRequest, queue?: SpawnQueue): Promise<SpawnedChild> {
+    if (!queue) return this.start(req);
+    let g = this.groups.get(queue.group);
+    if (!g) this.groups.set(queue.group, (g = { running: 0, waiting: [] }));
+    const group = g;
+    if (group.running >= queue.limit || group.waiting.length > 0) {
+      // Waits for a slot; release() hands its slot over (running stays counted).
+      const go = await new Promise<boolean>((resolve) => {
+        const waiter = Object.assign(() => resolve(true), { cancel: () => resolve(false) });
+        group.waiting.push(waiter);
+      });
+      if (!go) return CANCELED;
+    } else {
+      group.running++;
+    }
+    const release = () => {
+      const next = group.waiting.shift();
+      if (next) next();
+      else group.running--;
+    };
+    try {
+      const child = await this.start(req);
+      void child.exit.then(release);
+      return child;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  cancelQueued(group: string): void {
+    const g = this.groups.get(group);
+    if (!g) return;
+    for (const w of g.waiting.splice(0)) (w as unknown as { cancel(): void }).cancel();
+  }
+
+  private async start(req: SpawnRequest): Promise<SpawnedChild> {
     const out = openSync(req.stdout, 'a');
     let err: number | undefined;
     let child: ChildProcess;
@@ -119,12 +172,22 @@ pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 for my $fh ($wake_r, $wake_w) { my $fl = fcntl($fh, F_GETFL, 0); fcntl($fh, F_SETFL, $fl | O_NONBLOCK); }
 $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 my %job; my $buf = '';
+# Queue depth inside the helper: a group (one runner) runs at most its limit of jobs at once;
+# the next queued one starts the moment one of its jobs is reaped, with no round trip to Node.
+my (%group_of, %running, %queue);
 sub say_line { my $s = shift; syswrite(STDOUT, $s) }
 sub reap {
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $st = $?; my $id = delete $job{$pid}; next unless defined $id;
     say_line(($st & 127) ? "E $id -1 " . ($st & 127) . "\n" : "E $id " . ($st >> 8) . " 0\n");
+    my $g = delete $group_of{$pid};
+    if (defined $g) { $running{$g}--; drain($g); }
   }
+}
+sub drain {
+  my $g = shift; my $q = $queue{$g} or return;
+  while (@$q && $running{$g} < $q->[0][0]) { my $item = shift @$q; launch($g, @{$item}[1 .. $#$item]); }
+  delete $queue{$g} unless @$q;
 }
 sub child {
   my ($id, $cwd, $o, $e, $env, $argv) = @_;
@@ -144,7 +207,21 @@ sub child {
 }
 sub start {
   my @f = split /\0/, shift, -1;
-  my ($id, $cwd, $out, $err, $nenv) = splice(@f, 0, 5);
+  my $type = shift @f;
+  if ($type eq 'C') {
+    my $g = shift @f; my $q = delete $queue{$g} or return;
+    say_line("K $_->[1]\n") for @$q;
+    return;
+  }
+  my ($id, $g, $limit) = splice(@f, 0, 3);
+  if ($limit > 0) {
+    $running{$g} //= 0;
+    if ($running{$g} >= $limit || $queue{$g}) { push @{$queue{$g}}, [$limit, $id, @f]; return; }
+  }
+  launch($limit > 0 ? $g : undef, $id, @f);
+}
+sub launch {
+  my ($g, $id, $cwd, $out, $err, $nenv, @f) = @_;
   my @env = splice(@f, 0, $nenv);
   # The stdio files exist before the job is reported started (readers may look at once).
   my ($o, $e);
@@ -154,12 +231,14 @@ sub start {
   child($id, $cwd, $o, $e, \@env, \@f) if $pid == 0;
   close $o; close $e;
   $job{$pid} = $id;
+  if (defined $g) { $group_of{$pid} = $g; $running{$g}++; }
   say_line("S $id $pid\n");
 }
 # Node is gone (a clean runner ends its jobs first, so this is a kill -9 or a crash): nobody will
 # report these jobs, and the server gives them to another runner once this one's lease runs out.
 # They must not run on beside their next attempt: TERM their groups, KILL what is left after 10 s.
 sub orphaned {
+  %queue = ();
   $SIG{PIPE} = 'IGNORE';
   open(STDOUT, '>', '/dev/null');
   my @groups = keys %job;
@@ -194,6 +273,8 @@ interface Pending {
   exited: (exit: ChildExit) => void;
   pid: number | null;
   error?: string;
+  /** Sent with a queue: may wait in the helper before it starts. */
+  queued: boolean;
 }
 
 /** One perl helper per Node process, shared by every runner in it. */
@@ -248,6 +329,12 @@ export class PerlSpawner implements Spawner {
         p.started(p.pid);
       } else if (kind === 'X') {
         p.error = rest.join(' ');
+      } else if (kind === 'K') {
+        // A queued request withdrawn before it started.
+        this.pending.delete(Number(idText));
+        p.started(null);
+        p.exited({ code: null, signal: null, canceled: true });
+        this.refresh();
       } else if (kind === 'E') {
         const code = Number(rest[0]);
         const signo = Number(rest[1]);
@@ -272,7 +359,8 @@ export class PerlSpawner implements Spawner {
       if (p.pid === null) {
         this.pending.delete(id);
         p.started(null);
-        p.exited({ code: 127, signal: null, error: 'the job spawner exited before the job started' });
+        // A queued request simply never started; a direct one was meant to start and could not.
+        p.exited(p.queued ? { code: null, signal: null, canceled: true } : { code: 127, signal: null, error: 'the job spawner exited before the job started' });
         continue;
       }
       const pid = p.pid;
@@ -286,23 +374,32 @@ export class PerlSpawner implements Spawner {
     }
   }
 
-  async spawn(req: SpawnRequest): Promise<SpawnedChild> {
+  async spawn(req: SpawnRequest, queue?: SpawnQueue): Promise<SpawnedChild> {
     const helper = this.ensureHelper();
-    if (!helper) return this.fallback.spawn(req);
+    if (!helper) return this.fallback.spawn(req, queue);
     const id = this.nextId++;
     let started!: (pid: number | null) => void;
     let exited!: (exit: ChildExit) => void;
     const pidKnown = new Promise<number | null>((r) => (started = r));
     const exit = new Promise<ChildExit>((r) => (exited = r));
-    this.pending.set(id, { started, exited, pid: null });
+    this.pending.set(id, { started, exited, pid: null, queued: queue !== undefined });
     this.refresh();
-    const fields = [String(id), req.cwd, req.stdout, req.stderr, ...(() => {
-      const env = envList(req.env);
-      return [String(env.length), ...env];
-    })(), ...req.argv];
+    const env = envList(req.env);
+    const fields = ['J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr, String(env.length), ...env, ...req.argv];
+    this.send(helper, fields);
+    const pid = await pidKnown;
+    const ended = await Promise.race([exit, Promise.resolve(null)]);
+    return ended?.canceled ? CANCELED : { pid, exit };
+  }
+
+  cancelQueued(group: string): void {
+    if (this.helper) this.send(this.helper, ['C', group]);
+    this.fallback.cancelQueued(group);
+  }
+
+  private send(helper: ChildProcess, fields: string[]): void {
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     helper.stdin!.write(Buffer.concat([Buffer.from(`${payload.length}\n`), payload]));
-    return { pid: await pidKnown, exit };
   }
 }
 

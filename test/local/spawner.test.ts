@@ -111,3 +111,38 @@ if (hasPerl) {
     t.is((await after.exit).code, 5);
   });
 }
+
+for (const [kind, make] of spawners) {
+  test(`${kind} spawner queue: at most the group's limit run at once; cancelQueued withdraws what has not started`, async (t) => {
+    const dir = await tempDir();
+    const spawner = make();
+    const env = { PATH: process.env.PATH };
+    const log = path.join(dir, 'log');
+    const job = (i: number) =>
+      spawner.spawn(
+        { argv: ['bash', '-c', `echo "+ $$" >> ${log}; sleep 0.2; echo "- $$" >> ${log}`], cwd: dir, env, stdout: path.join(dir, `o${i}`), stderr: path.join(dir, `e${i}`) },
+        { group: 'g1', limit: 3 },
+      );
+    const children = await Promise.all(Array.from({ length: 9 }, (_, i) => job(i)));
+    await Promise.all(children.map((c) => c.exit));
+    let alive = 0;
+    let peak = 0;
+    for (const line of (await readFile(log, 'utf8')).trim().split('\n')) {
+      alive += line.startsWith('+') ? 1 : -1;
+      peak = Math.max(peak, alive);
+    }
+    t.is(peak, 3, 'the limit is used, never exceeded');
+    t.true(children.every((c) => c.pid !== null));
+
+    const first = Array.from({ length: 2 }, (_, i) => job(100 + i));
+    const waiting = Array.from({ length: 5 }, (_, i) => job(200 + i));
+    await Promise.all(first.map((p) => p.then((c) => c.pid)));
+    spawner.cancelQueued('g1');
+    const withdrawn = await Promise.all(waiting);
+    // Up to one more fits under the limit of 3 before the cancel arrives; the rest never start.
+    const never = withdrawn.filter((c) => c.pid === null);
+    t.true(never.length >= 4, `${never.length} withdrawn`);
+    for (const c of never) t.deepEqual(await c.exit, { code: null, signal: null, canceled: true });
+    await Promise.all([...first, ...waiting].map(async (p) => (await p).exit));
+  });
+}

@@ -200,8 +200,9 @@ sub child {
   close $o; close $e;
   my $fail = sub { my $m = shift; $m =~ s/[\r\n]+/ /g; print STDERR "torc: could not start job: $m\n"; syswrite($report, "X $id $m\n"); _exit(127) };
   chdir($cwd) or $fail->("chdir $cwd: $!");
-  %ENV = ();
-  for (@$env) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v; }
+  # The job's environment as a change of the helper's own: unset these, set those.
+  delete $ENV{$_} for @{$env->[0]};
+  for (@{$env->[1]}) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v; }
   { no warnings 'exec'; exec { $argv->[0] } @$argv; }
   $fail->("$argv->[0]: $!");
 }
@@ -221,14 +222,16 @@ sub start {
   launch($limit > 0 ? $g : undef, $id, @f);
 }
 sub launch {
-  my ($g, $id, $cwd, $out, $err, $nenv, @f) = @_;
-  my @env = splice(@f, 0, $nenv);
+  my ($g, $id, $cwd, $out, $err, $nunset, @f) = @_;
+  my @unset = splice(@f, 0, $nunset);
+  my $nset = shift @f;
+  my @set = splice(@f, 0, $nset);
   # The stdio files exist before the job is reported started (readers may look at once).
   my ($o, $e);
   if (!open($o, '>>', $out) || !open($e, '>>', $err)) { my $m = "$!"; say_line("X $id cannot open job output: $m\n"); say_line("E $id 127 0\n"); return; }
   my $pid = fork;
   if (!defined $pid) { say_line("X $id fork: $!\n"); say_line("E $id 127 0\n"); return; }
-  child($id, $cwd, $o, $e, \@env, \@f) if $pid == 0;
+  child($id, $cwd, $o, $e, [\@unset, \@set], \@f) if $pid == 0;
   close $o; close $e;
   $job{$pid} = $id;
   if (defined $g) { $group_of{$pid} = $g; $running{$g}++; }
@@ -286,12 +289,15 @@ export class PerlSpawner implements Spawner {
   private readonly pending = new Map<number, Pending>();
   private buffer = '';
   private readonly fallback = new NodeSpawner();
+  /** The environment the helper was started with; requests carry only their differences. */
+  private helperEnv: Record<string, string> = {};
 
   private ensureHelper(): ChildProcess | null {
     if (this.helper || this.dead) return this.helper;
     // Its own process group: a Ctrl-C meant for torc must not kill the helper while torc
     // terminates its jobs and waits for their exits.
-    const helper = spawn('perl', ['-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    this.helperEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !k.includes('=') && !k.includes('\0'))) as Record<string, string>;
+    const helper = spawn('perl', ['-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'], detached: true, env: this.helperEnv });
     helper.stdout!.setEncoding('utf8');
     helper.stdout!.on('data', (chunk: string) => this.onData(chunk));
     helper.on('error', () => this.onHelperGone());
@@ -384,8 +390,11 @@ export class PerlSpawner implements Spawner {
     const exit = new Promise<ChildExit>((r) => (exited = r));
     this.pending.set(id, { started, exited, pid: null, queued: queue !== undefined });
     this.refresh();
-    const env = envList(req.env);
-    const fields = ['J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr, String(env.length), ...env, ...req.argv];
+    // Only what differs from the helper's own environment travels (a job's torc variables, mostly).
+    const base = this.helperEnv;
+    const unset = Object.keys(base).filter((k) => req.env[k] === undefined);
+    const set = envList(Object.fromEntries(Object.entries(req.env).filter(([k, v]) => v !== undefined && base[k] !== v)));
+    const fields = ['J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr, String(unset.length), ...unset, String(set.length), ...set, ...req.argv];
     this.send(helper, fields);
     const pid = await pidKnown;
     const ended = await Promise.race([exit, Promise.resolve(null)]);

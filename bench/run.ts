@@ -59,6 +59,7 @@ const program = new Command('bench')
   .option('--rest-jobs-per-run <n>', 'item 3: jobs processed per run', int(1))
   .option('--claimers <n>', 'item 3: concurrent HTTP claimers', int(1), 8)
   .option('--claim-batch <n>', 'item 3: jobs asked for per claim', int(1), 10)
+  .option('--bulk-batch <n>', 'item 3: a larger claim batch, bulk routes only (0: none)', int(0), 50)
   .option('--claim-sizes <list>', 'item 4: ready-queue sizes', intList)
   .option('--claims-per-run <n>', 'item 4: claims timed per run', int(1), 30)
   .option('--create-sizes <list>', 'item 5: workflow sizes', intList)
@@ -71,7 +72,7 @@ const program = new Command('bench')
 
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
-  restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; claimSizes?: number[]; claimsPerRun: number;
+  restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
   createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; out?: string; fresh?: boolean;
 }>();
 
@@ -83,8 +84,8 @@ const size = <T>(quick: T, dflt: T, full: T, flag: T | undefined): T => flag ?? 
 const runs = flags.quick && program.getOptionValueSource('runs') === 'default' ? 3 : flags.runs;
 const queueJobs = size(200, 5000, 5000, flags.queueJobs);
 const dagJobs = size(50, 500, 2000, flags.dagJobs);
-const restJobsPerRun = size(500, 10_000, 10_000, flags.restJobsPerRun);
-const restJobs = size(Math.max(2000, restJobsPerRun * runs * 2), 100_000, 100_000, flags.restJobs);
+const restJobsPerRun = size(500, 5000, 5000, flags.restJobsPerRun);
+const restJobs = size(Math.max(2000, restJobsPerRun * runs * 3), 100_000, 100_000, flags.restJobs);
 const claimSizes = size([1000, 10_000], [1000, 10_000, 100_000], [1000, 10_000, 100_000], flags.claimSizes);
 const createSizes = size([10_000, 100_000], [100_000, 1_000_000], [100_000, 1_000_000], flags.createSizes);
 const createLargestRuns = flags.createLargestRuns ?? (flags.quick ? 1 : flags.full ? runs : Math.min(runs, 5));
@@ -99,7 +100,8 @@ const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 const benches: Record<BenchName, () => Promise<BenchSection>> = {
   queue: () => runQueueBench(ctx, { jobs: queueJobs, parallel: flags.parallel }),
   dag: () => runDagBench(ctx, { jobs: dagJobs, parallel: flags.parallel }),
-  dispatch: () => runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch }),
+  dispatch: () =>
+    runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch, bulkBatch: flags.bulkBatch }),
   claims: () => runClaimLatencyBench(ctx, { sizes: claimSizes, claimsPerRun: flags.claimsPerRun }),
   create: () => runCreateBench(ctx, { sizes: createSizes, largestRuns: createLargestRuns }),
   packing: async () => {

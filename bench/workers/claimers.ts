@@ -3,8 +3,9 @@
  * process (own compute node each), every loop: claim up to B ready jobs → start each →
  * complete each (a no-op job), until `jobs` jobs are done. Prints one JSON line.
  *   node --import tsx bench/workers/claimers.ts URL WORKFLOW_ID JOBS CLAIMERS BATCH MODE
- * MODE: per-job (torc's calls: claim_next_jobs, start_job, complete_job per job) or
- *       bulk (claim_next_jobs, then one start_jobs and one complete_jobs per claimed batch).
+ * MODE: per-job (torc's calls: claim_next_jobs, then start_job and complete_job per job) or
+ *       bulk (our extensions: claim_next_jobs with start_run_id, which claims and starts in one
+ *       request, then one complete_jobs per claimed batch).
  */
 import { TorcClient } from '../../src/api/client.js';
 import { JobStatus } from '../../src/store/status.js';
@@ -20,10 +21,6 @@ if (!url || !(workflowId > 0) || !(target > 0) || !(claimers > 0) || !(batch > 0
 }
 
 const client = new TorcClient(url);
-type BulkClient = TorcClient & {
-  startJobs(workflowId: number, ids: number[], runId: number, computeNodeId: number): Promise<unknown>;
-  completeJobs(workflowId: number, runId: number, items: { job_id: number; status: number; return_code: number; exec_time_minutes: number; completion_time: string }[]): Promise<unknown>;
-};
 const progress = await client.getProgress(workflowId);
 const runId = progress.run_id;
 const nodes = await Promise.all(
@@ -52,17 +49,16 @@ await Promise.all(
     while (left > 0) {
       const want = Math.min(batch, left);
       left -= want;
-      const claim = await client.claimNextJobs(workflowId, want, node.id);
+      const claim = await client.claimNextJobs(workflowId, want, node.id, mode === 'bulk' ? { start_run_id: runId } : {});
       requests++;
       left += want - claim.jobs.length;
       if (claim.jobs.length === 0) return;
       if (mode === 'bulk') {
-        const bulk = client as BulkClient;
-        const ids = claim.jobs.map((j) => j.id);
-        await bulk.startJobs(workflowId, ids, runId, node.id);
-        await bulk.completeJobs(workflowId, runId, ids.map((id) => ({ job_id: id, status: JobStatus.completed, ...result() })));
-        requests += 2;
-        done += ids.length;
+        if (claim.jobs.some((j) => j.status !== JobStatus.running)) throw new Error('claim-and-start returned jobs that are not running');
+        const out = await client.completeJobs(workflowId, runId, claim.jobs.map((j) => ({ job_id: j.id, status: JobStatus.completed, ...result() })));
+        requests++;
+        if (!out.every((r) => r.ok)) throw new Error(`complete_jobs refused: ${JSON.stringify(out.find((r) => !r.ok))}`);
+        done += out.length;
       } else {
         for (const job of claim.jobs) {
           await client.startJob(job.id, runId, node.id);

@@ -147,6 +147,8 @@ const COMPLETION_REPORT_TRIES = 5;
 let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
 const SHORT_JOB_MS = 1000;
+/** Queue depth: shortest time between two loop turns (the spawner's queue covers it). */
+const MIN_TURN_MS = 10;
 /** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
 const PROGRESS_REFRESH_MS = 1000;
 
@@ -318,10 +320,17 @@ export class JobRunner {
     let progress: WorkflowProgress | null = null;
     let progressAt = -Infinity;
     let claimFoundNothing = true;
+    let lastTurn = -Infinity;
     for (;;) {
       if (this.stopRequested) return 'stopped';
       if (this.leaseLost) await this.recoverLostLease();
       if (this.prefetching) {
+        // The spawner keeps the slots busy from its queue, so turns can be spaced out: every
+        // turn costs a few transactions, and a spaced turn records many starts and ends at once.
+        const gap = lastTurn + MIN_TURN_MS - Date.now();
+        if (gap > 0) await new Promise((r) => setTimeout(r, gap));
+        lastTurn = Date.now();
+        if (this.stopRequested) return 'stopped';
         // Queue depth: refill the free slots from the jobs claimed ahead before anything goes
         // to the server, so a slot is idle only for a spawn; then record the starts and the
         // completions (one call each).
@@ -448,7 +457,7 @@ export class JobRunner {
   }
 
   /**
-   * Queue depth claims ahead (pending) while jobs are short: one to four more jobs per slot, so
+   * Queue depth claims ahead (pending) while jobs are short: one to eight more jobs per slot, so
    * that an ended job's slot is refilled without a server round trip (issue 9: the claim sat
    * between every exit and the next spawn). Long jobs gain nothing from it and would only hold
    * back work other runners could take, so then only free slots are claimed.
@@ -461,7 +470,8 @@ export class JobRunner {
     // How far ahead: enough to keep every slot busy for a few loop turns (a turn, with its
     // server calls, takes milliseconds; a `true` job less), never more than 100 jobs.
     const mean = this.meanJobMs;
-    const ahead = mean === null || mean >= SHORT_JOB_MS ? 0 : Math.min(100, o.maxParallelJobs! * (mean < 100 ? 4 : 1));
+    const perSlot = mean === null || mean >= SHORT_JOB_MS ? 0 : mean < MIN_TURN_MS * 2 ? 8 : mean < 100 ? 4 : 1;
+    const ahead = Math.min(100, o.maxParallelJobs! * perSlot);
     const limit = o.maxParallelJobs! + ahead - this.alive;
     if (limit <= 0) return [0, 0];
     const runId = this.runId;

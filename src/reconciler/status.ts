@@ -41,7 +41,8 @@ export function fullCounts(counts: Partial<Record<string, number>>): Record<JobS
 
 export function computePhase(c: Record<JobStatusName, number>, canceled: boolean): WorkflowPhase {
   const active = c.uninitialized + c.blocked + c.ready + c.pending + c.running;
-  if (canceled) return 'Canceled';
+  // Canceled once the cancellation is through: jobs still being terminated keep it Running.
+  if (canceled) return c.pending + c.running > 0 ? 'Running' : 'Canceled';
   if (active > 0) {
     const started = c.pending + c.running + c.completed + c.failed + c.terminated + c.canceled + c.pending_failed;
     return started > 0 ? 'Running' : 'Pending';
@@ -67,7 +68,7 @@ export function computeStatus(input: StatusInput): WorkflowStatusView {
   const conditions = [
     cond('Initialized', counts.uninitialized === 0, counts.uninitialized === 0 ? 'JobsInitialized' : 'Uninitialized',
       `${counts.uninitialized} of ${total} jobs uninitialized`),
-    cond('Progressing', phase === 'Running' || phase === 'Pending', phase === 'Running' ? 'JobsRunning' : phase === 'Pending' ? 'JobsWaiting' : 'Finished',
+    cond('Progressing', phase === 'Running' || phase === 'Pending', input.canceled && phase === 'Running' ? 'Canceling' : phase === 'Running' ? 'JobsRunning' : phase === 'Pending' ? 'JobsWaiting' : 'Finished',
       `${counts.running} running, ${counts.pending} pending, ${counts.ready} ready, ${counts.blocked} blocked`),
     cond('Complete', active === 0, active === 0 ? (input.canceled ? 'Canceled' : 'AllJobsFinished') : 'JobsRemaining',
       `${total - active} of ${total} jobs finished`),

@@ -7,7 +7,10 @@ test('phase follows the job counts', (t) => {
   t.is(computePhase(fullCounts({ completed: 3 }), false), 'Succeeded');
   t.is(computePhase(fullCounts({ completed: 2, failed: 1 }), false), 'Failed');
   t.is(computePhase(fullCounts({ completed: 2, terminated: 1 }), false), 'Failed');
-  t.is(computePhase(fullCounts({ ready: 2 }), true), 'Canceled');
+  t.is(computePhase(fullCounts({ canceled: 2 }), true), 'Canceled');
+  // Still terminating its running jobs: not Canceled yet.
+  t.is(computePhase(fullCounts({ canceled: 1, running: 1 }), true), 'Running');
+  t.is(computeStatus({ counts: { canceled: 1, running: 1 }, canceled: true }).conditions.find((c) => c.type === 'Progressing')!.reason, 'Canceling');
 });
 
 test('conditions keep their transition time while unchanged', (t) => {

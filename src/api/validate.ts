@@ -13,14 +13,18 @@ export class SchemaRegistry {
   private readonly ajv: Ajv;
   private readonly cache = new Map<string, ValidateFunction>();
 
-  constructor(readonly components: Record<string, JsonSchema>) {
+  constructor(
+    readonly components: Record<string, JsonSchema>,
+    options: { eager?: boolean } = {},
+  ) {
     // strictNumbers rejects NaN/Infinity; allErrors lists every bad field at once.
     this.ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, allowUnionTypes: true, keywords: ['example'] });
     for (const [name, schema] of Object.entries(components)) {
       this.ajv.addSchema(schema, `#/components/schemas/${name}`);
     }
     // Compile everything now: a broken schema fails at startup, not on the first request using it.
-    for (const name of Object.keys(components)) this.validator(name);
+    // (`eager: false`, for a server that mostly idles beside other work: compiled on first use.)
+    if (options.eager !== false) for (const name of Object.keys(components)) this.validator(name);
   }
 
   /** Compiled validator of a component (by name) or of an inline schema. */

@@ -118,7 +118,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   let finishedPlans = 0;
   try {
     if (flags.server) {
-      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token });
+      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token, lazySchemas: true });
       process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
     }
     for (const plan of plans) {

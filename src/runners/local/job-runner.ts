@@ -172,6 +172,11 @@ export class JobRunner {
   /** Queue depth: jobs claimed ahead (pending on the server), started as slots free up. */
   /** The spawner's queue of this runner: at most maxParallelJobs of its jobs run at once. */
   private readonly spawnGroup = `runner-${process.pid}-${++runnerCount}`;
+  /**
+   * The environment jobs inherit, read once when the runner starts: copying process.env (a
+   * getenv per variable) for every job was the runner's largest per-job JS cost (issue 9).
+   */
+  private baseEnv: NodeJS.ProcessEnv = {};
   /** Moving average of how long this runner's jobs ran (ms); null before the first one ended. */
   private meanJobMs: number | null = null;
   /** Queue depth: jobs handed to the spawner and not ended (queued there or running). */
@@ -238,6 +243,7 @@ export class JobRunner {
 
   private async execute(): Promise<RunSummary> {
     const o = this.o;
+    this.baseEnv = { ...process.env };
     const resources = o.resources ?? (await detectResources({ overrides: o.overrides }));
     this.tracker = new ResourceTracker(resources.capacity.nodes, resources.gpu_ids, this.mode === 'resources');
     const start = Date.now();
@@ -331,11 +337,10 @@ export class JobRunner {
         if (gap > 0) await new Promise((r) => setTimeout(r, gap));
         lastTurn = Date.now();
         if (this.stopRequested) return 'stopped';
-        // Queue depth: refill the free slots from the jobs claimed ahead before anything goes
-        // to the server, so a slot is idle only for a spawn; then record the starts and the
-        // completions (one call each).
-        // The ended jobs are taken before the spawned ones: every job that ended was spawned
-        // earlier, so its start is recorded (this turn or before) ahead of its completion.
+        // The spawner refills the slots from its queue by itself; a turn records the starts and
+        // the completions since the last one (one call each). The ended jobs are taken before
+        // the started ones: every job that ended was started earlier, so its start is recorded
+        // (this turn or before) ahead of its completion.
         const ended = this.takeFinished();
         await this.recordStarts(this.takeUnrecorded());
         await this.report(ended, false);
@@ -583,7 +588,7 @@ export class JobRunner {
           gpus: grant.gpus,
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
         },
-        { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd },
+        { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: this.baseEnv },
         start === 'queued' ? { group: this.spawnGroup, limit: o.maxParallelJobs! } : undefined,
       );
     } catch (e) {
@@ -683,7 +688,7 @@ export class JobRunner {
         env: { ...(launch.env ?? {}), TORC_RETURN_CODE: String(outcome.return_code) },
         runtime_limit_seconds: launch.runtime_limit_seconds ?? null,
       },
-      { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd },
+      { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: this.baseEnv },
     );
     entry.recovery = proc;
     if (this.stopRequested) void proc.terminate('stopped');

@@ -108,7 +108,11 @@ export async function runDagBench(ctx: BenchContext, o: DagOptions): Promise<Ben
         'dag.speedup_over_snakemake': speedup.median,
       });
       rows.push([`\`snakemake -j ${o.parallel}\``, fmt(ss, seconds), `${times(speedup.median)} (${times(speedup.min)}–${times(speedup.max)})`]);
-      targets.push({ name: '(2) torc ≥ 5× faster than Snakemake', ok: speedup.median >= 5, measured: `${times(speedup.median)} faster` });
+      targets.push({
+        name: `(2) torc ≥ 5× faster than Snakemake (${o.jobs}-job fan-out${o.jobs === 2000 ? '' : '; the issue sets it for 2,000'})`,
+        ok: speedup.median >= 5,
+        measured: `${times(speedup.median)} faster`,
+      });
       note = `Target (2): ≥ 5× faster than Snakemake: ${times(speedup.median)} → ${verdict(speedup.median >= 5, '≥ 5×')}.`;
     } else {
       note = `Snakemake not measured: ${missing}.`;

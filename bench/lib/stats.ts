@@ -41,7 +41,8 @@ export function table(header: string[], rows: (string | number)[][], align?: ('l
   return [
     `| ${header.join(' | ')} |`,
     `|${a.map((x) => (x === 'r' ? '---:' : '---')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    // A | inside a cell (a shell pipeline) would split it: escaped.
+    ...rows.map((r) => `| ${r.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`),
   ].join('\n');
 }
 

@@ -70,12 +70,13 @@ const program = new Command('bench')
   .option('--packing-scale <x>', 'item 6: job-count multiplier', Number, 1)
   .option('--out <file>', 'where to write the results (default bench/RESULTS.md)')
   .option('--fresh', 'forget sections measured by earlier runs')
+  .option('--render', 'only rebuild the results file from its .json (e.g. after editing bench/NOTES.md)')
   .parse();
 
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
-  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; out?: string; fresh?: boolean;
+  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; out?: string; fresh?: boolean; render?: boolean;
 }>();
 
 const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
@@ -124,7 +125,7 @@ const previous: Record<string, StoredSection> = !flags.fresh && existsSync(jsonF
 const sections: Record<string, StoredSection> = { ...previous };
 
 const started = Date.now();
-for (const name of ALL.filter((n) => only.includes(n))) {
+for (const name of flags.render ? [] : ALL.filter((n) => only.includes(n))) {
   log(`== ${name}`);
   const meter = new LoadMeter();
   const t0 = Date.now();
@@ -135,6 +136,7 @@ for (const name of ALL.filter((n) => only.includes(n))) {
   writeFileSync(jsonFile, `${JSON.stringify({ sections }, null, 2)}\n`);
   writeFileSync(outFile, render(sections));
 }
+if (flags.render) writeFileSync(outFile, render(sections));
 log(`all done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${outFile}`);
 
 function render(all: Record<string, StoredSection>): string {

@@ -3,28 +3,35 @@
  * document publishes (api/schemas.ts), so the document and the checks cannot disagree.
  * Failures become a BadRequestError naming each offending field as `body.nodes[0].num_cpus`.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { InputIssue } from '../errors.js';
+import { loadAjv } from '../lazy-modules.js';
 import { BadRequestError } from './errors.js';
 
 export type JsonSchema = Record<string, unknown>;
 
 export class SchemaRegistry {
-  private readonly ajv: Ajv;
+  private ajvInstance: Ajv | null = null;
   private readonly cache = new Map<string, ValidateFunction>();
 
   constructor(
     readonly components: Record<string, JsonSchema>,
     options: { eager?: boolean } = {},
   ) {
-    // strictNumbers rejects NaN/Infinity; allErrors lists every bad field at once.
-    this.ajv = new Ajv({ allErrors: true, strict: true, strictNumbers: true, allowUnionTypes: true, keywords: ['example'] });
-    for (const [name, schema] of Object.entries(components)) {
-      this.ajv.addSchema(schema, `#/components/schemas/${name}`);
-    }
     // Compile everything now: a broken schema fails at startup, not on the first request using it.
-    // (`eager: false`, for a server that mostly idles beside other work: compiled on first use.)
+    // (`eager: false`, for a server that mostly idles beside other work — `torc reconcile` —
+    // even ajv itself is loaded on first use.)
     if (options.eager !== false) for (const name of Object.keys(components)) this.validator(name);
+  }
+
+  private get ajv(): Ajv {
+    if (!this.ajvInstance) {
+      // strictNumbers rejects NaN/Infinity; allErrors lists every bad field at once.
+      const ajv = new (loadAjv().Ajv)({ allErrors: true, strict: true, strictNumbers: true, allowUnionTypes: true, keywords: ['example'] });
+      for (const [name, schema] of Object.entries(this.components)) ajv.addSchema(schema, `#/components/schemas/${name}`);
+      this.ajvInstance = ajv;
+    }
+    return this.ajvInstance;
   }
 
   /** Compiled validator of a component (by name) or of an inline schema. */

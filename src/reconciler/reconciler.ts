@@ -11,9 +11,8 @@
  * Dispatch itself is done by the runners, each claiming through the one allocator: the local
  * runner in this process (in-process client), external runners over REST.
  * Passes run when something changes (a claim, a start, a completion wakes the loop; at most one
- * such pass per PASS_GAP_MS) and on a periodic resync (cron), never two at a time.
+ * such pass per PASS_GAP_MS) and on a periodic resync (a timer), never two at a time.
  */
-import { CronJob } from 'cron';
 import type { Store } from '../store/index.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../runners/local/job-runner.js';
 import type { ResourceOverrides } from '../runners/local/resources.js';
@@ -199,11 +198,8 @@ export class Reconciler {
     }
 
     const wake = () => this.wake();
-    const resync = CronJob.from({
-      cronTime: `*/${Math.max(1, Math.min(59, Math.round(this.o.resyncSeconds ?? 5)))} * * * * *`,
-      onTick: () => this.wake(true),
-      start: true,
-    });
+    // A fixed period, not a calendar schedule: a plain timer (cron is for `schedule`).
+    const resync = setInterval(() => this.wake(true), Math.max(1, Math.round(this.o.resyncSeconds ?? 5)) * 1000);
     let runnerSummary: RunSummary | null = null;
     try {
       if (this.o.localRunner !== false) {
@@ -248,7 +244,7 @@ export class Reconciler {
       await this.pass();
       await this.actions?.idle();
     } finally {
-      resync.stop();
+      clearInterval(resync);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
       this.wakeTimer = null;
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;

@@ -5,8 +5,9 @@
  * a `schedule_tick_skipped` event, so runs never overlap. It goes on until stop() (Ctrl-C),
  * `maxRuns` runs have finished, or a run ends Canceled (a canceled workflow stays canceled).
  */
-import { CronJob, validateCronExpression } from 'cron';
+import type { CronJob } from 'cron';
 import { InputError } from '../errors.js';
+import { loadCron } from '../lazy-modules.js';
 import type { Store } from '../store/index.js';
 import type { ReconcileResult } from './reconciler.js';
 
@@ -34,7 +35,7 @@ export class ScheduledRuns {
   private readonly done = new Promise<void>((r) => (this.resolveDone = r));
 
   constructor(options: ScheduledRunsOptions) {
-    const check = validateCronExpression(options.schedule);
+    const check = loadCron().validateCronExpression(options.schedule);
     if (!check.valid) throw new InputError(`invalid cron expression "${options.schedule}"${check.error ? `: ${check.error.message}` : ''}`, 'spec.schedule');
     if (options.maxRuns != null && !(Number.isInteger(options.maxRuns) && options.maxRuns >= 1)) {
       throw new InputError(`expected a whole number ≥ 1, got ${options.maxRuns}`, '--max-runs');
@@ -44,7 +45,7 @@ export class ScheduledRuns {
 
   /** Resolves with every finished run's result once the schedule ends. */
   async run(): Promise<ReconcileResult[]> {
-    this.job = CronJob.from({ cronTime: this.o.schedule, onTick: () => this.tick(), start: true });
+    this.job = loadCron().CronJob.from({ cronTime: this.o.schedule, onTick: () => this.tick(), start: true });
     this.start(false);
     await this.done;
     this.job.stop();

@@ -4,8 +4,8 @@
  * rules, actions, slurm_defaults, env names, the cron schedule. (References from jobs are
  * checked after expansion, in the planner, because they may hold templates.)
  */
-import { validateCronExpression } from 'cron';
 import { InputError, type InputIssue } from '../errors.js';
+import { loadCron } from '../lazy-modules.js';
 import type { WorkflowSpec } from './generated/workflow.js';
 import { PARAM_NAME, ParamError, combinationCount, parseParamValues, type ParamValues } from './params.js';
 import { didYouMean } from './suggest.js';
@@ -120,7 +120,7 @@ export function staticIssues(spec: WorkflowSpec, path: string): InputIssue[] {
   });
 
   if (spec.schedule !== undefined) {
-    const result = validateCronExpression(spec.schedule);
+    const result = loadCron().validateCronExpression(spec.schedule);
     if (!result.valid) {
       add(`${path}.schedule`, `invalid cron expression "${spec.schedule}"${result.error?.message ? `: ${result.error.message}` : ''}`);
     }

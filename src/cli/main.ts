@@ -10,21 +10,30 @@ import { VERSION } from '../version.js';
 
 export type Register = (program: Command) => void;
 
-async function loadCommands(): Promise<Register[]> {
-  // Loaded lazily so `torc --help` stays fast and a command's heavy imports load only when used.
-  const modules: { register: Register }[] = await Promise.all([
-    // one line per command module, e.g. import('./commands/validate.js'),
-    import('./commands/server.js'),
-    import('./commands/reconcile.js'),
-    import('./commands/worker.js'),
-    import('./commands/slurm.js'),
-    import('./commands/run.js'),
-    import('./commands/validate.js'),
-    import('./commands/plan.js'),
-    import('./commands/workflows.js'),
-    import('./commands/jobs.js'),
-    import('./commands/operator.js'),
-  ]);
+/** Command name → its module; add yours here. */
+const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  server: () => import('./commands/server.js'),
+  reconcile: () => import('./commands/reconcile.js'),
+  worker: () => import('./commands/worker.js'),
+  slurm: () => import('./commands/slurm.js'),
+  run: () => import('./commands/run.js'),
+  validate: () => import('./commands/validate.js'),
+  plan: () => import('./commands/plan.js'),
+  workflows: () => import('./commands/workflows.js'),
+  jobs: () => import('./commands/jobs.js'),
+  operator: () => import('./commands/operator.js'),
+};
+
+/**
+ * The command modules this command line needs: only the named command's when there is one (each
+ * module pulls in its own part of the product, and loading all of them cost every command
+ * ~0.2 s: issue 9), all of them for `torc --help` and for an unknown name, which commander answers
+ * with the list and a suggestion.
+ */
+async function loadCommands(argv: string[]): Promise<Register[]> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  const modules = await Promise.all(loaders.map((load) => load()));
   return modules.map((m) => m.register);
 }
 
@@ -36,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const register of await loadCommands()) register(program);
+  for (const register of await loadCommands(argv)) register(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -181,6 +181,7 @@ const HELPER = String.raw`
 use strict; use warnings;
 use POSIX qw(:sys_wait_h setsid _exit);
 use Fcntl;
+use Errno qw(EINTR);
 binmode STDIN; binmode STDOUT;
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 for my $fh ($wake_r, $wake_w) { my $fl = fcntl($fh, F_GETFL, 0); fcntl($fh, F_SETFL, $fl | O_NONBLOCK); }
@@ -189,7 +190,9 @@ my %job; my $buf = '';
 # Queue depth inside the helper: a group (one runner) runs at most its limit of jobs at once;
 # the next queued one starts the moment one of its jobs is reaped, with no round trip to Node.
 my (%group_of, %running, %queue);
-sub say_line { my $s = shift; syswrite(STDOUT, $s) }
+# A reply is written whole: when Node reads slowly the write blocks, and a SIGCHLD then cuts it
+# short (EINTR, or a partial write), which once lost one exit in 5,000 and hung its runner.
+sub say_line { my $s = shift; while (length $s) { my $w = syswrite(STDOUT, $s); if (!defined $w) { next if $! == EINTR; return; } substr($s, 0, $w) = ''; } }
 sub reap {
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $st = $?; my $id = delete $job{$pid}; next unless defined $id;
@@ -274,7 +277,7 @@ while (1) {
   if (vec($rout, fileno($wake_r), 1)) { my $junk; sysread($wake_r, $junk, 4096); }
   if (vec($rout, fileno(STDIN), 1)) {
     my $r = sysread(STDIN, $buf, 1 << 16, length $buf);
-    orphaned() unless $r;
+    if (!$r) { next if !defined $r && $! == EINTR; orphaned(); }
     while ($buf =~ /^(\d+)\n/) {
       my $head = length($1) + 1; my $len = $1;
       last if length($buf) < $head + $len;
@@ -501,7 +504,7 @@ export function defaultSpawner(): Spawner {
     if (binary) return (shared = new NativeSpawner(binary));
     if (forced === 'native') throw new Error(`TORC_SPAWNER=native, but the native job spawner is not built (looked for ${nativeSpawnerCandidates().join(', ')}): run npm run build`);
   }
-  const perl = forced === 'perl' || (forced !== 'node' && spawnSync('perl', ['-e', 'use POSIX; use Fcntl; exit 0'], { stdio: 'ignore' }).status === 0);
+  const perl = forced === 'perl' || (forced !== 'node' && spawnSync('perl', ['-e', 'use POSIX; use Fcntl; use Errno; exit 0'], { stdio: 'ignore' }).status === 0);
   shared = perl ? new PerlSpawner() : new NodeSpawner();
   return shared;
 }

@@ -23,7 +23,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <spawn.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +617,7 @@ static char *ibuf;
 static size_t ilen, icap;
 
 static void parse_input(void) {
+  if (!ibuf) return;
   size_t pos = 0;
   while (pos < ilen) {
     char *nl = memchr(ibuf + pos, '\n', ilen - pos);
@@ -646,7 +646,7 @@ static void parse_input(void) {
     }
     pos += hlen + 1 + len;
   }
-  memmove(ibuf, ibuf + pos, ilen - pos);
+  if (pos > 0) memmove(ibuf, ibuf + pos, ilen - pos);
   ilen -= pos;
 }
 

@@ -227,6 +227,27 @@ for (const [kind, make] of spawners) {
     }
   });
 
+  test(`${kind} spawner: a shared base environment plus per-request changes gives exactly their merge`, async (t) => {
+    const dir = await tempDir();
+    const spawner = make();
+    // A base that differs from the helper's own environment (drops HOME, adds and changes names).
+    const envBase: NodeJS.ProcessEnv = { ...process.env, BASE_ONLY: 'b', SHARED: 'from base', DROPPED_BY_JOB: 'x' };
+    delete envBase.HOME;
+    const requests: NodeJS.ProcessEnv[] = [
+      { SHARED: 'from job 1', JOB_VAR: '1', DROPPED_BY_JOB: undefined },
+      {},
+      { HOME: '/job/home', JOB_VAR: '3 = three ✓' },
+    ];
+    for (const [i, env] of requests.entries()) {
+      const out = path.join(dir, `o${i}`);
+      const child = await spawner.spawn({ argv: ['env', '-0'], cwd: dir, env, envBase, stdout: out, stderr: path.join(dir, `e${i}`) });
+      t.is((await child.exit).code, 0);
+      const seen = Object.fromEntries((await readFile(out, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const expected = Object.fromEntries(Object.entries({ ...envBase, ...env }).filter(([, v]) => v !== undefined));
+      t.deepEqual(seen, expected, `request ${i}`);
+    }
+  });
+
   test(`${kind} spawner: argv travels exactly (spaces, UTF-8, empty strings); stdin is /dev/null; no other descriptors leak`, async (t) => {
     const dir = await tempDir();
     const spawner = make();

@@ -51,7 +51,7 @@ export interface ProcessOptions {
   graceSeconds?: number;
   /** Working directory of the job (default: this process's). */
   cwd?: string;
-  /** Environment the job inherits (default process.env). */
+  /** Environment the job inherits (default process.env); a snapshot, never changed once jobs use it. */
   baseEnv?: NodeJS.ProcessEnv;
 }
 
@@ -85,7 +85,12 @@ export function jobShellCommand(command: string, invocationScript?: string | nul
 
 /** The environment of a job: inherited, then the job's own, then torc's (which the job cannot override). */
 export function jobEnvironment(launch: JobLaunch, opts: ProcessOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...(launch.env ?? {}) };
+  return { ...(opts.baseEnv ?? process.env), ...jobEnvironmentChanges(launch, opts) };
+}
+
+/** What a job's environment sets on top of the inherited one (see jobEnvironment). */
+export function jobEnvironmentChanges(launch: JobLaunch, opts: ProcessOptions): Record<string, string> {
+  const env: Record<string, string> = { ...(launch.env ?? {}) };
   env.TORC_WORKFLOW_ID = String(launch.workflow_id);
   env.TORC_JOB_ID = String(launch.job_id);
   env.TORC_JOB_NAME = launch.name;
@@ -157,7 +162,9 @@ export async function queueJobProcess(
   const child = await spawner.spawn({
     argv: jobArgv(jobShellCommand(launch.command, launch.invocation_script)),
     cwd: path.resolve(opts.cwd ?? process.cwd()),
-    env: jobEnvironment(launch, opts),
+    // A runner's snapshot of its environment is shared by all its jobs (the spawner diffs it
+    // once); process.env itself may change, so without one the whole environment goes along.
+    ...(opts.baseEnv ? { env: jobEnvironmentChanges(launch, opts), envBase: opts.baseEnv } : { env: jobEnvironment(launch, opts) }),
     stdout: paths.stdout,
     stderr: paths.stderr,
   }, queue);

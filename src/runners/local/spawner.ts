@@ -39,7 +39,15 @@ import { fileURLToPath } from 'node:url';
 export interface SpawnRequest {
   argv: string[];
   cwd: string;
+  /** The environment; with `envBase`, only what changes on top of it (undefined: removed). */
   env: NodeJS.ProcessEnv;
+  /**
+   * An environment many requests share (a runner's inherited one), never changed once used. A
+   * helper works out its difference from the helper's own environment once per base object, so
+   * a job's request carries only its own variables: copying and comparing the whole inherited
+   * environment for every job was a measurable part of a runner's per-job work (issue 9).
+   */
+  envBase?: NodeJS.ProcessEnv;
   /** Absolute paths, opened for appending. */
   stdout: string;
   stderr: string;
@@ -78,6 +86,11 @@ export interface Spawner {
 }
 
 const CANCELED: SpawnedChild = { pid: null, exit: Promise.resolve({ code: null, signal: null, canceled: true }) };
+
+/** The whole environment a request asks for. */
+export function requestedEnv(req: SpawnRequest): NodeJS.ProcessEnv {
+  return req.envBase ? { ...req.envBase, ...req.env } : req.env;
+}
 
 function envList(env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
@@ -139,7 +152,7 @@ export class NodeSpawner implements Spawner {
       err = openSync(req.stderr, 'a');
       child = spawn(req.argv[0]!, req.argv.slice(1), {
         cwd: req.cwd,
-        env: req.env,
+        env: requestedEnv(req),
         stdio: ['ignore', out, err],
         // setsid(): the job leads a new process group, which termination signals as a whole.
         detached: true,
@@ -311,6 +324,8 @@ export class HelperSpawner implements Spawner {
   private readonly fallback = new NodeSpawner();
   /** The environment the helper was started with; requests carry only their differences. */
   private helperEnv: Record<string, string> = {};
+  /** Per shared base environment (SpawnRequest.envBase): its difference from helperEnv. */
+  private readonly baseDiffs = new WeakMap<NodeJS.ProcessEnv, { unset: string[]; set: string[] }>();
 
   constructor(
     readonly kind: 'native' | 'perl',
@@ -417,14 +432,41 @@ export class HelperSpawner implements Spawner {
     this.pending.set(id, { started, exited, pid: null, queued: queue !== undefined });
     this.refresh();
     // Only what differs from the helper's own environment travels (a job's torc variables, mostly).
-    const base = this.helperEnv;
-    const unset = Object.keys(base).filter((k) => req.env[k] === undefined);
-    const set = envList(Object.fromEntries(Object.entries(req.env).filter(([k, v]) => v !== undefined && base[k] !== v)));
+    const { unset, set } = this.envChange(req);
     const fields = ['J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr, String(unset.length), ...unset, String(set.length), ...set, ...req.argv];
     this.send(helper, fields);
     const pid = await pidKnown;
     const ended = await Promise.race([exit, Promise.resolve(null)]);
     return ended?.canceled ? CANCELED : { pid, exit };
+  }
+
+  /** What to unset and set in the helper's environment to get the request's. */
+  private envChange(req: SpawnRequest): { unset: string[]; set: string[] } {
+    if (!req.envBase) return this.diff(req.env);
+    let baseDiff = this.baseDiffs.get(req.envBase);
+    if (!baseDiff) this.baseDiffs.set(req.envBase, (baseDiff = this.diff(req.envBase)));
+    const overrides = Object.keys(req.env);
+    if (overrides.length === 0) return baseDiff;
+    // The base's difference, less the names the request sets or removes itself, plus those.
+    const own = new Set(overrides);
+    const unset = baseDiff.unset.filter((k) => !own.has(k));
+    const set = baseDiff.set.filter((kv) => !own.has(kv.slice(0, kv.indexOf('='))));
+    const helperEnv = this.helperEnv;
+    for (const k of overrides) {
+      const v = req.env[k];
+      if (v === undefined) {
+        if (helperEnv[k] !== undefined) unset.push(k);
+      } else if (helperEnv[k] !== v) set.push(...envList({ [k]: v }));
+    }
+    return { unset, set };
+  }
+
+  private diff(env: NodeJS.ProcessEnv): { unset: string[]; set: string[] } {
+    const base = this.helperEnv;
+    return {
+      unset: Object.keys(base).filter((k) => env[k] === undefined),
+      set: envList(Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && base[k] !== v))),
+    };
   }
 
   cancelQueued(group: string): void {

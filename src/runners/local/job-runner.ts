@@ -148,7 +148,26 @@ let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
 const SHORT_JOB_MS = 1000;
 /** Queue depth: shortest time between two loop turns (the spawner's queue covers it). */
-const MIN_TURN_MS = 10;
+const MIN_TURN_MS = 20;
+/** Queue depth claims ahead about this much work (ms of mean job time) per slot. */
+const AHEAD_WORK_MS = 250;
+/** …and never more jobs than this per slot, nor in all. */
+const MAX_AHEAD_PER_SLOT = 100;
+const MAX_AHEAD = 1000;
+
+/**
+ * How many jobs queue depth claims beyond its free slots, given the mean job time so far (null:
+ * none ended yet). Short jobs: enough for ~AHEAD_WORK_MS of work per slot, so the spawner's queue
+ * does not run dry between loop turns (a turn, with its server calls, takes milliseconds; a
+ * `true` job less — with 8 per slot the queue ran dry and 5,000 `true` jobs took ~1.6× longer:
+ * issue 9). Jobs of SHORT_JOB_MS or more gain nothing from it and would only hold back work
+ * other runners could take: none.
+ */
+export function claimAheadDepth(meanJobMs: number | null, slots: number): number {
+  if (meanJobMs === null || meanJobMs >= SHORT_JOB_MS) return 0;
+  const perSlot = Math.min(MAX_AHEAD_PER_SLOT, Math.max(1, Math.floor(AHEAD_WORK_MS / Math.max(1, meanJobMs))));
+  return Math.min(MAX_AHEAD, slots * perSlot);
+}
 /** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
 const PROGRESS_REFRESH_MS = 1000;
 
@@ -462,21 +481,15 @@ export class JobRunner {
   }
 
   /**
-   * Queue depth claims ahead (pending) while jobs are short: one to eight more jobs per slot, so
-   * that an ended job's slot is refilled without a server round trip (issue 9: the claim sat
-   * between every exit and the next spawn). Long jobs gain nothing from it and would only hold
-   * back work other runners could take, so then only free slots are claimed.
-   * Returns [claimed, limit asked].
+   * Queue depth claims ahead (pending) while jobs are short (claimAheadDepth), so that an ended
+   * job's slot is refilled from the spawner's queue without a server round trip (issue 9: the
+   * claim sat between every exit and the next spawn). Returns [claimed, limit asked].
    */
   private async claimAhead(): Promise<[number, number]> {
     const o = this.o;
     const remaining = this.remainingSeconds();
     if (remaining !== null && remaining <= 0) return [0, 0];
-    // How far ahead: enough to keep every slot busy for a few loop turns (a turn, with its
-    // server calls, takes milliseconds; a `true` job less), never more than 100 jobs.
-    const mean = this.meanJobMs;
-    const perSlot = mean === null || mean >= SHORT_JOB_MS ? 0 : mean < MIN_TURN_MS * 2 ? 8 : mean < 100 ? 4 : 1;
-    const ahead = Math.min(100, o.maxParallelJobs! * perSlot);
+    const ahead = claimAheadDepth(this.meanJobMs, o.maxParallelJobs!);
     const limit = o.maxParallelJobs! + ahead - this.alive;
     if (limit <= 0) return [0, 0];
     const runId = this.runId;

@@ -324,6 +324,21 @@ static int is_directory(const char *path, int *err) {
 }
 
 /* Starts the request now. Returns 1 if a process is running (counted in its group). */
+/*
+ * A job that could not start: as the perl helper, a bad working directory is named before the
+ * program's own error (which may only be a consequence of it).
+ */
+static void start_failed_cwd_or(const struct req *r, int errfd, int program_err) {
+  int derr;
+  if (!is_directory(r->cwd, &derr)) {
+    char what[PATH_MAX + 16];
+    snprintf(what, sizeof what, "chdir %s", r->cwd);
+    start_failed(r, errfd, what, derr);
+  } else {
+    start_failed(r, errfd, r->argv[0], program_err);
+  }
+}
+
 static int launch(struct req *r, struct group *g) {
   /* The stdio files exist before the job is reported started (readers may look at once). */
   int o = open(r->out, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
@@ -350,15 +365,7 @@ static int launch(struct req *r, struct group *g) {
   }
   char *prog = resolve_program(r->argv[0], env, r->cwd, &err);
   if (!prog) {
-    /* As the perl helper: a bad working directory is reported before a missing program. */
-    int derr;
-    if (!is_directory(r->cwd, &derr)) {
-      char what[PATH_MAX + 16];
-      snprintf(what, sizeof what, "chdir %s", r->cwd);
-      start_failed(r, e, what, derr);
-    } else {
-      start_failed(r, e, r->argv[0], err);
-    }
+    start_failed_cwd_or(r, e, err);
     goto done;
   }
 
@@ -394,14 +401,7 @@ static int launch(struct req *r, struct group *g) {
   posix_spawnattr_destroy(&at);
   if (rc != 0) {
     /* glibc reports a failed chdir or exec in the child as the return value (and reaps it). */
-    int derr;
-    if (!is_directory(r->cwd, &derr)) {
-      char what[PATH_MAX + 16];
-      snprintf(what, sizeof what, "chdir %s", r->cwd);
-      start_failed(r, e, what, derr);
-    } else {
-      start_failed(r, e, r->argv[0], rc);
-    }
+    start_failed_cwd_or(r, e, rc);
     free(prog);
     goto done;
   }

@@ -72,7 +72,7 @@ export interface StdioPaths {
 export function stdioPaths(outputDir: string, jobId: number, attempt: number): StdioPaths {
   if (!Number.isSafeInteger(jobId) || jobId < 0) throw new RangeError(`job id must be a non-negative integer, got ${jobId}`);
   if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
-  const dir = path.join(path.resolve(outputDir), 'job_stdio');
+  const dir = path.join(absolute(outputDir), 'job_stdio');
   const base = `job_${jobId}_${attempt}`;
   return { stdout: path.join(dir, `${base}.o`), stderr: path.join(dir, `${base}.e`) };
 }
@@ -81,6 +81,14 @@ export function stdioPaths(outputDir: string, jobId: number, attempt: number): S
 export function jobShellCommand(command: string, invocationScript?: string | null): string {
   const script = invocationScript?.trim();
   return script ? `${script} ${command}` : command;
+}
+
+let lastResolved: [string, string] = ['', ''];
+/** path.resolve, remembering the answer for an absolute path (a runner asks for the same one per job). */
+function absolute(dir: string): string {
+  if (!path.isAbsolute(dir)) return path.resolve(dir);
+  if (lastResolved[0] !== dir) lastResolved = [dir, path.resolve(dir)];
+  return lastResolved[1];
 }
 
 /** The environment of a job: inherited, then the job's own, then torc's (which the job cannot override). */
@@ -97,7 +105,7 @@ export function jobEnvironmentChanges(launch: JobLaunch, opts: ProcessOptions): 
   // torc's name is TORC_ATTEMPT_ID; TORC_ATTEMPT is the shorter alias of our own docs.
   env.TORC_ATTEMPT_ID = String(launch.attempt);
   env.TORC_ATTEMPT = String(launch.attempt);
-  env.TORC_OUTPUT_DIR = path.resolve(opts.outputDir);
+  env.TORC_OUTPUT_DIR = absolute(opts.outputDir);
   if (opts.apiUrl) env.TORC_API_URL = opts.apiUrl;
   if (launch.gpus != null) env.CUDA_VISIBLE_DEVICES = launch.gpus.join(',');
   return env;
@@ -161,7 +169,7 @@ export async function queueJobProcess(
   // Append: a re-run of the same attempt (after a crash) never loses the earlier output.
   const child = await spawner.spawn({
     argv: jobArgv(jobShellCommand(launch.command, launch.invocation_script)),
-    cwd: path.resolve(opts.cwd ?? process.cwd()),
+    cwd: opts.cwd !== undefined ? absolute(opts.cwd) : process.cwd(),
     // A runner's snapshot of its environment is shared by all its jobs (the spawner diffs it
     // once); process.env itself may change, so without one the whole environment goes along.
     ...(opts.baseEnv ? { env: jobEnvironmentChanges(launch, opts), envBase: opts.baseEnv } : { env: jobEnvironment(launch, opts) }),

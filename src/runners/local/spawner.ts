@@ -447,16 +447,25 @@ export class HelperSpawner implements Spawner {
     if (!baseDiff) this.baseDiffs.set(req.envBase, (baseDiff = this.diff(req.envBase)));
     const overrides = Object.keys(req.env);
     if (overrides.length === 0) return baseDiff;
-    // The base's difference, less the names the request sets or removes itself, plus those.
-    const own = new Set(overrides);
-    const unset = baseDiff.unset.filter((k) => !own.has(k));
-    const set = baseDiff.set.filter((kv) => !own.has(kv.slice(0, kv.indexOf('='))));
+    // The base's difference (usually none: the runner's snapshot is the helper's environment),
+    // less the names the request sets or removes itself, plus those.
+    let { unset, set } = baseDiff;
+    if (unset.length > 0 || set.length > 0) {
+      const own = new Set(overrides);
+      unset = unset.filter((k) => !own.has(k));
+      set = set.filter((kv) => !own.has(kv.slice(0, kv.indexOf('='))));
+    } else {
+      unset = [];
+      set = [];
+    }
     const helperEnv = this.helperEnv;
     for (const k of overrides) {
       const v = req.env[k];
       if (v === undefined) {
         if (helperEnv[k] !== undefined) unset.push(k);
-      } else if (helperEnv[k] !== v) set.push(...envList({ [k]: v }));
+      } else if (helperEnv[k] !== v && !k.includes('=') && !k.includes('\0')) {
+        set.push(`${k}=${v.includes('\0') ? v.replace(/\0/g, '') : v}`);
+      }
     }
     return { unset, set };
   }

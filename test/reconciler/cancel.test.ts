@@ -30,10 +30,12 @@ jobs:
   await waitFor(() => lines().length === 2, 60_000, 'two jobs running');
   const url = /REST API: (\S+)/.exec(reconcile.output().stderr)?.[1];
   t.truthy(url);
+  const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1];
+  t.truthy(tokenFile);
   const pids = lines().map((l) => Number(l.split(' ')[1]));
   t.true(pids.every(isAlive));
 
-  const cancel = await runTorc(['workflows', 'cancel', '1', '--url', url!, '--format', 'json'], { cwd: dir });
+  const cancel = await runTorc(['workflows', 'cancel', '1', '--url', url!, '--token-file', tokenFile!, '--format', 'json'], { cwd: dir });
   t.is(cancel.code, 0, cancel.stderr);
   t.like(JSON.parse(cancel.stdout), { workflow_id: 1, canceled: 3 });
   t.is(JSON.parse(cancel.stdout).running_job_ids.length, 2);

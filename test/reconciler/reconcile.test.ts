@@ -190,7 +190,9 @@ test('a resource-aware reconcile and an external queue-depth runner share one wo
     url = /REST API: (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
   }
   t.truthy(url, 'reconcile served its API');
-  const external = startTorc(['run', '1', '--url', url, '--max-parallel-jobs', '3', '--output-dir', join(dir, 'ext'), '--poll-interval', '0.2', '-q'], { cwd: dir });
+  const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
+  t.truthy(tokenFile, 'and says where the token of its changing routes is');
+  const external = startTorc(['run', '1', '--url', url, '--token-file', tokenFile, '--max-parallel-jobs', '3', '--output-dir', join(dir, 'ext'), '--poll-interval', '0.2', '-q'], { cwd: dir });
   const db = join(dir, '.torc', 'wf.db');
   for (let i = 0; i < 1200; i++) {
     const running = await query<{ n: number }>(db, 'SELECT COUNT(DISTINCT compute_node_id) AS n FROM jobs WHERE status = 4').catch(() => [{ n: 0 }]);

@@ -9,7 +9,7 @@
  *   with the right and a wrong token, `torc reconcile --token-file` with an external runner.
  */
 import test from 'ava';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import { startTestApi, type TestApi } from '../support/api.js';
@@ -188,6 +188,34 @@ test('the API binds 127.0.0.1 unless told otherwise: torc server, torc reconcile
   const api = await startTestApi(t);
   t.is((api.server.server.address() as { address: string }).address, '127.0.0.1');
   t.deepEqual(listenAddresses(api.server.port), [LOOPBACK_V4]);
+});
+
+test('torc reconcile without --token-file makes a token for the run: private file, changing routes refused without it, reads open, file gone at the end', async (t) => {
+  const dir = scratchDir(t, 'torc-run-token-');
+  const go = join(dir, 'go');
+  writeFileSync(join(dir, 'wf.yaml'), `name: guarded\njobs:\n  - {name: a, command: 'while [ ! -e ${go} ]; do sleep 0.05; done'}\n`);
+  const reconcile = startTorc(['reconcile', 'wf.yaml', '--port', '0', '--format', 'json', '-q'], { cwd: dir, timeoutMs: 120_000 });
+  t.teardown(() => void reconcile.child.kill('SIGKILL'));
+  const url = await readUrl(reconcile, /REST API: (\S+)/, 'stderr');
+  const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
+  t.is(tokenFile, join(dir, '.torc', 'wf.token'), 'next to the database');
+  t.is(statSync(tokenFile).mode & 0o777, 0o600, 'readable by this user only');
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  t.true(token.length >= 32);
+  t.false(reconcile.output().stderr.includes(token), 'the token itself is not printed');
+
+  const anonymous = new TorcClient(url);
+  t.is((await anonymous.getWorkflow(1)).name, 'guarded', 'reads need no token');
+  const refused = await anonymous.cancelWorkflow(1).then(() => null, (e: unknown) => e as { status?: number });
+  t.is(refused?.status, 401, 'a change without the token is refused');
+  const wrong = await new TorcClient(url, { token: 'not-the-token' }).cancelWorkflow(1).then(() => null, (e: unknown) => e as { status?: number });
+  t.is(wrong?.status, 401);
+  t.false((await anonymous.getWorkflowStatus(1)).is_canceled, 'and changed nothing');
+
+  writeFileSync(go, '');
+  const res = await reconcile.result;
+  t.is(res.code, 0, res.stderr);
+  t.false(existsSync(tokenFile), 'the token file is removed with the server');
 });
 
 test('tokens never appear in any output: token-protected server with request logs, runners with the right and a wrong token, reconcile --token-file', async (t) => {

@@ -5,7 +5,8 @@
  * same command again: it carries on (completed jobs are never re-run; changed jobs are).
  */
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
@@ -59,7 +60,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
     .option('--host <host>', 'address of the REST API', '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
-    .option('--token-file <file>', 'require this bearer token on the REST API (its mutating routes); Slurm workers get the file path')
+    .option('--token-file <file>', 'the bearer token the REST API requires on its changing routes (default: one made for this run, in .torc/<name>.token next to the database); Slurm workers get the file path')
     .option('--format <format>', 'summary format: table or json', 'table')
     .option('-q, --quiet', 'log only phase changes and failures')
     .option('--runner <kind>', 'who runs the jobs: local (this machine) or slurm (allocations submitted for the slurm_schedulers)', 'local')
@@ -93,13 +94,13 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       }
     });
   }
-  const token = flags.tokenFile ? await readToken(flags.tokenFile) : undefined;
-  const tokenFile = flags.tokenFile ? resolve(flags.tokenFile) : null;
-  // schedule_nodes actions of type slurm submit allocations that run this same torc.
-  const unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile });
-
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
+  const auth = flags.server ? await apiToken(flags.tokenFile, dbPath) : null;
+  const token = auth?.token;
+  const tokenFile = auth?.file ?? null;
+  // schedule_nodes actions of type slurm submit allocations that run this same torc.
+  const unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile });
   mkdirSync(outputDir, { recursive: true });
   const store = await Store.open(dbPath);
   let server: RunningServer | null = null;
@@ -119,7 +120,10 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   try {
     if (flags.server) {
       server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token, lazySchemas: true });
-      process.stderr.write(`REST API: ${server.baseUrl} (other runners: torc run WF --url ${server.baseUrl})\n`);
+      process.stderr.write(
+        `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
+          `other runners: torc run WF --url ${server.baseUrl} --token-file ${tokenFile}\n`,
+      );
     }
     for (const plan of plans) {
       if (stopRequested) break;
@@ -207,9 +211,32 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
     if (server && !stopRequested) await waitForExternalRunners(store, results.map((r) => r.workflow_id));
     await server?.close();
     await store.close();
+    if (auth?.generated) rmSync(auth.file, { force: true });
   }
   printSummary(results, format);
   return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
+}
+
+/**
+ * The bearer token the REST API requires on its changing routes: the one in --token-file, or
+ * (also when TORC_API_TOKEN is set, whose value then serves) one made for this run and written
+ * next to the database, readable by this user only, and removed at the end. Reads stay open. An
+ * API without a token on 127.0.0.1 would let any other user of a shared login node cancel the
+ * workflow, or claim and complete its jobs.
+ */
+async function apiToken(tokenFileFlag: string | undefined, dbPath: string): Promise<{ token: string; file: string; generated: boolean }> {
+  if (tokenFileFlag) return { token: (await readToken(tokenFileFlag))!, file: resolve(tokenFileFlag), generated: false };
+  const file = resolve(`${dbPath.replace(/\.db$/, '')}.token`);
+  const token = process.env.TORC_API_TOKEN || randomBytes(32).toString('base64url');
+  // Created (or truncated) private: the mode of an existing file is set before the token goes in.
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, `${token}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return { token, file, generated: true };
 }
 
 function printSummary(results: SummaryRow[], format: 'table' | 'json'): void {

@@ -5,7 +5,7 @@
  * are compiled once per spec entry, unparameterized lists are shared rather than copied, regexes
  * go through NameIndex, and the job count is checked before anything is expanded.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { InputError, TooLargeError, type InputIssue } from '../errors.js';
 import type { FileSpec, JobSpec, UserDataSpec, WorkflowSpec } from './generated/workflow.js';
 import { throwIfAny } from './load.js';
@@ -736,7 +736,7 @@ function jobHash(job: PlanJob, classes: PlanResourceClass[], schedulers: PlanSlu
     job.input_user_data.map((u) => userData[u]!.name),
     job.output_user_data.map((u) => userData[u]!.name),
   ]);
-  return createHash('sha256').update(material).digest('hex').slice(0, 32);
+  return hash('sha256', material, 'hex').slice(0, 32);
 }
 
 /** Hash of the whole expanded spec: tables, settings, every job and every dependency. */

@@ -70,6 +70,12 @@ export interface ReconcileResult {
   stuck: string | null;
 }
 
+/** Nothing can run or finish by itself: every unfinished job is blocked, and pending_failed jobs hold them. */
+export function awaitingClassification(counts: Record<string, number>): boolean {
+  const active = (counts.uninitialized ?? 0) + (counts.ready ?? 0) + (counts.pending ?? 0) + (counts.running ?? 0);
+  return active === 0 && (counts.blocked ?? 0) > 0 && (counts.pending_failed ?? 0) > 0;
+}
+
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private runner: JobRunner | null = null;
@@ -165,7 +171,16 @@ export class Reconciler {
       this.finished = true;
       this.resolveDone();
     } else if (!this.finished && (await this.cannotProgress(latest.counts))) {
-      this.stuck = `${latest.counts.ready} ready job(s) cannot run on this machine: ${this.idleClaimReason}`;
+      this.stuck =
+        `${latest.counts.ready} ready job(s) cannot run on this machine: ${this.idleClaimReason}\n` +
+        '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue';
+      this.finished = true;
+      this.resolveDone();
+    } else if (!this.finished && awaitingClassification(latest.counts) && (this.runner?.runningJobIds().length ?? 0) === 0) {
+      this.stuck =
+        `${latest.counts.blocked} blocked job(s) wait on ${latest.counts.pending_failed} pending_failed job(s) (use_pending_failed: failures no ` +
+        'failure-handler rule covers wait to be classified)\n' +
+        '  re-run to run them again (with their downstream), or reset them: torc workflows reset-status WF --failed-only';
       this.finished = true;
       this.resolveDone();
     }

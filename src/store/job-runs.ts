@@ -10,6 +10,8 @@
 import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
 import type { CompleteJobResult } from '../runners/client.js';
 import type { WriteTx } from './db.js';
+import { decideFailure } from '../runners/failure-policy.js';
+import type { PlanFailureRule } from '../spec/plan.js';
 import { JOB_COLUMNS, toJob, type JobRecord } from './records.js';
 import { inputHash } from './reinit.js';
 import { JobStatus, statusName } from './status.js';
@@ -93,23 +95,50 @@ export async function startJobsInTx(
 }
 
 /**
+ * torc's use_pending_failed: in a workflow that sets it, a failure that no rule of the job's
+ * failure handler covers (no handler, or no rule for the return code) is stored as
+ * pending_failed instead of failed — it awaits classification (reset it to run again) and keeps
+ * blocking its dependents instead of canceling them. Retries used up stay failed, as in torc.
+ * Decided here, where every runner's completion passes, with the failure-policy rules the
+ * retry route uses.
+ */
+async function withPendingFailed(tx: WriteTx, items: CompleteItem[], byId: Map<number, JobRow & { w_pending_failed: number | null }>): Promise<CompleteItem[]> {
+  const candidates = new Set(items.filter((it) => it.status === S.failed && byId.get(it.job_id)?.w_pending_failed));
+  if (candidates.size === 0) return items;
+  const jobOf = (it: CompleteItem) => byId.get(it.job_id)! as unknown as { failure_handler_id: number | null; attempt: number };
+  const handlerIds = [...new Set([...candidates].map((it) => jobOf(it).failure_handler_id).filter((id): id is number => id !== null))];
+  const handlers = handlerIds.length
+    ? await tx.all<{ id: number; rules: string }>('SELECT id, rules FROM failure_handlers WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(handlerIds)])
+    : [];
+  const rulesById = new Map(handlers.map((h) => [h.id, JSON.parse(h.rules) as PlanFailureRule[]]));
+  return items.map((it) => {
+    if (!candidates.has(it)) return it;
+    const { failure_handler_id, attempt } = jobOf(it);
+    const rules = failure_handler_id === null ? null : (rulesById.get(failure_handler_id) ?? null);
+    const decision = decideFailure(rules, it.result.return_code, attempt);
+    return decision.action === 'fail' && decision.reason !== 'retries_exhausted' ? { ...it, status: S.pending_failed } : it;
+  });
+}
+
+/**
  * running → completed / failed / canceled / terminated / pending_failed with a result row,
  * then the unblock / cancel cascade of every finished item at once. Call inside a write
  * transaction; items must carry valid status codes and results (checked by the caller).
  */
-export async function completeJobsInTx(tx: WriteTx, items: CompleteItem[], now: string, workflowId?: number): Promise<CompleteJobsOutcome> {
-  if (items.length === 0) return { items: [], newly_ready: 0, canceled_dependents: [] };
-  const ids = JSON.stringify(items.map((i) => i.job_id));
-  // One read for every item: the job, its workflow's run, and (for the input hash of a
-  // completed job) its input user data in id order.
-  const rows = await tx.all<JobRow & { input_ud: string }>(
-    `SELECT ${J}, w.run_id AS w_run_id,
+export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], now: string, workflowId?: number): Promise<CompleteJobsOutcome> {
+  if (reported.length === 0) return { items: [], newly_ready: 0, canceled_dependents: [] };
+  const ids = JSON.stringify(reported.map((i) => i.job_id));
+  // One read for every item: the job, its workflow's run and use_pending_failed, and (for the
+  // input hash of a completed job) its input user data in id order.
+  const rows = await tx.all<JobRow & { input_ud: string; w_pending_failed: number | null }>(
+    `SELECT ${J}, w.run_id AS w_run_id, json_extract(w.settings, '$.use_pending_failed') AS w_pending_failed,
        (SELECT json_group_array(json_array(u.name, u.data) ORDER BY u.id)
           FROM job_input_user_data ju JOIN user_data u ON u.id = ju.user_data_id WHERE ju.job_id = j.id) AS input_ud
      FROM jobs j JOIN workflows w ON w.id = j.workflow_id WHERE j.id IN (SELECT value FROM json_each(?))`,
     [ids],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
+  const items = await withPendingFailed(tx, reported, byId);
   const seen = new Set<number>();
   const outcomes: ItemOutcome<CompletedJob>[] = items.map((item) => {
     const r = byId.get(item.job_id);

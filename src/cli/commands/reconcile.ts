@@ -13,7 +13,7 @@ import { Store } from '../../store/index.js';
 import { SlurmDispatcher } from '../../runners/slurm/dispatch.js';
 import { registerSlurmScheduleNodes } from '../../runners/slurm/schedule-nodes-action.js';
 import { torcBin } from './slurm.js';
-import { Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
+import { awaitingClassification, Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
@@ -134,7 +134,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       }
       const before = await store.getStatus(workflowId);
       const failedBefore = before.counts.failed! + before.counts.terminated! + before.counts.canceled! + before.counts.pending_failed!;
-      if (applied.action === 'unchanged' && before.is_complete && (failedBefore > 0 || before.is_canceled)) {
+      if (applied.action === 'unchanged' && (before.is_complete || awaitingClassification(before.counts)) && (failedBefore > 0 || before.is_canceled)) {
         // Reconciling again is asking for the declared state: run what did not succeed.
         const reset = await store.resetStatus(workflowId, { failedOnly: true });
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
@@ -193,10 +193,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       }
       for (const [i, result] of runs.entries()) {
         if (result.stuck) {
-          process.stderr.write(
-            `workflow ${plan.name}: ${result.stuck}\n` +
-              '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue\n',
-          );
+          process.stderr.write(`workflow ${plan.name}: ${result.stuck}\n`);
         }
         results.push({ name: plan.name, workflow_id: workflowId, ...(schedule ? { run: i + 1 } : {}), status: result.status });
       }

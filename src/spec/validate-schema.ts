@@ -66,6 +66,8 @@ function describe(e: ErrorObject, base: string): InputIssue {
       return { path, message: params.limit === 1 ? 'must not be empty' : `expected at least ${String(params.limit)} characters` };
     case 'minimum':
       return { path, message: `expected a number ≥ ${String(params.limit)}, got ${JSON.stringify(e.data)}` };
+    case 'maximum':
+      return { path, message: `expected a number ≤ ${String(params.limit)}, got ${JSON.stringify(e.data)}` };
     case 'format':
       return { path, message: `expected a ${String(params.format)} string, got ${JSON.stringify(e.data)}` };
     default:

@@ -13,6 +13,7 @@ const BAD = 'test/fixtures/bad';
 
 /** Expected path (or, for whole-file problems, a phrase) in the message for each fixture. */
 const EXPECTED: Record<string, string> = {
+  'absurd-cpus.yaml': 'spec.resource_requirements[0].num_cpus: expected a number ≤ 1048576, got 1e+300',
   'action-undefined-job.yaml': 'spec.actions[0].jobs[0]: undefined job "b"',
   'action-without-scheduler.yaml': 'spec.actions[0].scheduler',
   'aggregate-uses-parameter.yaml': 'spec.jobs[1].command',

@@ -23,6 +23,7 @@ import { GIB, fitsOn, formatResources, type FreeResources } from '../src/allocat
 import { NodeLedger } from '../src/allocator/ledger.js';
 import { decideClaimPooled } from '../src/allocator/pooled.js';
 import type { ClaimCandidate, ClaimClass, ClaimOptions, NodeCapacity, ResourceNeed, RunnerCapacity, SortMethod } from '../src/allocator/types.js';
+import { rng } from '../test/support/rng.js';
 
 export interface PackingBenchOptions {
   /** Seeds per mix (each a different random draw of runtimes and queue order); default 5. */
@@ -139,20 +140,9 @@ interface SimResult {
 
 type Policy = 'ours' | 'pooled';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Jobs of a mix in a random queue order with random actual runtimes (same draw for both policies). */
 export function drawJobs(mix: Mix, scale: number, seed: number): SimJob[] {
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   const jobs: SimJob[] = [];
   for (const c of mix.classes) {
     const count = Math.max(1, Math.round(c.count * scale));

@@ -14,21 +14,10 @@ import { TorcClient } from '../../src/api/client.js';
 import type { ClaimedJobRecord } from '../../src/runners/client.js';
 import { JobStatus } from '../../src/store/status.js';
 import { checkDatabaseFile, type InvariantReport } from './invariants.js';
+import { rng } from './rng.js';
 import { startTorcServer } from './server-proc.js';
 
 const GIB = 1024 ** 3;
-
-/** mulberry32: small, seedable, good enough to draw a mix. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ClassSpec {
   name: string;

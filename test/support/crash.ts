@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTorc, startTorc } from './cli.js';
-import { rng } from './claim-race.js';
+import { rng } from './rng.js';
 import { checkDatabaseFile, openReadOnly } from './invariants.js';
 
 export interface CrashTrial {

@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { connect } from 'node:net';
 import { apiRoutes } from '../../src/api/routes/index.js';
-import { rng } from './claim-race.js';
+import { rng } from './rng.js';
 
 const routes = apiRoutes();
 

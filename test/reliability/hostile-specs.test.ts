@@ -6,15 +6,12 @@
  * file through `torc reconcile`; this one a sample of each kind.
  */
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { startTestApi } from '../support/api.js';
 import { runTorc } from '../support/cli.js';
-import { reconcileRefuses, restProblems, validateProblems, writeHostileSpecs } from '../support/hostile-specs.js';
-import { checkInvariants, databaseFingerprint } from '../support/invariants.js';
-import { makePlan } from '../support/plans.js';
+import { existingDatabase, reconcileRefuses, restRefusesAll, validateProblems, writeHostileSpecs } from '../support/hostile-specs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'torc-hostile-'));
 const specs = writeHostileSpecs(dir);
@@ -33,27 +30,15 @@ test(`torc validate refuses every hostile file (exit 2, path-precise message, no
 });
 
 test('POST /workflow_specs answers 4xx naming the path for every hostile file and stores nothing', async (t) => {
-  const api = await startTestApi(t, { logger: { info() {}, error: (l) => t.log(l) } });
-  // Something stored already, so "unchanged" covers existing rows too.
-  const wf = await api.store.createWorkflowFromPlan(makePlan({ jobs: [{ name: 'a' }, { name: 'b', after: ['a'] }] }));
-  await api.store.initializeJobs(wf.id);
-  const before = await databaseFingerprint(api.store.db);
-  const { problems, statuses } = await restProblems(api.server.baseUrl, dir, specs);
-  t.deepEqual(problems, []);
-  t.is((await api.http('GET', '/ping')).status, 200, 'the server is still up');
-  t.deepEqual(await databaseFingerprint(api.store.db), before, 'the store is unchanged');
-  t.deepEqual((await checkInvariants(api.store.db)).violations, []);
+  const statuses = await restRefusesAll(t, dir, specs);
   t.log(`${specs.length} hostile POSTs: statuses ${JSON.stringify(statuses)}; store unchanged`);
 });
 
 test('torc reconcile --db refuses a sample of each kind with exit 2 and creates or changes no database', async (t) => {
-  const existing = join(dir, 'existing');
-  mkdirSync(existing, { recursive: true });
-  const good = await runTorc(['reconcile', 'examples/diamond.yaml', '--db', join(existing, 'wf.db'), '--no-server', '-q', '--output-dir', join(existing, 'out')], { timeoutMs: 120_000 });
-  t.is(good.code, 0, good.stderr);
+  const existingDb = await existingDatabase(t, dir);
   const sample = specs.filter((s) => RECONCILE_SAMPLE.includes(s.name));
   t.is(sample.length, RECONCILE_SAMPLE.length);
   const limit = pLimit(2);
-  await Promise.all(sample.map((s) => limit(() => reconcileRefuses(t, dir, s, join(existing, 'wf.db')))));
+  await Promise.all(sample.map((s) => limit(() => reconcileRefuses(t, dir, s, existingDb))));
   t.log(`${sample.length} hostile files through torc reconcile: exit 2, no database written`);
 });

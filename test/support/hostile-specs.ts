@@ -9,9 +9,12 @@
  */
 import type { ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startTestApi } from './api.js';
 import { REPO_ROOT, runTorc } from './cli.js';
+import { checkInvariants, databaseFingerprint } from './invariants.js';
+import { makePlan } from './plans.js';
 
 export interface HostileSpec {
   /** File name (its extension decides JSON vs YAML). */
@@ -166,7 +169,7 @@ export function validateProblems(specs: HostileSpec[], run: { code: number | nul
 }
 
 /** POSTs every file's bytes to /workflow_specs; problems with the answers (4xx naming the path, never 5xx). */
-export async function restProblems(baseUrl: string, dir: string, specs: HostileSpec[]): Promise<{ problems: string[]; statuses: Record<number, number> }> {
+async function restProblems(baseUrl: string, dir: string, specs: HostileSpec[]): Promise<{ problems: string[]; statuses: Record<number, number> }> {
   const problems: string[] = [];
   const statuses: Record<number, number> = {};
   const { isUtf8 } = await import('node:buffer');
@@ -196,6 +199,34 @@ export async function restProblems(baseUrl: string, dir: string, specs: HostileS
     }
   }
   return { problems, statuses };
+}
+
+/**
+ * Every file POSTed to a fresh API whose store already holds a workflow (so "unchanged" covers
+ * existing rows too): each answer a 4xx naming the path, the server still up, the store not
+ * changed and its invariants intact. Returns the statuses seen.
+ */
+export async function restRefusesAll(t: ExecutionContext, dir: string, specs: HostileSpec[]): Promise<Record<number, number>> {
+  const api = await startTestApi(t, { logger: { info() {}, error: (l) => t.log(l) } });
+  const wf = await api.store.createWorkflowFromPlan(makePlan({ jobs: [{ name: 'a' }, { name: 'b', after: ['a'] }] }));
+  await api.store.initializeJobs(wf.id);
+  const before = await databaseFingerprint(api.store.db);
+  const { problems, statuses } = await restProblems(api.server.baseUrl, dir, specs);
+  t.deepEqual(problems, []);
+  t.is((await api.http('GET', '/ping')).status, 200, 'the server is still up');
+  t.deepEqual(await databaseFingerprint(api.store.db), before, 'the store is unchanged');
+  t.deepEqual((await checkInvariants(api.store.db)).violations, []);
+  return statuses;
+}
+
+/** A database holding a finished workflow (the diamond example): the EXISTING of reconcileRefuses. */
+export async function existingDatabase(t: ExecutionContext, dir: string): Promise<string> {
+  const existing = join(dir, 'existing');
+  mkdirSync(existing, { recursive: true });
+  const db = join(existing, 'wf.db');
+  const good = await runTorc(['reconcile', 'examples/diamond.yaml', '--db', db, '--no-server', '-q', '--output-dir', join(existing, 'out')], { timeoutMs: 120_000 });
+  t.is(good.code, 0, good.stderr);
+  return db;
 }
 
 /**

@@ -11,7 +11,7 @@
  *    starts jobs with posix_spawn, which glibc does with clone(CLONE_VM|CLONE_VFORK): no page
  *    tables copied, no interpreter. A perf profile of 5,000 `true` jobs through the perl helper
  *    put it at ~30% of all machine CPU: ~15% copy-on-write faults after perl's fork() and ~13%
- *    perl interpretation in parent and child. Measured (scripts/spawner-bench.ts, 5,000 `true`
+ *    perl interpretation in parent and child. Measured (bench/spawners.ts, 5,000 `true`
  *    jobs, queue limit 4, this 2-core VM): native 2.4 s wall / 4.0 s machine CPU, perl 5.6 s /
  *    10.6 s, Node 13.1 s / 15.9 s, `xargs -P4` 2.7 s / 4.5 s.
  *  - perl (the HELPER program below; perl is on every Linux torc targets): fork and exec.
@@ -88,13 +88,22 @@ export interface Spawner {
 const CANCELED: SpawnedChild = { pid: null, exit: Promise.resolve({ code: null, signal: null, canceled: true }) };
 
 /** The whole environment a request asks for. */
-export function requestedEnv(req: SpawnRequest): NodeJS.ProcessEnv {
+function requestedEnv(req: SpawnRequest): NodeJS.ProcessEnv {
   return req.envBase ? { ...req.envBase, ...req.env } : req.env;
+}
+
+/** `K=V` as an environment can hold it (NULs dropped from the value); null for a name it cannot. */
+function envEntry(k: string, v: string): string | null {
+  if (k.includes('=') || k.includes('\0')) return null;
+  return `${k}=${v.includes('\0') ? v.replace(/\0/g, '') : v}`;
 }
 
 function envList(env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.includes('=') && !k.includes('\0')) out.push(`${k}=${String(v).replace(/\0/g, '')}`);
+  for (const [k, v] of Object.entries(env)) {
+    const entry = v === undefined ? null : envEntry(k, String(v));
+    if (entry !== null) out.push(entry);
+  }
   return out;
 }
 
@@ -106,7 +115,7 @@ function signalName(signo: number): NodeJS.Signals | null {
 /** Node's own spawn: always available; what a helper spawner falls back to. */
 export class NodeSpawner implements Spawner {
   readonly kind = 'node' as const;
-  private readonly groups = new Map<string, { running: number; waiting: (() => void)[] }>();
+  private readonly groups = new Map<string, { running: number; waiting: { go(): void; cancel(): void }[] }>();
 
   async spawn(req: SpawnRequest, queue?: SpawnQueue): Promise<SpawnedChild> {
     if (!queue) return this.start(req);
@@ -115,17 +124,14 @@ export class NodeSpawner implements Spawner {
     const group = g;
     if (group.running >= queue.limit || group.waiting.length > 0) {
       // Waits for a slot; release() hands its slot over (running stays counted).
-      const go = await new Promise<boolean>((resolve) => {
-        const waiter = Object.assign(() => resolve(true), { cancel: () => resolve(false) });
-        group.waiting.push(waiter);
-      });
+      const go = await new Promise<boolean>((resolve) => group.waiting.push({ go: () => resolve(true), cancel: () => resolve(false) }));
       if (!go) return CANCELED;
     } else {
       group.running++;
     }
     const release = () => {
       const next = group.waiting.shift();
-      if (next) next();
+      if (next) next.go();
       else group.running--;
     };
     try {
@@ -141,7 +147,7 @@ export class NodeSpawner implements Spawner {
   cancelQueued(group: string): void {
     const g = this.groups.get(group);
     if (!g) return;
-    for (const w of g.waiting.splice(0)) (w as unknown as { cancel(): void }).cancel();
+    for (const w of g.waiting.splice(0)) w.cancel();
   }
 
   private async start(req: SpawnRequest): Promise<SpawnedChild> {
@@ -463,8 +469,9 @@ export class HelperSpawner implements Spawner {
       const v = req.env[k];
       if (v === undefined) {
         if (helperEnv[k] !== undefined) unset.push(k);
-      } else if (helperEnv[k] !== v && !k.includes('=') && !k.includes('\0')) {
-        set.push(`${k}=${v.includes('\0') ? v.replace(/\0/g, '') : v}`);
+      } else if (helperEnv[k] !== v) {
+        const entry = envEntry(k, v);
+        if (entry !== null) set.push(entry);
       }
     }
     return { unset, set };

@@ -142,7 +142,6 @@ export class Reconciler {
     return this.passes.trigger();
   }
 
-
   private async passOnce(full: boolean): Promise<void> {
     const { store, workflowId } = this.o;
     if (full) {
@@ -170,20 +169,32 @@ export class Reconciler {
     if (latest.is_complete && !this.finished) {
       this.finished = true;
       this.resolveDone();
-    } else if (!this.finished && (await this.cannotProgress(latest.counts))) {
-      this.stuck =
-        `${latest.counts.ready} ready job(s) cannot run on this machine: ${this.idleClaimReason}\n` +
-        '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue';
-      this.finished = true;
-      this.resolveDone();
-    } else if (!this.finished && awaitingClassification(latest.counts) && (this.runner?.runningJobIds().length ?? 0) === 0) {
-      this.stuck =
-        `${latest.counts.blocked} blocked job(s) wait on ${latest.counts.pending_failed} pending_failed job(s) (use_pending_failed: failures no ` +
-        'failure-handler rule covers wait to be classified)\n' +
-        '  re-run to run them again (with their downstream), or reset them: torc workflows reset-status WF --failed-only';
-      this.finished = true;
-      this.resolveDone();
+    } else if (!this.finished) {
+      const stuck = await this.stuckReason(latest.counts);
+      if (stuck) {
+        this.stuck = stuck;
+        this.finished = true;
+        this.resolveDone();
+      }
     }
+  }
+
+  /** Why the workflow cannot go on by itself (with what to do about it), or null while it can. */
+  private async stuckReason(counts: Record<string, number>): Promise<string | null> {
+    if (await this.cannotProgress(counts)) {
+      return (
+        `${counts.ready} ready job(s) cannot run on this machine: ${this.idleClaimReason}\n` +
+        '  offer more with --num-cpus/--memory-gb/--num-gpus, or let other runners join (torc run WF --url …); re-run to continue'
+      );
+    }
+    if (awaitingClassification(counts) && (this.runner?.runningJobIds().length ?? 0) === 0) {
+      return (
+        `${counts.blocked} blocked job(s) wait on ${counts.pending_failed} pending_failed job(s) (use_pending_failed: failures no ` +
+        'failure-handler rule covers wait to be classified)\n' +
+        '  re-run to run them again (with their downstream), or reset them: torc workflows reset-status WF --failed-only'
+      );
+    }
+    return null;
   }
 
   private async cannotProgress(counts: Record<string, number>): Promise<boolean> {

@@ -188,7 +188,6 @@ export class JobRunner {
   private apiErrorsInRow = 0;
   /** Whether the server has the bulk start/complete routes (assumed until it says otherwise). */
   private bulkRoutes = true;
-  /** Queue depth: jobs claimed ahead (pending on the server), started as slots free up. */
   /** The spawner's queue of this runner: at most maxParallelJobs of its jobs run at once. */
   private readonly spawnGroup = `runner-${process.pid}-${++runnerCount}`;
   /**
@@ -658,7 +657,6 @@ export class JobRunner {
     this.launching.add(launching);
     void launching.finally(() => this.launching.delete(launching));
   }
-
 
   /** Whether the failure handler retries this attempt; runs its recovery script first. */
   private async planRetry(entry: Running, outcome: JobOutcome): Promise<Finished['retry']> {

@@ -34,7 +34,6 @@ export function newClaimStats(): ClaimStats {
 export const CLASS_CANDIDATES_SQL = `SELECT id FROM jobs
   WHERE workflow_id = ? AND status = ${S.ready} AND claim_class_id = ? ORDER BY id LIMIT ?`;
 
-
 interface ClassRow {
   id: number;
   scheduler_id: number | null;
@@ -163,17 +162,16 @@ export async function claimByResources(
   now: string,
   start?: ClaimStart,
 ): Promise<ClaimResponse> {
+  checkLimit(req.limit, 'limit');
+  // The API builds capacities with capacityFromPooled/capacityFromNodes; guard the shape anyway.
+  if (!req.capacity || !Array.isArray(req.capacity.nodes)) throw new InputError('expected a runner capacity with a list of nodes', 'capacity');
+  const { wf, nodeId: computeNodeId } = await loadWorkflowAndNode(tx, workflowId, req.compute_node_id);
   const options: ClaimOptions = {
-    sort_method: req.sort_method ?? 'none',
+    sort_method: req.sort_method ?? wf.settings.jobs_sort_method ?? 'none',
     strict_scheduler_match: req.strict_scheduler_match ?? false,
     any_scheduler: req.any_scheduler ?? false,
     limit: req.limit,
   };
-  checkLimit(options.limit, 'limit');
-  // The API builds capacities with capacityFromPooled/capacityFromNodes; guard the shape anyway.
-  if (!req.capacity || !Array.isArray(req.capacity.nodes)) throw new InputError('expected a runner capacity with a list of nodes', 'capacity');
-  const { wf, nodeId: computeNodeId } = await loadWorkflowAndNode(tx, workflowId, req.compute_node_id);
-  options.sort_method = req.sort_method ?? wf.settings.jobs_sort_method ?? 'none';
   if (wf.status === 'canceled') return { jobs: [], reason: `workflow ${wf.id} is canceled` };
   checkStart(wf, computeNodeId, start);
   stats.claims++;

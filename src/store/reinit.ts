@@ -62,17 +62,6 @@ export function inputHash(job: InputJob, userData: [string, string | null][]): s
   return createHash('sha256').update(JSON.stringify([job.command, job.invocation_script, env, userData])).digest('hex').slice(0, 32);
 }
 
-/** The input hash of one job as stored now. */
-export async function currentInputHash(q: Queryable, jobId: number): Promise<string> {
-  const job = await q.get<InputJob>('SELECT id, command, invocation_script, env FROM jobs WHERE id = ?', [jobId]);
-  if (!job) throw new NotFoundError(`job ${jobId}`);
-  const ud = await q.all<{ name: string; data: string | null }>(
-    'SELECT u.name, u.data FROM job_input_user_data ju JOIN user_data u ON u.id = ju.user_data_id WHERE ju.job_id = ? ORDER BY u.id',
-    [jobId],
-  );
-  return inputHash(job, ud.map((u) => [u.name, u.data]));
-}
-
 function checkObservations(files: FileObservation[] | undefined): FileObservation[] {
   if (files === undefined) return [];
   if (!Array.isArray(files)) throw new InputError('expected a list of {id, st_mtime}', 'files');

@@ -21,8 +21,8 @@ const standaloneCode = ((standaloneModule as unknown as { default?: unknown }).d
 
 export const VALIDATORS_PATH = fileURLToPath(new URL('../src/spec/generated/validators.ts', import.meta.url));
 
-/** The options validate-schema.ts relies on: every error, with the failing schema (verbose). */
-export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
+/** What validate-schema.ts relies on: every error, with the failing schema (verbose). */
+const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
 
 const BANNER = `// @ts-nocheck
 /* eslint-disable */

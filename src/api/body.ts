@@ -1,9 +1,10 @@
 /**
  * Request bodies: read with a hard size limit (413 beyond it, before the whole body is
- * buffered), then decoded as JSON or kept as text for spec documents (YAML or JSON).
+ * buffered), then decoded as JSON or kept as text for spec documents (YAML, JSON, JSON5, KDL).
  */
 import type { IncomingMessage } from 'node:http';
 import { TooLargeError } from '../errors.js';
+import { formatOfMediaType, SPEC_MEDIA_TYPES } from '../spec/formats.js';
 import { BadRequestError, UnsupportedMediaTypeError } from './errors.js';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -41,15 +42,6 @@ function tooLarge(limit: number): TooLargeError {
 }
 
 const JSON_TYPES = new Set(['application/json', 'text/json']);
-const TEXT_TYPES = new Set([
-  'application/json',
-  'text/json',
-  'application/yaml',
-  'application/x-yaml',
-  'text/yaml',
-  'text/x-yaml',
-  'text/plain',
-]);
 
 /** The media type without parameters, lower case; '' when the header is absent. */
 export function mediaType(contentType: string | undefined): string {
@@ -74,11 +66,11 @@ export function decodeJson(raw: Buffer, contentType: string | undefined): unknow
   }
 }
 
-/** Decodes a text body (a spec document in YAML or JSON). */
+/** Decodes a text body (a spec document in one of the media types of SPEC_MEDIA_TYPES). */
 export function decodeText(raw: Buffer, contentType: string | undefined): string {
   const type = mediaType(contentType);
-  if (type !== '' && !TEXT_TYPES.has(type)) {
-    throw new UnsupportedMediaTypeError(`expected a YAML or JSON body, got "${type}"`);
+  if (formatOfMediaType(type) === undefined) {
+    throw new UnsupportedMediaTypeError(`expected a workflow spec body (${Object.keys(SPEC_MEDIA_TYPES).join(', ')}), got "${type}"`);
   }
   return decodeUtf8(raw);
 }

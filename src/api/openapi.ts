@@ -3,6 +3,7 @@
  * (and the same schemas the body validator uses), so it cannot drift from the code.
  */
 import { API_VERSION, VERSION } from '../version.js';
+import { SPEC_MEDIA_TYPES } from '../spec/formats.js';
 import { paramSchema } from './params.js';
 import { BASE_PATH, type Route } from './route.js';
 import type { JsonSchema } from './validate.js';
@@ -44,7 +45,7 @@ export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<
         content['application/json'] = { schema, example: route.body.example };
       } else {
         content['application/yaml'] = { schema: { type: 'string' }, example: route.body.example };
-        for (const type of ['application/json', 'text/plain']) content[type] = { schema: { type: 'string' } };
+        for (const type of Object.keys(SPEC_MEDIA_TYPES)) content[type] ??= { schema: { type: 'string' } };
       }
       op.requestBody = { required: route.body.required, description: route.body.description, content };
     }

@@ -1,6 +1,6 @@
 /** Output helpers shared by every subcommand: `--format table|json`. */
 import Table from 'cli-table3';
-import { InputError } from '../errors.js';
+import { InputError, type InputIssue } from '../errors.js';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -8,6 +8,11 @@ export function parseFormat(value: string | undefined, flag = '--format'): Outpu
   const v = value ?? 'table';
   if (v !== 'table' && v !== 'json') throw new InputError(`expected "table" or "json", got "${v}"`, flag);
   return v;
+}
+
+/** Prints what a spec file has that is accepted but ignored (stderr, so --format json output stays clean). */
+export function printWarnings(source: string, warnings: readonly InputIssue[]): void {
+  for (const w of warnings) process.stderr.write(`warning: ${source}: ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
 }
 
 export function printJson(value: unknown): void {

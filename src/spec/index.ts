@@ -6,12 +6,15 @@ import type { Plan } from './plan.js';
 import { loadWorkflowFile, type LoadOptions, type WorkflowDocument } from './load.js';
 import { planWorkflow, type PlanOptions } from './planner.js';
 import { InputError } from '../errors.js';
+import { withPositions } from './positions.js';
 
 export type { Plan } from './plan.js';
 export type * from './plan.js';
 export type { Workflow, WorkflowSpec, JobSpec } from './generated/workflow.js';
 export { loadWorkflowDocuments, loadWorkflowFile, loadWorkflowText, toResourceName } from './load.js';
 export type { LoadOptions, WorkflowDocument, WorkflowMetadata } from './load.js';
+export { formatOfPath, formatOfMediaType, formatName, SPEC_FORMATS, SPEC_MEDIA_TYPES, FORMAT_EXTENSION } from './formats.js';
+export type { SpecFormat, FormatChoice } from './formats.js';
 export { planWorkflow, DEFAULT_MAX_JOBS, DEFAULT_MAX_DEPENDENCIES, DEFAULT_RESOURCE_CLASS } from './planner.js';
 export type { PlanOptions } from './planner.js';
 export { summarizePlan } from './summary.js';
@@ -19,9 +22,17 @@ export type { PlanSummary } from './summary.js';
 export { API_VERSION, KIND, CRD_PATH } from './schema.js';
 export { parseMemory, formatMemory, parseDuration, formatDuration, parseSlurmWalltime, formatSlurmWalltime } from './units.js';
 
-/** Plans one document; issue paths carry the document's prefix in multi-document files. */
+/**
+ * Plans one document; issue paths carry the document's prefix in multi-document files, and
+ * the line and column in the source where the document can locate them.
+ */
 export function planDocument(doc: WorkflowDocument, options: PlanOptions = {}): Plan {
-  return planWorkflow(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
+  try {
+    return planWorkflow(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
+  } catch (err) {
+    if (err instanceof InputError && doc.locate) throw new InputError(withPositions(err.issues, doc.locate, doc.form, doc.pathPrefix));
+    throw err;
+  }
 }
 
 /**

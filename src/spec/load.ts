@@ -2,16 +2,20 @@
  * Loading: a file or text → Workflow documents, each schema-validated and checked for what can
  * be checked before expansion (units, names, parameters, aliases). Accepts a whole Workflow
  * resource (apiVersion/kind/metadata/spec) or a bare torc spec, in YAML (several documents
- * allowed) or JSON. Every problem of every document is collected into one InputError.
+ * allowed), JSON, JSON5 or KDL (see formats.ts). Every problem of every document is collected
+ * into one InputError, each with its line and column where the format allows.
  */
 import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { InputError, type InputIssue } from '../errors.js';
 import type { Workflow, WorkflowSpec } from './generated/workflow.js';
+import { formatOfPath, type FormatChoice, type SpecFormat } from './formats.js';
 import { parseDocuments, type ParseLimits } from './parse.js';
-import { API_GROUP, API_VERSION, KIND } from './schema.js';
+import { withPositions, type Locator } from './positions.js';
+import { API_GROUP, API_VERSION, KIND, workflowSpecSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
 import { staticIssues } from './static-checks.js';
-import { schemaIssues } from './validate-schema.js';
+import { fieldSegment, schemaIssues } from './validate-schema.js';
 
 export interface WorkflowMetadata {
   name: string;
@@ -35,11 +39,20 @@ export interface WorkflowDocument {
   spec: WorkflowSpec;
   /** The document as a Workflow resource, as `kubectl apply` would take it. */
   resource: Workflow & { apiVersion: string; kind: string; metadata: WorkflowMetadata };
+  /** The format the source was read as. */
+  format: SpecFormat;
+  /** What is accepted but ignored (torc ignores it too), e.g. unknown resource_monitor fields. */
+  warnings: InputIssue[];
+  /** Finds a field's line and column in the source (absent where the format or size does not allow). */
+  locate?: Locator;
 }
 
 export interface LoadOptions extends ParseLimits {
-  /** 'json': the text must be JSON (an application/json request body); default 'auto' (YAML, of which JSON is a part). */
-  format?: 'json' | 'auto';
+  /**
+   * The text's format: 'json' holds it to JSON (an application/json body, a .json file);
+   * default 'auto' (YAML, JSON, JSON5 or KDL, detected; see parseDocuments).
+   */
+  format?: FormatChoice;
   /** Most issues reported at once (default 1000); the rest are counted. */
   maxIssues?: number;
   /** Name shown for text input (default `<text>`). */
@@ -68,8 +81,7 @@ export function loadWorkflowFile(path: string, options: LoadOptions = {}): Workf
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new InputError(`cannot read ${path}: ${why}`, path);
   }
-  const format = /\.json$/i.test(path) ? 'json' : 'auto';
-  return loadFromText(text, path, format, options);
+  return loadFromText(text, path, options.format ?? formatOfPath(path), options);
 }
 
 /**
@@ -133,15 +145,23 @@ export function loadWorkflowText(text: string, options: LoadOptions = {}): Workf
   return loadFromText(text, options.sourceName ?? '<text>', options.format ?? 'auto', options);
 }
 
-function loadFromText(text: string, source: string, format: 'json' | 'auto', options: LoadOptions): WorkflowDocument[] {
+function loadFromText(text: string, source: string, format: FormatChoice, options: LoadOptions): WorkflowDocument[] {
   const raw = parseDocuments(text, format, options);
   const issues: InputIssue[] = [];
   const out: WorkflowDocument[] = [];
   const several = raw.length > 1;
-  for (const { index, value } of raw) {
+  for (const { index, value, format: read, locate } of raw) {
     const prefix = several ? `documents[${index}].` : '';
-    const doc = toDocument(value, source, index, prefix, issues);
-    if (doc) out.push(doc);
+    const found: InputIssue[] = [];
+    const doc = toDocument(value, source, index, prefix, found);
+    const form = isObject(value) && ('apiVersion' in value || 'kind' in value) ? 'resource' : 'spec';
+    issues.push(...(locate ? withPositions(found, locate, form, prefix) : found));
+    if (doc) {
+      doc.format = read;
+      if (locate) doc.locate = locate;
+      if (locate) doc.warnings = withPositions(doc.warnings, locate, form, prefix);
+      out.push(doc);
+    }
   }
   if (issues.length === 0 && out.length === 0) {
     issues.push({ path: '', message: raw.length === 0 ? 'the input is empty' : `no ${KIND} documents (apiVersion ${API_VERSION}) in the input` });
@@ -191,7 +211,8 @@ function toDocument(input: unknown, source: string, index: number, prefix: strin
     const spec = normalizeSpec(value.spec as WorkflowSpec, metadata.name, `${prefix}spec`, issues);
     if (issues.length > before) return null;
     const resource = { ...(value as unknown as Workflow), apiVersion: API_VERSION, kind: KIND, metadata, spec };
-    return { source, index, pathPrefix: prefix, form: 'resource', metadata, spec, resource };
+    const warnings = ignoredFields(spec, `${prefix}spec`);
+    return { source, index, pathPrefix: prefix, form: 'resource', metadata, spec, resource, format: 'yaml', warnings };
   }
   const before = issues.length;
   value = dropNulls(value);
@@ -206,7 +227,22 @@ function toDocument(input: unknown, source: string, index: number, prefix: strin
   if (issues.length > before) return null;
   const metadata: WorkflowMetadata = { name: toResourceName(spec.name!) };
   const resource = { apiVersion: API_VERSION, kind: KIND, metadata, spec };
-  return { source, index, pathPrefix: prefix, form: 'spec', metadata, spec, resource };
+  const warnings = ignoredFields(spec, `${prefix}spec`);
+  return { source, index, pathPrefix: prefix, form: 'spec', metadata, spec, resource, format: 'yaml', warnings };
+}
+
+/**
+ * Fields accepted and ignored, as torc ignores them: resource_monitor is open in the CRD
+ * (torc reads it leniently, and its own examples carry fields it never read, like `metrics`),
+ * so a field it does not know is a warning, not an error.
+ */
+function ignoredFields(spec: WorkflowSpec, path: string): InputIssue[] {
+  const monitor = spec.resource_monitor;
+  if (!isObject(monitor)) return [];
+  const known = Object.keys((workflowSpecSchema().properties as Record<string, { properties?: object }>).resource_monitor?.properties ?? {});
+  return Object.keys(monitor)
+    .filter((k) => !known.includes(k))
+    .map((k) => ({ path: `${path}.resource_monitor${fieldSegment(k)}`, message: `unknown field "${k}" ignored (resource_monitor reads ${known.join(', ')})${didYouMean(k, known)}` }));
 }
 
 /**

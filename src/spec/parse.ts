@@ -1,10 +1,16 @@
 /**
- * Text → plain JS documents: YAML (one or many documents) or JSON, with guards against hostile
- * input (alias bombs, absurd nesting, oversized text) that fail with a clear InputError instead
- * of exhausting memory or the stack.
+ * Text → plain JS documents in any of torc's spec formats: YAML (one or many documents), JSON,
+ * JSON5 and KDL, with guards against hostile input (alias bombs, absurd nesting, oversized text)
+ * that fail with a clear InputError instead of exhausting memory or the stack. Syntax errors
+ * name the line and column; each document can locate its fields in the text (for validation
+ * errors) while the text is of a size worth keeping.
  */
-import { parseAllDocuments } from 'yaml';
+import JSON5 from 'json5';
+import { isAlias, isMap, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { InputError, type InputIssue } from '../errors.js';
+import type { FormatChoice, SpecFormat } from './formats.js';
+import { parseKdlSpec } from './kdl.js';
+import { LineIndex, type Locator, type PathSegments } from './positions.js';
 
 export interface ParseLimits {
   /** Largest accepted text, in characters (default 256 Mi). */
@@ -19,34 +25,39 @@ export interface RawDocument {
   /** 0-based index among the documents of the text. */
   index: number;
   value: unknown;
+  /** The format the text was read as. */
+  format: SpecFormat;
+  /** Finds a field's position in the text; absent for JSON5 and for texts too large to keep. */
+  locate?: Locator;
 }
 
 const DEFAULTS: Required<ParseLimits> = { maxChars: 256 * 1024 * 1024, maxDepth: 64, maxAliasCount: 100 };
 
-/** Parses YAML or JSON text into its documents (empty YAML documents are dropped). */
-export function parseDocuments(text: string, format: 'yaml' | 'json' | 'auto' = 'auto', limits: ParseLimits = {}): RawDocument[] {
+/** Texts up to this size keep a locator (which holds on to the text and re-parses it on the first error). */
+const LOCATABLE_CHARS = 16 * 1024 * 1024;
+
+/**
+ * Parses text in `format` into its documents (empty YAML documents are dropped). 'auto' reads
+ * JSON-looking text as JSON, then JSON5; other text as YAML, and text that is no YAML mapping
+ * as KDL when it parses as KDL (torc's order for files without a known extension).
+ */
+export function parseDocuments(text: string, format: FormatChoice = 'auto', limits: ParseLimits = {}): RawDocument[] {
   const lim = { ...DEFAULTS, ...limits };
   if (text.length > lim.maxChars) {
     throw new InputError(`input is ${text.length} characters, over the limit of ${lim.maxChars}`);
   }
   // The yaml parser recurses per nesting level (and can run out of memory formatting the error),
-  // so absurd nesting is refused before it gets there.
   // so absurd nesting is refused before it gets there. The quote-blind count backs up the
   // quote-aware one (which a stray quote could fool); no real spec comes near either limit.
-  const scanned = flowNestingDepth(text);
+  // JSON5 and KDL quote and comment differently: only the blind count applies before parsing,
+  // and the parsed depth after.
   const blind = Math.max(lim.maxDepth, BLIND_DEPTH_LIMIT);
+  const scanned = format === 'json5' || format === 'kdl' ? 0 : flowNestingDepth(text);
   if (scanned > lim.maxDepth || bracketDepth(text) > blind) {
     throw new InputError(`nesting is ${scanned} levels deep, over the limit of ${lim.maxDepth}`);
   }
 
-  let docs: RawDocument[];
-  if (format === 'json') {
-    docs = [{ index: 0, value: parseJson(text) }];
-  } else {
-    // JSON is YAML, but JSON.parse is much faster on big files: try it first on JSON-looking text.
-    const json = format === 'auto' && /^\s*[{[]/.test(text) ? tryJson(text) : undefined;
-    docs = json ? [{ index: 0, value: json.value }] : parseYaml(text, lim.maxAliasCount);
-  }
+  const docs = parseIn(text, format, lim);
   for (const doc of docs) {
     const depth = valueDepth(doc.value, lim.maxDepth);
     if (depth > lim.maxDepth) {
@@ -56,15 +67,106 @@ export function parseDocuments(text: string, format: 'yaml' | 'json' | 'auto' = 
   return docs;
 }
 
-const BLIND_DEPTH_LIMIT = 1000;
+function parseIn(text: string, format: FormatChoice, lim: Required<ParseLimits>): RawDocument[] {
+  switch (format) {
+    case 'json':
+      return [{ index: 0, value: parseJson(text), format, locate: yamlLocator(text, 0) }];
+    case 'json5':
+      return [{ index: 0, value: parseJson5(text), format }];
+    case 'kdl': {
+      const { value, locate } = parseKdlSpec(text);
+      return [{ index: 0, value, format, locate }];
+    }
+    case 'yaml': {
+      // JSON is YAML, and JSON.parse is much faster on big files: JSON-looking text tries it first.
+      const json = /^\s*[{[]/.test(text) ? tryParse(() => JSON.parse(text) as unknown) : undefined;
+      return json ? [{ index: 0, value: json.value, format: 'yaml', locate: yamlLocator(text, 0) }] : parseYaml(text, lim.maxAliasCount);
+    }
+    case 'auto':
+      return parseAuto(text, lim);
+  }
+}
 
-function tryJson(text: string): { value: unknown } | undefined {
+function parseAuto(text: string, lim: Required<ParseLimits>): RawDocument[] {
+  if (/^\s*[{[]/.test(text)) {
+    const json = tryParse(() => JSON.parse(text) as unknown);
+    if (json) return [{ index: 0, value: json.value, format: 'json', locate: yamlLocator(text, 0) }];
+    const json5 = tryParse(() => JSON5.parse(text) as unknown);
+    if (json5) return [{ index: 0, value: json5.value, format: 'json5' }];
+  }
+  let yamlError: unknown;
   try {
-    return { value: JSON.parse(text) };
+    const docs = parseYaml(text, lim.maxAliasCount);
+    if (docs.some((d) => typeof d.value === 'object' && d.value !== null)) return docs;
+  } catch (err) {
+    yamlError = err;
+  }
+  // Not YAML, or YAML that is only a scalar (as KDL text reads in YAML): KDL when it is KDL.
+  const kdl = tryParse(() => parseKdlSpec(text));
+  if (kdl) return [{ index: 0, value: kdl.value.value, format: 'kdl', locate: kdl.value.locate }];
+  if (yamlError) throw yamlError;
+  return parseYaml(text, lim.maxAliasCount);
+}
+
+function tryParse<T>(parse: () => T): { value: T } | undefined {
+  try {
+    return { value: parse() };
   } catch {
     return undefined;
   }
 }
+
+function parseJson5(text: string): unknown {
+  try {
+    return JSON5.parse(text) as unknown;
+  } catch (err) {
+    const e = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
+    const at = e.lineNumber !== undefined ? ` at line ${e.lineNumber}, column ${e.columnNumber}` : '';
+    const what = e.message.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '');
+    throw new InputError(`invalid JSON5${at}: ${what}`);
+  }
+}
+
+/**
+ * A locator over the YAML (or JSON) text, built on the first call: the text is parsed again
+ * then, so a valid document costs nothing. Undefined for texts too large to keep.
+ */
+function yamlLocator(text: string, index: number): Locator | undefined {
+  if (text.length > LOCATABLE_CHARS) return undefined;
+  let find: Locator | undefined;
+  return (segments) => {
+    if (!find) {
+      const docs = parseAllDocuments(text, { prettyErrors: false });
+      const doc = (Array.isArray(docs) ? docs : [])[index];
+      const lines = new LineIndex(text);
+      find = doc ? (s) => yamlOffset(doc, s, lines) : () => undefined;
+    }
+    return find(segments);
+  };
+}
+
+/** Position of the key (or item) at `segments`, or of its nearest ancestor present in the text. */
+function yamlOffset(doc: Document, segments: PathSegments, lines: LineIndex) {
+  let node: unknown = doc.contents;
+  let offset = (node as YamlNode | null)?.range?.[0];
+  for (const seg of segments) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(seg));
+      if (!pair) break;
+      offset = (pair.key as YamlNode | null)?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) {
+      node = node.items[seg];
+      offset = (node as YamlNode).range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  return offset === undefined ? undefined : lines.position(offset);
+}
+
+const BLIND_DEPTH_LIMIT = 1000;
 
 /** Bracket nesting ignoring quotes and comments entirely. */
 function bracketDepth(text: string): number {
@@ -131,7 +233,7 @@ function parseYaml(text: string, maxAliasCount: number): RawDocument[] {
     }
     if (doc.contents === null) return; // an empty document (e.g. a trailing `---`)
     try {
-      out.push({ index, value: doc.toJS({ maxAliasCount }) });
+      out.push({ index, value: doc.toJS({ maxAliasCount }), format: 'yaml', locate: yamlLocator(text, index) });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       issues.push({

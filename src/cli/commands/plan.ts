@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadWorkflowFile, planDocument, summarizePlan, type Plan } from '../../spec/index.js';
-import { parseFormat, parseIntOption, printJson, renderTable } from '../output.js';
+import { parseFormat, parseIntOption, printJson, printWarnings, renderTable } from '../output.js';
 
 interface PlanFlags {
   format?: string;
@@ -32,14 +32,16 @@ export function register(program: Command): void {
   program
     .command('plan')
     .description('show what a workflow file expands to: jobs, resource classes, DAG depth, roots and leaves')
-    .argument('<file>', 'workflow file (YAML or JSON)')
+    .argument('<file>', 'workflow file (.yaml/.yml, .json, .json5 or .kdl)')
     .option('--jobs', 'list every expanded job')
     .option('--max-jobs <n>', 'refuse specs that expand to more jobs than this (default 10000000)')
     .option('--format <format>', 'table or json', 'table')
     .action((file: string, flags: PlanFlags) => {
       const format = parseFormat(flags.format);
       const maxJobs = parseIntOption(flags.maxJobs, '--max-jobs', 1);
-      const plans = loadWorkflowFile(file).map((doc) => planDocument(doc, { maxJobs }));
+      const docs = loadWorkflowFile(file);
+      const plans = docs.map((doc) => planDocument(doc, { maxJobs }));
+      for (const doc of docs) printWarnings(file, doc.warnings);
       const out = plans.map((plan) => ({ ...summarizePlan(plan), ...(flags.jobs ? { expanded_jobs: expandedJobs(plan) } : {}) }));
       if (format === 'json') {
         printJson(out.length === 1 ? out[0] : out);

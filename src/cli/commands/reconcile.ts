@@ -18,7 +18,7 @@ import { ScheduledRuns } from '../../reconciler/schedule.js';
 import type { WorkflowStatusView } from '../../reconciler/status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
-import { parseFormat, parseIntOption, printJson, renderTable } from '../output.js';
+import { parseFormat, parseIntOption, printJson, printWarnings, renderTable } from '../output.js';
 import { InputError } from '../../errors.js';
 import { addLocalJobOptions, localJobOptionsFromFlags, readToken, type LocalJobFlags } from '../runner-flags.js';
 
@@ -54,7 +54,7 @@ export function register(program: Command): void {
     program
       .command('reconcile')
       .description('Run the workflow(s) declared in FILE to the end on this machine (embedded SQLite; re-run to resume)')
-      .argument('<file>', 'workflow file (YAML or JSON; a Workflow resource or a bare torc spec)'),
+      .argument('<file>', 'workflow file (.yaml/.yml, .json, .json5 or .kdl; a Workflow resource or a bare torc spec)'),
   )
     .option('--db <path>', 'SQLite database (default: .torc/<name>.db next to the file)')
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
@@ -87,6 +87,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
   const plans = docs.map((doc) => planDocument(doc));
+  for (const doc of docs) printWarnings(file, doc.warnings);
   if (runnerKind === 'slurm') {
     docs.forEach((doc, i) => {
       if (plans[i]!.slurm_schedulers.length === 0) {

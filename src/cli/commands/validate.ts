@@ -6,17 +6,19 @@
 import type { Command } from 'commander';
 import { InputError, TooLargeError, type InputIssue } from '../../errors.js';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
-import { parseFormat, parseIntOption, printJson } from '../output.js';
+import { parseFormat, parseIntOption, printJson, printWarnings } from '../output.js';
 
 interface FileResult {
   file: string;
   ok: boolean;
   workflows: { name: string; jobs: number }[];
   errors: InputIssue[];
+  /** Accepted but ignored (as torc ignores them): printed, not failing. */
+  warnings: InputIssue[];
 }
 
 export function validateFile(file: string, maxJobs?: number): FileResult {
-  const result: FileResult = { file, ok: true, workflows: [], errors: [] };
+  const result: FileResult = { file, ok: true, workflows: [], errors: [], warnings: [] };
   const fail = (err: unknown) => {
     if (err instanceof InputError) result.errors.push(...err.issues);
     else if (err instanceof TooLargeError) result.errors.push({ path: err.field ?? '', message: err.message });
@@ -24,6 +26,7 @@ export function validateFile(file: string, maxJobs?: number): FileResult {
   };
   try {
     for (const doc of loadWorkflowFile(file)) {
+      result.warnings.push(...doc.warnings);
       try {
         const plan = planDocument(doc, { maxJobs });
         result.workflows.push({ name: plan.name, jobs: plan.jobs.length });
@@ -42,7 +45,7 @@ export function register(program: Command): void {
   program
     .command('validate')
     .description('check workflow files (schema, references, parameters, dependency cycles) without running them')
-    .argument('<files...>', 'workflow files (YAML or JSON; Workflow resources or bare torc specs)')
+    .argument('<files...>', 'workflow files (.yaml/.yml, .json, .json5 or .kdl; Workflow resources or bare torc specs)')
     .option('--max-jobs <n>', 'refuse specs that expand to more jobs than this (default 10000000)')
     .option('--format <format>', 'table or json', 'table')
     .action((files: string[], flags: { maxJobs?: string; format?: string }) => {
@@ -53,6 +56,7 @@ export function register(program: Command): void {
         printJson(results);
       } else {
         for (const r of results) {
+          printWarnings(r.file, r.warnings);
           if (r.ok) {
             const jobs = r.workflows.reduce((n, w) => n + w.jobs, 0);
             process.stdout.write(`${r.file}: ok (${r.workflows.map((w) => w.name).join(', ')}: ${jobs} job${jobs === 1 ? '' : 's'})\n`);

@@ -249,11 +249,15 @@ export interface SlurmSchedulerSpec {
    */
   extra?: string;
 }
+/**
+ * Per-job CPU and memory sampling, torc's fields. Other fields are accepted and ignored with a warning, as torc ignores them.
+ */
 export interface ResourceMonitorSpec {
   enabled?: boolean;
   granularity?: 'summary' | 'time_series';
   sample_interval_seconds?: number;
   generate_plots?: boolean;
+  [k: string]: unknown | undefined;
 }
 export interface WorkflowActionSpec {
   trigger_type: 'on_workflow_start' | 'on_workflow_complete' | 'on_jobs_ready' | 'on_jobs_complete';

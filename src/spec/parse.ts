@@ -87,8 +87,11 @@ function parseIn(text: string, format: FormatChoice, lim: Required<ParseLimits>)
   }
 }
 
+/** Text that starts (after blanks and comments) with `{` or `[`. */
+const JSON_LIKE = /^(?:\s|\/\/[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*[{[]/;
+
 function parseAuto(text: string, lim: Required<ParseLimits>): RawDocument[] {
-  if (/^\s*[{[]/.test(text)) {
+  if (JSON_LIKE.test(text)) {
     const json = tryParse(() => JSON.parse(text) as unknown);
     if (json) return [{ index: 0, value: json.value, format: 'json', locate: yamlLocator(text, 0) }];
     const json5 = tryParse(() => JSON5.parse(text) as unknown);
@@ -104,7 +107,11 @@ function parseAuto(text: string, lim: Required<ParseLimits>): RawDocument[] {
   // Not YAML, or YAML that is only a scalar (as KDL text reads in YAML): KDL when it is KDL.
   const kdl = tryParse(() => parseKdlSpec(text));
   if (kdl) return [{ index: 0, value: kdl.value.value, format: 'kdl', locate: kdl.value.locate }];
-  if (yamlError) throw yamlError;
+  if (yamlError) {
+    const json5 = tryParse(() => JSON5.parse(text) as unknown);
+    if (json5) return [{ index: 0, value: json5.value, format: 'json5' }];
+    throw yamlError;
+  }
   return parseYaml(text, lim.maxAliasCount);
 }
 

@@ -4,6 +4,7 @@
  * error classes the server threw (InputError, NotFoundError, ConflictError, TooLargeError) with
  * the server's message and field; 401 and anything else unexpected as ApiError.
  */
+import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
 import type {
   BulkItemResult,
@@ -163,6 +164,15 @@ export class TorcClient implements RunnerClient {
   /** Creates a workflow with its jobs from a spec document (YAML or JSON text). */
   async createWorkflowFromSpec(text: string, contentType = 'application/yaml'): Promise<{ workflow_id: number }> {
     return this.call('POST', '/workflow_specs', { text, contentType });
+  }
+
+  /** torc's export document of a workflow (`torc workflows export`). */
+  async exportWorkflow(workflowId: number, options: { includeResults?: boolean; includeEvents?: boolean } = {}): Promise<TorcExport> {
+    const query = new URLSearchParams();
+    if (options.includeResults) query.set('include_results', 'true');
+    if (options.includeEvents) query.set('include_events', 'true');
+    const q = query.size > 0 ? `?${query}` : '';
+    return this.call('GET', `/workflows/${workflowId}/export${q}`);
   }
 
   /** torc's create_workflow: an empty workflow. */

@@ -8,8 +8,11 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import type { PageView, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
+import { buildTorcExport, type ExportOptions } from '../api/export-view.js';
 import { actionView, pageView, workflowStatusView, workflowView } from '../api/views.js';
 import { InputError } from '../errors.js';
+import type { WorkflowSpec } from '../spec/index.js';
+import type { TorcExport } from '../spec/torc-export.js';
 import type { FileObservation, JobRecord } from '../runners/client.js';
 import type { FileRecord, ReinitOutcome } from '../store/index.js';
 import { Store } from '../store/index.js';
@@ -26,6 +29,10 @@ export interface WorkflowBackend {
   processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }): Promise<ReinitOutcome>;
   listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }): Promise<PageView<JobRecord>>;
   listActions(id: number): Promise<WorkflowActionModel[]>;
+  /** torc's export document of a workflow. */
+  exportWorkflow(id: number, options: ExportOptions): Promise<TorcExport>;
+  /** Stores a new workflow from a spec (validated and planned as `torc validate` does). */
+  createWorkflowFromSpec(spec: WorkflowSpec, source: string): Promise<{ workflow_id: number }>;
   close(): Promise<void>;
 }
 
@@ -82,6 +89,12 @@ class ClientBackend implements WorkflowBackend {
   listActions(id: number) {
     return this.c.listActions(id);
   }
+  exportWorkflow(id: number, options: ExportOptions) {
+    return this.c.exportWorkflow(id, { includeResults: options.results, includeEvents: options.events });
+  }
+  createWorkflowFromSpec(spec: WorkflowSpec) {
+    return this.c.createWorkflowFromSpec(JSON.stringify(spec), 'application/json');
+  }
   async close() {}
 }
 
@@ -126,6 +139,16 @@ class StoreBackend implements WorkflowBackend {
   async listActions(id: number) {
     const wf = await this.store.getWorkflow(id);
     return (await this.store.listActions(id)).map((a) => actionView(a, wf.run_id));
+  }
+  exportWorkflow(id: number, options: ExportOptions) {
+    return buildTorcExport(this.store, id, options);
+  }
+  async createWorkflowFromSpec(spec: WorkflowSpec, source: string) {
+    // Loaded here, not at start-up: only import needs the spec pipeline (issue 9: start-up cost).
+    const { loadWorkflowText, planDocument } = await import('../spec/index.js');
+    const [doc] = loadWorkflowText(JSON.stringify(spec), { format: 'json', sourceName: source });
+    const wf = await this.store.createWorkflowFromPlan(planDocument(doc!));
+    return { workflow_id: wf.id };
   }
   close() {
     return this.store.close();

@@ -7,7 +7,31 @@
  */
 import { InputError } from '../../errors.js';
 import { formatOfMediaType, loadWorkflowText, planDocument } from '../../spec/index.js';
+import { buildTorcExport } from '../export-view.js';
+import { p } from '../params.js';
 import type { ApiRoute } from './common.js';
+
+const records = { type: 'array', items: { type: 'object' } };
+/** torc's export document: its lists of records in torc's model shapes (see api/export-view.ts). */
+const EXPORT_SCHEMA = {
+  type: 'object',
+  required: ['export_version', 'exported_at', 'workflow', 'files', 'user_data', 'resource_requirements', 'slurm_schedulers', 'local_schedulers', 'failure_handlers', 'jobs', 'workflow_actions'],
+  properties: {
+    export_version: { type: 'string', enum: ['1.0'] },
+    exported_at: { type: 'string' },
+    workflow: { type: 'object' },
+    files: records,
+    user_data: records,
+    resource_requirements: records,
+    slurm_schedulers: records,
+    local_schedulers: records,
+    failure_handlers: records,
+    jobs: records,
+    workflow_actions: records,
+    results: records,
+    events: records,
+  },
+};
 
 /** Most jobs a spec sent over HTTP may expand to (the CLI may allow more). */
 export const MAX_SPEC_JOBS = 1_000_000;
@@ -55,5 +79,21 @@ export const specRoutes: ApiRoute[] = [
       const wf = await deps.store.createWorkflowFromPlan(plan);
       return { workflow_id: wf.id };
     },
+  },
+  {
+    operationId: 'export_workflow',
+    method: 'GET',
+    path: '/workflows/{id}/export',
+    summary: "The workflow as torc's export document (export_version 1.0: every record with its id, job relations as id lists), as `torc workflows export` writes it",
+    mutating: false,
+    params: [p.id('id', 'Workflow id'), p.queryBool('include_results', 'Include the results of every run', false), p.queryBool('include_events', 'Include the events', false)],
+    errors: [404],
+    response: {
+      status: 200,
+      schema: EXPORT_SCHEMA,
+      description: "torc's workflow export document",
+    },
+    handler: ({ deps, params }) =>
+      buildTorcExport(deps.store, params.id as number, { results: params.include_results === true, events: params.include_events === true }),
   },
 ];

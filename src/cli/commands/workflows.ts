@@ -1,6 +1,8 @@
 /**
- * `torc workflows list|show|status|cancel|reset-status|reinitialize`: look at and act on stored
- * workflows, through a server (--url / TORC_API_URL) or a database file (--db); see backend.ts.
+ * `torc workflows list|show|status|cancel|reset-status|reinitialize|export|import`: look at and
+ * act on stored workflows, through a server (--url / TORC_API_URL) or a database file (--db);
+ * see backend.ts. export/import move a workflow in torc's export format (or, with --spec, as a
+ * spec file in any of torc's formats).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -8,6 +10,7 @@ import { observeFiles } from '../../runners/file-times.js';
 
 import { addBackendOptions, allPages, openBackend, type BackendFlags, type WorkflowBackend } from '../backend.js';
 import { parseFormat, printJson, printTable, type OutputFormat } from '../output.js';
+import { exportCommand, importCommand } from './workflow-transfer.js';
 import { parseWorkflowId } from '../runner-flags.js';
 
 interface Flags extends BackendFlags {
@@ -119,5 +122,7 @@ export function register(program: Command): void {
         if (out.jobs.length > 0) printTable(out.jobs.map((j) => ({ id: j.id, name: j.name, why: j.reasons.join('; ') })), ['id', 'name', 'why']);
       }),
     );
-}
 
+  exportCommand(subcommand(wf, 'export', "torc's export document of a workflow (all records with ids; JSON), or with --spec the workflow as a spec file"), withBackend);
+  importCommand(subcommand(wf, 'import', "A new workflow from torc's export document (a file, or - for stdin); jobs start uninitialized"), withBackend);
+}

@@ -10,7 +10,7 @@
  * resource_monitoring_demo (three 60-second CPU and memory hogs, in three formats) runs only
  * with TORC_EXAMPLES_FULL=1. Skipped loudly when ../shared/torc is absent.
  */
-import avaTest from 'ava';
+import avaTest, { type ExecutionContext } from 'ava';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -73,7 +73,7 @@ if (!FULL && TORC_SHARED) console.warn(`torc examples: ${[...HEAVY].join(', ')} 
 
 for (const name of RUNNABLE) {
   const run = HEAVY.has(name) && !FULL ? avaTest.skip : test;
-  run(`${name} runs to the end with torc reconcile`, async (t) => {
+  run(`${name} runs to the end with torc reconcile`, async (t: ExecutionContext) => {
     const dir = mkdtempSync(join(tmpdir(), 'torc-example-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     symlinkSync(join(TORC_SHARED!, 'examples'), join(dir, 'examples'));

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
-import { formatOfMediaType, formatOfPath, loadWorkflowFile, loadWorkflowText, planDocument, type WorkflowSpec } from '../../src/spec/index.js';
+import { formatOfMediaType, formatOfPath, loadWorkflowFile, loadWorkflowText, planDocument, type SpecFormat, type WorkflowSpec } from '../../src/spec/index.js';
 import { serializeSpec } from '../../src/spec/serialize.js';
 
 /** One spec touching every KDL shape: entry nodes, properties, repeated singulars, multi-argument lists, blocks, JSON data. */
@@ -227,7 +227,7 @@ test('files are read by extension: a .json file is held to JSON, a .json5 file i
 
 test('without a known extension the format is detected: JSON, JSON5, YAML, then KDL', (t) => {
   const dir = scratch();
-  const cases: [string, string, string][] = [
+  const cases: [string, string, SpecFormat][] = [
     ['a.txt', '{"name": "js", "jobs": [{"name": "a", "command": "x"}]}', 'json'],
     ['b.txt', JSON5_TEXT.replace(/^\/\/.*\n/, ''), 'json5'],
     ['c', 'name: ym\njobs: [{name: a, command: x}]\n', 'yaml'],

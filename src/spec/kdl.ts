@@ -16,8 +16,8 @@
  * Unknown nodes are kept under their name for the schema check to report (torc would drop
  * them silently), each with its line and column.
  */
-import { parse as parseKdl, getLocation, type Entry, type Node } from '@bgotink/kdl';
-import { parseCompat } from '@bgotink/kdl/v1-compat';
+import type { Entry, Node } from '@bgotink/kdl';
+import { loadKdl, loadKdlV1 } from '../lazy-modules.js';
 import { InputError, type InputIssue } from '../errors.js';
 import { workflowSpecSchema, type JsonSchema } from './schema.js';
 import type { Locator, PathSegments, SourcePosition } from './positions.js';
@@ -42,10 +42,10 @@ export function parseKdlSpec(text: string): KdlDocumentValue {
 
 function parseWithPositions(text: string) {
   try {
-    return parseKdl(text, { storeLocations: true });
+    return loadKdl().parse(text, { storeLocations: true });
   } catch (v2Error) {
     try {
-      return parseCompat(text, { storeLocations: true }); // KDL v1 (`true`, `false`, `null` without #)
+      return loadKdlV1().parseCompat(text, { storeLocations: true }); // KDL v1 (`true`, `false`, `null` without #)
     } catch {
       throw syntaxError(v2Error); // the v2 error: torc's examples and docs are KDL v2
     }
@@ -81,12 +81,12 @@ class Converter {
   }
 
   private mark(path: PathSegments, element: Node | Entry): void {
-    const loc = getLocation(element);
+    const loc = loadKdl().getLocation(element);
     if (loc) this.positions.set(key(path), { line: loc.start.line, column: loc.start.column });
   }
 
   private fail(path: PathSegments, element: Node | Entry, message: string): void {
-    const loc = getLocation(element);
+    const loc = loadKdl().getLocation(element);
     const at = loc ? ` (line ${loc.start.line}, column ${loc.start.column})` : '';
     this.issues.push({ path: ['spec', ...path].reduce<string>((p, s) => p + (typeof s === 'number' ? `[${s}]` : fieldSegment(s)), '').replace(/^\./, ''), message: `${message}${at}` });
   }

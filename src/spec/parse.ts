@@ -5,9 +5,9 @@
  * name the line and column; each document can locate its fields in the text (for validation
  * errors) while the text is of a size worth keeping.
  */
-import JSON5 from 'json5';
 import { isAlias, isMap, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { InputError, type InputIssue } from '../errors.js';
+import { loadJson5 } from '../lazy-modules.js';
 import type { FormatChoice, SpecFormat } from './formats.js';
 import { parseKdlSpec } from './kdl.js';
 import { LineIndex, type Locator, type PathSegments } from './positions.js';
@@ -94,7 +94,7 @@ function parseAuto(text: string, lim: Required<ParseLimits>): RawDocument[] {
   if (JSON_LIKE.test(text)) {
     const json = tryParse(() => JSON.parse(text) as unknown);
     if (json) return [{ index: 0, value: json.value, format: 'json', locate: yamlLocator(text, 0) }];
-    const json5 = tryParse(() => JSON5.parse(text) as unknown);
+    const json5 = tryParse(() => loadJson5().parse(text) as unknown);
     if (json5) return [{ index: 0, value: json5.value, format: 'json5' }];
   }
   let yamlError: unknown;
@@ -108,7 +108,7 @@ function parseAuto(text: string, lim: Required<ParseLimits>): RawDocument[] {
   const kdl = tryParse(() => parseKdlSpec(text));
   if (kdl) return [{ index: 0, value: kdl.value.value, format: 'kdl', locate: kdl.value.locate }];
   if (yamlError) {
-    const json5 = tryParse(() => JSON5.parse(text) as unknown);
+    const json5 = tryParse(() => loadJson5().parse(text) as unknown);
     if (json5) return [{ index: 0, value: json5.value, format: 'json5' }];
     throw yamlError;
   }
@@ -125,7 +125,7 @@ function tryParse<T>(parse: () => T): { value: T } | undefined {
 
 function parseJson5(text: string): unknown {
   try {
-    return JSON5.parse(text) as unknown;
+    return loadJson5().parse(text) as unknown;
   } catch (err) {
     const e = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
     const at = e.lineNumber !== undefined ? ` at line ${e.lineNumber}, column ${e.columnNumber}` : '';

@@ -4,8 +4,8 @@
  * list entry with its name as the argument, one node per value of a list of names (torc's KDL
  * reader takes only the first argument of most of them), user data as a JSON string.
  */
-import { Document, Identifier, Node, format as formatKdl } from '@bgotink/kdl';
-import JSON5 from 'json5';
+import type { Document, Node } from '@bgotink/kdl';
+import { loadJson5, loadKdl } from '../lazy-modules.js';
 import { stringify as stringifyYaml } from 'yaml';
 import type { WorkflowSpec } from './generated/workflow.js';
 import type { SpecFormat } from './formats.js';
@@ -18,9 +18,9 @@ export function serializeSpec(spec: WorkflowSpec, format: SpecFormat): string {
     case 'json':
       return `${JSON.stringify(spec, null, 2)}\n`;
     case 'json5':
-      return `${JSON5.stringify(spec, null, 2)}\n`;
+      return `${loadJson5().stringify(spec, null, 2)}\n`;
     case 'kdl':
-      return formatKdl(toKdlDocument(spec));
+      return loadKdl().format(toKdlDocument(spec));
   }
 }
 
@@ -43,7 +43,7 @@ const MULTI_ARGUMENT = new Set(['use_parameters', 'exit_codes']);
 type Primitive = string | number | boolean | null;
 
 function toKdlDocument(spec: WorkflowSpec): Document {
-  const doc = new Document();
+  const doc = new (loadKdl().Document)();
   for (const node of fieldNodes(spec as unknown as Record<string, unknown>, workflowSpecSchema())) doc.appendNode(node);
   return doc;
 }
@@ -98,7 +98,8 @@ function entryNode(name: string, item: Record<string, unknown>, schema: JsonSche
 }
 
 function node(name: string, args: Primitive[]): Node {
-  const n = new Node(new Identifier(name));
+  const { Node: KdlNode, Identifier } = loadKdl();
+  const n = new KdlNode(new Identifier(name));
   for (const a of args) n.addArgument(a);
   return n;
 }

@@ -201,6 +201,10 @@ export class FakeApiServer {
   private async readBody(req: IncomingMessage, yaml = false): Promise<unknown> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (/application\/vnd\.kubernetes\.protobuf/.test(String(req.headers['content-type'] ?? ''))) {
+      // Typed kubectl commands (create namespace, …) send protobuf; the fake speaks JSON only.
+      throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (this test server does not decode protobuf)');
+    }
     const text = Buffer.concat(chunks).toString('utf8');
     if (!text.trim()) return undefined;
     if (yaml) return text; // apply-patch+yaml: parsed by the store (YAML or JSON)
@@ -417,6 +421,10 @@ export class FakeApiServer {
       }
       case 'patch': {
         const contentType = String(req.headers['content-type'] ?? '');
+        if (/apply-patch/.test(contentType) && !q.get('fieldManager')) {
+          // Apply needs a named manager (no User-Agent fallback): it owns what it applies.
+          throw invalid('PatchOptions', '', 'meta.k8s.io', [{ field: 'fieldManager', message: 'Required value: is required for apply patch', reason: 'FieldValueRequired' }]);
+        }
         const body = await this.readBody(req, /apply-patch/.test(contentType));
         if (body === undefined) throw new ApiError(400, 'BadRequest', 'the body of the request is empty');
         const existed = !!store.tryGet(rt, ns, r.name!);

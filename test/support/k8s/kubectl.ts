@@ -104,7 +104,7 @@ export class Terminal {
       const doc = YAML.parse(flat) as { contexts: { context: Record<string, string> }[] };
       for (const c of doc.contexts) c.context.namespace = namespace;
       const term = new Terminal(t, namespace, YAML.stringify(doc), null);
-      const made = await term.run(`kubectl create namespace ${namespace}`);
+      const made = await term.run(`echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"${namespace}","labels":{"torc.dev/test":"true"}}}' | kubectl apply -f -`);
       if (made.code !== 0) throw new Error(`cannot create namespace ${namespace}: ${made.stderr}`);
       t.teardown(() => term.run(`kubectl delete namespace ${namespace} --wait=false`).then(() => undefined));
       return term;

@@ -6,6 +6,7 @@
  *     answer an APIGroupDiscoveryList with every resource of every version in one response, when
  *     the Accept header asks for it; the response's Content-Type says which form was sent.
  */
+import { acceptsAs } from './media.js';
 import { discoveryResources, type ResourceType } from './resources.js';
 import { SERVER_VERSION } from './openapi.js';
 
@@ -15,16 +16,7 @@ const AGGREGATED_V2BETA1 = 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=
 type Json = Record<string, unknown>;
 
 /** Which aggregated form an Accept header asks for (first match wins, as the server negotiates). */
-export function wantsAggregated(accept: string | undefined): 'v2' | 'v2beta1' | null {
-  for (const part of String(accept ?? '').split(',')) {
-    const params = new Map(part.split(';').slice(1).map((p) => p.trim().split('=') as [string, string]));
-    if (params.get('as') === 'APIGroupDiscoveryList' && params.get('g') === 'apidiscovery.k8s.io') {
-      const v = params.get('v');
-      if (v === 'v2' || v === 'v2beta1') return v;
-    }
-  }
-  return null;
-}
+export const wantsAggregated = (accept: string | undefined) => acceptsAs(accept, 'APIGroupDiscoveryList', 'apidiscovery.k8s.io', ['v2', 'v2beta1'] as const);
 
 export const aggregatedContentType = (v: 'v2' | 'v2beta1') => (v === 'v2' ? AGGREGATED_V2 : AGGREGATED_V2BETA1);
 

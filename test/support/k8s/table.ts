@@ -7,6 +7,7 @@
  * built-in printers (wide columns at priority 1); other kinds the default convertor's Name and
  * Created At. Rows carry the object as PartialObjectMetadata unless includeObject=Object.
  */
+import { acceptsAs } from './media.js';
 import { apiVersionOf, type PrinterColumn, type ResourceType } from './resources.js';
 import type { Obj } from './validation.js';
 
@@ -208,17 +209,8 @@ function printerFor(rt: ResourceType): Printer {
   };
 }
 
-/** Whether an Accept header asks for a meta.k8s.io Table (any of v1 / v1beta1). */
-export function wantsTable(accept: string | undefined): 'v1' | 'v1beta1' | null {
-  for (const part of String(accept ?? '').split(',')) {
-    const params = new Map(part.split(';').slice(1).map((p) => p.trim().split('=') as [string, string]));
-    if (params.get('as') === 'Table' && params.get('g') === 'meta.k8s.io') {
-      const v = params.get('v');
-      if (v === 'v1' || v === 'v1beta1') return v;
-    }
-  }
-  return null;
-}
+/** Whether an Accept header asks for a meta.k8s.io Table (v1 or v1beta1). */
+export const wantsTable = (accept: string | undefined) => acceptsAs(accept, 'Table', 'meta.k8s.io', ['v1', 'v1beta1'] as const);
 
 function rowObject(rt: ResourceType, o: Obj, include: string, version: string): Obj | undefined {
   if (include === 'None') return undefined;

@@ -109,7 +109,8 @@ test('OpenAPI: v3 index and documents with the CRD schema; a stale hash redirect
   t.is(fields.get(1)![0]!.toString(), '2.0', 'swagger');
   const names = protoFields(fields.get(9)![0]!).get(1)!.map((named) => protoFields(named).get(1)![0]!.toString());
   t.true(names.includes('dev.torc.v1alpha1.Workflow'));
-  t.true(names.includes('io.k8s.api.core.v1.Pod'));
+  t.true(names.includes('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta'));
+  t.false(names.includes('io.k8s.api.core.v1.Pod'), 'built-in kinds: kubectl uses its compiled-in types');
 });
 
 test('Table responses: CRD printer columns, pods; includeObject=Object', async (t) => {

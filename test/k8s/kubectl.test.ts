@@ -212,6 +212,23 @@ test('server-side apply: serverside-applied, field managers, a conflict named wi
   t.regex((await ok(t, term, `kubectl get twf pipeline -o jsonpath='{.spec.description}'`)).stdout, /^Fan-out/);
 });
 
+test('client-side apply of a changed built-in object: kubectl\'s strategic merge patch lands as the manifest says', async (t) => {
+  const term = await Terminal.open(t);
+  // deploy/deployment.yaml in this namespace with no replicas (no pods, also on a real cluster).
+  const base = readFileSync(join(REPO_ROOT, 'deploy/deployment.yaml'), 'utf8').replace(/^ {2}namespace: torc-system\n/m, '').replace('replicas: 1', 'replicas: 0');
+  const changed = base.replace('cpu: 100m', 'cpu: 200m').replace('            - --leader-elect\n', '            - --leader-elect\n            - --work-pvc\n            - torc-work\n');
+  writeFileSync(join(term.dir, 'deployment.yaml'), base);
+  writeFileSync(join(term.dir, 'deployment-changed.yaml'), changed);
+  const args = async () => JSON.parse((await ok(t, term, `kubectl get deployment torc-operator -o jsonpath='{.spec.template.spec.containers[0].args}'`)).stdout) as string[];
+  t.regex((await ok(t, term, 'kubectl apply -f deployment.yaml')).stdout, /deployment\.apps\/torc-operator created/);
+  t.regex((await ok(t, term, 'kubectl apply -f deployment-changed.yaml')).stdout, /deployment\.apps\/torc-operator configured/);
+  t.deepEqual((await args()).slice(4, 7), ['--leader-elect', '--work-pvc', 'torc-work']);
+  t.is((await ok(t, term, `kubectl get deployment torc-operator -o jsonpath='{.spec.template.spec.containers[0].resources.requests.cpu}'`)).stdout, '200m');
+  await ok(t, term, 'kubectl apply -f deployment.yaml');
+  t.false((await args()).includes('--work-pvc'), 'the removed args are gone again');
+  t.deepEqual(header((await ok(t, term, 'kubectl get deployment torc-operator')).stdout), ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
+});
+
 // The job waits for a file this process writes: the fake's pods run on this machine.
 const fakeOnly = REAL ? (title: string, impl: (t: ExecutionContext) => Promise<void>) => testSkip(`${title} (needs the fake's local pods)`, impl) : test;
 

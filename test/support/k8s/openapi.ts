@@ -13,9 +13,10 @@
  * the v2 copy is made "v2-safe" (no nullable, no oneOf/anyOf/allOf/not, no properties under
  * x-kubernetes-preserve-unknown-fields). Built-in kinds get a compact schema: their top-level
  * fields as open objects (kubectl validates nothing inside them, the fake's own validation does).
- * One deliberate difference: built-in PATCH operations do not list strategic-merge-patch, so
- * kubectl builds strategic merge patches for them from its compiled-in types (exact patch
- * metadata) instead of from these compact schemas.
+ * Deliberate differences: built-in PATCH operations do not list strategic-merge-patch, and the
+ * v2 document has no definitions of built-in kinds (only of CRDs and meta/v1), so kubectl builds
+ * strategic merge patches from its compiled-in types (exact patch metadata) instead of from these
+ * compact schemas; `kubectl explain` of built-in kinds works with the v3 renderer only.
  */
 import { createHash } from 'node:crypto';
 import type { ResourceType } from './resources.js';
@@ -293,6 +294,9 @@ function definitionsFor(types: ResourceType[], v2: boolean): Record<string, Json
   const ref = (name: string) => ({ $ref: `${v2 ? '#/definitions/' : '#/components/schemas/'}${name}` });
   const defs: Record<string, Json> = { ...metaDefinitions(ref) };
   for (const rt of types) {
+    // Built-in kinds have only a compact schema here: v2 leaves them out, so that kubectl
+    // (≤ 1.26 reads v2 for strategic merge patches and validation) uses its compiled-in types.
+    if (v2 && rt.builtin) continue;
     defs[definitionName(rt, rt.kind)] = kindSchema(rt, v2);
     defs[definitionName(rt, listKindOf(rt))] = listSchema(rt, v2);
   }

@@ -192,6 +192,19 @@ function printerFor(rt: ResourceType): Printer {
       },
     };
   }
+  if (rt.group === 'apps' && rt.plural === 'deployments') {
+    return {
+      columns: [NAME_COLUMN, col('Ready', 'Number of the pod with ready state'), col('Up-to-date', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+        col('Available', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'), col('Age', CREATION_DESCRIPTION),
+        col('Containers', 'Names of each container in the template.', 1), col('Images', 'Images referenced by each container in the template.', 1), col('Selector', 'Label selector for pods.', 1)],
+      row: (o) => {
+        const containers: Obj[] = o.spec?.template?.spec?.containers ?? [];
+        const selector = Object.entries(o.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+        return { cells: [o.metadata.name, `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`, o.status?.updatedReplicas ?? 0, o.status?.availableReplicas ?? 0,
+          age(o.metadata.creationTimestamp), containers.map((c) => c.name).join(','), containers.map((c) => c.image).join(','), selector] };
+      },
+    };
+  }
   if (rt.group === '' && rt.plural === 'persistentvolumeclaims') {
     return {
       columns: [NAME_COLUMN, col('Status', 'The status of the PVC'), col('Volume', 'The volume bound to the PVC'), col('Capacity', 'The capacity of the volume'),

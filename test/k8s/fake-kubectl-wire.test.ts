@@ -153,6 +153,11 @@ test('field validation: Strict refuses unknown fields with their path, Warn warn
   t.is(wrong.status, 422);
   t.is(wrong.body.message, 'Workflow.torc.dev "z" is invalid: spec.jobs[0].resource_requirements: Invalid value: "integer": spec.jobs[0].resource_requirements in body must be of type string: "integer"');
   t.like(wrong.body.details.causes[0], { reason: 'FieldValueTypeInvalid', field: 'spec.jobs[0].resource_requirements' });
+  // A patch whose result has unknown fields: the real server's patch error (field "patch").
+  const patched = await call(c, `${WF_PATH}/x?fieldValidation=Strict`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ spec: { bogus: true } }) });
+  t.is(patched.status, 422);
+  t.regex(patched.body.message, /^ "" is invalid: patch: Invalid value: ".*": strict decoding error: unknown field "spec\.bogus"$/);
+  t.like(patched.body.details.causes[0], { field: 'patch' });
   const missing = await post(c, WF_PATH, workflow('m', { jobs: [{ name: 'a' }] }));
   t.regex(missing.body.message, /spec\.jobs\[0\]\.command: Required value/);
 });

@@ -210,7 +210,7 @@ export class ClusterStore extends EventEmitter {
     }
     if (opts.source === 'patch') {
       throw new ApiError(422, 'Invalid', ` "" is invalid: patch: Invalid value: ${JSON.stringify(JSON.stringify(result))}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,
-        { causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value', field: 'patch' }] } as never);
+        { causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value', field: 'patch' }] });
     }
     throw strictDecoding(rt.kind, rt.version, unknown);
   }

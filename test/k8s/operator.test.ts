@@ -247,6 +247,26 @@ test.serial('a spec the schema accepts but the planner refuses: status Failed wi
   t.deepEqual(await wf.pods(), []);
 });
 
+test.serial('jobs exchanging files with no shared volume: refused up front (Failed, SharedStorage=False, a NoSharedStorage event), nothing run or stored', async (t) => {
+  const c = await cluster(t, { nodes: NODES });
+  const db = tempDb(t);
+  await startOperator(t, c, db);
+  const doc = YAML.parse(readFileSync(join(REPO_ROOT, 'examples/diamond.yaml'), 'utf8'));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.custom.createNamespacedCustomObject({ ...WF, namespace: c.namespace, body: doc });
+  const done = await wf.waitForPhase('diamond', 'Failed');
+  const cond = done.status?.conditions?.find((x) => x.type === 'SharedStorage');
+  t.like(cond, { status: 'False', reason: 'NoSharedStorage' });
+  t.regex(cond?.message ?? '', /work1 reads f2 \(output\/diamond\/f2\.txt\) written by preprocess/);
+  t.regex(cond?.message ?? '', /--work-pvc/);
+  const events = await wf.core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=diamond' });
+  t.true(events.items.some((e) => e.reason === 'NoSharedStorage' && e.type === 'Warning' && /jobs exchange files/.test(e.message ?? '')));
+  t.deepEqual(await wf.pods(), [], 'no job ran');
+  const store = await Store.open(db);
+  t.teardown(() => store.close());
+  t.deepEqual(await store.findWorkflowsByK8sName(c.namespace, 'diamond'), [], 'nothing stored');
+});
+
 function assertNoDuplicatePods(t: { is: (a: unknown, b: unknown, m?: string) => void; deepEqual: (a: unknown, b: unknown, m?: string) => void }, pods: V1Pod[], jobs: number) {
   t.is(pods.length, jobs, 'one pod per job');
   const ids = pods.map((p) => p.metadata?.labels?.[LABEL_JOB_ID]);
@@ -320,6 +340,9 @@ fakeOnly('examples/diamond.yaml as is: jobs share files through the work volume'
   const c = await cluster(t, { nodes: NODES });
   const fake = c.fake!;
   await startOperator(t, c, tempDb(t), { workVolume: { claimName: 'torc-work', mountPath: '/work' } });
+  // The claim the operator mounts, as deploy/jobs/work-pvc.yaml creates it (pods wait for it).
+  const pvc = YAML.parse(readFileSync(join(REPO_ROOT, 'deploy/jobs/work-pvc.yaml'), 'utf8'));
+  await c.fake!.server.store.create(c.fake!.type('persistentvolumeclaims'), c.namespace, pvc);
   const doc = YAML.parse(readFileSync(join(REPO_ROOT, 'examples/diamond.yaml'), 'utf8'));
   const wf = new WorkflowClient(c.kc, c.namespace);
   await wf.custom.createNamespacedCustomObject({ ...WF, namespace: c.namespace, body: doc });

@@ -80,3 +80,12 @@ test('queue-depth: homogeneous independent jobs', (t) => {
   t.is(plan.dep_targets.length, 0);
   t.is(new Set(plan.jobs.map((j) => j.resource_class)).size, 1);
 });
+
+test('k8s-pipeline: ordered by depends_on alone (no shared files), every job prints its result', (t) => {
+  const plan = loadPlanFromFile('examples/k8s-pipeline.yaml');
+  const s = summarizePlan(plan);
+  t.deepEqual([s.jobs, s.depth, s.root_names, s.leaf_names], [4, 3, ['fetch'], ['report']]);
+  t.deepEqual(plan.files, []);
+  const count = plan.jobs.find((j) => j.name === 'count')!;
+  t.is(execFileSync('sh', ['-c', count.command], { encoding: 'utf8' }), 'counted 3 records\n');
+});

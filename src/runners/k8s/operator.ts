@@ -5,7 +5,8 @@
  * nodes) and the store, and moves each workflow one step toward what its CR declares:
  *   1. a CR being deleted → its pods deleted, its store rows removed, our finalizer dropped;
  *   2. otherwise our finalizer is ensured and the spec applied to the store when the CR's
- *      generation changed (invalid spec → status Failed + a Warning event);
+ *      generation changed (invalid spec, or jobs exchanging files with no --work-pvc to share
+ *      them → status Failed + a condition and a Warning event saying why);
  *   3. pods → job transitions: Running → start, finished → complete (exit code; OOMKilled →
  *      137), gone while running → terminated; pods of stale attempts are deleted;
  *   4. dispatch: free capacity per node (allocatable − requests of every non-terminal pod,
@@ -29,12 +30,13 @@ import { JobStatus, statusName } from '../../store/status.js';
 import type { Store } from '../../store/index.js';
 import type { ClaimedJobRecord, JobRecord } from '../client.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeStatus } from './api-errors.js';
-import { clusterCapacity, isTerminalPod, type CapacityOptions } from './capacity.js';
+import { clusterCapacity, type CapacityOptions } from './capacity.js';
 import { CoalescedPass } from '../../reconciler/coalesced.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
+import { sharedStorageRefusal } from './shared-files.js';
 import {
   ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podJob, podOutcome,
 } from './pods.js';
@@ -106,6 +108,8 @@ interface WorkflowState {
   generation: number;
   workflowId: number | null;
   invalid: string | null;
+  /** The condition and reason reporting `invalid` (default SpecValid / InvalidSpec). */
+  refusal?: { condition: string; reason: string };
   computeNodeId: number | null;
   lastHeartbeat: number;
 }
@@ -323,16 +327,23 @@ export class Operator {
     let st = this.state.get(uid);
     if (st && st.generation === generation) return st;
     st = { uid, namespace: cr.metadata.namespace, name: cr.metadata.name, generation, workflowId: st?.workflowId ?? null, invalid: null, computeNodeId: st?.computeNodeId ?? null, lastHeartbeat: 0 };
-    let plan: Plan;
+    let plan: Plan | null = null;
     try {
       const doc = { apiVersion: cr.apiVersion ?? `${WORKFLOW_GROUP}/${WORKFLOW_VERSION}`, kind: WORKFLOW_KIND, metadata: { name: cr.metadata.name, namespace: cr.metadata.namespace }, spec: cr.spec };
       const [parsed] = loadWorkflowText(JSON.stringify(doc), { sourceName: `${cr.metadata.namespace}/${cr.metadata.name}` });
       plan = planDocument(parsed!);
+      const noSharedStorage = this.o.workVolume ? null : sharedStorageRefusal(plan, cr.metadata.namespace);
+      if (noSharedStorage) {
+        st.invalid = noSharedStorage;
+        st.refusal = { condition: 'SharedStorage', reason: 'NoSharedStorage' };
+      }
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       st.invalid = err.message;
+    }
+    if (st.invalid !== null || !plan) {
       this.state.set(uid, st);
-      await this.events.record(this.ref(cr), 'Warning', 'InvalidSpec', err.message);
+      await this.events.record(this.ref(cr), 'Warning', st.refusal?.reason ?? 'InvalidSpec', st.invalid ?? '');
       await this.reportInvalid(cr, st);
       return st;
     }
@@ -571,12 +582,12 @@ export class Operator {
 
   private async reportInvalid(cr: WorkflowCr, st: WorkflowState): Promise<void> {
     const now = new Date().toISOString();
-    const prevCond = (cr.status?.conditions ?? []).find((c) => c.type === 'SpecValid');
+    const prevCond = (cr.status?.conditions ?? []).find((c) => c.type === (st.refusal?.condition ?? 'SpecValid'));
     const status = {
       phase: 'Failed', observedGeneration: st.generation, workflowId: st.workflowId ?? 0, runId: 0, total: 0, done: 0,
       counts: workflowCrStatus({ generation: 0, workflowId: 0, runId: 0, counts: {}, canceled: false }).counts,
       conditions: [{
-        type: 'SpecValid', status: 'False', reason: 'InvalidSpec', message: (st.invalid ?? '').slice(0, 4000),
+        type: st.refusal?.condition ?? 'SpecValid', status: 'False', reason: st.refusal?.reason ?? 'InvalidSpec', message: (st.invalid ?? '').slice(0, 4000),
         lastTransitionTime: prevCond?.status === 'False' ? prevCond.lastTransitionTime : now,
       }],
     } as unknown as WorkflowCrStatus;
@@ -585,10 +596,13 @@ export class Operator {
     });
   }
 
-  /** The CR is being deleted: stop its pods, forget it in the store, release the finalizer. */
+  /**
+   * The CR is being deleted: delete its pods (finished ones too, so that none is left when the
+   * CR is gone), forget it in the store, release the finalizer.
+   */
   private async cleanup(cr: WorkflowCr): Promise<void> {
     for (const pod of this.ownedPods(cr.metadata.uid)) {
-      if (!pod.metadata?.deletionTimestamp && !isTerminalPod(pod)) await this.deletePod(pod);
+      if (!pod.metadata?.deletionTimestamp) await this.deletePod(pod);
     }
     await this.deleteFromStore(cr.metadata.namespace, cr.metadata.name, cr.metadata.uid);
     const remaining = (cr.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
+import YAML from 'yaml';
 import { SimulatedKubelet } from './kubelet.js';
 import { loadCrd, type ResourceType } from './resources.js';
 import { FakeApiServer } from './server.js';
@@ -58,6 +59,7 @@ export class FakeCluster {
     const workDir = mkdtempSync(join(tmpdir(), 'torc-fake-k8s-'));
     const kubelet = new SimulatedKubelet(store, { workDir, nodes: opts.kubeletNodes, maxGraceMs: opts.maxGraceMs, env: opts.podEnv });
     server.logSource = (ns, name) => kubelet.logs(ns, name);
+    server.logFollower = (ns, name, onData, onEnd) => kubelet.followLogs(ns, name, onData, onEnd);
     kubelet.start();
     await server.start();
     const cluster = new FakeCluster(server, kubelet, workDir);
@@ -122,6 +124,28 @@ export class FakeCluster {
     await this.kubelet.stop();
     rmSync(this.workDir, { recursive: true, force: true });
   }
+}
+
+/** What a new user's cluster looks like in the fake: nodes, no Workflow CRD until they apply it. */
+export async function startUserCluster(nodes: FakeNodeSpec[] = DEFAULT_NODES, bookmarkIntervalMs = 5000): Promise<FakeCluster> {
+  const cluster = await FakeCluster.start({ crd: false, nodes, bookmarkIntervalMs });
+  cluster.store.types.splice(cluster.store.types.findIndex((t) => t.group === 'torc.dev'), 1);
+  return cluster;
+}
+
+export const DEFAULT_NODES: FakeNodeSpec[] = [
+  { name: 'node-a', cpu: 4, memory: '8Gi' },
+  { name: 'node-b', cpu: '3500m', memory: '8Gi' },
+  { name: 'gpu-a', cpu: 8, memory: '32Gi', gpus: 2 },
+];
+
+export function kubeconfigFor(url: string, namespace: string): string {
+  return YAML.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
+    clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'admin', user: { token: 'admin' } }],
+    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'admin', namespace } }],
+  });
 }
 
 /** Polls `check` until it returns a truthy value (robust under load; no fixed sleeps). */

@@ -43,11 +43,17 @@ export const conflict = (resource: string, name: string, group: string) =>
     `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
     { name, group, kind: resource.split('.')[0] });
 
-export function invalid(kind: string, name: string, group: string, causes: { field: string; message: string }[]): ApiError {
-  const text = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
-  return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${text}`, {
-    name, group, kind, causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+/** 422 Invalid: `Workflow.torc.dev "x" is invalid: spec.jobs[0].name: Required value` (several causes in brackets). */
+export function invalid(kind: string, name: string, group: string, causes: { field: string; message: string; reason?: string }[]): ApiError {
+  const parts = causes.map((c) => `${c.field}: ${c.message}`);
+  const text = parts.length === 1 ? parts[0] : `[${parts.join(', ')}]`;
+  return new ApiError(422, 'Invalid', `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${text}`, {
+    name, group, kind, causes: causes.map((c) => ({ reason: c.reason ?? 'FieldValueInvalid', message: c.message, field: c.field })),
   });
 }
+
+/** 400 for a body with unknown fields under fieldValidation=Strict (create / update). */
+export const strictDecoding = (kind: string, version: string, unknown: string[]) =>
+  new ApiError(400, 'BadRequest', `${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
 
 export const gone = (message: string) => new ApiError(410, 'Expired', message);

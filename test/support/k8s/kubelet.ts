@@ -64,6 +64,8 @@ export class SimulatedKubelet {
   /** Pods started, in order (namespace/name). */
   readonly started: string[] = [];
   private readonly listener = (ev: StoreEvent) => this.onEvent(ev);
+  /** `kubectl logs -f` readers, per pod. */
+  private readonly followers = new Map<string, Set<{ onData: (chunk: string) => void; onEnd: () => void }>>();
   private podIp = 1;
   private running = false;
 
@@ -111,6 +113,17 @@ export class SimulatedKubelet {
     return this.pods.get(key(namespace, name))?.output;
   }
 
+  /** Follows a running pod's output until its container exits; null when it is not running. */
+  followLogs(namespace: string, name: string, onData: (chunk: string) => void, onEnd: () => void): (() => void) | null {
+    const p = this.pods.get(key(namespace, name));
+    if (!p || p.finished) return null;
+    const k = key(namespace, name);
+    const f = { onData, onEnd };
+    if (!this.followers.has(k)) this.followers.set(k, new Set());
+    this.followers.get(k)!.add(f);
+    return () => this.followers.get(k)?.delete(f);
+  }
+
   /** Kills a running pod as the kernel's OOM killer would: exit 137, reason OOMKilled. */
   oomKill(namespace: string, name: string): boolean {
     return this.kill(namespace, name, 'OOMKilled', 'the container exceeded its memory limit', 'SIGKILL');
@@ -151,7 +164,7 @@ export class SimulatedKubelet {
 
   private onEvent(ev: StoreEvent): void {
     if (!this.running) return;
-    if (ev.rt.group === '' && ev.rt.plural === 'nodes' && ev.type !== 'DELETED') {
+    if (ev.rt.group === '' && (ev.rt.plural === 'nodes' || ev.rt.plural === 'persistentvolumeclaims') && ev.type !== 'DELETED') {
       this.scan();
       return;
     }
@@ -208,6 +221,7 @@ export class SimulatedKubelet {
     if (this.pods.get(k)?.uid === pod.metadata.uid) return;
     const nodeObj = this.store.tryGet(this.nodesType, '', node!);
     if (!nodeObj || !isNodeReady(nodeObj)) return; // waits, as a pod bound to an absent node does
+    if (this.missingClaim(pod)) return;
     const alloc = nodeObj.status?.allocatable ?? {};
     const capacity: Resources = {
       cpu: alloc.cpu !== undefined ? parseCpu(alloc.cpu) : 0,
@@ -232,6 +246,27 @@ export class SimulatedKubelet {
     const now = this.nodeUsage(node!);
     const peak = this.peak.get(node!) ?? { cpu: 0, memory: 0, gpu: 0 };
     this.peak.set(node!, { cpu: Math.max(peak.cpu, now.cpu), memory: Math.max(peak.memory, now.memory), gpu: Math.max(peak.gpu, now.gpu) });
+  }
+
+  /**
+   * A pod whose PersistentVolumeClaim does not exist stays Pending in ContainerCreating (its
+   * volume cannot be mounted), as on a real node; it starts once the claim is created.
+   */
+  private missingClaim(pod: Obj): boolean {
+    const pvcs = this.store.resourceFor('', 'v1', 'persistentvolumeclaims');
+    const claims: string[] = (pod.spec?.volumes ?? []).map((v: Obj) => v.persistentVolumeClaim?.claimName).filter(Boolean);
+    const missing = claims.find((c) => !pvcs || !this.store.tryGet(pvcs, pod.metadata.namespace, c));
+    if (!missing) return false;
+    this.store.mutate(this.podsType, pod.metadata.namespace, pod.metadata.name, (o) => {
+      if (o.metadata.uid !== pod.metadata.uid) return;
+      const c = o.spec.containers[0];
+      o.status = {
+        ...o.status,
+        conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: o.status?.conditions?.[0]?.lastTransitionTime ?? nowTime() }],
+        containerStatuses: [{ name: c.name, image: c.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }],
+      };
+    });
+    return true;
   }
 
   private containerEnv(pod: Obj, c: Obj): Record<string, string> {
@@ -324,7 +359,10 @@ export class SimulatedKubelet {
     });
     p.child = child;
     const collect = (b: Buffer) => {
-      if (p.output.length < MAX_LOG) p.output += b.toString('utf8');
+      if (p.output.length >= MAX_LOG) return;
+      const text = b.toString('utf8');
+      p.output += text;
+      for (const f of this.followers.get(key(ns, name)) ?? []) f.onData(text);
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
@@ -345,6 +383,8 @@ export class SimulatedKubelet {
   private finish(p: RunningPod, c: Obj, exitCode: number, cannotRun: string | null, message: string): void {
     if (p.finished) return;
     p.finished = true;
+    for (const f of this.followers.get(key(p.namespace, p.name)) ?? []) f.onEnd();
+    this.followers.delete(key(p.namespace, p.name));
     for (const t of p.timers) clearTimeout(t);
     const finishedAt = nowTime();
     const oom = p.killReason === 'OOMKilled';

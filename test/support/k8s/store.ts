@@ -8,9 +8,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import jsonpatch from 'fast-json-patch';
-import { ApiError, alreadyExists, conflict, invalid, notFound } from './errors.js';
+import YAML from 'yaml';
+import { ApiError, alreadyExists, conflict, invalid, notFound, strictDecoding } from './errors.js';
+import { applyConfig, recordUpdate } from './managed-fields.js';
 import { BUILTIN_RESOURCES, apiVersionOf, crdTypes, qualifiedName, type ResourceType } from './resources.js';
-import { defaultObject, qosClass, validateObject, type Obj } from './validation.js';
+import { strategicMergePatch } from './strategic-merge.js';
+import { defaultObject, pruneAndDefault, qosClass, validateObject, type Obj } from './validation.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -27,6 +30,25 @@ export interface DeleteOptions {
   propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
   gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+/** How a write is made: who makes it (managedFields), dry run, and what to do with unknown fields. */
+export interface WriteOptions {
+  /** Field manager (fieldManager=… or the User-Agent); no managedFields entry without one. */
+  manager?: string;
+  /** dryRun=All: everything but the write (and its watch event). */
+  dryRun?: boolean;
+  /** fieldValidation: Strict refuses unknown fields, Warn (the default) reports them, Ignore drops them silently. */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** Filled with the warnings the response carries (Warning: 299 - "…"). */
+  warnings?: string[];
+  /** How unknown fields are refused: a body (create/update) or the result of a patch. */
+  source?: 'body' | 'patch';
+  /** managedFields are already computed (server-side apply). */
+  managedFieldsDone?: boolean;
+  /** apply-patch: force=true takes conflicting fields over. */
+  force?: boolean;
 }
 
 export interface StoreOptions {
@@ -177,7 +199,23 @@ export class ClusterStore extends EventEmitter {
     }
   }
 
-  create(rt: ResourceType, namespace: string, body: Obj): Obj {
+  /** Unknown fields found while pruning: refused, reported or ignored as the request asked. */
+  private unknownFields(rt: ResourceType, unknown: string[], opts: WriteOptions, result: Obj): void {
+    if (unknown.length === 0) return;
+    const mode = opts.fieldValidation ?? 'Warn';
+    if (mode === 'Ignore') return;
+    if (mode === 'Warn') {
+      opts.warnings?.push(...unknown.map((f) => `unknown field "${f}"`));
+      return;
+    }
+    if (opts.source === 'patch') {
+      throw new ApiError(422, 'Invalid', ` "" is invalid: patch: Invalid value: ${JSON.stringify(JSON.stringify(result))}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,
+        { causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value', field: 'patch' }] });
+    }
+    throw strictDecoding(rt.kind, rt.version, unknown);
+  }
+
+  create(rt: ResourceType, namespace: string, body: Obj, opts: WriteOptions = {}): Obj {
     const obj = clone(body ?? {});
     const apiVersion = apiVersionOf(rt);
     if ((obj.apiVersion && obj.apiVersion !== apiVersion) || (obj.kind && obj.kind !== rt.kind)) {
@@ -203,20 +241,31 @@ export class ClusterStore extends EventEmitter {
     if (this.bucket(rt).has(objKey(md.namespace ?? '', md.name))) throw alreadyExists(qualifiedName(rt), md.name, rt.group);
     md.uid = randomUUID();
     md.creationTimestamp = nowTime();
-    md.generation = 1;
+    // Kinds with a spec count its changes in metadata.generation; others (Event, Lease…) have none.
+    if (!rt.builtin || rt.fields?.includes('spec')) md.generation = 1;
+    else delete md.generation;
     delete md.deletionTimestamp;
     delete md.deletionGracePeriodSeconds;
     delete md.resourceVersion;
+    let unknown: string[];
     if (rt.group === '' && rt.plural === 'pods') {
-      defaultObject(rt, obj);
+      unknown = defaultObject(rt, obj);
       obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
     } else {
       // With a status subresource, the main endpoint ignores status (create included).
       if (rt.subresources.includes('status') && rt.plural !== 'namespaces' && rt.plural !== 'nodes') delete obj.status;
       if (rt.plural === 'namespaces') obj.status = { phase: 'Active' };
-      defaultObject(rt, obj);
+      if (rt.group === '' && rt.plural === 'persistentvolumeclaims') {
+        // A dynamic provisioner binds the claim at once (the kubelet's pods then mount it).
+        obj.status = { phase: 'Bound', accessModes: obj.spec?.accessModes ?? [], capacity: { storage: obj.spec?.resources?.requests?.storage ?? '1Gi' } };
+        if (obj.spec) obj.spec.volumeName ??= `pvc-${md.uid}`;
+      }
+      unknown = defaultObject(rt, obj);
     }
+    this.unknownFields(rt, unknown, opts, obj);
     validateObject(rt, obj);
+    if (opts.manager && !opts.managedFieldsDone) recordUpdate(rt, null, obj, opts.manager);
+    if (opts.dryRun) return clone(obj);
     const saved = this.commit(rt, 'ADDED', obj);
     if (rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions') return this.establishCrd(saved);
     return saved;
@@ -238,7 +287,7 @@ export class ClusterStore extends EventEmitter {
    * PUT semantics: `candidate` replaces the object (main resource: all but status; the status
    * subresource: status only). A resourceVersion in it must match the stored one.
    */
-  update(rt: ResourceType, namespace: string, name: string, candidate: Obj, subresource?: string): Obj {
+  update(rt: ResourceType, namespace: string, name: string, candidate: Obj, subresource?: string, opts: WriteOptions = {}): Obj {
     const cur = this.get(rt, namespace, name);
     const md = candidate?.metadata ?? {};
     if (md.name !== undefined && md.name !== name) {
@@ -254,7 +303,8 @@ export class ClusterStore extends EventEmitter {
     if (subresource === 'status') {
       next = { ...clone(cur), status: clone(candidate.status) };
       if (next.status === undefined) delete next.status;
-      defaultObject(rt, next);
+      if (opts.managedFieldsDone) next.metadata.managedFields = candidate.metadata?.managedFields;
+      this.unknownFields(rt, defaultObject(rt, next), opts, next);
       validateObject(rt, next);
     } else {
       next = clone(candidate);
@@ -284,27 +334,42 @@ export class ClusterStore extends EventEmitter {
           throw invalid(rt.kind, name, rt.group, [{ field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
         }
       }
-      defaultObject(rt, next);
+      this.unknownFields(rt, defaultObject(rt, next), opts, next);
       validateObject(rt, next, cur);
-      if (!isDeepStrictEqual(specView(next), specView(cur))) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+      if (cur.metadata.generation !== undefined && !isDeepStrictEqual(specView(next), specView(cur))) next.metadata.generation = cur.metadata.generation + 1;
+      else if (cur.metadata.generation === undefined) delete next.metadata.generation;
     }
     if ((next.metadata.finalizers ?? []).length === 0) delete next.metadata.finalizers;
+    if (opts.managedFieldsDone) {
+      if (!next.metadata.managedFields) delete next.metadata.managedFields;
+    } else if (opts.manager) recordUpdate(rt, cur, next, opts.manager, subresource);
+    else if (cur.metadata.managedFields) next.metadata.managedFields = cur.metadata.managedFields;
+    else delete next.metadata.managedFields;
     if (isDeepStrictEqual(next, cur)) return cur; // a no-op write bumps nothing and sends no event
+    if (opts.dryRun) return clone(next);
     const saved = this.commit(rt, 'MODIFIED', next, cur);
+    // A changed CRD changes what is served (schema, printer columns, subresources).
+    if (rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions' && !saved.metadata.deletionTimestamp) for (const t of crdTypes(saved)) this.register(t);
     this.removeIfReleased(rt, saved);
     return saved;
   }
 
-  /** PATCH: merge-patch (strategic-merge is read as merge-patch) or RFC 6902 JSON patch. */
-  patch(rt: ResourceType, namespace: string, name: string, contentType: string, body: unknown, subresource?: string): Obj {
+  /**
+   * PATCH: JSON merge patch, RFC 6902 JSON patch, strategic merge patch (built-in kinds only) or
+   * server-side apply (application/apply-patch+yaml; creates the object when it is missing).
+   */
+  patch(rt: ResourceType, namespace: string, name: string, contentType: string, body: unknown, subresource?: string, opts: WriteOptions = {}): Obj {
+    const type = contentType.split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+json') return this.apply(rt, namespace, name, body, subresource, opts);
     const cur = this.get(rt, namespace, name);
     let next: Obj;
-    const type = contentType.split(';')[0]!.trim().toLowerCase();
-    if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') {
+    if (type === 'application/merge-patch+json') {
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new ApiError(400, 'BadRequest', 'json: cannot unmarshal array into Go value of type map[string]interface {}');
       }
       next = mergePatch(cur, body) as Obj;
+    } else if (type === 'application/strategic-merge-patch+json') {
+      next = strategicMergePatch(rt, cur, body);
     } else if (type === 'application/json-patch+json') {
       if (!Array.isArray(body)) {
         throw new ApiError(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp');
@@ -315,15 +380,60 @@ export class ClusterStore extends EventEmitter {
         throw new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${(err as Error).message.split('\n')[0]}`);
       }
     } else {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+      const accepted = rt.builtin ? 'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json' : 'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml';
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted}`);
     }
     if (next?.metadata?.resourceVersion === cur.metadata.resourceVersion) delete next.metadata.resourceVersion;
     else if (next?.metadata && next.metadata.resourceVersion === undefined) next.metadata.resourceVersion = '';
-    return this.update(rt, namespace, name, next, subresource);
+    return this.update(rt, namespace, name, next, subresource, { ...opts, source: 'patch' });
+  }
+
+  /** Server-side apply (see managed-fields.ts). */
+  private apply(rt: ResourceType, namespace: string, name: string, body: unknown, subresource: string | undefined, opts: WriteOptions): Obj {
+    if (!opts.manager) {
+      throw invalid('PatchOptions', '', 'meta.k8s.io', [{ field: 'fieldManager', message: 'Required value: is required for apply patch', reason: 'FieldValueRequired' }]);
+    }
+    let config: Obj;
+    try {
+      config = (typeof body === 'string' ? YAML.parse(body) : body) as Obj;
+    } catch (err) {
+      throw new ApiError(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`);
+    }
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ApiError(400, 'BadRequest', 'error decoding YAML: the applied configuration is not an object');
+    const apiVersion = apiVersionOf(rt);
+    if (config.apiVersion !== apiVersion || config.kind !== rt.kind) {
+      throw new ApiError(400, 'BadRequest', `error decoding YAML: apiVersion and kind must be ${apiVersion} and ${rt.kind}, got ${config.apiVersion} and ${config.kind}`);
+    }
+    if (config.metadata?.name !== undefined && config.metadata.name !== name) {
+      throw new ApiError(400, 'BadRequest', `the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    // Fields outside the schema cannot be owned: the real server's typed conversion refuses them.
+    const copy = clone(config);
+    const { metadata: _m, ...rest } = copy;
+    const unknown = rt.schema ? pruneAndDefault(rest, rt.schema) : [];
+    if (unknown.length > 0 && opts.fieldValidation !== 'Ignore') {
+      if (opts.fieldValidation === 'Warn') opts.warnings?.push(...unknown.map((f) => `unknown field "${f}"`));
+      else throw new ApiError(500, 'InternalError', `failed to create typed patch object (${namespace}/${name}; ${apiVersion}, Kind=${rt.kind}): ${unknown.map((f) => `.${f}: field not declared in schema`).join(', ')}`);
+    }
+    const cur = this.tryGet(rt, namespace, name);
+    const next = applyConfig(rt, cur ?? null, config, opts.manager, opts.force === true, subresource);
+    const writeOpts: WriteOptions = { ...opts, managedFieldsDone: true, fieldValidation: 'Ignore' };
+    if (!cur) {
+      if (subresource) throw notFound(qualifiedName(rt), name, rt.group, rt.kind);
+      next.metadata.name = name;
+      return this.create(rt, namespace, next, writeOpts);
+    }
+    next.metadata.resourceVersion = cur.metadata.resourceVersion;
+    return this.update(rt, namespace, name, next, subresource, writeOpts);
   }
 
   delete(rt: ResourceType, namespace: string, name: string, opts: DeleteOptions = {}): Obj {
     const cur = this.get(rt, namespace, name);
+    if (opts.dryRun) {
+      // What the deletion would look like, nothing done.
+      if ((cur.metadata.finalizers ?? []).length > 0 || rt.plural === 'namespaces') cur.metadata.deletionTimestamp ??= nowTime();
+      return cur;
+    }
     const pre = opts.preconditions ?? {};
     if (pre.uid && pre.uid !== cur.metadata.uid) {
       throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
@@ -394,11 +504,23 @@ export class ClusterStore extends EventEmitter {
 
   private remove(rt: ResourceType, obj: Obj): Obj {
     const removed = this.commit(rt, 'DELETED', clone(obj));
+    if (rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions') this.dropCrd(obj);
     const uid = obj.metadata.uid as string;
     // The garbage collector works asynchronously, after the owner is gone.
     setImmediate(() => this.collectDependents(uid));
     if (rt.namespaced) setImmediate(() => this.finishNamespaceIfEmpty(obj.metadata.namespace));
     return removed;
+  }
+
+  /** A deleted CRD: its custom resources go with it, and its types are no longer served. */
+  private dropCrd(crd: Obj): void {
+    for (const t of crdTypes(crd)) {
+      const rt = this.resourceFor(t.group, t.version, t.plural);
+      if (!rt) continue;
+      for (const o of this.list(rt)) this.commit(rt, 'DELETED', o);
+      const i = this.types.indexOf(rt);
+      if (i >= 0) this.types.splice(i, 1);
+    }
   }
 
   private allObjects(): { rt: ResourceType; obj: Obj }[] {

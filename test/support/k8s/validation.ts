@@ -4,13 +4,13 @@
  * MicroTimes, and CRD schemas (pruning unknown fields, defaults, then validation with ajv).
  * Strict on purpose: a manifest the real server would reject must be rejected here too.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseQuantity } from '../../../src/runners/k8s/quantity.js';
 import { ApiError, invalid } from './errors.js';
 import type { ResourceType } from './resources.js';
 
 export type Obj = Record<string, any>;
-type Cause = { field: string; message: string };
+type Cause = { field: string; message: string; reason?: string };
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -96,26 +96,31 @@ export function qosClass(pod: Obj): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
-function validatePodSpec(spec: Obj | undefined, causes: Cause[]): void {
-  if (!spec) { causes.push({ field: 'spec', message: 'Required value' }); return; }
+function validatePodSpec(spec: Obj | undefined, causes: Cause[], at = 'spec'): void {
+  if (!spec) { causes.push({ field: at, message: 'Required value' }); return; }
   if (!['Always', 'OnFailure', 'Never'].includes(spec.restartPolicy)) {
-    causes.push({ field: 'spec.restartPolicy', message: `Unsupported value: ${JSON.stringify(spec.restartPolicy)}: supported values: "Always", "OnFailure", "Never"` });
+    causes.push({ field: `${at}.restartPolicy`, message: `Unsupported value: ${JSON.stringify(spec.restartPolicy)}: supported values: "Always", "OnFailure", "Never"` });
   }
   if (spec.nodeName !== undefined && (typeof spec.nodeName !== 'string' || !SUBDOMAIN.test(spec.nodeName))) {
-    causes.push({ field: 'spec.nodeName', message: `Invalid value: ${JSON.stringify(spec.nodeName)}` });
+    causes.push({ field: `${at}.nodeName`, message: `Invalid value: ${JSON.stringify(spec.nodeName)}` });
   }
   if (spec.activeDeadlineSeconds !== undefined && !(Number.isInteger(spec.activeDeadlineSeconds) && spec.activeDeadlineSeconds > 0)) {
-    causes.push({ field: 'spec.activeDeadlineSeconds', message: 'Invalid value: must be between 1 and 2147483647, inclusive' });
+    causes.push({ field: `${at}.activeDeadlineSeconds`, message: 'Invalid value: must be between 1 and 2147483647, inclusive' });
   }
   const containers: Obj[] = spec.containers ?? [];
-  if (containers.length === 0) causes.push({ field: 'spec.containers', message: 'Required value' });
+  if (containers.length === 0) causes.push({ field: `${at}.containers`, message: 'Required value' });
   const names = new Set<string>();
+  const volumes = new Set<string>((spec.volumes ?? []).map((v: Obj) => v.name));
   containers.forEach((c, i) => {
-    const p = `spec.containers[${i}]`;
+    const p = `${at}.containers[${i}]`;
     if (typeof c.name !== 'string' || !DNS_LABEL.test(c.name)) causes.push({ field: `${p}.name`, message: `Invalid value: ${JSON.stringify(c.name)}` });
     if (names.has(c.name)) causes.push({ field: `${p}.name`, message: `Duplicate value: ${JSON.stringify(c.name)}` });
     names.add(c.name);
     if (!c.image || typeof c.image !== 'string') causes.push({ field: `${p}.image`, message: 'Required value' });
+    (c.volumeMounts ?? []).forEach((m: Obj, j: number) => {
+      if (!volumes.has(m.name)) causes.push({ field: `${p}.volumeMounts[${j}].name`, message: `Not found: ${JSON.stringify(m.name)}`, reason: 'FieldValueNotFound' });
+      if (typeof m.mountPath !== 'string' || !m.mountPath) causes.push({ field: `${p}.volumeMounts[${j}].mountPath`, message: 'Required value', reason: 'FieldValueRequired' });
+    });
     (c.env ?? []).forEach((e: Obj, j: number) => {
       if (typeof e.name !== 'string' || !ENV_NAME.test(e.name)) causes.push({ field: `${p}.env[${j}].name`, message: `Invalid value: ${JSON.stringify(e.name)}: a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit` });
     });
@@ -142,6 +147,75 @@ function validatePodSpec(spec: Obj | undefined, causes: Cause[]): void {
       }
     }
   });
+}
+
+/** The label selector of a Deployment matches its pod template's labels. */
+function selectorMatches(selector: Obj | undefined, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of (selector?.matchExpressions ?? []) as Obj[]) {
+    const has = e.key in labels;
+    const ok = e.operator === 'In' ? has && e.values.includes(labels[e.key]) : e.operator === 'NotIn' ? !has || !e.values.includes(labels[e.key])
+      : e.operator === 'Exists' ? has : !has;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+const PROTOCOLS = ['TCP', 'UDP', 'SCTP'];
+
+/** What the real server checks on the other kinds deploy/ creates (Deployment, Service, RBAC, PVC). */
+function validateDeployKinds(rt: ResourceType, obj: Obj, causes: Cause[]): void {
+  const spec = obj.spec ?? {};
+  if (rt.group === 'apps' && rt.plural === 'deployments') {
+    if (!spec.selector || (!spec.selector.matchLabels && !spec.selector.matchExpressions)) causes.push({ field: 'spec.selector', message: 'Required value', reason: 'FieldValueRequired' });
+    else if (!selectorMatches(spec.selector, spec.template?.metadata?.labels ?? {})) {
+      causes.push({ field: 'spec.template.metadata.labels', message: `Invalid value: ${JSON.stringify(spec.template?.metadata?.labels ?? {})}: \`selector\` does not match template \`labels\`` });
+    }
+    if (spec.replicas !== undefined && !(Number.isInteger(spec.replicas) && spec.replicas >= 0)) causes.push({ field: 'spec.replicas', message: `Invalid value: ${spec.replicas}: must be greater than or equal to 0` });
+    const strategy = spec.strategy?.type;
+    if (strategy !== undefined && !['Recreate', 'RollingUpdate'].includes(strategy)) causes.push({ field: 'spec.strategy.type', message: `Unsupported value: ${JSON.stringify(strategy)}: supported values: "Recreate", "RollingUpdate"`, reason: 'FieldValueNotSupported' });
+    const podSpec = spec.template?.spec;
+    if (podSpec && podSpec.restartPolicy !== 'Always') causes.push({ field: 'spec.template.spec.restartPolicy', message: `Unsupported value: ${JSON.stringify(podSpec.restartPolicy)}: supported values: "Always"`, reason: 'FieldValueNotSupported' });
+    validatePodSpec(podSpec, causes, 'spec.template.spec');
+  }
+  if (rt.group === '' && rt.plural === 'services') {
+    const ports: Obj[] = spec.ports ?? [];
+    if (spec.type !== 'ExternalName' && ports.length === 0) causes.push({ field: 'spec.ports', message: 'Required value', reason: 'FieldValueRequired' });
+    ports.forEach((p, i) => {
+      if (!(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535)) causes.push({ field: `spec.ports[${i}].port`, message: `Invalid value: ${JSON.stringify(p.port)}: must be between 1 and 65535, inclusive` });
+      if (ports.length > 1 && !p.name) causes.push({ field: `spec.ports[${i}].name`, message: 'Required value', reason: 'FieldValueRequired' });
+      if (p.protocol !== undefined && !PROTOCOLS.includes(p.protocol)) causes.push({ field: `spec.ports[${i}].protocol`, message: `Unsupported value: ${JSON.stringify(p.protocol)}: supported values: "SCTP", "TCP", "UDP"`, reason: 'FieldValueNotSupported' });
+    });
+  }
+  if (rt.group === 'rbac.authorization.k8s.io') {
+    if (obj.kind.endsWith('Binding')) {
+      const ref = obj.roleRef ?? {};
+      if (ref.apiGroup !== 'rbac.authorization.k8s.io') causes.push({ field: 'roleRef.apiGroup', message: `Unsupported value: ${JSON.stringify(ref.apiGroup ?? '')}: supported values: "rbac.authorization.k8s.io"`, reason: 'FieldValueNotSupported' });
+      const kinds = obj.kind === 'ClusterRoleBinding' ? ['ClusterRole'] : ['ClusterRole', 'Role'];
+      if (!kinds.includes(ref.kind)) causes.push({ field: 'roleRef.kind', message: `Unsupported value: ${JSON.stringify(ref.kind ?? '')}: supported values: ${kinds.map((k) => JSON.stringify(k)).join(', ')}`, reason: 'FieldValueNotSupported' });
+      if (!ref.name) causes.push({ field: 'roleRef.name', message: 'Required value', reason: 'FieldValueRequired' });
+      ((obj.subjects ?? []) as Obj[]).forEach((sub, i) => {
+        if (!['ServiceAccount', 'User', 'Group'].includes(sub.kind)) causes.push({ field: `subjects[${i}].kind`, message: `Unsupported value: ${JSON.stringify(sub.kind ?? '')}: supported values: "ServiceAccount", "User", "Group"`, reason: 'FieldValueNotSupported' });
+        if (!sub.name) causes.push({ field: `subjects[${i}].name`, message: 'Required value', reason: 'FieldValueRequired' });
+        if (sub.kind === 'ServiceAccount' && !sub.namespace) causes.push({ field: `subjects[${i}].namespace`, message: 'Required value', reason: 'FieldValueRequired' });
+      });
+    } else {
+      ((obj.rules ?? []) as Obj[]).forEach((r, i) => {
+        if (!Array.isArray(r.verbs) || r.verbs.length === 0) causes.push({ field: `rules[${i}].verbs`, message: 'Required value: verbs must contain at least one value', reason: 'FieldValueRequired' });
+        if (!r.nonResourceURLs && !Array.isArray(r.apiGroups)) causes.push({ field: `rules[${i}].apiGroups`, message: 'Required value: resource rules must supply at least one api group', reason: 'FieldValueRequired' });
+      });
+    }
+  }
+  if (rt.group === '' && rt.plural === 'persistentvolumeclaims') {
+    const modes: string[] = spec.accessModes ?? [];
+    if (modes.length === 0) causes.push({ field: 'spec.accessModes', message: 'Required value: at least 1 access mode is required', reason: 'FieldValueRequired' });
+    for (const m of modes) {
+      if (!['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'].includes(m)) causes.push({ field: 'spec.accessModes', message: `Unsupported value: ${JSON.stringify(m)}: supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"`, reason: 'FieldValueNotSupported' });
+    }
+    const storage = spec.resources?.requests?.storage;
+    if (storage === undefined) causes.push({ field: 'spec.resources[storage]', message: 'Required value', reason: 'FieldValueRequired' });
+    else quantityField(storage, 'spec.resources[storage]', causes);
+  }
 }
 
 /** Pod spec fields that may change after creation. */
@@ -193,35 +267,123 @@ function validatorFor(schema: Record<string, unknown>): ValidateFunction {
   return v;
 }
 
-/** Structural-schema pruning and defaulting, as the API server does for custom resources. */
-export function pruneAndDefault(value: unknown, schema: Obj | undefined): unknown {
-  if (!schema || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => pruneAndDefault(v, schema.items));
+/** A field path as the API server prints it: spec.jobs[0].name. */
+export function fieldPathString(segments: (string | number)[]): string {
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+/**
+ * Structural-schema pruning and defaulting, as the API server does for custom resources.
+ * Returns the paths of the fields it pruned (unknown fields), for fieldValidation.
+ */
+export function pruneAndDefault(value: unknown, schema: Obj | undefined, path: (string | number)[] = [], pruned: string[] = []): string[] {
+  if (!schema || value === null || typeof value !== 'object') return pruned;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => pruneAndDefault(v, schema.items, [...path, i], pruned));
+    return pruned;
+  }
   const obj = value as Obj;
   const props: Obj | undefined = schema.properties;
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const additional = schema.additionalProperties;
   for (const key of Object.keys(obj)) {
-    if (props && key in props) obj[key] = pruneAndDefault(obj[key], props[key]);
-    else if (additional && typeof additional === 'object') obj[key] = pruneAndDefault(obj[key], additional);
-    else if (!preserve && additional !== true) delete obj[key];
+    if (props && key in props) pruneAndDefault(obj[key], props[key], [...path, key], pruned);
+    else if (additional && typeof additional === 'object') pruneAndDefault(obj[key], additional, [...path, key], pruned);
+    else if (!preserve && additional !== true) {
+      delete obj[key];
+      pruned.push(fieldPathString([...path, key]));
+    }
   }
   for (const [key, sub] of Object.entries(props ?? {})) {
     if (obj[key] === undefined && (sub as Obj).default !== undefined) obj[key] = structuredClone((sub as Obj).default);
   }
-  return obj;
+  return pruned;
 }
 
-/** Applies defaulting and pruning for a new or changed object (mutates it). */
-export function defaultObject(rt: ResourceType, obj: Obj): void {
+/**
+ * Applies defaulting and pruning for a new or changed object (mutates it); returns the unknown
+ * fields it dropped: those outside a CRD schema, or top-level fields a built-in kind lacks.
+ */
+/** metav1.Time on the wire: RFC 3339 in UTC with whole seconds (the server re-encodes what it decodes). */
+function normalizeTime(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') : v;
+}
+
+export function defaultObject(rt: ResourceType, obj: Obj): string[] {
   if (rt.plural === 'pods' && rt.group === '') defaultPod(obj);
+  if (rt.plural === 'events' && rt.group === '') {
+    for (const f of ['firstTimestamp', 'lastTimestamp']) if (obj[f] !== undefined && obj[f] !== null) obj[f] = normalizeTime(obj[f]);
+  }
+  if (rt.plural === 'deployments' && rt.group === 'apps' && obj.spec?.template) {
+    obj.spec.replicas ??= 1;
+    obj.spec.template.spec ??= {};
+    defaultPod(obj.spec.template);
+  }
   if (rt.schema) {
     // ObjectMeta is never pruned by the CRD schema (it declares metadata as a bare object).
     const { apiVersion, kind, metadata } = obj;
     delete obj.metadata;
-    pruneAndDefault(obj, rt.schema);
+    const pruned = pruneAndDefault(obj, rt.schema);
     Object.assign(obj, { apiVersion, kind, metadata });
+    return pruned;
   }
+  if (rt.builtin && rt.fields) {
+    const known = new Set(['apiVersion', 'kind', 'metadata', ...rt.fields]);
+    const unknown = Object.keys(obj).filter((k) => !known.has(k));
+    for (const k of unknown) delete obj[k];
+    return unknown;
+  }
+  return [];
+}
+
+const jsonType = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v);
+const showValue = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+
+/** ajv's errors as the API server's field errors (kube-openapi validation messages, field paths like spec.jobs[0].name). */
+function schemaCauses(errors: ErrorObject[], obj: Obj): Cause[] {
+  const causes: Cause[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+    const segments: (string | number)[] = [];
+    let cur: unknown = obj;
+    for (const raw of e.instancePath.split('/').slice(1)) {
+      const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+      const seg = Array.isArray(cur) ? Number(key) : key;
+      segments.push(seg);
+      cur = cur !== null && typeof cur === 'object' ? (cur as Obj)[seg as string] : undefined;
+    }
+    const field = fieldPathString(segments) || '<root>';
+    const p = e.params as Obj;
+    switch (e.keyword) {
+      case 'required':
+        causes.push({ field: fieldPathString([...segments, p.missingProperty]), message: 'Required value', reason: 'FieldValueRequired' });
+        break;
+      case 'type':
+        causes.push({ field, message: `Invalid value: "${jsonType(cur)}": ${field} in body must be of type ${p.type}: "${jsonType(cur)}"`, reason: 'FieldValueTypeInvalid' });
+        break;
+      case 'enum':
+        causes.push({ field, message: `Unsupported value: ${showValue(cur)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}`, reason: 'FieldValueNotSupported' });
+        break;
+      case 'maxLength':
+        causes.push({ field, message: `Too long: may not be more than ${p.limit} bytes`, reason: 'FieldValueTooLong' });
+        break;
+      case 'maxItems':
+        causes.push({ field, message: `Too many: ${Array.isArray(cur) ? cur.length : -1}: must have at most ${p.limit} items`, reason: 'FieldValueTooMany' });
+        break;
+      default: {
+        const detail: Record<string, string> = {
+          minLength: `should be at least ${p.limit} chars long`, minimum: `should be greater than or equal to ${p.limit}`,
+          maximum: `should be less than or equal to ${p.limit}`, exclusiveMinimum: `should be greater than ${p.limit}`,
+          exclusiveMaximum: `should be less than ${p.limit}`, pattern: `should match '${p.pattern}'`, minItems: `should have at least ${p.limit} items`,
+          multipleOf: `should be a multiple of ${p.multipleOf}`, uniqueItems: "shouldn't contain duplicates", minProperties: `should have at least ${p.limit} properties`,
+        };
+        causes.push({ field, message: `Invalid value: ${showValue(cur)}: ${field} in body ${detail[e.keyword] ?? e.message ?? 'is invalid'}`, reason: 'FieldValueInvalid' });
+      }
+    }
+  }
+  return causes;
 }
 
 /** Throws 422 Invalid (or 400 for undecodable fields) when the real server would refuse `obj`. */
@@ -234,6 +396,7 @@ export function validateObject(rt: ResourceType, obj: Obj, old?: Obj): void {
       causes.push({ field: 'spec', message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), `spec.terminationGracePeriodSeconds`' });
     }
   }
+  validateDeployKinds(rt, obj, causes);
   if (rt.group === '' && rt.plural === 'events') {
     checkMicroTimes(obj, ['eventTime', 'series.lastObservedTime']);
     validateEvent(obj, causes);
@@ -249,11 +412,7 @@ export function validateObject(rt: ResourceType, obj: Obj, old?: Obj): void {
   }
   if (rt.schema) {
     const validate = validatorFor(rt.schema);
-    if (!validate(obj)) {
-      for (const e of validate.errors ?? []) {
-        causes.push({ field: e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '<root>', message: `Invalid value: ${e.message ?? 'invalid'}` });
-      }
-    }
+    if (!validate(obj)) causes.push(...schemaCauses(validate.errors ?? [], obj));
   }
   if (causes.length > 0) throw invalid(rt.kind, String(obj.metadata?.name ?? ''), rt.group, causes);
 }

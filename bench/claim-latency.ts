@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { Store } from '../src/store/index.js';
-import { JobStatus } from '../src/store/status.js';
+import { JobStatus } from '../src/contract/status.js';
 import { capacityFromPooled } from '../src/allocator/capacity.js';
 import { tempDir } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './lib/section.js';

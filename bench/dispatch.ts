@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Database } from '../src/store/db.js';
 import { Store } from '../src/store/index.js';
-import { JobStatus } from '../src/store/status.js';
+import { JobStatus } from '../src/contract/status.js';
 import { runWorker, tempDir, TORC_BIN } from './lib/proc.js';
 import type { BenchContext, BenchSection, Target } from './lib/section.js';
 import { fmt, perSecond, summarize, table, times, verdict } from './lib/stats.js';

@@ -8,7 +8,7 @@
  *       request, then one complete_jobs per claimed batch).
  */
 import { TorcClient } from '../../src/api/client.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 
 const [url, wfArg, jobsArg, claimersArg, batchArg, mode = 'per-job'] = process.argv.slice(2);
 const workflowId = Number(wfArg);

@@ -20,7 +20,7 @@ import type {
   RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
-} from '../runners/client.js';
+} from '../contract/client.js';
 import { GIB } from '../allocator/fit.js';
 import { formatDuration } from '../spec/units.js';
 import type { ComputeNodeRecord, EventRecord, FileRecord, SlurmSchedulerRecord } from '../store/records.js';

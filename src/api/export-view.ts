@@ -9,7 +9,7 @@ import type { TorcExport } from '../spec/torc-export.js';
 import { TORC_EXPORT_VERSION } from '../spec/torc-export.js';
 import type { Store } from '../store/index.js';
 import { readJobRelations } from '../store/export.js';
-import { statusName } from '../store/status.js';
+import { statusName } from '../contract/status.js';
 
 export interface ExportOptions {
   results?: boolean;

@@ -3,7 +3,7 @@
  * document) and decoded strictly here, so a handler only ever sees values of the right type.
  * Every failure names the parameter.
  */
-import { JOB_STATUS_NAMES, JobStatus, parseStatus } from '../store/status.js';
+import { JOB_STATUS_NAMES, JobStatus, parseStatus } from '../contract/status.js';
 import { BadRequestError } from './errors.js';
 
 /** Largest id or count accepted anywhere (SQLite integers beyond it lose precision in JS). */

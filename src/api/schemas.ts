@@ -3,7 +3,7 @@
  * OpenAPI document, used by ajv to validate request bodies, and by the OpenAPI walk test to
  * check every answer. Field names follow torc's models (snake_case).
  */
-import { JOB_STATUS_NAMES, JobStatus } from '../store/status.js';
+import { JOB_STATUS_NAMES, JobStatus } from '../contract/status.js';
 import { MAX_ID } from './params.js';
 import type { JsonSchema } from './validate.js';
 

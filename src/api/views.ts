@@ -1,8 +1,8 @@
 /**
  * Store records → the API's JSON models (torc's field names where torc has them; ours beside).
  */
-import { computeStatus, type WorkflowStatusView } from '../reconciler/status.js';
-import type { WorkflowProgress } from '../runners/client.js';
+import { computeStatus, type WorkflowStatusView } from '../contract/workflow-status.js';
+import type { WorkflowProgress } from '../contract/client.js';
 import { formatDuration, formatMemory } from '../spec/units.js';
 import type {
   ActionRecord,

@@ -13,7 +13,7 @@ import { actionView, pageView, workflowStatusView, workflowView } from '../api/v
 import { InputError } from '../errors.js';
 import type { WorkflowSpec } from '../spec/index.js';
 import type { TorcExport } from '../spec/torc-export.js';
-import type { FileObservation, JobRecord } from '../runners/client.js';
+import type { FileObservation, JobRecord } from '../contract/client.js';
 import type { FileRecord, ReinitOutcome } from '../store/index.js';
 import { Store } from '../store/index.js';
 import { clientFromFlags, type RunnerFlags } from './runner-flags.js';

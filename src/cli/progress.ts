@@ -3,7 +3,7 @@
  * plain timestamped log lines otherwise (CI logs, `nohup`, a login node's batch session).
  */
 import cliProgress from 'cli-progress';
-import type { WorkflowStatusView } from '../reconciler/status.js';
+import type { WorkflowStatusView } from '../contract/workflow-status.js';
 import type { RunnerEvent } from '../runners/local/job-runner.js';
 
 export interface ProgressView {

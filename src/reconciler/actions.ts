@@ -13,9 +13,9 @@ import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConflictError } from '../errors.js';
-import type { RunnerClient } from '../runners/client.js';
+import type { RunnerClient } from '../contract/client.js';
 import { signalReturnCode } from '../runners/local/process.js';
-import { scheduleNodesHandler, schedulerTypeOf } from '../runners/schedule-nodes.js';
+import { scheduleNodesHandler, schedulerTypeOf } from './schedule-nodes.js';
 import type { ActionRecord, Store } from '../store/index.js';
 
 export interface ActionExecutorOptions {

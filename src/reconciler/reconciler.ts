@@ -16,11 +16,11 @@
 import type { Store } from '../store/index.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../runners/local/job-runner.js';
 import type { ResourceOverrides } from '../runners/local/resources.js';
-import { StoreRunnerClient } from '../runners/store-client.js';
-import { computeStatus, type WorkflowStatusView } from './status.js';
+import { StoreRunnerClient } from '../store/runner-client.js';
+import { computeStatus, type WorkflowStatusView } from '../contract/workflow-status.js';
 import { killOrphanJobs, PidLog, retireDeadLocalNodes } from './orphans.js';
 import { ActionExecutor } from './actions.js';
-import { CoalescedPass } from './coalesced.js';
+import { CoalescedPass } from '../coalesced.js';
 
 /** Shortest gap between passes woken by job changes (the resync and explicit passes do not wait). */
 const PASS_GAP_MS = 200;

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { FileObservation } from './client.js';
+import type { FileObservation } from '../contract/client.js';
 
 /** st_mtime in seconds (fractional), or null when the file does not exist (or cannot be read). */
 export async function fileMtime(file: string): Promise<number | null> {

@@ -7,7 +7,7 @@
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { WriteTx } from './db.js';
 import { toAction, toWorkflow, type ActionRecord } from './records.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 import { FINISHED_STATES, UNFINISHED_STATES } from './transitions.js';
 
 const S = JobStatus;

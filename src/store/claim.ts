@@ -8,11 +8,11 @@
  */
 import { decideClaim, eligibleClasses, fetchBudget, checkLimit } from '../allocator/index.js';
 import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, RunnerCapacity } from '../allocator/types.js';
-import type { ClaimByResourcesRequest, ClaimedJobFile, ClaimedJobRecord, ClaimResponse } from '../runners/client.js';
+import type { ClaimByResourcesRequest, ClaimedJobFile, ClaimedJobRecord, ClaimResponse } from '../contract/client.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { WriteTx } from './db.js';
 import { JOB_COLUMNS, toJob, toWorkflow, type WorkflowRecord } from './records.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 import { UNFINISHED_STATES } from './transitions.js';
 
 const S = JobStatus;

@@ -14,7 +14,7 @@ import type {
   ComputeNodeRegistration,
   RetryJobRequest,
   WorkflowProgress,
-} from '../runners/client.js';
+} from '../contract/client.js';
 import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
 import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
@@ -49,7 +49,7 @@ import {
   type WorkflowMeta,
   type WorkflowRecord,
 } from './records.js';
-import { COMPLETION_STATUSES, JOB_STATUS_NAMES, parseStatus, statusName } from './status.js';
+import { COMPLETION_STATUSES, JOB_STATUS_NAMES, parseStatus, statusName } from '../contract/status.js';
 import {
   TEMP_SCHEMA,
   UNFINISHED_STATES,

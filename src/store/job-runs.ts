@@ -8,13 +8,13 @@
  * workflow id (the bulk REST routes are per workflow), jobs of other workflows are not found.
  */
 import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
-import type { CompleteJobResult } from '../runners/client.js';
+import type { CompleteJobResult } from '../contract/client.js';
 import type { WriteTx } from './db.js';
-import { decideFailure } from '../runners/failure-policy.js';
+import { decideFailure } from '../allocator/failure-policy.js';
 import type { PlanFailureRule } from '../spec/plan.js';
 import { JOB_COLUMNS, toJob, type JobRecord } from './records.js';
 import { inputHash } from './reinit.js';
-import { JobStatus, statusName } from './status.js';
+import { JobStatus, statusName } from '../contract/status.js';
 import { cascadeFinished, UNSUCCESSFUL_STATES } from './transitions.js';
 
 const S = JobStatus;

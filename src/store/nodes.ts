@@ -5,9 +5,9 @@
  * half-run, so the next try is a new attempt).
  */
 import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
-import type { ComputeNodeRegistration } from '../runners/client.js';
+import type { ComputeNodeRegistration } from '../contract/client.js';
 import type { WriteTx } from './db.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 
 const S = JobStatus;
 

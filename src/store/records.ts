@@ -3,7 +3,7 @@
  * from SQLite rows (integers for booleans, JSON text) to them.
  */
 import type { PlanFailureRule, PlanSettings } from '../spec/plan.js';
-import type { JobRecord } from '../runners/client.js';
+import type { JobRecord } from '../contract/client.js';
 
 export type { JobRecord };
 

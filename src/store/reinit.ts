@@ -12,11 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, InputError, NotFoundError, type InputIssue } from '../errors.js';
-import type { FileObservation } from '../runners/client.js';
+import type { FileObservation } from '../contract/client.js';
 import { resetActions } from './actions.js';
 import type { Queryable, WriteTx } from './db.js';
 import { toWorkflow } from './records.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 import { initializeJobs, type InitializeOutcome } from './transitions.js';
 
 const S = JobStatus;

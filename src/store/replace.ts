@@ -9,7 +9,7 @@ import type { Plan } from '../spec/plan.js';
 import type { WriteTx } from './db.js';
 import { insertPlan, checkPlan } from './create.js';
 import type { WorkflowMeta } from './records.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 
 export interface ReplaceOutcome {
   workflow_id: number;

@@ -8,13 +8,13 @@
  */
 import { ConflictError, InputError } from '../errors.js';
 import { GIB } from '../allocator/fit.js';
-import type { RetryJobRequest } from '../runners/client.js';
-import { decideFailure, raisedNeed, type RaiseCaps, type RaisedNeed } from '../runners/failure-policy.js';
+import type { RetryJobRequest } from '../contract/client.js';
+import { decideFailure, raisedNeed, type RaiseCaps, type RaisedNeed } from '../allocator/failure-policy.js';
 import type { PlanFailureRule } from '../spec/plan.js';
 import { parseSlurmWalltime } from '../spec/units.js';
 import type { WriteTx } from './db.js';
 import type { JobRecord, WorkflowRecord } from './records.js';
-import { JobStatus, statusName } from './status.js';
+import { JobStatus, statusName } from '../contract/status.js';
 
 const S = JobStatus;
 

@@ -7,7 +7,7 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { AllocationRecord, AllocationRegistry } from '../runners/slurm/scheduler.js';
 import type { Store } from './index.js';
 import { retireNodes } from './nodes.js';
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 
 type Row = Omit<AllocationRecord, 'ended'> & { ended: number };
 

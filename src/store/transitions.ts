@@ -3,7 +3,7 @@
  * finish, cancel and reset. Every function runs inside the caller's write transaction and is
  * set-based SQL, so its cost follows the jobs it touches.
  */
-import { JobStatus } from './status.js';
+import { JobStatus } from '../contract/status.js';
 import type { WriteTx } from './db.js';
 
 const S = JobStatus;

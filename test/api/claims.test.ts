@@ -4,8 +4,8 @@
  * (strict and not), queue depth, and two runners mixing strategies on one workflow.
  */
 import test from 'ava';
-import type { ClaimResponse } from '../../src/runners/client.js';
-import { JobStatus } from '../../src/store/status.js';
+import type { ClaimResponse } from '../../src/contract/client.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { GB, makePlan, type PlanSketch } from '../support/plans.js';
 

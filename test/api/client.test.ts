@@ -6,7 +6,7 @@ import test from 'ava';
 import { ApiError, TorcClient, errorFrom } from '../../src/api/client.js';
 import { toErrorResponse } from '../../src/api/errors.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError } from '../../src/errors.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 

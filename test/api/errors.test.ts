@@ -3,7 +3,7 @@
  * changed in the store (jobs, results, nodes, events, run id) after the refused request.
  */
 import test from 'ava';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi, storeSnapshot, type TestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 

@@ -3,7 +3,7 @@
  * request and one transaction, with per-job results that match what the single routes answer.
  */
 import test from 'ava';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 

@@ -4,7 +4,7 @@
  * attempt + 1 and another runner finishes them.
  */
 import test from 'ava';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 import { waitFor } from '../support/procs.js';

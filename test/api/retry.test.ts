@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { JobRunner } from '../../src/runners/local/job-runner.js';
 import { detectResources } from '../../src/runners/local/resources.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 import { tempDir } from '../support/procs.js';

@@ -5,7 +5,7 @@
  * over HTTP from that spec.
  */
 import test from 'ava';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 
 const SEED = `

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InputError } from '../../src/errors.js';
 import { reportError } from '../../src/cli/main.js';
-import { parseStatus, statusName, JobStatus, isTerminal } from '../../src/store/status.js';
+import { parseStatus, statusName, JobStatus, isTerminal } from '../../src/contract/status.js';
 
 test('InputError lists every issue with its path', (t) => {
   const err = new InputError([

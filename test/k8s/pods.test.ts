@@ -2,10 +2,10 @@ import test from 'ava';
 import fc from 'fast-check';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { InputError } from '../../src/errors.js';
-import type { ClaimedJobRecord } from '../../src/runners/client.js';
+import type { ClaimedJobRecord } from '../../src/contract/client.js';
 import { DNS1123_LABEL, LABEL_VALUE, podName, toLabelValue } from '../../src/runners/k8s/names.js';
 import { buildJobPod, podJob, podOutcome, OOM_EXIT_CODE, type PodOptions } from '../../src/runners/k8s/pods.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { FakeCluster } from '../support/k8s/cluster.js';
 
 function job(over: Partial<ClaimedJobRecord> = {}): ClaimedJobRecord {

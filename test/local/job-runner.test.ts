@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { JobRunner, type JobRunnerOptions, type RunnerEvent } from '../../src/runners/local/job-runner.js';
 import { detectResources, type ResourceOverrides } from '../../src/runners/local/resources.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { MemoryRunnerClient, type MemoryJobInput } from '../support/memory-client.js';
 import { concurrentAtStarts, groupMembers, isAlive, readIntervals, tempDir, timedCommand, waitFor } from '../support/procs.js';
 

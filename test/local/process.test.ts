@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startJobProcess, stdioPaths, type JobLaunch } from '../../src/runners/local/process.js';
 import { groupMembers, isAlive, tempDir, waitFor } from '../support/procs.js';
 

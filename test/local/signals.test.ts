@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { isAlive, tempDir, waitFor } from '../support/procs.js';
 
 test('SIGTERM to a worker terminates its jobs (no orphans) and returns them to ready', async (t) => {

@@ -5,11 +5,11 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunnerClient } from '../../src/runners/client.js';
+import type { RunnerClient } from '../../src/contract/client.js';
 import { JobRunner } from '../../src/runners/local/job-runner.js';
 import { detectResources } from '../../src/runners/local/resources.js';
 import type { Store } from '../../src/store/index.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { makePlan } from '../support/plans.js';
 import { isAlive, readIntervals, tempDir, timedCommand, waitFor } from '../support/procs.js';
 import { openTempStore } from '../support/store.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Reconciler } from '../../src/reconciler/reconciler.js';
-import { registerScheduleNodesHandler, type ScheduleNodesRequest } from '../../src/runners/schedule-nodes.js';
+import { registerScheduleNodesHandler, type ScheduleNodesRequest } from '../../src/reconciler/schedule-nodes.js';
 import { loadWorkflowText, planDocument } from '../../src/spec/index.js';
 import { runTorc } from '../support/cli.js';
 import { query } from '../support/sqlite.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { computeStatus, computePhase, fullCounts } from '../../src/reconciler/status.js';
+import { computeStatus, computePhase, fullCounts } from '../../src/contract/workflow-status.js';
 
 test('phase follows the job counts', (t) => {
   t.is(computePhase(fullCounts({ ready: 3 }), false), 'Pending');

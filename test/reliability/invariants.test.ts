@@ -3,7 +3,7 @@
  * silent on a healthy database in every job state, and it catches each kind of corruption.
  */
 import test from 'ava';
-import { JobStatus as S } from '../../src/store/status.js';
+import { JobStatus as S } from '../../src/contract/status.js';
 import { checkInvariants } from '../support/invariants.js';
 import { makePlan } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';

@@ -9,7 +9,7 @@ import test from 'ava';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { runTorc, startTorc } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { waitFor } from '../support/procs.js';

@@ -15,8 +15,8 @@ import {
   servableReadyCounts,
   type SchedulerEntry,
 } from '../../src/runners/slurm/scheduler.js';
-import { SlurmDispatcher } from '../../src/runners/slurm/dispatch.js';
-import { JobStatus } from '../../src/store/status.js';
+import { SlurmDispatcher } from '../../src/reconciler/slurm-dispatch.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
 import { makePlan, slurmScheduler } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';

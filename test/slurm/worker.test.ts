@@ -8,7 +8,7 @@ import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 import { AllocationClient, createSlurmWorker, type WorkerSettings } from '../../src/runners/slurm/worker.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { MemoryRunnerClient } from '../support/memory-client.js';
 import { tempDir, waitFor } from '../support/procs.js';
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { ConflictError } from '../../src/errors.js';
 import type { PlanAction } from '../../src/spec/plan.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';

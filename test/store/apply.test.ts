@@ -1,6 +1,6 @@
 import test from 'ava';
 import { NotFoundError } from '../../src/errors.js';
-import { statusName } from '../../src/store/status.js';
+import { statusName } from '../../src/contract/status.js';
 import { makePlan, type PlanSketch } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

@@ -3,7 +3,7 @@ import { capacityFromNodes, capacityFromPooled } from '../../src/allocator/index
 import { InputError, NotFoundError } from '../../src/errors.js';
 import { CLASS_CANDIDATES_SQL, QUEUE_CANDIDATES_SQL } from '../../src/store/claim.js';
 import type { Store } from '../../src/store/index.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { GB, bigPlan, makePlan, type PlanSketch } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

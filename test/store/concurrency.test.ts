@@ -8,7 +8,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import type { RunnerCapacity } from '../../src/allocator/types.js';
 import { Store } from '../../src/store/index.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { GB, makePlan, type JobSketch } from '../support/plans.js';
 import { tempDbPath } from '../support/store.js';
 

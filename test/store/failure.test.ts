@@ -4,9 +4,9 @@
  */
 import test from 'ava';
 import { ConflictError } from '../../src/errors.js';
-import { decideFailure, matchRule, raisedNeed } from '../../src/runners/failure-policy.js';
+import { decideFailure, matchRule, raisedNeed } from '../../src/allocator/failure-policy.js';
 import type { PlanFailureRule } from '../../src/spec/plan.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { GB, makePlan } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { capacityFromPooled } from '../../src/allocator/index.js';
 import { ConflictError, InputError, NotFoundError } from '../../src/errors.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { makePlan } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

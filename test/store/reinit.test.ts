@@ -6,7 +6,7 @@ import test from 'ava';
 import { ConflictError } from '../../src/errors.js';
 import { loadWorkflowText, planDocument } from '../../src/spec/index.js';
 import type { Store } from '../../src/store/index.js';
-import { statusName } from '../../src/store/status.js';
+import { statusName } from '../../src/contract/status.js';
 import { openTempStore } from '../support/store.js';
 
 const spec = (cfg: number) => `

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { ConflictError, InputError, NotFoundError } from '../../src/errors.js';
 import type { Store } from '../../src/store/index.js';
-import { JobStatus, statusName } from '../../src/store/status.js';
+import { JobStatus, statusName } from '../../src/contract/status.js';
 import { makePlan, type PlanSketch } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

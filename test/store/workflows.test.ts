@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InputError, NotFoundError } from '../../src/errors.js';
 import type { Plan } from '../../src/spec/plan.js';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 import { GB, bigPlan, makePlan } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
 

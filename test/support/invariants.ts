@@ -13,7 +13,7 @@
  * Returns the violations (empty when all hold) so a test can print them all at once.
  */
 import sqlite3 from 'sqlite3';
-import { JobStatus } from '../../src/store/status.js';
+import { JobStatus } from '../../src/contract/status.js';
 
 const S = JobStatus;
 /** A job in one of these no longer blocks its dependents (store/transitions.ts). */

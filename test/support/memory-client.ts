@@ -15,8 +15,8 @@ import type {
   ComputeNodeRegistration,
   RunnerClient,
   WorkflowProgress,
-} from '../../src/runners/client.js';
-import { COMPLETION_STATUSES, JobStatus, JOB_STATUS_NAMES, statusName } from '../../src/store/status.js';
+} from '../../src/contract/client.js';
+import { COMPLETION_STATUSES, JobStatus, JOB_STATUS_NAMES, statusName } from '../../src/contract/status.js';
 
 export interface MemoryJobInput {
   name: string;

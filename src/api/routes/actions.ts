@@ -3,7 +3,7 @@
  * process_changed_job_inputs (reinitialize). Spread into the workflow routes.
  */
 import { TRIGGER_TYPES } from '../../store/actions.js';
-import type { FileObservation } from '../../runners/client.js';
+import type { FileObservation } from '../../contract/client.js';
 import { p } from '../params.js';
 import { actionView } from '../views.js';
 import type { ApiRoute } from './common.js';

@@ -6,7 +6,7 @@
 import { capacityFromNodes, capacityFromPooled, type NodesCapacityInput, type PooledCapacityInput } from '../../allocator/capacity.js';
 import { SORT_METHODS } from '../../allocator/options.js';
 import type { RunnerCapacity, SortMethod } from '../../allocator/types.js';
-import type { ClaimByResourcesRequest } from '../../runners/client.js';
+import type { ClaimByResourcesRequest } from '../../contract/client.js';
 import { BadRequestError } from '../errors.js';
 import { MAX_ID, p, type ParamSpec, type Params } from '../params.js';
 import type { ApiDeps, ApiRoute } from './common.js';

@@ -5,8 +5,8 @@
  * job, whether it was done or refused with the status the single route would have answered
  * (400, 404, 409); refused items change nothing, the others are applied together.
  */
-import type { CompleteJobResult } from '../../runners/client.js';
-import { bulkResult } from '../../runners/store-client.js';
+import type { CompleteJobResult } from '../../contract/client.js';
+import { bulkResult } from '../../store/runner-client.js';
 import { p } from '../params.js';
 import type { ApiRoute } from './common.js';
 

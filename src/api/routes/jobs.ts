@@ -1,5 +1,5 @@
 /** Jobs: list by workflow (status, name), get, start_job, complete_job. */
-import type { CompleteJobResult, RetryJobRequest } from '../../runners/client.js';
+import type { CompleteJobResult, RetryJobRequest } from '../../contract/client.js';
 import { p, type ParamSpec } from '../params.js';
 import { pageView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';

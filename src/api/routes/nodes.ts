@@ -1,5 +1,5 @@
 /** Compute nodes: register (with resources, scheduler and lease), heartbeat, deactivate, list, get. */
-import type { ComputeNodeRegistration } from '../../runners/client.js';
+import type { ComputeNodeRegistration } from '../../contract/client.js';
 import { p } from '../params.js';
 import { computeNodeView, pageView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';

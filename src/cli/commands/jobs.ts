@@ -1,7 +1,7 @@
 /** `torc jobs list WF [--status S]`: the jobs of a workflow, through a server (--url) or a database (--db). */
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { JOB_STATUS_NAMES, parseStatus, statusName } from '../../store/status.js';
+import { JOB_STATUS_NAMES, parseStatus, statusName } from '../../contract/status.js';
 import { addBackendOptions, allPages, openBackend, type BackendFlags } from '../backend.js';
 import { parseFormat, printJson, printTable } from '../output.js';
 import { parseWorkflowId } from '../runner-flags.js';

@@ -10,12 +10,12 @@ import { closeSync, fchmodSync, mkdirSync, openSync, rmSync, writeSync } from 'n
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { SlurmDispatcher } from '../../runners/slurm/dispatch.js';
-import { registerSlurmScheduleNodes } from '../../runners/slurm/schedule-nodes-action.js';
+import { SlurmDispatcher } from '../../reconciler/slurm-dispatch.js';
+import { registerSlurmScheduleNodes } from '../../reconciler/slurm-schedule-nodes.js';
 import { torcBin } from './slurm.js';
 import { awaitingClassification, Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
-import type { WorkflowStatusView } from '../../reconciler/status.js';
+import type { WorkflowStatusView } from '../../contract/workflow-status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
 import { parseFormat, parseIntOption, printJson, printWarnings, renderTable } from '../output.js';

@@ -7,8 +7,8 @@
  */
 import type { V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { InputError } from '../../errors.js';
-import { JobStatus } from '../../store/status.js';
-import type { ClaimedJobRecord } from '../client.js';
+import { JobStatus } from '../../contract/status.js';
+import type { ClaimedJobRecord } from '../../contract/client.js';
 import { GPU_RESOURCE } from './capacity.js';
 import { podName, toLabelValue } from './names.js';
 import { formatBytes, formatCpu } from './quantity.js';

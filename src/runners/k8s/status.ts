@@ -1,12 +1,12 @@
 /**
- * The Workflow CR's status subresource: the shared status view (reconciler/status.ts) plus what
+ * The Workflow CR's status subresource: the shared status view (contract/workflow-status.ts) plus what
  * a controller reports (observedGeneration, store ids, start / completion times). Written with a
  * merge patch on /status only when it changed, so an idle operator makes no writes.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
-import { computeStatus, type Condition, type WorkflowPhase } from '../../reconciler/status.js';
-import type { JobStatusName } from '../../store/status.js';
+import { computeStatus, type Condition, type WorkflowPhase } from '../../contract/workflow-status.js';
+import type { JobStatusName } from '../../contract/status.js';
 
 export const WORKFLOW_GROUP = 'torc.dev';
 export const WORKFLOW_VERSION = 'v1alpha1';

@@ -21,7 +21,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { SortMethod } from '../../allocator/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
-import { JobStatus } from '../../store/status.js';
+import { JobStatus } from '../../contract/status.js';
 import type {
   BulkItemResult,
   ClaimedJobRecord,
@@ -31,8 +31,8 @@ import type {
   ComputeNodeRegistration,
   RunnerClient,
   WorkflowProgress,
-} from '../client.js';
-import { decideFailure } from '../failure-policy.js';
+} from '../../contract/client.js';
+import { decideFailure } from '../../allocator/failure-policy.js';
 import { observeFiles } from '../file-times.js';
 import type { PlanFailureRule } from '../../spec/plan.js';
 import { ResourceTracker, type Grant } from './tracker.js';

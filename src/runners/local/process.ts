@@ -8,8 +8,8 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { JobStatus } from '../../store/status.js';
-import type { CompleteJobResult } from '../client.js';
+import { JobStatus } from '../../contract/status.js';
+import type { CompleteJobResult } from '../../contract/client.js';
 import { defaultSpawner, type SpawnedChild, type Spawner, type SpawnQueue } from './spawner.js';
 
 export const DEFAULT_GRACE_SECONDS = 10;

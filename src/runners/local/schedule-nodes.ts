@@ -4,7 +4,7 @@
  * workflow is complete (or the reconcile ends); with `max_parallel_jobs` it uses queue depth,
  * else it offers this machine's detected resources (on top of the reconcile's own runner).
  */
-import type { ScheduleNodesHandler } from '../schedule-nodes.js';
+import type { ScheduleNodesHandler } from '../../reconciler/schedule-nodes.js';
 import { JobRunner } from './job-runner.js';
 
 export const scheduleLocalWorkers: ScheduleNodesHandler = async (req) => {

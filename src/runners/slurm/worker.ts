@@ -6,8 +6,8 @@
  * its jobs are terminated and the node deactivated, which sends them back to ready.
  */
 import type { SortMethod } from '../../allocator/types.js';
-import { JobStatus } from '../../store/status.js';
-import type { ClaimedJobRecord, RunnerClient } from '../client.js';
+import { JobStatus } from '../../contract/status.js';
+import type { ClaimedJobRecord, RunnerClient } from '../../contract/client.js';
 import type { DetectedResources } from '../local/resources.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../local/job-runner.js';
 import { jobShellCommand } from '../local/process.js';

@@ -4,8 +4,8 @@
  * Slurm runner registers `slurm` (it submits allocations) with registerScheduleNodesHandler.
  */
 import type { ActionRecord, SlurmSchedulerRecord, Store } from '../store/index.js';
-import type { RunnerClient } from './client.js';
-import { scheduleLocalWorkers } from './local/schedule-nodes.js';
+import type { RunnerClient } from '../contract/client.js';
+import { scheduleLocalWorkers } from '../runners/local/schedule-nodes.js';
 
 export interface ScheduleNodesRequest {
   workflowId: number;

@@ -4,7 +4,7 @@
  * runners use src/api/client.ts against the REST API, which calls the same Store methods.
  */
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { ItemOutcome, Store } from '../store/index.js';
+import type { ItemOutcome, Store } from './index.js';
 import type {
   BulkItemResult,
   ClaimByResourcesRequest,
@@ -17,7 +17,7 @@ import type {
   RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
-} from './client.js';
+} from '../contract/client.js';
 
 export class StoreRunnerClient implements RunnerClient {
   /** `onChange` is called after every state change, so a reconciler can wake up at once. */

@@ -3,7 +3,7 @@
  * from job counts. The CLI summary, the REST status route and the operator's status
  * subresource all show this same object.
  */
-import { JOB_STATUS_NAMES, type JobStatusName } from '../store/status.js';
+import { JOB_STATUS_NAMES, type JobStatusName } from './status.js';
 
 export type WorkflowPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
 

@@ -4,12 +4,12 @@
  * Registered by `torc reconcile` (see registerSlurmScheduleNodes) through the same
  * scheduleNodes code as `torc slurm schedule-nodes` and the reconciler's Slurm dispatch.
  */
-import { InputError } from '../../errors.js';
-import { SlurmAllocationStore } from '../../store/slurm-allocations.js';
-import { registerScheduleNodesHandler, type ScheduleNodesHandler } from '../schedule-nodes.js';
-import { SlurmCommands } from './commands.js';
-import { scheduleNodes } from './scheduler.js';
-import type { WorkerLaunch } from './sbatch.js';
+import { InputError } from '../errors.js';
+import { SlurmAllocationStore } from '../store/slurm-allocations.js';
+import { registerScheduleNodesHandler, type ScheduleNodesHandler } from './schedule-nodes.js';
+import { SlurmCommands } from '../runners/slurm/commands.js';
+import { scheduleNodes } from '../runners/slurm/scheduler.js';
+import type { WorkerLaunch } from '../runners/slurm/sbatch.js';
 
 export interface SlurmActionDefaults {
   /** argv that starts torc on a compute node. */

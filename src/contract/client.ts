@@ -14,7 +14,7 @@ export interface JobRecord {
   name: string;
   command: string;
   invocation_script: string | null;
-  /** torc status code (store/status.ts). */
+  /** torc status code (contract/status.ts). */
   status: number;
   /** 1 for the first try; + 1 on each retry or requeue of an orphan. */
   attempt: number;

@@ -4,10 +4,10 @@
  * keep a bounded number of allocations queued or running for each scheduler with servable work,
  * notice allocations that ended and requeue their jobs. Idempotent, like every pass.
  */
-import type { Store } from '../../store/index.js';
-import { SlurmAllocationStore } from '../../store/slurm-allocations.js';
-import { SlurmCommands } from './commands.js';
-import { cancelAllocations, dispatchSlurm, servableReadyCounts, type DispatchOutcome, type DispatchPolicy, type ScheduleNodesRequest, type SchedulerEntry } from './scheduler.js';
+import type { Store } from '../store/index.js';
+import { SlurmAllocationStore } from '../store/slurm-allocations.js';
+import { SlurmCommands } from '../runners/slurm/commands.js';
+import { cancelAllocations, dispatchSlurm, servableReadyCounts, type DispatchOutcome, type DispatchPolicy, type ScheduleNodesRequest, type SchedulerEntry } from '../runners/slurm/scheduler.js';
 
 export interface SlurmDispatcherOptions {
   store: Store;

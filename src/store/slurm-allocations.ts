@@ -4,7 +4,7 @@
  * runner's record keeping stays in one small module.
  */
 import { InputError, NotFoundError } from '../errors.js';
-import type { AllocationRecord, AllocationRegistry } from '../runners/slurm/scheduler.js';
+import type { AllocationRecord, AllocationRegistry } from '../contract/slurm-allocations.js';
 import type { Store } from './index.js';
 import { retireNodes } from './nodes.js';
 import { JobStatus } from '../contract/status.js';

@@ -1,5 +1,5 @@
 /** Slurm allocations of a workflow (torc's scheduled_compute_nodes), recorded by `torc slurm schedule-nodes`. */
-import type { AllocationRecord } from '../../runners/slurm/scheduler.js';
+import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { SlurmAllocationStore } from '../../store/slurm-allocations.js';
 import { p } from '../params.js';
 import { pageOfList, pageView } from '../views.js';

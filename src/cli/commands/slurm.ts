@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { InputError, NotFoundError } from '../../errors.js';
-import type { AllocationRecord } from '../../runners/slurm/scheduler.js';
+import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
 import { readTokenFile } from './server.js';
 

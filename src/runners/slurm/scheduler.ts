@@ -3,8 +3,9 @@
  * actions, the reconciler's Slurm dispatch) and keeping track of them (which are queued or
  * running, which ended and left orphaned jobs behind).
  *
- * The record keeping sits behind AllocationRegistry so the store (src/store/slurm-allocations.ts)
- * implements it in SQLite and tests can see exactly what was recorded.
+ * The record keeping sits behind AllocationRegistry (src/contract/slurm-allocations.ts) so the
+ * store (src/store/slurm-allocations.ts) implements it in SQLite and tests can see exactly what
+ * was recorded.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,34 +14,8 @@ import type { PlanSlurmScheduler } from '../../spec/plan.js';
 import { parseSlurmWalltime } from '../../spec/units.js';
 import { isEndedState, type SlurmCommands } from './commands.js';
 import { renderSbatchScript, type WorkerLaunch } from './sbatch.js';
+import type { AllocationRecord, AllocationRegistry } from '../../contract/slurm-allocations.js';
 
-/** One Slurm allocation submitted for a workflow. */
-export interface AllocationRecord {
-  id: number;
-  workflow_id: number;
-  /** The slurm_schedulers row it was submitted for. */
-  scheduler_config_id: number;
-  /** Slurm's job id. */
-  slurm_job_id: string;
-  /** Last Slurm state seen: SUBMITTED right after sbatch, then PENDING, RUNNING, COMPLETED, … */
-  state: string;
-  /** True once the allocation is over (its state is final or Slurm forgot it). */
-  ended: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface AllocationRegistry {
-  recordAllocation(a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord>;
-  /** Allocations of the workflow not yet ended, oldest first. */
-  listOpenAllocations(workflowId: number): Promise<AllocationRecord[]>;
-  updateAllocationState(allocationId: number, state: string, ended: boolean): Promise<void>;
-  /**
-   * The allocation is gone: retire the compute nodes its workers registered and send their
-   * pending/running jobs back to ready. Returns how many jobs were requeued.
-   */
-  requeueAllocationJobs(workflowId: number, slurmJobId: string): Promise<number>;
-}
 
 export interface SchedulerEntry {
   /** Its id in the store (`--scheduler-config-id`). */

@@ -1,11 +1,12 @@
 /**
  * schedule_nodes actions: the reconciler hands each fired one to the handler registered for its
- * scheduler_type. `local` is built in (it starts local workers in the reconcile process); the
- * Slurm runner registers `slurm` (it submits allocations) with registerScheduleNodesHandler.
+ * scheduler_type. `local` is built in (it starts local workers in the reconcile process);
+ * `torc reconcile` registers `slurm` (slurm-schedule-nodes.ts: it submits allocations) with
+ * registerScheduleNodesHandler.
  */
 import type { ActionRecord, SlurmSchedulerRecord, Store } from '../store/index.js';
 import type { RunnerClient } from '../contract/client.js';
-import { scheduleLocalWorkers } from '../runners/local/schedule-nodes.js';
+import { startLocalWorkers } from '../runners/local/workers.js';
 
 export interface ScheduleNodesRequest {
   workflowId: number;
@@ -32,6 +33,24 @@ export interface ScheduleNodesResult {
 }
 
 export type ScheduleNodesHandler = (request: ScheduleNodesRequest) => Promise<ScheduleNodesResult>;
+
+/** `local`: `num_allocations` job runners in this process, claiming through the in-process client. */
+const scheduleLocalWorkers: ScheduleNodesHandler = async (req) => {
+  const count = Math.max(1, req.action.num_allocations);
+  startLocalWorkers({
+    client: req.client,
+    workflowId: req.workflowId,
+    count,
+    outputDir: req.outputDir,
+    cwd: req.cwd,
+    apiUrl: req.apiUrl,
+    maxParallelJobs: req.action.max_parallel_jobs,
+    schedulerConfigId: req.action.scheduler_id,
+    onStop: req.onStop,
+    onError: (e) => req.log(`local worker of action ${req.action.id} stopped: ${e.message}`),
+  });
+  return { message: `started ${count} local worker(s)`, details: { workers: count } };
+};
 
 const handlers = new Map<string, ScheduleNodesHandler>([['local', scheduleLocalWorkers]]);
 

@@ -7,14 +7,14 @@
 import type { Store } from '../store/index.js';
 import { SlurmAllocationStore } from '../store/slurm-allocations.js';
 import { SlurmCommands } from '../runners/slurm/commands.js';
-import { cancelAllocations, dispatchSlurm, servableReadyCounts, type DispatchOutcome, type DispatchPolicy, type ScheduleNodesRequest, type SchedulerEntry } from '../runners/slurm/scheduler.js';
+import { cancelAllocations, dispatchSlurm, servableReadyCounts, type DispatchOutcome, type DispatchPolicy, type SchedulerEntry, type WorkerLaunchDefaults } from '../runners/slurm/scheduler.js';
 
 export interface SlurmDispatcherOptions {
   store: Store;
   workflowId: number;
   policy: DispatchPolicy;
   /** What each allocation runs: the API URL the workers reach, output dir, torc command, … */
-  launch: ScheduleNodesRequest['launch'];
+  launch: WorkerLaunchDefaults;
   commands?: SlurmCommands;
   /** Lines for a person: submitted, ended, requeued. */
   onNotice?: (message: string) => void;

@@ -8,8 +8,7 @@ import { InputError } from '../errors.js';
 import { SlurmAllocationStore } from '../store/slurm-allocations.js';
 import { registerScheduleNodesHandler, type ScheduleNodesHandler } from './schedule-nodes.js';
 import { SlurmCommands } from '../runners/slurm/commands.js';
-import { scheduleNodes } from '../runners/slurm/scheduler.js';
-import type { WorkerLaunch } from '../runners/slurm/sbatch.js';
+import { scheduleNodes, type WorkerLaunchDefaults } from '../runners/slurm/scheduler.js';
 
 export interface SlurmActionDefaults {
   /** argv that starts torc on a compute node. */
@@ -24,7 +23,7 @@ export function slurmScheduleNodesHandler(defaults: SlurmActionDefaults): Schedu
     if (!req.apiUrl) {
       throw new InputError('schedule_nodes on Slurm needs the REST API for its workers; do not pass --no-server', '--no-server');
     }
-    const launch: Omit<WorkerLaunch, 'workflowId' | 'schedulerConfigId'> = {
+    const launch: WorkerLaunchDefaults = {
       url: req.apiUrl,
       outputDir: req.outputDir,
       torcCommand: defaults.torcCommand,

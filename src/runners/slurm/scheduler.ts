@@ -23,16 +23,19 @@ export interface SchedulerEntry {
   scheduler: PlanSlurmScheduler;
 }
 
-export interface ScheduleNodesRequest {
+/** The worker each allocation runs (URL, output dir, torc command, …), the same for every scheduler. */
+export type WorkerLaunchDefaults = Omit<WorkerLaunch, 'workflowId' | 'schedulerConfigId'>;
+
+/** `count` allocations of one scheduler (torc's schedule-nodes). */
+export interface AllocationRequest {
   workflowId: number;
   scheduler: SchedulerEntry;
   /** How many allocations to submit (`--num-hpc-jobs`). */
   count: number;
-  /** The worker each allocation runs: URL, output dir, torc command, … */
-  launch: Omit<WorkerLaunch, 'workflowId' | 'schedulerConfigId'>;
+  launch: WorkerLaunchDefaults;
 }
 
-export interface ScheduleNodesResult {
+export interface SubmittedAllocations {
   scriptPath: string;
   allocations: AllocationRecord[];
 }
@@ -55,8 +58,8 @@ export class PartialSubmissionError extends Error {
 export async function scheduleNodes(
   registry: Pick<AllocationRegistry, 'recordAllocation'>,
   commands: SlurmCommands,
-  req: ScheduleNodesRequest,
-): Promise<ScheduleNodesResult> {
+  req: AllocationRequest,
+): Promise<SubmittedAllocations> {
   if (!Number.isSafeInteger(req.count) || req.count < 1) {
     throw new InputError(`expected a whole number ≥ 1, got ${req.count}`, '--num-hpc-jobs');
   }
@@ -175,7 +178,7 @@ export async function dispatchSlurm(
     /** Ready jobs per scheduler id (see servableReadyCounts). */
     ready: ReadonlyMap<number, number>;
     policy: DispatchPolicy;
-    launch: ScheduleNodesRequest['launch'];
+    launch: WorkerLaunchDefaults;
   },
 ): Promise<DispatchOutcome> {
   const { ended, open } = await refreshAllocations(registry, commands, req.workflowId);

@@ -3,7 +3,7 @@
  * nodes. Pure: the store's claim transaction reads the candidates (see budget.ts for how few)
  * and applies the decision.
  */
-import { eligibleClasses, explainNoneEligible, type EligibleClass } from './eligibility.js';
+import { eligibleClasses, explainNoneEligible, fitsCapacity, withinTimeLimit, type EligibleClass } from './eligibility.js';
 import { checkClaimOptions, checkLimit } from './options.js';
 import { claimComparator } from './order.js';
 import { Placer } from './placement.js';
@@ -63,6 +63,16 @@ export function decideClaim(
     if (claimed.length >= options.limit) break;
   }
   return { claimed, reason: claimed.length ? null : explainNoneEligible(capacity, [...eligible.values()], options) };
+}
+
+/**
+ * Where a job already claimed (pending, no process or pod yet) goes now: the nodes one job of
+ * `need` is placed on, by the same rules as decideClaim for a runner that serves every
+ * scheduler; null when it does not fit now (or is longer than the runner's time limit).
+ */
+export function placeClaimed(capacity: RunnerCapacity, need: ResourceNeed): string[] | null {
+  if (!withinTimeLimit(need, capacity) || !fitsCapacity(need, capacity.nodes)) return null;
+  return new Placer(capacity.nodes).place(need);
 }
 
 /** claim_next_jobs: the next `limit` ready jobs in queue order, resources ignored. */

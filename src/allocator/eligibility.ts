@@ -29,8 +29,16 @@ export function bindingPreference(
   return jobScheduler === null ? 1 : null;
 }
 
-export function withinTimeLimit(need: ResourceNeed, capacity: RunnerCapacity): boolean {
+export function withinTimeLimit(need: Pick<ResourceNeed, 'runtime_seconds'>, capacity: Pick<RunnerCapacity, 'time_limit_seconds'>): boolean {
   return capacity.time_limit_seconds === null || need.runtime_seconds <= capacity.time_limit_seconds;
+}
+
+/**
+ * Whether a claim could take anything at all: every job needs some CPU or memory, so with no
+ * node that has both free, asking is pointless (runners skip the claim; nothing is read).
+ */
+export function worthClaiming(nodes: readonly NodeCapacity[]): boolean {
+  return nodes.some((n) => n.num_cpus > 0 && n.memory_bytes > 0);
 }
 
 /** Whether one job of this need could be placed on the runner's free nodes right now. */

@@ -4,7 +4,7 @@
  * calls retry; the store decides again with the same functions inside the retry transaction,
  * so a client can never retry past what the workflow's rules allow.
  */
-import type { PlanFailureRule } from '../spec/plan.js';
+import type { PlanFailureRule, ResourceNeed } from '../spec/plan.js';
 
 export type FailureDecision =
   | { action: 'retry'; rule: PlanFailureRule; rule_index: number }
@@ -34,10 +34,7 @@ export function decideFailure(rules: readonly PlanFailureRule[] | null, returnCo
 }
 
 /** The two requirements a rule can raise. */
-export interface RaisableNeed {
-  memory_bytes: number;
-  runtime_seconds: number;
-}
+export type RaisableNeed = Pick<ResourceNeed, 'memory_bytes' | 'runtime_seconds'>;
 
 export interface RaiseCaps {
   /** The most memory any runner offers (bytes per node), or null when nothing is known. */

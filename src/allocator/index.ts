@@ -1,9 +1,11 @@
 /** The allocator: pure claim rules shared by the store, the API and every runner. */
 export type * from './types.js';
 export { capacityFromPooled, capacityFromNodes, MAX_NODES, type PooledCapacityInput, type NodesCapacityInput, type NodeInput } from './capacity.js';
-export { eligibleClasses, bindingPreference, withinTimeLimit, fitsCapacity, explainNoneEligible, type EligibleClass } from './eligibility.js';
+export { eligibleClasses, bindingPreference, withinTimeLimit, fitsCapacity, worthClaiming, explainNoneEligible, type EligibleClass } from './eligibility.js';
 export { fetchBudget, maxJobsOn } from './budget.js';
-export { decideClaim, decideQueueDepth } from './claim.js';
+export { decideClaim, decideQueueDepth, placeClaimed } from './claim.js';
+export { servableCounts, type RunnerShape } from './servable.js';
+export { decideFailure, matchRule, raisedNeed, type FailureDecision, type RaisableNeed, type RaiseCaps, type RaisedNeed } from './failure-policy.js';
 export { decideClaimPooled } from './pooled.js';
 export { NodeLedger, type Reservation, type NodeShare } from './ledger.js';
 export { fitsOn, copiesOn, isMultiNode, formatResources, formatBytes, GIB, MIB, type FreeResources } from './fit.js';

@@ -2,18 +2,9 @@
  * Types of the claim semantics. The allocator is pure: it sees capacities and candidate jobs,
  * never the database. The store's claim transaction feeds it and applies its decision.
  */
-import type { SortMethod } from '../spec/plan.js';
+import type { ResourceNeed, SortMethod } from '../spec/plan.js';
 
-export type { SortMethod };
-
-/** What a job needs, per node it occupies. */
-export interface ResourceNeed {
-  num_cpus: number;
-  memory_bytes: number;
-  num_gpus: number;
-  num_nodes: number;
-  runtime_seconds: number;
-}
+export type { ResourceNeed, SortMethod };
 
 /** One node of a runner's capacity (free resources now). */
 export interface NodeCapacity {
@@ -49,6 +40,15 @@ export interface ClaimOptions {
   any_scheduler?: boolean;
   /** At most this many jobs. */
   limit: number;
+}
+
+/**
+ * How many ready jobs share a scheduler, runtime and node count: what a dispatch that starts
+ * runners (Slurm allocations) sizes its work by (see servable.ts).
+ */
+export interface ReadyClassCount extends Pick<ResourceNeed, 'runtime_seconds' | 'num_nodes'> {
+  scheduler_id: number | null;
+  count: number;
 }
 
 /** A group of ready jobs that look identical to the allocator: same needs, same scheduler. */

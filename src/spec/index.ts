@@ -15,7 +15,8 @@ export { loadWorkflowDocuments, loadWorkflowFile, loadWorkflowText, toResourceNa
 export type { LoadOptions, WorkflowDocument, WorkflowMetadata } from './load.js';
 export { formatOfPath, formatOfMediaType, formatName, SPEC_FORMATS, SPEC_MEDIA_TYPES, FORMAT_EXTENSION } from './formats.js';
 export type { SpecFormat, FormatChoice } from './formats.js';
-export { planWorkflow, DEFAULT_MAX_JOBS, DEFAULT_MAX_DEPENDENCIES, DEFAULT_RESOURCE_CLASS } from './planner.js';
+export { planWorkflow, DEFAULT_MAX_JOBS, DEFAULT_MAX_DEPENDENCIES } from './planner.js';
+export { DEFAULT_NEED } from './plan.js';
 export type { PlanOptions } from './planner.js';
 export { summarizePlan } from './summary.js';
 export type { PlanSummary } from './summary.js';

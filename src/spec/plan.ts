@@ -7,10 +7,12 @@
  * Contract shared by src/spec (producer) and src/store (consumer); change both together.
  */
 
-/** A resource requirements entry with units resolved. Index 0 may be the implicit default. */
-export interface PlanResourceClass {
-  /** resource_requirements name; `default` for jobs that declare none (1 CPU, 1 MB, PT1H). */
-  name: string;
+/**
+ * What a job needs per node it occupies, units resolved. The one resource-need type: the plan's
+ * resource classes, the store's resource requirements, the allocator's claim classes and every
+ * runner's claimed jobs all carry it (or extend it).
+ */
+export interface ResourceNeed {
   num_cpus: number;
   /** Bytes ("4g" → 4 * 1024^3). */
   memory_bytes: number;
@@ -18,6 +20,21 @@ export interface PlanResourceClass {
   num_nodes: number;
   /** Seconds (ISO8601 "PT30M" → 1800). */
   runtime_seconds: number;
+}
+
+/**
+ * What a job that declares no resource_requirements needs (torc: 1 CPU, 1 MB, PT1H). Written
+ * here once: the planner gives such jobs the `default` class with it, and every later reader
+ * (store, allocator, runners) reads the stored class, never a default of its own.
+ */
+export const DEFAULT_NEED: Readonly<ResourceNeed> = Object.freeze({
+  num_cpus: 1, memory_bytes: 1024 * 1024, num_gpus: 0, num_nodes: 1, runtime_seconds: 3600,
+});
+
+/** A resource requirements entry with units resolved. Index 0 may be the implicit default. */
+export interface PlanResourceClass extends ResourceNeed {
+  /** resource_requirements name; `default` for jobs that declare none (DEFAULT_NEED). */
+  name: string;
 }
 
 export interface PlanFile {

@@ -17,6 +17,7 @@ import type {
   Plan, PlanAction, PlanFailureHandler, PlanFile, PlanJob, PlanResourceClass, PlanSettings, PlanSlurmScheduler, PlanUserData,
   SortMethod,
 } from './plan.js';
+import { DEFAULT_NEED } from './plan.js';
 import { staticIssues } from './static-checks.js';
 import { closest, didYouMean } from './suggest.js';
 import { parseDuration, parseMemory } from './units.js';
@@ -34,10 +35,6 @@ export interface PlanOptions {
 
 export const DEFAULT_MAX_JOBS = 10_000_000;
 export const DEFAULT_MAX_DEPENDENCIES = 100_000_000;
-/** What a job without resource_requirements needs (torc: 1 CPU, 1 MB; runtime PT1H). */
-export const DEFAULT_RESOURCE_CLASS: Omit<PlanResourceClass, 'name'> = {
-  num_cpus: 1, memory_bytes: 1024 * 1024, num_gpus: 0, num_nodes: 1, runtime_seconds: 3600,
-};
 
 const EMPTY: number[] = Object.freeze([]) as unknown as number[];
 /** Suggestions scan every name; past this many names the cost is not worth it. */
@@ -121,7 +118,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   // ---- named tables ----
   const userDefault = (spec.resource_requirements ?? []).some((r) => r.name === 'default');
   const needsDefault = !userDefault && spec.jobs.some((j) => j.resource_requirements === undefined);
-  const resourceClasses: PlanResourceClass[] = needsDefault ? [{ name: 'default', ...DEFAULT_RESOURCE_CLASS }] : [];
+  const resourceClasses: PlanResourceClass[] = needsDefault ? [{ name: 'default', ...DEFAULT_NEED }] : [];
   (spec.resource_requirements ?? []).forEach((r, i) => {
     const p = `${P}.resource_requirements[${i}]`;
     resourceClasses.push({

@@ -6,8 +6,8 @@
  * ready → pending. The cost follows the runner's capacity and the number of classes, never
  * the number of ready jobs.
  */
-import { decideClaim, eligibleClasses, fetchBudget, checkLimit } from '../allocator/index.js';
-import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, RunnerCapacity } from '../allocator/types.js';
+import { decideClaim, decideQueueDepth, eligibleClasses, fetchBudget, checkLimit } from '../allocator/index.js';
+import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, ResourceNeed, RunnerCapacity } from '../allocator/types.js';
 import type { ClaimByResourcesRequest, ClaimedJobFile, ClaimedJobRecord, ClaimResponse } from '../contract/client.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { WriteTx } from './db.js';
@@ -34,14 +34,9 @@ export function newClaimStats(): ClaimStats {
 export const CLASS_CANDIDATES_SQL = `SELECT id FROM jobs
   WHERE workflow_id = ? AND status = ${S.ready} AND claim_class_id = ? ORDER BY id LIMIT ?`;
 
-interface ClassRow {
+interface ClassRow extends ResourceNeed {
   id: number;
   scheduler_id: number | null;
-  num_cpus: number;
-  memory_bytes: number;
-  num_gpus: number;
-  num_nodes: number;
-  runtime_seconds: number;
 }
 
 /** Whether every job of the workflow is finished (read only when a claim found nothing). */
@@ -218,7 +213,7 @@ export async function claimNext(
   stats.class_queries++;
   stats.candidate_rows_read += found.length;
   if (found.length === 0) return { jobs: [], reason: (await completeReason(tx, wf)) ?? 'no ready jobs' };
-  const decision: ClaimDecision = { claimed: found.map((f) => ({ job_id: f.id, nodes: [] })), reason: null };
+  const decision = decideQueueDepth(found.map((f) => ({ job_id: f.id, class_key: '', order: f.id })), limit);
   const jobs = await applyDecision(tx, decision, nodeId, now, start, found);
   return { jobs, reason: decision.reason };
 }

@@ -2,7 +2,7 @@
  * What the store returns: plain records with torc's snake_case field names, and the mappers
  * from SQLite rows (integers for booleans, JSON text) to them.
  */
-import type { PlanFailureRule, PlanSettings } from '../spec/plan.js';
+import type { PlanFailureRule, PlanSettings, ResourceNeed } from '../spec/plan.js';
 import type { JobRecord } from '../contract/client.js';
 
 export type { JobRecord };
@@ -43,15 +43,10 @@ export interface WorkflowMeta {
   k8s_uid?: string | null;
 }
 
-export interface ResourceRequirementsRecord {
+export interface ResourceRequirementsRecord extends ResourceNeed {
   id: number;
   workflow_id: number;
   name: string;
-  num_cpus: number;
-  memory_bytes: number;
-  num_gpus: number;
-  num_nodes: number;
-  runtime_seconds: number;
   /** The job whose own (raised) requirements these are, or null for a declared entry. */
   job_id: number | null;
 }

@@ -13,7 +13,7 @@ import { decideFailure, raisedNeed, type RaiseCaps, type RaisedNeed } from '../a
 import type { PlanFailureRule } from '../spec/plan.js';
 import { parseSlurmWalltime } from '../spec/units.js';
 import type { WriteTx } from './db.js';
-import type { JobRecord, WorkflowRecord } from './records.js';
+import type { JobRecord, ResourceRequirementsRecord, WorkflowRecord } from './records.js';
 import { JobStatus, statusName } from '../contract/status.js';
 
 const S = JobStatus;
@@ -25,17 +25,6 @@ export interface RetryOutcome {
   rule_index: number;
   /** The job's requirements before and after, when the rule raised them. */
   resources: { from: { memory_bytes: number; runtime_seconds: number }; to: RaisedNeed } | null;
-}
-
-interface RequirementsRow {
-  id: number;
-  name: string;
-  num_cpus: number;
-  memory_bytes: number;
-  num_gpus: number;
-  num_nodes: number;
-  runtime_seconds: number;
-  job_id: number | null;
 }
 
 /** Call inside a write transaction with the job and its workflow as read in it. */
@@ -121,7 +110,7 @@ async function offeredCaps(tx: WriteTx, job: JobRecord, wf: WorkflowRecord): Pro
  */
 async function raiseRequirements(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, rule: PlanFailureRule, now: string): Promise<RetryOutcome['resources']> {
   if (rule.memory_multiplier === null && rule.runtime_multiplier === null) return null;
-  const current = await tx.get<RequirementsRow>('SELECT * FROM resource_requirements WHERE id = ?', [job.resource_requirements_id]);
+  const current = await tx.get<ResourceRequirementsRecord>('SELECT * FROM resource_requirements WHERE id = ?', [job.resource_requirements_id]);
   if (!current) return null;
   const caps = await offeredCaps(tx, job, wf);
   const from = { memory_bytes: current.memory_bytes, runtime_seconds: current.runtime_seconds };

@@ -3,6 +3,7 @@
  * Slurm runner's AllocationRegistry. Kept beside the Store rather than in it so the Slurm
  * runner's record keeping stays in one small module.
  */
+import type { ReadyClassCount } from '../allocator/types.js';
 import { InputError, NotFoundError } from '../errors.js';
 import type { AllocationRecord, AllocationRegistry } from '../contract/slurm-allocations.js';
 import type { Store } from './index.js';
@@ -12,14 +13,6 @@ import { JobStatus } from '../contract/status.js';
 type Row = Omit<AllocationRecord, 'ended'> & { ended: number };
 
 const toRecord = (r: Row): AllocationRecord => ({ ...r, ended: r.ended !== 0 });
-
-/** A ready job class: how many ready jobs share a scheduler, runtime and node count. */
-export interface ReadyClassCount {
-  scheduler_id: number | null;
-  runtime_seconds: number;
-  num_nodes: number;
-  count: number;
-}
 
 export class SlurmAllocationStore implements AllocationRegistry {
   constructor(

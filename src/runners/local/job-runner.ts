@@ -19,6 +19,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { worthClaiming } from '../../allocator/eligibility.js';
 import type { SortMethod } from '../../allocator/types.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import { JobStatus } from '../../contract/status.js';
@@ -452,8 +453,7 @@ export class JobRunner {
       );
     } else {
       const capacity = tracker.capacity({ time_limit_seconds: remaining, scheduler_config_id: o.schedulerConfigId ?? null });
-      // Every job needs at least some CPU or memory: with none free, asking is pointless.
-      if (!capacity.nodes.some((n) => n.num_cpus > 0 && n.memory_bytes > 0)) return [0, 0];
+      if (!worthClaiming(capacity.nodes)) return [0, 0];
       limit = o.claimLimit ?? 1000;
       response = await this.tryApi('claim_jobs_based_on_resources', () =>
         o.client.claimJobsBasedOnResources(o.workflowId, {

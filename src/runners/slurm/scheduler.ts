@@ -9,6 +9,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { servableCounts } from '../../allocator/servable.js';
+import type { ReadyClassCount } from '../../allocator/types.js';
 import { InputError } from '../../errors.js';
 import type { PlanSlurmScheduler } from '../../spec/plan.js';
 import { parseSlurmWalltime } from '../../spec/units.js';
@@ -93,30 +95,20 @@ export async function scheduleNodes(
   return { scriptPath, allocations };
 }
 
-/** A ready job class as the dispatch sees it: which scheduler, how long, how many nodes, how many jobs. */
-export interface ReadyClass {
-  scheduler_id: number | null;
-  runtime_seconds: number;
-  num_nodes: number;
-  count: number;
-}
-
 /**
- * Ready jobs each scheduler can serve: bound jobs count for their own scheduler, unbound jobs
- * for the first scheduler that can run them. A job counts only when an allocation of the
- * scheduler could run it at all (runtime ≤ walltime − buffer, nodes ≤ the allocation's), so a
- * job no allocation can ever run does not make the dispatch submit allocations forever.
+ * Ready jobs each scheduler can serve, as the allocator counts them (servableCounts): an
+ * allocation of a scheduler runs jobs up to its walltime less the expiration buffer, on up to
+ * its node count.
  */
-export function servableReadyCounts(classes: readonly ReadyClass[], schedulers: readonly SchedulerEntry[], bufferSeconds: number): Map<number, number> {
-  const counts = new Map<number, number>(schedulers.map((s) => [s.id, 0]));
-  const fits = (s: SchedulerEntry, c: ReadyClass) =>
-    c.runtime_seconds <= parseSlurmWalltime(s.scheduler.walltime) - bufferSeconds && c.num_nodes <= s.scheduler.nodes;
-  for (const c of classes) {
-    if (c.count <= 0) continue;
-    const target = c.scheduler_id === null ? schedulers.find((s) => fits(s, c)) : schedulers.find((s) => s.id === c.scheduler_id && fits(s, c));
-    if (target) counts.set(target.id, counts.get(target.id)! + c.count);
-  }
-  return counts;
+export function servableReadyCounts(classes: readonly ReadyClassCount[], schedulers: readonly SchedulerEntry[], bufferSeconds: number): Map<number, number> {
+  return servableCounts(
+    classes,
+    schedulers.map((s) => ({
+      scheduler_config_id: s.id,
+      time_limit_seconds: parseSlurmWalltime(s.scheduler.walltime) - bufferSeconds,
+      num_nodes: s.scheduler.nodes,
+    })),
+  );
 }
 
 export interface DispatchPolicy {

@@ -5,7 +5,7 @@
  * local runner. Field names follow torc's JSON models (snake_case).
  */
 import type { ResourceNeed, RunnerCapacity, SortMethod } from '../allocator/types.js';
-import type { PlanFailureRule } from '../spec/plan.js';
+import type { Plan, PlanFailureRule } from '../spec/plan.js';
 
 /** A job as the API shows it (torc's JobModel plus our fields). */
 export interface JobRecord {
@@ -172,4 +172,42 @@ export interface RunnerClient {
   getFailureHandler?(failureHandlerId: number): Promise<FailureHandlerModel>;
   /** running → ready with attempt + 1 after a failed attempt that a rule retries; 409 when the rules refuse. */
   retryJob?(jobId: number, runId: number, request: RetryJobRequest): Promise<void>;
+}
+
+export type ApplyAction = 'created' | 'unchanged' | 'replaced';
+
+/** What applying a planned spec did: a new workflow, the same one unchanged, or one replaced (unchanged completed jobs kept). */
+export interface ApplyOutcome {
+  workflow_id: number;
+  action: ApplyAction;
+  kept: number;
+  rerun: number;
+}
+
+/** The Kubernetes resource (a Workflow CR) that declares a workflow. */
+export interface DeclaringResource {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * The Kubernetes operator's client: a runner's calls (it claims, starts and completes jobs
+ * like every runner), plus what it does as the controller of Workflow resources.
+ */
+export interface OperatorClient extends RunnerClient {
+  /** Makes the server hold the resource's planned spec (created, unchanged or replaced) and initializes its jobs. */
+  applyWorkflow(plan: Plan, resource: DeclaringResource): Promise<ApplyOutcome>;
+  /** Removes the workflows the (deleted) resource declared. */
+  deleteWorkflows(resource: DeclaringResource): Promise<void>;
+  /** The active compute node of this type registered for the workflow (the operator's own, across restarts), or null. */
+  findActiveComputeNode(workflowId: number, computeNodeType: string): Promise<{ id: number } | null>;
+  /** The workflow's pending and running jobs, as a claim returned them (needs and files; no nodes). */
+  listHeldJobs(workflowId: number): Promise<ClaimedJobRecord[]>;
+}
+
+/** The operator's line to the server while it leads: its client, and how to let go of it. */
+export interface OperatorConnection {
+  client: OperatorClient;
+  close(): Promise<void>;
 }

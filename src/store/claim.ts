@@ -10,7 +10,7 @@ import { decideClaim, decideQueueDepth, eligibleClasses, fetchBudget, checkLimit
 import type { ClaimCandidate, ClaimClass, ClaimDecision, ClaimOptions, ResourceNeed, RunnerCapacity } from '../allocator/types.js';
 import type { ClaimByResourcesRequest, ClaimedJobFile, ClaimedJobRecord, ClaimResponse } from '../contract/client.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { WriteTx } from './db.js';
+import type { Queryable, WriteTx } from './db.js';
 import { JOB_COLUMNS, toJob, toWorkflow, type WorkflowRecord } from './records.js';
 import { JobStatus } from '../contract/status.js';
 import { UNFINISHED_STATES } from './transitions.js';
@@ -92,6 +92,15 @@ const CLAIMED_ROWS_SQL = `SELECT ${JOB_COLUMNS.split(',').map((c) => `jobs.${c.t
    (SELECT json_group_array(json_array(f.id, f.path)) FROM job_input_files jf JOIN files f ON f.id = jf.file_id WHERE jf.job_id = jobs.id) AS input_files,
    (SELECT json_group_array(json_array(f.id, f.path)) FROM job_output_files jf JOIN files f ON f.id = jf.file_id WHERE jf.job_id = jobs.id) AS output_files
  FROM jobs JOIN resource_requirements r ON r.id = jobs.resource_requirements_id`;
+
+/** Pending and running jobs of a workflow, as claimed records (the operator places those without a pod). */
+export async function readHeldJobs(q: Queryable, workflowId: number): Promise<ClaimedJobRecord[]> {
+  const rows = await q.all<ClaimedRow>(
+    `${CLAIMED_ROWS_SQL} WHERE jobs.workflow_id = ? AND jobs.status IN (${S.pending}, ${S.running}) ORDER BY jobs.status, jobs.id`,
+    [workflowId],
+  );
+  return rows.map((r) => toClaimed(r, []));
+}
 
 /** Queue-depth candidates, read whole (they are the claimed rows); an index range scan on jobs_status. */
 export const QUEUE_CANDIDATES_SQL = `${CLAIMED_ROWS_SQL} WHERE jobs.workflow_id = ? AND jobs.status = ${S.ready} ORDER BY jobs.id LIMIT ?`;

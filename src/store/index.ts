@@ -7,9 +7,11 @@
 import { InputError, NotFoundError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';
 import type {
+  ApplyOutcome,
   ClaimByResourcesRequest,
   ClaimNextOptions,
   ClaimResponse,
+  ClaimedJobRecord,
   CompleteJobResult,
   ComputeNodeRegistration,
   RetryJobRequest,
@@ -18,10 +20,10 @@ import type {
 import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
 import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
-import { claimByResources, claimNext, newClaimStats, type ClaimStats } from './claim.js';
+import { claimByResources, claimNext, newClaimStats, readHeldJobs, type ClaimStats } from './claim.js';
 import { completeJobsInTx, startJobsInTx, type CompleteItem, type CompleteJobsOutcome, type ItemOutcome } from './job-runs.js';
 import { checkPlan, insertPlan } from './create.js';
-import { applyPlanInTx, type ApplyOutcome } from './replace.js';
+import { applyPlanInTx } from './replace.js';
 import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
 import { migrate } from './migrations.js';
 import { checkRegistration, expiredNodes, insertComputeNode, renewLease, retireNodes } from './nodes.js';
@@ -63,7 +65,7 @@ export * from './records.js';
 export type { ClaimStats } from './claim.js';
 export type { CompleteJobsOutcome, ItemOutcome } from './job-runs.js';
 export type { InitializeOutcome } from './transitions.js';
-export type { ApplyOutcome, ApplyAction } from './replace.js';
+export type { ApplyOutcome, ApplyAction } from '../contract/client.js';
 export type { ActionClaimer, ActionClaimOutcome } from './actions.js';
 export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
 export type { RetryOutcome } from './retry.js';
@@ -304,6 +306,17 @@ export class Store {
       const rows = await q.all(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
       const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${cond}`, params);
       return { items: rows.map(toJob), total: total!.n };
+    });
+  }
+
+  /**
+   * The workflow's pending and running jobs (pending first, each in queue order) as a claim
+   * returns them: with their needs and files, no nodes assigned.
+   */
+  async listHeldJobs(workflowId: number): Promise<ClaimedJobRecord[]> {
+    return this.db.read(async (q) => {
+      if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
+      return readHeldJobs(q, workflowId);
     });
   }
 

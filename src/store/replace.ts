@@ -5,6 +5,7 @@
  * same hash — and every job it waits for was kept too; everything else starts over, so a
  * changed job re-runs together with everything downstream of it.
  */
+import type { ApplyOutcome } from '../contract/client.js';
 import type { Plan } from '../spec/plan.js';
 import type { WriteTx } from './db.js';
 import { insertPlan, checkPlan } from './create.js';
@@ -106,14 +107,6 @@ export function carriedJobs(plan: Plan, unchanged: (i: number) => boolean): bool
   return Array.from(state, (s) => s === KEPT);
 }
 
-export type ApplyAction = 'created' | 'unchanged' | 'replaced';
-
-export interface ApplyOutcome {
-  workflow_id: number;
-  action: ApplyAction;
-  kept: number;
-  rerun: number;
-}
 
 /**
  * Makes the store hold `plan` (level-triggered, idempotent): the workflow declared by the same

@@ -4,8 +4,10 @@
  * runners use src/api/client.ts against the REST API, which calls the same Store methods.
  */
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
-import type { ItemOutcome, Store } from './index.js';
+import type { Plan } from '../spec/plan.js';
+import { Store, type ItemOutcome } from './index.js';
 import type {
+  ApplyOutcome,
   BulkItemResult,
   ClaimByResourcesRequest,
   ClaimNextOptions,
@@ -13,13 +15,16 @@ import type {
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
+  ClaimedJobRecord,
+  DeclaringResource,
   FailureHandlerModel,
+  OperatorClient,
+  OperatorConnection,
   RetryJobRequest,
-  RunnerClient,
   WorkflowProgress,
 } from '../contract/client.js';
 
-export class StoreRunnerClient implements RunnerClient {
+export class StoreRunnerClient implements OperatorClient {
   /** `onChange` is called after every state change, so a reconciler can wake up at once. */
   constructor(
     private readonly store: Store,
@@ -89,6 +94,35 @@ export class StoreRunnerClient implements RunnerClient {
     await this.store.retryJob(jobId, runId, request);
     this.onChange();
   }
+
+  async applyWorkflow(plan: Plan, resource: DeclaringResource): Promise<ApplyOutcome> {
+    const outcome = await this.store.applyPlan(plan, { k8s_namespace: resource.namespace, k8s_name: resource.name, k8s_uid: resource.uid });
+    await this.store.initializeJobs(outcome.workflow_id);
+    this.onChange();
+    return outcome;
+  }
+
+  async deleteWorkflows(resource: DeclaringResource): Promise<void> {
+    for (const wf of await this.store.findWorkflowsByK8sName(resource.namespace, resource.name)) {
+      if (wf.k8s_uid === resource.uid) await this.store.deleteWorkflow(wf.id).catch(() => undefined);
+    }
+  }
+
+  async findActiveComputeNode(workflowId: number, computeNodeType: string): Promise<{ id: number } | null> {
+    const active = await this.store.listComputeNodes(workflowId, { activeOnly: true, limit: 1000 });
+    const node = active.items.find((n) => n.compute_node_type === computeNodeType);
+    return node ? { id: node.id } : null;
+  }
+
+  listHeldJobs(workflowId: number): Promise<ClaimedJobRecord[]> {
+    return this.store.listHeldJobs(workflowId);
+  }
+}
+
+/** Opens the SQLite store at `path` as the operator's connection: the in-process client over it. */
+export async function connectStore(path: string): Promise<OperatorConnection & { store: Store }> {
+  const store = await Store.open(path);
+  return { store, client: new StoreRunnerClient(store), close: () => store.close() };
 }
 
 /** A store item outcome as the bulk REST routes answer it (the status the single call would get). */

@@ -98,9 +98,9 @@ export function register(program: Command): void {
       const dbPath = resolve(flags.db ?? process.env.TORC_DB ?? DEFAULT_DB);
       mkdirSync(dirname(dbPath), { recursive: true });
 
-      const [{ KubeConfig }, { Operator }, { OperatorMetrics, serveMetrics }, { Store }, { startServer }] = await Promise.all([
+      const [{ KubeConfig }, { Operator }, { OperatorMetrics, serveMetrics }, { connectStore }, { startServer }] = await Promise.all([
         import('@kubernetes/client-node'), import('../../runners/k8s/operator.js'), import('../../runners/k8s/metrics.js'),
-        import('../../store/index.js'), import('../../api/app.js'),
+        import('../../store/runner-client.js'), import('../../api/app.js'),
       ]);
       const kc = new KubeConfig();
       try {
@@ -122,7 +122,7 @@ export function register(program: Command): void {
       const finished = new Promise<void>((r) => { finish = r; });
       const op = new Operator({
         kubeConfig: kc, namespace, identity, metrics, tolerations, resyncSeconds,
-        openStore: () => Store.open(dbPath),
+        connect: () => connectStore(dbPath),
         defaultImage: flags.defaultImage,
         capacity: { nodeSelector, tolerations },
         apiUrl: flags.apiUrl ?? process.env.TORC_API_URL ?? null,
@@ -132,7 +132,7 @@ export function register(program: Command): void {
           : null,
         log: flags.quiet ? undefined : log,
         serve: flags.server
-          ? async (store) => {
+          ? async ({ store }) => {
             const server = await startServer({ store, host: flags.host, port, logger: { info: () => {}, error: log } });
             process.stdout.write(`torc operator: REST API on ${server.baseUrl}\n`);
             return server;

@@ -10,28 +10,28 @@
  *   3. pods → job transitions: Running → start, finished → complete (exit code; OOMKilled →
  *      137), gone while running → terminated; pods of stale attempts are deleted;
  *   4. dispatch: free capacity per node (allocatable − requests of every non-terminal pod,
- *      plus pods we created that the cache has not shown yet) → one claim through the store's
- *      allocator → one pod per claimed job, on the node it was placed on, with a deterministic
- *      name (a re-created pod hits AlreadyExists and is adopted, never duplicated);
+ *      plus pods we created that the cache has not shown yet) → one claim through the client
+ *      (the server's allocator decides) → one pod per claimed job, on the node it was placed
+ *      on, with a deterministic name (a re-created pod hits AlreadyExists and is adopted,
+ *      never duplicated);
  *   5. the status subresource, patched only when it changed; Events on changes of phase.
  * Passes are triggered by informer events and a periodic tick, and never overlap. With leader
- * election, only the replica holding the Lease opens the store and acts.
+ * election, only the replica holding the Lease connects to the server and acts. Like every
+ * runner it talks to the server through the client contract (OperatorClient), never the store.
  */
 import { hostname } from 'node:os';
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions,
   type KubeConfig, type V1Node, type V1Pod, type V1Toleration,
 } from '@kubernetes/client-node';
-import { decideClaim } from '../../allocator/index.js';
-import type { ResourceNeed } from '../../allocator/types.js';
-import { InputError } from '../../errors.js';
-import { loadWorkflowText, planDocument, type Plan } from '../../spec/index.js';
+import { placeClaimed, worthClaiming } from '../../allocator/index.js';
+import type { ClaimedJobRecord, OperatorClient, OperatorConnection } from '../../contract/client.js';
 import { JobStatus, statusName } from '../../contract/status.js';
-import type { Store } from '../../store/index.js';
-import type { ClaimedJobRecord, JobRecord } from '../../contract/client.js';
+import { InputError } from '../../errors.js';
+import { CoalescedPass } from '../../coalesced.js';
+import { loadWorkflowText, planDocument, type Plan } from '../../spec/index.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeStatus } from './api-errors.js';
 import { clusterCapacity, type CapacityOptions } from './capacity.js';
-import { CoalescedPass } from '../../coalesced.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
@@ -65,10 +65,10 @@ export interface WorkflowCr {
   status?: Partial<WorkflowCrStatus>;
 }
 
-export interface OperatorOptions {
+export interface OperatorOptions<C extends OperatorConnection = OperatorConnection> {
   kubeConfig: KubeConfig;
-  /** The store, opened by the caller. With leader election it is only used while leading. */
-  openStore: () => Promise<Store>;
+  /** Connects to the server (e.g. connectStore: the SQLite store in this process). With leader election: only while leading. */
+  connect: () => Promise<C>;
   /** Namespace to watch; null = all namespaces. */
   namespace: string | null;
   /** Image for jobs without one (and without the workflow's default_image). */
@@ -92,8 +92,8 @@ export interface OperatorOptions {
   computeNodeLeaseSeconds?: number;
   metrics?: OperatorMetrics;
   log?: (message: string) => void;
-  /** Started with the store while leading (e.g. the REST API), closed when leadership ends. */
-  serve?: (store: Store) => Promise<{ close(): Promise<void> }>;
+  /** Started with the connection while leading (e.g. the REST API), closed when leadership ends. */
+  serve?: (connection: C) => Promise<{ close(): Promise<void> }>;
   /** Called when a held lease is lost (not on stop()); the CLI exits so that Kubernetes restarts it. */
   onLostLeadership?: () => void;
   /** Called when starting to lead failed (store, informers, serve); the replica has given up the lease. */
@@ -114,15 +114,16 @@ interface WorkflowState {
   lastHeartbeat: number;
 }
 
-export class Operator {
-  private readonly o: OperatorOptions;
+export class Operator<C extends OperatorConnection = OperatorConnection> {
+  private readonly o: OperatorOptions<C>;
   private readonly identity: string;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   readonly metrics: OperatorMetrics;
   private readonly events: EventRecorder;
   private readonly elector: LeaderElector | null;
-  private store: Store | null = null;
+  private connection: C | null = null;
+  private client: OperatorClient | null = null;
   private workflows: Informer<WorkflowCr> | null = null;
   private pods: Informer<V1Pod> | null = null;
   private nodes: Informer<V1Node> | null = null;
@@ -139,7 +140,7 @@ export class Operator {
   /** Count of passes done (tests wait on it). */
   passes = 0;
 
-  constructor(options: OperatorOptions) {
+  constructor(options: OperatorOptions<C>) {
     this.o = options;
     this.identity = options.identity ?? `${hostname()}-${process.pid}`;
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -194,7 +195,8 @@ export class Operator {
     this.metrics.leader.set(1);
     this.log(`${this.identity}: leading`);
     try {
-      this.store = await this.o.openStore();
+      this.connection = await this.o.connect();
+      this.client = this.connection.client;
       const watch = new Watch(this.o.kubeConfig);
       const ns = this.o.namespace;
       const onEvent = (what: string) => (ev: InformerEvent, obj: unknown) => this.onCacheEvent(what, ev, obj);
@@ -209,7 +211,7 @@ export class Operator {
       });
       await Promise.all([this.nodes.start(), this.pods.start(), this.workflows.start()]);
       if (!this.leading) return;
-      if (this.o.serve) this.served = await this.o.serve(this.store);
+      if (this.o.serve) this.served = await this.o.serve(this.connection);
       this.tickTimer = setInterval(() => this.schedule(), (this.o.tickSeconds ?? 2) * 1000);
       this.resyncTimer = setInterval(() => this.schedule(), (this.o.resyncSeconds ?? 30) * 1000);
       this.schedule();
@@ -239,9 +241,10 @@ export class Operator {
     await served?.close().catch((e) => this.warn('closing the REST API', e));
     this.state.clear();
     this.assumed.clear();
-    const store = this.store;
-    this.store = null;
-    await store?.close();
+    const connection = this.connection;
+    this.connection = null;
+    this.client = null;
+    await connection?.close();
   }
 
   private onCacheEvent(what: string, _ev: InformerEvent, obj: unknown): void {
@@ -269,7 +272,7 @@ export class Operator {
 
 
   private async passOnce(): Promise<void> {
-    if (!this.isLeader || !this.store || !this.workflows) return;
+    if (!this.isLeader || !this.client || !this.workflows) return;
     const seen = new Set<string>();
     for (const cr of this.workflows.list()) {
       seen.add(cr.metadata.uid);
@@ -297,7 +300,7 @@ export class Operator {
   }
 
   private async reconcileWorkflow(cr: WorkflowCr): Promise<void> {
-    const store = this.store!;
+    const client = this.client!;
     if (cr.metadata.deletionTimestamp) {
       if ((cr.metadata.finalizers ?? []).includes(FINALIZER)) await this.cleanup(cr);
       return;
@@ -313,12 +316,13 @@ export class Operator {
     }
     const st = await this.applySpec(cr);
     if (st.invalid !== null || st.workflowId === null) return;
-    const wf = await store.getWorkflow(st.workflowId);
+    const { run_id: runId, is_canceled: canceled } = await client.getProgress(st.workflowId);
     await this.ensureComputeNode(st);
-    await this.syncPods(cr, st, wf.run_id, wf.status === 'canceled');
-    const progress = await store.getStatus(st.workflowId);
-    if (!progress.is_complete && !progress.is_canceled) await this.dispatch(cr, st, wf.run_id, wf.settings.jobs_sort_method);
-    await this.reportStatus(cr, st, wf.run_id);
+    await this.syncPods(cr, st, runId, canceled);
+    const progress = await client.getProgress(st.workflowId);
+    // The claim sorts by the workflow's own jobs_sort_method.
+    if (!progress.is_complete && !progress.is_canceled) await this.dispatch(cr, st, runId);
+    await this.reportStatus(cr, st, runId);
   }
 
   private async applySpec(cr: WorkflowCr): Promise<WorkflowState> {
@@ -347,8 +351,7 @@ export class Operator {
       await this.reportInvalid(cr, st);
       return st;
     }
-    const outcome = await this.store!.applyPlan(plan, { k8s_namespace: cr.metadata.namespace, k8s_name: cr.metadata.name, k8s_uid: uid });
-    await this.store!.initializeJobs(outcome.workflow_id);
+    const outcome = await this.client!.applyWorkflow(plan, { namespace: cr.metadata.namespace, name: cr.metadata.name, uid });
     if (st.workflowId !== outcome.workflow_id) st.computeNodeId = null;
     st.workflowId = outcome.workflow_id;
     this.state.set(uid, st);
@@ -360,12 +363,12 @@ export class Operator {
 
   /** The operator's compute node record for this workflow: reused across restarts, so running jobs stay ours. */
   private async ensureComputeNode(st: WorkflowState): Promise<void> {
-    const store = this.store!;
+    const client = this.client!;
     const lease = this.o.computeNodeLeaseSeconds ?? 300;
     if (st.computeNodeId !== null) {
       if (Date.now() - st.lastHeartbeat > (lease * 1000) / 10) {
         try {
-          await store.heartbeat(st.computeNodeId);
+          await client.heartbeat(st.computeNodeId);
           st.lastHeartbeat = Date.now();
           return;
         } catch {
@@ -373,13 +376,12 @@ export class Operator {
         }
       } else return;
     }
-    const active = await store.listComputeNodes(st.workflowId!, { activeOnly: true, limit: 1000 });
-    const mine = active.items.find((n) => n.compute_node_type === 'k8s');
+    const mine = await client.findActiveComputeNode(st.workflowId!, 'k8s');
     if (mine) {
       st.computeNodeId = mine.id;
-      await store.heartbeat(mine.id);
+      await client.heartbeat(mine.id);
     } else {
-      const rec = await store.registerComputeNode(st.workflowId!, {
+      const rec = await client.registerComputeNode(st.workflowId!, {
         hostname: this.identity, pid: process.pid, num_cpus: 0, memory_gb: 0, num_gpus: 0, num_nodes: 1,
         scheduler_config_id: null, compute_node_type: 'k8s', lease_seconds: lease,
       });
@@ -388,21 +390,11 @@ export class Operator {
     st.lastHeartbeat = Date.now();
   }
 
-  private async jobsIn(workflowId: number, status: number): Promise<JobRecord[]> {
-    const out: JobRecord[] = [];
-    for (let offset = 0; ; offset += 10_000) {
-      const page = await this.store!.listJobs(workflowId, { status, offset, limit: 10_000 });
-      out.push(...page.items);
-      if (page.items.length < 10_000) return out;
-    }
-  }
-
   /** Pod states → job transitions; stale pods deleted; claimed jobs without a pod placed again. */
   private async syncPods(cr: WorkflowCr, st: WorkflowState, runId: number, canceled: boolean): Promise<void> {
-    const store = this.store!;
-    const wfId = st.workflowId!;
-    const active = new Map<number, JobRecord>();
-    for (const j of [...await this.jobsIn(wfId, JobStatus.pending), ...await this.jobsIn(wfId, JobStatus.running)]) active.set(j.id, j);
+    const client = this.client!;
+    const active = new Map<number, ClaimedJobRecord>();
+    for (const j of await client.listHeldJobs(st.workflowId!)) active.set(j.id, j);
     const withPod = new Set<number>();
     const labels = { namespace: cr.metadata.namespace, workflow: cr.metadata.name };
     for (const pod of this.ownedPods(cr.metadata.uid)) {
@@ -429,14 +421,14 @@ export class Operator {
       }
       if (outcome.state === 'pending') continue;
       if (job.status === JobStatus.pending) {
-        await store.startJob(job.id, runId, st.computeNodeId!);
+        await client.startJob(job.id, runId, st.computeNodeId!);
         job.status = JobStatus.running;
       }
       if (outcome.state === 'finished') {
         const started = outcome.startedAt ? Date.parse(outcome.startedAt) : NaN;
         const finished = outcome.finishedAt ? Date.parse(outcome.finishedAt) : Date.now();
         const seconds = Number.isFinite(started) ? Math.max(0, (finished - started) / 1000) : 0;
-        await store.completeJob(job.id, outcome.status, runId, {
+        await client.completeJob(job.id, outcome.status, runId, {
           return_code: outcome.returnCode, exec_time_minutes: seconds / 60, completion_time: new Date(finished).toISOString(),
         });
         const name = statusName(outcome.status);
@@ -454,7 +446,7 @@ export class Operator {
       if (this.assumed.has(`${cr.metadata.namespace}/${name}`)) continue;
       if (job.status === JobStatus.running) {
         // Its pod is gone (deleted, or the node and its pods vanished) while the job ran.
-        await store.completeJob(job.id, JobStatus.terminated, runId, { return_code: 143, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+        await client.completeJob(job.id, JobStatus.terminated, runId, { return_code: 143, exec_time_minutes: 0, completion_time: new Date().toISOString() });
         this.metrics.jobsFinished.inc({ ...labels, status: 'terminated' });
         await this.events.record(this.ref(cr), 'Warning', 'PodDeleted', `job ${job.name} (attempt ${job.attempt}): its pod ${name} disappeared while running`);
       } else {
@@ -471,18 +463,11 @@ export class Operator {
     return Number(a[ANNOTATION_WORKFLOW_ID]) === workflowId && Number(a[ANNOTATION_RUN_ID]) === runId;
   }
 
-  private async replace(cr: WorkflowCr, st: WorkflowState, job: JobRecord, runId: number): Promise<void> {
-    const rrs = await this.store!.listResourceRequirements(st.workflowId!);
-    const rr = rrs.find((r) => r.id === job.resource_requirements_id);
-    const need: ResourceNeed = rr
-      ? { num_cpus: rr.num_cpus, memory_bytes: rr.memory_bytes, num_gpus: rr.num_gpus, num_nodes: rr.num_nodes, runtime_seconds: rr.runtime_seconds }
-      : { num_cpus: 1, memory_bytes: 1024 * 1024, num_gpus: 0, num_nodes: 1, runtime_seconds: 3600 };
-    const capacity = this.capacity();
-    const decision = decideClaim(capacity, [{ key: 'job', need, scheduler_id: null }], [{ job_id: job.id, class_key: 'job', order: 0 }],
-      { sort_method: 'none', strict_scheduler_match: false, any_scheduler: true, limit: 1 });
-    const placed = decision.claimed[0];
-    if (!placed) return; // no room now; the next pass tries again
-    await this.createPod(cr, st, { ...job, resources: need, assigned_nodes: placed.nodes }, runId);
+  /** A job claimed before whose pod was never created: the allocator places it on today's capacity. */
+  private async replace(cr: WorkflowCr, st: WorkflowState, job: ClaimedJobRecord, runId: number): Promise<void> {
+    const nodes = placeClaimed(this.capacity(), job.resources);
+    if (!nodes) return; // no room now; the next pass tries again
+    await this.createPod(cr, st, { ...job, assigned_nodes: nodes }, runId);
   }
 
   private capacity() {
@@ -492,13 +477,13 @@ export class Operator {
     return clusterCapacity(this.nodes?.list() ?? [], pods, this.o.capacity);
   }
 
-  private async dispatch(cr: WorkflowCr, st: WorkflowState, runId: number, sortMethod: Plan['settings']['jobs_sort_method']): Promise<void> {
+  private async dispatch(cr: WorkflowCr, st: WorkflowState, runId: number): Promise<void> {
     const labels = { namespace: cr.metadata.namespace, workflow: cr.metadata.name };
     const capacity = this.capacity();
-    if (!capacity.nodes.some((n) => n.num_cpus > 0 && n.memory_bytes > 0)) return;
+    if (!worthClaiming(capacity.nodes)) return;
     this.metrics.claims.inc(labels);
-    const res = await this.store!.claimJobsBasedOnResources(st.workflowId!, {
-      capacity, limit: this.o.maxPodsPerPass ?? 200, sort_method: sortMethod, any_scheduler: true, compute_node_id: st.computeNodeId,
+    const res = await this.client!.claimJobsBasedOnResources(st.workflowId!, {
+      capacity, limit: this.o.maxPodsPerPass ?? 200, any_scheduler: true, compute_node_id: st.computeNodeId,
     });
     this.metrics.jobsClaimed.inc(labels, res.jobs.length);
     for (const job of res.jobs) {
@@ -519,8 +504,8 @@ export class Operator {
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       // A job that cannot become a pod fails (visibly) instead of blocking the workflow.
-      await this.store!.startJob(job.id, runId, st.computeNodeId!);
-      await this.store!.completeJob(job.id, JobStatus.failed, runId, { return_code: 1, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+      await this.client!.startJob(job.id, runId, st.computeNodeId!);
+      await this.client!.completeJob(job.id, JobStatus.failed, runId, { return_code: 1, exec_time_minutes: 0, completion_time: new Date().toISOString() });
       await this.events.record(this.ref(cr), 'Warning', 'JobNotRunnable', err.message);
       return;
     }
@@ -559,7 +544,7 @@ export class Operator {
   }
 
   private async reportStatus(cr: WorkflowCr, st: WorkflowState, runId: number): Promise<void> {
-    const progress = await this.store!.getStatus(st.workflowId!);
+    const progress = await this.client!.getProgress(st.workflowId!);
     this.metrics.readyJobs.set({ namespace: cr.metadata.namespace, workflow: cr.metadata.name }, progress.counts.ready ?? 0);
     const next = workflowCrStatus({
       generation: cr.metadata.generation ?? 1, workflowId: st.workflowId!, runId, counts: progress.counts,
@@ -619,10 +604,8 @@ export class Operator {
     this.log(`workflow ${cr.metadata.namespace}/${cr.metadata.name} deleted: pods stopped, store cleaned`);
   }
 
-  private async deleteFromStore(namespace: string, name: string, uid: string): Promise<void> {
-    for (const wf of await this.store!.findWorkflowsByK8sName(namespace, name)) {
-      if (wf.k8s_uid === uid) await this.store!.deleteWorkflow(wf.id).catch(() => undefined);
-    }
+  private deleteFromStore(namespace: string, name: string, uid: string): Promise<void> {
+    return this.client!.deleteWorkflows({ namespace, name, uid });
   }
 
   /** Store workflows whose CR vanished without our cleanup (finalizer removed by hand) are removed too. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Operator, type OperatorOptions, type WorkflowCr } from '../../../src/runners/k8s/operator.js';
 import { WORKFLOW_GROUP, WORKFLOW_PLURAL, WORKFLOW_VERSION } from '../../../src/runners/k8s/status.js';
-import { Store } from '../../../src/store/index.js';
+import { connectStore } from '../../../src/store/runner-client.js';
 import { waitFor } from './cluster.js';
 import type { TestCluster } from './target.js';
 
@@ -27,7 +27,7 @@ export function tempDb(t: Teardown): string {
 
 export async function startOperator(t: Teardown, c: TestCluster, dbPath: string, extra: Partial<OperatorOptions> = {}): Promise<Operator> {
   const op = new Operator({
-    kubeConfig: c.operatorKc(extra.identity), namespace: c.namespace, openStore: () => Store.open(dbPath),
+    kubeConfig: c.operatorKc(extra.identity), namespace: c.namespace, connect: () => connectStore(dbPath),
     tickSeconds: 0.25, resyncSeconds: 2, computeNodeLeaseSeconds: 300,
     log: process.env.TORC_TEST_LOG ? (m) => process.stderr.write(`[operator] ${m}\n`) : undefined,
     ...extra,

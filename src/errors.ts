@@ -1,6 +1,7 @@
 /**
  * Error classes shared by every layer. Each carries enough to be shown to a user precisely:
- * the CLI maps them to exit codes, the REST API to HTTP status codes (see api/errors.ts).
+ * the CLI maps them to exit codes, the REST API to HTTP status codes (httpStatusOfError below,
+ * used by api/errors.ts and by the bulk routes' per-item results).
  */
 
 /** One problem found in user input, located by a path such as `spec.jobs[3].resource_requirements`. */
@@ -48,4 +49,17 @@ export class TooLargeError extends Error {
     this.name = 'TooLargeError';
     this.field = field;
   }
+}
+
+/**
+ * The HTTP status of an error of these classes: InputError 400 (a route may answer 422 for a
+ * well-formed document judged invalid), NotFoundError 404, ConflictError 409, TooLargeError
+ * 413; undefined for anything else. The one table from error class to status.
+ */
+export function httpStatusOfError(err: unknown): 400 | 404 | 409 | 413 | undefined {
+  if (err instanceof InputError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof TooLargeError) return 413;
+  return undefined;
 }

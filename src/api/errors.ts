@@ -2,7 +2,7 @@
  * How errors become HTTP responses. Every error body is `{message, field?}` (plus `issues` when
  * an InputError lists several problems). Bad input is always 4xx; only a bug is a 500.
  */
-import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
+import { httpStatusOfError, InputError, TooLargeError, type InputIssue } from '../errors.js';
 
 /**
  * The request itself is malformed (bad JSON, a path or query parameter of the wrong type, a
@@ -48,18 +48,13 @@ export interface ErrorResponse {
 
 /** Maps any thrown value to a status code and a JSON body. */
 export function toErrorResponse(err: unknown, inputErrorStatus = 400): ErrorResponse {
-  if (err instanceof InputError) {
-    const body: ErrorBody = { message: err.message };
-    if (err.field) body.field = err.field;
-    if (err.issues.length > 1) body.issues = err.issues;
-    return { status: err instanceof BadRequestError ? 400 : inputErrorStatus, body, internal: false };
-  }
-  if (err instanceof NotFoundError) return { status: 404, body: { message: err.message }, internal: false };
-  if (err instanceof ConflictError) return { status: 409, body: { message: err.message }, internal: false };
-  if (err instanceof TooLargeError) {
-    const body: ErrorBody = { message: err.message };
-    if (err.field) body.field = err.field;
-    return { status: 413, body, internal: false };
+  const known = httpStatusOfError(err);
+  if (known !== undefined) {
+    const body: ErrorBody = { message: (err as Error).message };
+    if ((err instanceof InputError || err instanceof TooLargeError) && err.field) body.field = err.field;
+    if (err instanceof InputError && err.issues.length > 1) body.issues = err.issues;
+    const status = err instanceof InputError && !(err instanceof BadRequestError) ? inputErrorStatus : known;
+    return { status, body, internal: false };
   }
   if (err instanceof UnauthorizedError) return { status: 401, body: { message: err.message }, internal: false };
   if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: { message: err.message }, internal: false };

@@ -1,3 +1,5 @@
+import os from 'node:os';
+
 /**
  * Job states with torc's integer codes (kept for API compatibility).
  * uninitialized → ready/blocked → pending (claimed) → running → completed/failed/terminated/…
@@ -51,3 +53,8 @@ export const COMPLETION_STATUSES: readonly JobStatusCode[] = [
   JobStatus.terminated,
   JobStatus.pending_failed,
 ];
+
+/** The return_code reported for a process ended by a signal: 128 + its number, as a shell says. */
+export function signalReturnCode(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 0);
+}

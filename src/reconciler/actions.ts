@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConflictError } from '../errors.js';
 import type { RunnerClient } from '../contract/client.js';
-import { signalReturnCode } from '../runners/local/process.js';
+import { signalReturnCode } from '../contract/status.js';
 import { scheduleNodesHandler, schedulerTypeOf } from './schedule-nodes.js';
 import type { ActionRecord, Store } from '../store/index.js';
 

@@ -3,7 +3,7 @@
  * store. The reconciler's own local runner uses it to skip the loopback round trips; external
  * runners use src/api/client.ts against the REST API, which calls the same Store methods.
  */
-import { ConflictError, InputError, NotFoundError } from '../errors.js';
+import { httpStatusOfError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';
 import { Store, type ItemOutcome } from './index.js';
 import type {
@@ -129,6 +129,6 @@ export async function connectStore(path: string): Promise<OperatorConnection & {
 export function bulkResult(jobId: number, o: ItemOutcome<unknown>): BulkItemResult {
   if (o.ok) return { job_id: jobId, ok: true };
   const e = o.error;
-  const status = e instanceof NotFoundError ? 404 : e instanceof ConflictError ? 409 : e instanceof InputError ? 400 : 500;
+  const status = httpStatusOfError(e) ?? 500;
   return { job_id: jobId, ok: false, status, message: e.message };
 }

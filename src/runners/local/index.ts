@@ -24,7 +24,6 @@ export {
   jobEnvironment,
   jobShellCommand,
   processGroupAlive,
-  signalReturnCode,
   startJobProcess,
   stdioPaths,
   terminateJobs,

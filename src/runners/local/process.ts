@@ -6,9 +6,8 @@
  * spawner (spawner.ts): a small helper process, since Node's own spawn is costly per job.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { JobStatus } from '../../contract/status.js';
+import { JobStatus, signalReturnCode } from '../../contract/status.js';
 import type { CompleteJobResult } from '../../contract/client.js';
 import { defaultSpawner, type SpawnedChild, type Spawner, type SpawnQueue } from './spawner.js';
 
@@ -109,10 +108,6 @@ export function jobEnvironmentChanges(launch: JobLaunch, opts: ProcessOptions): 
   if (opts.apiUrl) env.TORC_API_URL = opts.apiUrl;
   if (launch.gpus != null) env.CUDA_VISIBLE_DEVICES = launch.gpus.join(',');
   return env;
-}
-
-export function signalReturnCode(signal: NodeJS.Signals): number {
-  return 128 + (os.constants.signals[signal] ?? 0);
 }
 
 /** Words that bash itself must run (builtins without a program of that name, keywords). */

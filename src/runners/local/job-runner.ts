@@ -1,11 +1,12 @@
 /**
  * The job runner loop shared by `torc run`, the reconciler's local runner and the Slurm
- * worker. It talks to the server only through a RunnerClient:
+ * worker. It talks to the server only through its ServerSession (server-session.ts: bulk
+ * calls, retries, undelivered reports) over a RunnerClient, and runs jobs with process.ts:
  *
  *   register compute node; loop {
- *     reap finished jobs (complete_job)
+ *     reap finished jobs (complete_job, or retry_job when their failure handler retries)
  *     → progress (canceled → terminate running jobs, report them terminated; done → stop)
- *     → claim: resource-aware (the FREE capacity right now) or queue depth (N − running)
+ *     → claim: resource-aware (the FREE capacity right now) or queue depth (claimed ahead)
  *     → start_job + spawn
  *     → wait for a completion or the poll interval
  *   }  heartbeat on a timer; deactivate the node on the way out.
@@ -16,28 +17,17 @@
  * `report: 'terminated'` to record them as terminated instead. A canceled workflow's jobs are
  * always reported terminated (issue 6).
  */
-import { appendFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import pLimit from 'p-limit';
 import { worthClaiming } from '../../allocator/eligibility.js';
 import type { SortMethod } from '../../allocator/types.js';
-import { ConflictError, InputError, NotFoundError } from '../../errors.js';
+import type { ClaimedJobRecord, RunnerClient, WorkflowProgress } from '../../contract/client.js';
 import { JobStatus } from '../../contract/status.js';
-import type {
-  BulkItemResult,
-  ClaimedJobRecord,
-  ClaimResponse,
-  CompleteJobItem,
-  CompleteJobResult,
-  ComputeNodeRegistration,
-  RunnerClient,
-  WorkflowProgress,
-} from '../../contract/client.js';
-import { decideFailure } from '../../allocator/failure-policy.js';
+import { InputError } from '../../errors.js';
 import { observeFiles } from '../file-times.js';
-import type { PlanFailureRule } from '../../spec/plan.js';
 import { ResourceTracker, type Grant } from './tracker.js';
-import { type JobOutcome, JobProcess, queueJobProcess, startJobProcess, stdioPaths, type TerminationReason, toCompleteResult } from './process.js';
+import {
+  type JobOutcome, JobProcess, type ProcessOptions, queueJobProcess, startRecoveryScript, type TerminationReason, toCompleteResult,
+} from './process.js';
+import { ServerSession, type EndReport, type EndReportHandlers } from './server-session.js';
 import { defaultSpawner } from './spawner.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
 import { Waker } from './waker.js';
@@ -136,15 +126,13 @@ interface Running {
   recovery?: JobProcess;
 }
 
-interface Finished {
+/** An ended attempt, as reported to the server (see ServerSession.deliverEnds). */
+interface Finished extends EndReport {
   entry: Running;
   outcome: JobOutcome;
-  tries: number;
   /** Set when the failure handler retries this attempt (report it with retry_job). */
   retry?: { max_retries: number; recovery_return_code: number | null };
 }
-
-const COMPLETION_REPORT_TRIES = 5;
 let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
 const SHORT_JOB_MS = 1000;
@@ -174,28 +162,25 @@ const PROGRESS_REFRESH_MS = 1000;
 
 export class JobRunner {
   private readonly o: JobRunnerOptions;
-  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly session: ServerSession<Finished>;
   private readonly waker = new Waker();
   private readonly running = new Map<number, Running>();
   private finished: Finished[] = [];
   private tracker: ResourceTracker | undefined;
-  private computeNodeId: number | null = null;
   private runId = 0;
   private endMs: number | null = null;
   private stopRequested = false;
   private leaseLost = false;
   private register: () => Promise<void> = async () => undefined;
   private stopReport: 'requeue' | 'terminated' = 'requeue';
-  private apiErrorsInRow = 0;
-  /** Whether the server has the bulk start/complete routes (assumed until it says otherwise). */
-  private bulkRoutes = true;
   /** The spawner's queue of this runner: at most maxParallelJobs of its jobs run at once. */
   private readonly spawnGroup = `runner-${process.pid}-${++runnerCount}`;
   /**
-   * The environment jobs inherit, read once when the runner starts: copying process.env (a
-   * getenv per variable) for every job was the runner's largest per-job JS cost (issue 9).
+   * How jobs are started, with the environment they inherit read once when the runner starts:
+   * copying process.env (a getenv per variable) for every job was the runner's largest per-job
+   * JS cost (issue 9).
    */
-  private baseEnv: NodeJS.ProcessEnv = {};
+  private processOptions: ProcessOptions = { outputDir: '' };
   /** Moving average of how long this runner's jobs ran (ms); null before the first one ended. */
   private meanJobMs: number | null = null;
   /** Queue depth: jobs handed to the spawner and not ended (queued there or running). */
@@ -204,7 +189,6 @@ export class JobRunner {
   private readonly launching = new Set<Promise<void>>();
   private runPromise: Promise<RunSummary> | undefined;
   private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
-  private readonly handlerRules = new Map<number, Promise<PlanFailureRule[]>>();
 
   constructor(options: JobRunnerOptions) {
     const issues: { path: string; message: string }[] = [];
@@ -227,7 +211,11 @@ export class JobRunner {
       issues.push({ path: 'workflow_id', message: `must be a positive integer, got ${options.workflowId}` });
     if (issues.length) throw new InputError(issues);
     this.o = options;
-    this.limit = pLimit(Math.max(1, options.apiConcurrency ?? 4));
+    this.session = new ServerSession<Finished>(options.client, options.workflowId, {
+      apiConcurrency: options.apiConcurrency,
+      maxConsecutiveApiErrors: options.maxConsecutiveApiErrors,
+      onApiError: (operation, error) => this.emit({ type: 'api_error', operation, error }),
+    });
   }
 
   get mode(): 'resources' | 'queue_depth' {
@@ -239,9 +227,9 @@ export class JobRunner {
     return this.mode === 'queue_depth';
   }
 
-  /** Jobs running right now (ids). */
+  /** Jobs running right now, or ended and not reported yet (ids). */
   runningJobIds(): number[] {
-    return [...this.running.keys()];
+    return [...this.running.keys(), ...this.session.undelivered.map((f) => f.job_id)];
   }
 
   /** Runs until the workflow is done or canceled, the runner idles out, runs out of time, or stop(). */
@@ -260,15 +248,17 @@ export class JobRunner {
     return this.runPromise ?? Promise.resolve(undefined);
   }
 
+  // ---- the run ---------------------------------------------------------------------------
+
   private async execute(): Promise<RunSummary> {
     const o = this.o;
-    this.baseEnv = { ...process.env };
+    this.processOptions = { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: { ...process.env } };
     const resources = o.resources ?? (await detectResources({ overrides: o.overrides }));
     this.tracker = new ResourceTracker(resources.capacity.nodes, resources.gpu_ids, this.mode === 'resources');
     const start = Date.now();
     this.endMs = o.endTime ? o.endTime.getTime() : o.timeLimitSeconds != null ? start + o.timeLimitSeconds * 1000 : null;
 
-    const registration: ComputeNodeRegistration = {
+    const registration = {
       hostname: o.hostname ?? resources.hostname,
       pid: process.pid,
       num_cpus: resources.num_cpus,
@@ -280,10 +270,9 @@ export class JobRunner {
       lease_seconds: o.leaseSeconds ?? 60,
     };
     this.register = async () => {
-      const node = await this.api(() => o.client.registerComputeNode(o.workflowId, registration));
-      this.computeNodeId = node.id;
-      this.summary.compute_node_id = node.id;
-      this.emit({ type: 'registered', compute_node_id: node.id, resources, mode: this.mode });
+      const id = await this.session.register(registration);
+      this.summary.compute_node_id = id;
+      this.emit({ type: 'registered', compute_node_id: id, resources, mode: this.mode });
     };
     await this.register();
 
@@ -291,19 +280,15 @@ export class JobRunner {
     const heartbeat = setInterval(() => {
       if (heartbeatInFlight || this.leaseLost) return;
       heartbeatInFlight = true;
-      const nodeId = this.computeNodeId!;
-      this.api(() => o.client.heartbeat(nodeId))
-        .then(
-          () => undefined,
-          (e: unknown) => {
-            this.emit({ type: 'api_error', operation: 'heartbeat', error: e });
-            // Refused (not merely unreachable): the server retired this node and requeued its jobs.
-            if (isPermanent(e) && nodeId === this.computeNodeId) {
-              this.leaseLost = true;
-              this.waker.wake();
-            }
-          },
-        )
+      void this.session
+        .heartbeat()
+        .then((answer) => {
+          // Refused (not merely unreachable): the server retired this node and requeued its jobs.
+          if (answer === 'refused') {
+            this.leaseLost = true;
+            this.waker.wake();
+          }
+        })
         .finally(() => (heartbeatInFlight = false));
     }, (o.heartbeatSeconds ?? 10) * 1000);
     heartbeat.unref();
@@ -325,8 +310,7 @@ export class JobRunner {
       await Promise.all(this.terminateAll('stopped'));
       await this.settleFinished();
       await this.reap(true);
-      const nodeId = this.computeNodeId!;
-      await this.tryApi('deactivate_compute_node', () => o.client.deactivateComputeNode(nodeId));
+      await this.session.deactivate();
     }
     this.emit({ type: 'stopped', reason: this.summary.reason, summary: { ...this.summary } });
     if (failure !== undefined) throw failure;
@@ -370,11 +354,11 @@ export class JobRunner {
       }
       const fresh = claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
       if (fresh) {
-        progress = await this.tryApi('get_progress', () => o.client.getProgress(o.workflowId));
+        progress = await this.session.progress();
         progressAt = Date.now();
         if (progress) {
           this.runId = progress.run_id;
-          this.emit({ type: 'progress', progress, running: this.running.size });
+          this.emit({ type: 'progress', progress, running: this.running.size + this.session.undelivered.length });
           if (progress.is_canceled) {
             defaultSpawner().cancelQueued(this.spawnGroup);
             await Promise.all(this.terminateAll('canceled'));
@@ -386,7 +370,7 @@ export class JobRunner {
       }
       if (this.stopRequested) return 'stopped';
       const done = progress?.is_complete === true && !o.ignoreWorkflowCompletion;
-      if (done && this.running.size === 0 && this.finished.length === 0 && this.alive === 0) return 'complete';
+      if (done && this.nothingOpen()) return 'complete';
 
       let claimed = 0;
       let asked = 0;
@@ -397,8 +381,8 @@ export class JobRunner {
 
       const now = Date.now();
       const remaining = this.remainingSeconds();
-      if (remaining !== null && remaining <= 0 && this.running.size === 0) return 'time_limit';
-      if (this.running.size === 0 && claimed === 0 && this.finished.length === 0 && this.alive === 0) {
+      if (remaining !== null && remaining <= 0 && this.running.size === 0 && this.session.undelivered.length === 0) return 'time_limit';
+      if (claimed === 0 && this.nothingOpen()) {
         idleSince ??= now;
         if (waitMs !== null && now - idleSince >= waitMs) return 'idle';
       } else {
@@ -406,11 +390,16 @@ export class JobRunner {
       }
       // A claim that filled its whole limit may have left more behind: go again at once.
       if (claimed > 0 && claimed >= asked) continue;
-      // Started or ended while this turn ran: record them now.
-      if (this.unrecorded.length > 0 || this.finished.length > 0) continue;
+      // Started or ended while this turn ran, or not delivered yet: report them now.
+      if (this.unrecorded.length > 0 || this.finished.length > 0 || this.session.undelivered.length > 0) continue;
       const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
       await this.waker.wait(Math.min(pollMs, untilIdle));
     }
+  }
+
+  /** Nothing runs, waits in the spawner's queue, or waits to be reported. */
+  private nothingOpen(): boolean {
+    return this.running.size === 0 && this.finished.length === 0 && this.alive === 0 && this.session.undelivered.length === 0;
   }
 
   /**
@@ -419,7 +408,7 @@ export class JobRunner {
    * reporting, then join again as a new node.
    */
   private async recoverLostLease(): Promise<void> {
-    this.emit({ type: 'warning', message: `compute node ${this.computeNodeId} lost its lease; its jobs were requeued by the server` });
+    this.emit({ type: 'warning', message: `compute node ${this.session.computeNodeId} lost its lease; its jobs were requeued by the server` });
     defaultSpawner().cancelQueued(this.spawnGroup);
     await Promise.all(this.terminateAll('lease_lost'));
     await this.settleFinished();
@@ -434,44 +423,34 @@ export class JobRunner {
     return Math.floor((this.endMs - Date.now()) / 1000) - (this.o.expirationBufferSeconds ?? 0);
   }
 
-  /** Claims what fits now and starts it; returns [claimed, limit asked]. */
+  // ---- claiming --------------------------------------------------------------------------
+
+  /** Resource-aware: claims what fits the free resources now and starts it; returns [claimed, limit asked]. */
   private async claimAndStart(): Promise<[number, number]> {
     const o = this.o;
-    const tracker = this.tracker!;
     const remaining = this.remainingSeconds();
     if (remaining !== null && remaining <= 0) return [0, 0];
     const runId = this.runId;
-    let limit: number;
-    let response: ClaimResponse | null;
-    if (this.mode === 'queue_depth') {
-      limit = o.maxParallelJobs! - this.running.size;
-      if (limit <= 0) return [0, 0];
-      // Claim and start in one call: the jobs come back running (a client or server that
-      // does not know start_run_id returns them pending, and launch() starts them).
-      response = await this.tryApi('claim_next_jobs', () =>
-        o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!, { start_run_id: runId }),
-      );
-    } else {
-      const capacity = tracker.capacity({ time_limit_seconds: remaining, scheduler_config_id: o.schedulerConfigId ?? null });
-      if (!worthClaiming(capacity.nodes)) return [0, 0];
-      limit = o.claimLimit ?? 1000;
-      response = await this.tryApi('claim_jobs_based_on_resources', () =>
-        o.client.claimJobsBasedOnResources(o.workflowId, {
-          capacity,
-          sort_method: o.sortMethod,
-          strict_scheduler_match: o.strictSchedulerMatch ?? false,
-          any_scheduler: o.anyScheduler,
-          limit,
-          compute_node_id: this.computeNodeId,
-          start_run_id: runId,
-        }),
-      );
-    }
+    const capacity = this.tracker!.capacity({ time_limit_seconds: remaining, scheduler_config_id: o.schedulerConfigId ?? null });
+    if (!worthClaiming(capacity.nodes)) return [0, 0];
+    const limit = o.claimLimit ?? 1000;
+    // Claim and start in one call: the jobs come back running (a client or server that does
+    // not know start_run_id returns them pending, and they are started below).
+    const response = await this.session.claimByResources({
+      capacity,
+      sort_method: o.sortMethod,
+      strict_scheduler_match: o.strictSchedulerMatch ?? false,
+      any_scheduler: o.anyScheduler,
+      limit,
+      start_run_id: runId,
+    });
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
-    const started = await this.startClaimed(response.jobs, runId);
+    const pending = response.jobs.filter((job) => job.status !== JobStatus.running).map((job) => job.id);
+    const started = await this.session.startClaimed(pending, runId);
     await Promise.all(
       response.jobs.map((job) => {
+        if (job.status === JobStatus.running) return this.launch(job, runId, 'done');
         const st = started.get(job.id);
         return this.launch(job, runId, st === undefined ? 'now' : st ? 'done' : 'refused');
       }),
@@ -492,11 +471,21 @@ export class JobRunner {
     const limit = o.maxParallelJobs! + ahead - this.alive;
     if (limit <= 0) return [0, 0];
     const runId = this.runId;
-    const response = await this.tryApi('claim_next_jobs', () => o.client.claimNextJobs(o.workflowId, limit, this.computeNodeId!));
+    const response = await this.session.claimNext(limit);
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
     for (const job of response.jobs) this.submit(job, runId);
     return [response.jobs.length, limit];
+  }
+
+  /** Hands a claimed-ahead job to the spawner's queue; the loop records its start once it runs. */
+  private submit(job: ClaimedJobRecord, runId: number): void {
+    this.alive++;
+    const launching = this.launch(job, runId, 'queued').catch((e: unknown) => {
+      this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+    });
+    this.launching.add(launching);
+    void launching.finally(() => this.launching.delete(launching));
   }
 
   /** Jobs spawned from the queue whose start is not recorded yet (taken after takeFinished: see loop). */
@@ -507,65 +496,16 @@ export class JobRunner {
   }
 
   /**
-   * start_job for jobs spawned from the queue, in one call. A refused start (the workflow was
-   * canceled or reset, or this node's lease ran out) means the job must not run here: it is
-   * killed unreported, like the copies of a lost lease.
+   * start_job for jobs spawned from the queue. A refused start (the workflow was canceled or
+   * reset, or this node's lease ran out) means the job must not run here: it is killed
+   * unreported, like the copies of a lost lease.
    */
   private async recordStarts(spawned: Running[]): Promise<void> {
-    if (spawned.length === 0) return;
-    const client = this.o.client;
-    const refuse = (entry: Running) => void this.terminate(entry, 'lease_lost');
-    const single = async (entry: Running) => {
-      try {
-        await this.withRetries('start_job', () => client.startJob(entry.job.id, entry.runId, this.computeNodeId!));
-      } catch (e) {
-        if (isPermanent(e)) refuse(entry);
-      }
-    };
-    if (spawned.length >= 2 && client.startJobs && this.bulkRoutes) {
-      for (const runId of new Set(spawned.map((e) => e.runId))) {
-        const group = spawned.filter((e) => e.runId === runId);
-        try {
-          const results = await this.withRetries('start_jobs', () =>
-            client.startJobs!(this.o.workflowId, group.map((e) => e.job.id), runId, this.computeNodeId!),
-          );
-          const byId = new Map(results.map((r) => [r.job_id, r]));
-          for (const entry of group) if (!byId.get(entry.job.id)?.ok) refuse(entry);
-          continue;
-        } catch (e) {
-          if (!isPermanent(e)) continue; // unreachable: the lease decides
-          this.bulkRoutes = false;
-        }
-        await Promise.all(group.map(single));
-      }
-      return;
-    }
-    await Promise.all(spawned.map(single));
+    const refused = await this.session.recordStarts(spawned.map((e) => ({ job_id: e.job.id, run_id: e.runId })));
+    for (const entry of spawned) if (refused.has(entry.job.id)) void this.terminate(entry, 'lease_lost');
   }
 
-  /**
-   * Claimed jobs that did not come back running are started in one bulk call when the client
-   * has it. Returns, per job, true (running), false (refused: leave it to the server) or
-   * nothing (start it one by one).
-   */
-  private async startClaimed(jobs: ClaimedJobRecord[], runId: number): Promise<Map<number, boolean>> {
-    const state = new Map<number, boolean>();
-    const pending: number[] = [];
-    for (const job of jobs) {
-      if (job.status === JobStatus.running) state.set(job.id, true);
-      else pending.push(job.id);
-    }
-    const client = this.o.client;
-    if (pending.length < 2 || !client.startJobs || !this.bulkRoutes) return state;
-    try {
-      const results = await this.withRetries('start_jobs', () => client.startJobs!(this.o.workflowId, pending, runId, this.computeNodeId!));
-      for (const r of results) state.set(r.job_id, r.ok);
-    } catch (e) {
-      // A server without the bulk routes: one by one from now on.
-      if (isPermanent(e)) this.bulkRoutes = false;
-    }
-    return state;
-  }
+  // ---- one job: start, end -----------------------------------------------------------------
 
   /**
    * Starts a claimed job here. `start`: 'now' calls start_job first; 'done' (claimed running)
@@ -578,10 +518,7 @@ export class JobRunner {
     const grant = tracker.reserve(job);
     if (grant.overcommitted && this.mode === 'resources')
       this.emit({ type: 'warning', message: `job ${job.id} was claimed beyond the free resources of this runner` });
-    try {
-      if (start === 'refused') throw new Error('start refused');
-      if (start === 'now') await this.withRetries('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
-    } catch {
+    if (start === 'refused' || (start === 'now' && !(await this.session.startJob(job.id, runId)))) {
       // Left pending on the server: deactivation or the lease returns it to ready.
       tracker.release(job.id);
       return;
@@ -600,20 +537,15 @@ export class JobRunner {
           gpus: grant.gpus,
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
         },
-        { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: this.baseEnv },
+        this.processOptions,
         start === 'queued' ? { group: this.spawnGroup, limit: o.maxParallelJobs! } : undefined,
       );
     } catch (e) {
       // The process could not even be set up (output dir not writable): the job failed.
       tracker.release(job.id);
       this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
-      if (start === 'queued') {
-        this.alive--;
-        await this.tryApi('start_job', () => o.client.startJob(job.id, runId, this.computeNodeId!));
-      }
-      await this.tryApi('complete_job', () =>
-        o.client.completeJob(job.id, JobStatus.failed, runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
-      );
+      if (start === 'queued') this.alive--;
+      await this.session.reportUnstartable(job.id, runId, start === 'queued');
       this.summary.failed++;
       return;
     }
@@ -628,19 +560,7 @@ export class JobRunner {
     this.running.set(job.id, entry);
     this.summary.started++;
     this.emit({ type: 'job_started', job, pid: proc.pid, gpus: grant.gpus ?? [], stdout: proc.paths.stdout, stderr: proc.paths.stderr });
-    void proc.done.then(async (outcome) => {
-      // A failure its handler retries: the recovery script runs now, while the job still holds
-      // its resources and is still running on the server, so nothing else starts it meanwhile.
-      const retry = await this.planRetry(entry, outcome).catch((e: unknown) => {
-        this.emit({ type: 'warning', message: `job ${job.id}: failure handling failed: ${(e as Error).message}` });
-        return undefined;
-      });
-      this.finished.push({ entry, outcome, tries: 0, retry });
-      const ms = Date.now() - proc.startedAt.getTime();
-      this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
-      if (start === 'queued') this.alive--;
-      this.waker.wake();
-    });
+    void proc.done.then((outcome) => this.ended(entry, outcome, start === 'queued'));
     if (start === 'queued') {
       this.unrecorded.push(entry);
       this.waker.wake(); // its start gets recorded on the next turn
@@ -648,64 +568,42 @@ export class JobRunner {
     if (this.stopRequested) this.terminate(entry, 'stopped');
   }
 
-  /** Hands a claimed-ahead job to the spawner's queue; the loop records its start once it runs. */
-  private submit(job: ClaimedJobRecord, runId: number): void {
-    this.alive++;
-    const launching = this.launch(job, runId, 'queued').catch((e: unknown) => {
-      this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+  /**
+   * A job's process ended. A failure its handler retries runs the recovery script now, while
+   * the job still holds its resources and is still running on the server (so nothing else
+   * starts it meanwhile); then the attempt waits in `finished` for the next report.
+   */
+  private async ended(entry: Running, outcome: JobOutcome, queued: boolean): Promise<void> {
+    const retry = await this.planRetry(entry, outcome).catch((e: unknown) => {
+      this.emit({ type: 'warning', message: `job ${entry.job.id}: failure handling failed: ${(e as Error).message}` });
+      return undefined;
     });
-    this.launching.add(launching);
-    void launching.finally(() => this.launching.delete(launching));
+    this.finished.push({ entry, outcome, job_id: entry.job.id, run_id: entry.runId, status: outcome.status, result: toCompleteResult(outcome), tries: 0, retry });
+    const ms = Date.now() - entry.proc.startedAt.getTime();
+    this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
+    if (queued) this.alive--;
+    this.waker.wake();
   }
 
   /** Whether the failure handler retries this attempt; runs its recovery script first. */
   private async planRetry(entry: Running, outcome: JobOutcome): Promise<Finished['retry']> {
-    const { client } = this.o;
     const job = entry.job;
     const retriable =
       (outcome.status === JobStatus.failed && outcome.termination_reason === null) ||
       (outcome.status === JobStatus.terminated && outcome.termination_reason === 'runtime_limit');
-    if (!retriable || job.failure_handler_id === null || !client.getFailureHandler || !client.retryJob) return undefined;
-    const id = job.failure_handler_id;
-    let rules = this.handlerRules.get(id);
-    if (!rules) {
-      rules = this.api(() => client.getFailureHandler!(id)).then((h) => h.rules);
-      this.handlerRules.set(id, rules);
-      rules.catch(() => this.handlerRules.delete(id));
+    if (!retriable) return undefined;
+    const plan = await this.session.retryPlan(job.failure_handler_id, outcome.return_code, job.attempt);
+    if (!plan) return undefined;
+    let recovery_return_code: number | null = null;
+    if (plan.recovery_script) {
+      // Its failure does not stop the retry (as in torc); its return code is reported.
+      const recovery = await startRecoveryScript(entry.proc, outcome.return_code, plan.recovery_script, this.processOptions);
+      entry.recovery = recovery;
+      if (this.stopRequested) void recovery.terminate('stopped');
+      recovery_return_code = (await recovery.done).return_code;
+      entry.recovery = undefined;
     }
-    const decision = decideFailure(await rules, outcome.return_code, job.attempt);
-    if (decision.action !== 'retry') return undefined;
-    const script = decision.rule.recovery_script;
-    const recovery_return_code = script ? await this.runRecovery(entry, outcome, script) : null;
-    return { max_retries: decision.rule.max_retries, recovery_return_code };
-  }
-
-  /**
-   * The recovery script, like the job: `bash -c` in its own process group, the job's
-   * environment plus TORC_RETURN_CODE, output appended to the failed attempt's stdio files.
-   * Its failure does not stop the retry (as in torc); its return code is reported.
-   */
-  private async runRecovery(entry: Running, outcome: JobOutcome, script: string): Promise<number> {
-    const o = this.o;
-    const launch = entry.proc.launch;
-    const paths = stdioPaths(o.outputDir, launch.job_id, launch.attempt);
-    await mkdir(path.dirname(paths.stderr), { recursive: true });
-    await appendFile(paths.stderr, `torc: attempt ${launch.attempt} returned ${outcome.return_code}; running the recovery script\n`);
-    const proc = await startJobProcess(
-      {
-        ...launch,
-        command: script,
-        invocation_script: null,
-        env: { ...(launch.env ?? {}), TORC_RETURN_CODE: String(outcome.return_code) },
-        runtime_limit_seconds: launch.runtime_limit_seconds ?? null,
-      },
-      { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: this.baseEnv },
-    );
-    entry.recovery = proc;
-    if (this.stopRequested) void proc.terminate('stopped');
-    const result = await proc.done;
-    entry.recovery = undefined;
-    return result.return_code;
+    return { max_retries: plan.max_retries, recovery_return_code };
   }
 
   private terminate(entry: Running, reason: TerminationReason): Promise<JobOutcome> {
@@ -728,6 +626,8 @@ export class JobRunner {
     await new Promise((r) => setImmediate(r));
   }
 
+  // ---- reporting ends ----------------------------------------------------------------------
+
   /** Reports finished jobs. `final`: last chance, failures are given up on. */
   private async reap(final: boolean): Promise<void> {
     await this.report(this.takeFinished(), final);
@@ -744,146 +644,44 @@ export class JobRunner {
     return batch;
   }
 
-  /** Reports ended jobs: requeued ones not at all, retried ones with retry_job, the rest completed. */
+  /**
+   * Reports ended jobs: requeued ones not at all (deactivation or the lost lease returns them
+   * to ready), retried ones with retry_job, the rest completed with their files' times.
+   */
   private async report(batch: Finished[], final: boolean): Promise<void> {
-    const again: Finished[] = [];
-    const toReport: { f: Finished; result: CompleteJobResult }[] = [];
+    const toDeliver: Finished[] = [];
     await Promise.all(
       batch.map(async (f) => {
-        const { entry, outcome } = f;
-        if (outcome.termination_reason === 'lease_lost' || (outcome.termination_reason === 'stopped' && this.stopReport === 'requeue')) {
+        const reason = f.outcome.termination_reason;
+        if (reason === 'lease_lost' || (reason === 'stopped' && this.stopReport === 'requeue')) {
           this.summary.requeued++;
-          this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
+          this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false });
           return;
         }
-        if (f.retry) {
-          const retry = f.retry;
-          try {
-            await this.withRetries('retry_job', () =>
-              this.o.client.retryJob!(entry.job.id, entry.runId, {
-                ...toCompleteResult(outcome),
-                status: outcome.status === JobStatus.terminated ? 'terminated' : 'failed',
-                max_retries: retry.max_retries,
-              }),
-            );
-            this.summary.retried++;
-            this.emit({ type: 'job_retried', job: entry.job, outcome, attempt: entry.job.attempt + 1, recovery_return_code: retry.recovery_return_code });
-            return;
-          } catch (e) {
-            if (isPermanent(e)) {
-              // Refused (canceled meanwhile, rules changed): the attempt is final after all.
-              f.retry = undefined;
-            } else {
-              f.tries++;
-              if (!final && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
-              else this.emit({ type: 'job_finished', job: entry.job, outcome, reported: false });
-              return;
-            }
-          }
+        const files = f.entry.job.files;
+        if (f.outcome.status === JobStatus.completed && files && files.length > 0) {
+          f.result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
         }
-        const result = toCompleteResult(outcome);
-        const files = entry.job.files;
-        if (outcome.status === JobStatus.completed && files && files.length > 0) {
-          result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
-        }
-        toReport.push({ f, result });
+        toDeliver.push(f);
       }),
     );
-    await this.reportCompletions(toReport, final, again);
-    // Not reported yet: still "running" as far as the loop is concerned, tried again next turn.
-    for (const f of again) this.running.set(f.entry.job.id, f.entry);
-    this.finished.push(...again);
+    await this.session.deliverEnds(toDeliver, final, this.endHandlers);
   }
 
-  /**
-   * complete_job for every job that finished since the last turn: one bulk call (one
-   * transaction on the server) when the client has it, else one call per job.
-   */
-  private async reportCompletions(toReport: { f: Finished; result: CompleteJobResult }[], final: boolean, again: Finished[]): Promise<void> {
-    const client = this.o.client;
-    const settle = (f: Finished, error: unknown) => {
-      f.tries++;
-      if (!final && !isPermanent(error) && f.tries < COMPLETION_REPORT_TRIES) again.push(f);
-      else this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false });
-    };
-    const done = (f: Finished) => {
+  private readonly endHandlers: EndReportHandlers<Finished> = {
+    retried: (f) => {
+      this.summary.retried++;
+      this.emit({ type: 'job_retried', job: f.entry.job, outcome: f.outcome, attempt: f.entry.job.attempt + 1, recovery_return_code: f.retry!.recovery_return_code });
+    },
+    completed: (f) => {
       const status = f.outcome.status;
       if (status === JobStatus.completed) this.summary.completed++;
       else if (status === JobStatus.terminated) this.summary.terminated++;
       else this.summary.failed++;
       this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true });
-    };
-    let single = toReport;
-    if (toReport.length >= 2 && client.completeJobs && this.bulkRoutes) {
-      single = [];
-      for (const runId of new Set(toReport.map((r) => r.f.entry.runId))) {
-        const group = toReport.filter((r) => r.f.entry.runId === runId);
-        const items: CompleteJobItem[] = group.map(({ f, result }) => ({ job_id: f.entry.job.id, status: f.outcome.status, ...result }));
-        let results: BulkItemResult[];
-        try {
-          results = await this.withRetries('complete_jobs', () => client.completeJobs!(this.o.workflowId, runId, items));
-        } catch (e) {
-          if (isPermanent(e)) {
-            // A server without the bulk routes: one by one from now on.
-            this.bulkRoutes = false;
-            single.push(...group);
-          } else {
-            for (const { f } of group) settle(f, e);
-          }
-          continue;
-        }
-        const byId = new Map(results.map((r) => [r.job_id, r]));
-        for (const { f } of group) {
-          const r = byId.get(f.entry.job.id);
-          if (r?.ok) done(f);
-          // Refused (409 stale run, 404): final; anything else is tried again.
-          else settle(f, { status: r?.status ?? 500 });
-        }
-      }
-    }
-    await Promise.all(
-      single.map(async ({ f, result }) => {
-        try {
-          await this.withRetries('complete_job', () => client.completeJob(f.entry.job.id, f.outcome.status, f.entry.runId, result));
-        } catch (e) {
-          settle(f, e);
-          return;
-        }
-        done(f);
-      }),
-    );
-  }
-
-  private api<T>(fn: () => Promise<T>): Promise<T> {
-    return this.limit(fn);
-  }
-
-  /** A call whose failure is reported and survived (null), unless failures pile up. */
-  private async tryApi<T>(operation: string, fn: () => Promise<T>): Promise<T | null> {
-    try {
-      const result = await this.api(fn);
-      this.apiErrorsInRow = 0;
-      return result;
-    } catch (e) {
-      this.emit({ type: 'api_error', operation, error: e });
-      if (++this.apiErrorsInRow >= (this.o.maxConsecutiveApiErrors ?? 30))
-        throw new Error(`giving up after ${this.apiErrorsInRow} failed API calls in a row (last: ${operation}: ${(e as Error).message})`);
-      return null;
-    }
-  }
-
-  /** Transient failures are retried a few times with backoff; a refusal (4xx) is not. Each failure is reported. */
-  private async withRetries<T>(operation: string, fn: () => Promise<T>, tries = 3): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await this.api(fn);
-      } catch (e) {
-        this.emit({ type: 'api_error', operation, error: e });
-        if (isPermanent(e) || i + 1 >= tries) throw e;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
-      }
-    }
-  }
+    },
+    undelivered: (f) => this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false }),
+  };
 
   private emit(event: RunnerEvent): void {
     try {
@@ -892,12 +690,6 @@ export class JobRunner {
       // A display callback must never break the runner.
     }
   }
-}
-
-function isPermanent(e: unknown): boolean {
-  if (e instanceof ConflictError || e instanceof NotFoundError || e instanceof InputError) return true;
-  const status = (e as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** The job's own requirements, for jobs that size themselves (threads, heap) to what they were given. */

@@ -6,6 +6,7 @@
  * spawner (spawner.ts): a small helper process, since Node's own spawn is costly per job.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { JobStatus, signalReturnCode } from '../../contract/status.js';
 import type { CompleteJobResult } from '../../contract/client.js';
@@ -142,6 +143,28 @@ const madeDirs = new Set<string>();
 /** Starts a job; resolves once the process exists (or failed to start: then `done` reports it). */
 export async function startJobProcess(launch: JobLaunch, opts: ProcessOptions, spawner: Spawner = defaultSpawner()): Promise<JobProcess> {
   return (await queueJobProcess(launch, opts, undefined, spawner))!;
+}
+
+/**
+ * A failure handler's recovery script for a failed attempt, run like the job: `bash -c` in its
+ * own process group, the job's environment plus TORC_RETURN_CODE, output appended to the
+ * failed attempt's stdio files (after a line that says so).
+ */
+export async function startRecoveryScript(failed: JobProcess, returnCode: number, script: string, opts: ProcessOptions): Promise<JobProcess> {
+  const launch = failed.launch;
+  const paths = stdioPaths(opts.outputDir, launch.job_id, launch.attempt);
+  await mkdir(path.dirname(paths.stderr), { recursive: true });
+  await appendFile(paths.stderr, `torc: attempt ${launch.attempt} returned ${returnCode}; running the recovery script\n`);
+  return startJobProcess(
+    {
+      ...launch,
+      command: script,
+      invocation_script: null,
+      env: { ...(launch.env ?? {}), TORC_RETURN_CODE: String(returnCode) },
+      runtime_limit_seconds: launch.runtime_limit_seconds ?? null,
+    },
+    opts,
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
  * from SQLite rows (integers for booleans, JSON text) to them.
  */
 import type { PlanFailureRule, PlanSettings, ResourceNeed } from '../spec/plan.js';
-import type { JobRecord } from '../contract/client.js';
+import type { ComputeNodeRegistration, JobRecord } from '../contract/client.js';
 
 export type { JobRecord };
 
@@ -91,20 +91,10 @@ export interface UserDataRecord {
   is_ephemeral: boolean;
 }
 
-export interface ComputeNodeRecord {
+/** A registered compute node: what it registered with (scheduler_job_id null outside an allocation), and its lease. */
+export interface ComputeNodeRecord extends Required<ComputeNodeRegistration> {
   id: number;
   workflow_id: number;
-  hostname: string;
-  pid: number;
-  num_cpus: number;
-  memory_gb: number;
-  num_gpus: number;
-  num_nodes: number;
-  scheduler_config_id: number | null;
-  /** SLURM_JOB_ID of the allocation the runner runs in, or null. */
-  scheduler_job_id: string | null;
-  compute_node_type: string;
-  lease_seconds: number;
   last_heartbeat_ms: number;
   lease_expires_ms: number;
   is_active: boolean;

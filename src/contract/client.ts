@@ -1,8 +1,9 @@
 /**
- * The one claim client every runner uses (local, Slurm worker, Kubernetes operator).
- * Two implementations share this interface: the HTTP client (src/api/client.ts) for runners in
- * other processes/machines, and an in-process one over the store for the reconciler's own
- * local runner. Field names follow torc's JSON models (snake_case).
+ * The contract between runners and the server: the one claim client every runner uses (local,
+ * Slurm worker, Kubernetes operator) and the models it exchanges. Two implementations share
+ * it: the HTTP client (src/api/client.ts) for runners in other processes/machines, and the
+ * in-process one over the store (src/store/runner-client.ts) for the reconciler's own local
+ * runner and the operator. Field names follow torc's JSON models (snake_case).
  */
 import type { ResourceNeed, RunnerCapacity, SortMethod } from '../allocator/types.js';
 import type { Plan, PlanFailureRule } from '../spec/plan.js';

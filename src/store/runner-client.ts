@@ -1,7 +1,8 @@
 /**
- * The in-process RunnerClient: the same calls as the HTTP client, served straight by the
- * store. The reconciler's own local runner uses it to skip the loopback round trips; external
- * runners use src/api/client.ts against the REST API, which calls the same Store methods.
+ * The in-process client (the contract's RunnerClient and OperatorClient): the same calls as the
+ * HTTP client, served straight by the store. The reconciler's own local runner and the
+ * operator use it to skip the loopback round trips; external runners use src/api/client.ts
+ * against the REST API, which calls the same Store methods.
  */
 import { httpStatusOfError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';

@@ -133,6 +133,7 @@ interface Finished extends EndReport {
   /** Set when the failure handler retries this attempt (report it with retry_job). */
   retry?: { max_retries: number; recovery_return_code: number | null };
 }
+
 let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
 const SHORT_JOB_MS = 1000;

@@ -12,6 +12,8 @@ import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, mediaType, readRawBod
 import { BadRequestError, toErrorResponse } from './errors.js';
 import { decodeParams } from './params.js';
 import { BASE_PATH, routerPath, type Route } from './route.js';
+import { dashboardMiddleware } from './dashboard/http.js';
+import { DashboardService } from './dashboard/service.js';
 import { apiRoutes, type ApiDeps } from './routes/index.js';
 import { SchemaRegistry } from './validate.js';
 import { COMPONENTS } from './schemas.js';
@@ -41,15 +43,18 @@ export interface AppOptions {
    * busy 2-core machine): for `torc reconcile`, whose API mostly idles beside the local runner.
    */
   lazySchemas?: boolean;
+  /** Serve the web dashboard at `/` and its event streams (default true). */
+  dashboard?: boolean;
 }
 
-export function createApp(options: AppOptions): Koa {
-  const deps: ApiDeps = { store: options.store };
-  return buildApp(apiRoutes(), deps, options);
+/** The API app; with a dashboard service, also the dashboard's pages, routes and streams. */
+export function createApp(options: AppOptions, dashboard?: DashboardService): Koa {
+  const deps: ApiDeps = { store: options.store, dashboard };
+  return buildApp(apiRoutes(), deps, { ...options, middleware: dashboard ? [dashboardMiddleware(dashboard)] : [] });
 }
 
 /** Builds the app from any route table (createApp passes the API's). */
-export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOptions, 'store'>): Koa {
+export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOptions, 'store'> & { middleware?: Koa.Middleware[] }): Koa {
   const app = new Koa();
   app.silent = true; // errors are answered and logged by our own middleware
   const logger = options.logger ?? stderrLogger;
@@ -84,6 +89,8 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
     // Path only: no headers (tokens) and no query string.
     logger.info(`${ctx.method} ${ctx.path} ${ctx.status} ${ms.toFixed(1)}ms`);
   });
+
+  for (const m of options.middleware ?? []) app.use(m);
 
   const router = new Router({ prefix: BASE_PATH });
   for (const route of routes) {
@@ -153,7 +160,12 @@ export interface ServerOptions extends AppOptions {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  const app = createApp(options);
+  const logger = options.logger ?? stderrLogger;
+  const dashboard =
+    options.dashboard === false
+      ? undefined
+      : new DashboardService(options.store, { authRequired: options.token !== undefined, logError: (line) => logger.error(line) });
+  const app = createApp(options, dashboard);
   const server = app.listen({ host, port: options.port ?? 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -162,7 +174,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Guard against slow-loris style clients holding sockets forever.
   server.headersTimeout = 60_000;
   server.requestTimeout = 300_000;
-  const logger = options.logger ?? stderrLogger;
   const sweepMs = options.leaseSweepMs ?? 5000;
   let sweeping: Promise<unknown> | undefined;
   const sweeper =
@@ -184,6 +195,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
   const closeServer = async () => {
     if (sweeper) clearInterval(sweeper);
+    // Ends the live streams (they would hold server.close open) and removes the change feed.
+    await dashboard?.close();
     await new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeAllConnections();

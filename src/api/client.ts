@@ -237,7 +237,9 @@ export class TorcClient implements RunnerClient {
 
   async getProgress(workflowId: number): Promise<WorkflowProgress> {
     const s = await this.getWorkflowStatus(workflowId);
-    return { workflow_id: s.id, run_id: s.run_id, is_complete: s.is_complete, is_canceled: s.is_canceled, counts: { ...s.counts } };
+    const progress: WorkflowProgress = { workflow_id: s.id, run_id: s.run_id, is_complete: s.is_complete, is_canceled: s.is_canceled, counts: { ...s.counts } };
+    if (s.cancel_requested_job_ids?.length) progress.cancel_requested_job_ids = [...s.cancel_requested_job_ids];
+    return progress;
   }
 
   async registerComputeNode(workflowId: number, node: ComputeNodeRegistration): Promise<{ id: number }> {

@@ -4,6 +4,7 @@
  * check every answer. Field names follow torc's models (snake_case).
  */
 import { JOB_STATUS_NAMES, JobStatus } from '../contract/status.js';
+import { DASHBOARD_SCHEMAS } from './dashboard/schemas.js';
 import { MAX_ID } from './params.js';
 import type { JsonSchema } from './validate.js';
 
@@ -120,6 +121,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       total: int(),
       done: int(),
       counts: { type: 'object', additionalProperties: int(), description: 'Jobs by status name' },
+      cancel_requested_job_ids: { type: 'array', items: int(), description: 'Running jobs a user asked to cancel (POST /jobs/{id}/cancel); their runners terminate them. Absent when none' },
       conditions: {
         type: 'array',
         items: obj({
@@ -131,6 +133,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
         }),
       },
     },
+    ['id', 'run_id', 'is_canceled', 'is_archived', 'is_complete', 'phase', 'total', 'done', 'counts', 'conditions'],
   ),
   is_complete_response: obj({
     is_complete: { type: 'boolean' },
@@ -351,6 +354,12 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       compute_node_type: { type: 'string', minLength: 1, maxLength: 64 },
       lease_seconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400 * 30 },
       scheduler_job_id: nullable({ type: 'string', maxLength: 64, description: 'SLURM_JOB_ID of the allocation the runner runs in' }),
+      output_dir: nullable({
+        type: 'string',
+        maxLength: 4096,
+        pattern: '^/',
+        description: 'Absolute directory under which the runner writes job stdout/stderr (job_stdio/job_<id>_<attempt>.o|e); the dashboard shows those files',
+      }),
     },
     ['workflow_id', 'hostname', 'num_cpus', 'memory_gb'],
   ),
@@ -365,6 +374,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
     num_nodes: int(),
     scheduler_config_id: nullable(int()),
     scheduler_job_id: nullable({ type: 'string' }),
+    output_dir: nullable({ type: 'string' }),
     compute_node_type: { type: 'string' },
     lease_seconds: { type: 'number' },
     last_heartbeat_ms: { type: 'integer' },
@@ -461,4 +471,5 @@ export const COMPONENTS: Record<string, JsonSchema> = {
   }),
   list_scheduled_compute_nodes_response: pageOf('scheduled_compute_node_model'),
   openapi_document: obj({ openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } }),
+  ...DASHBOARD_SCHEMAS,
 };

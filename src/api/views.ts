@@ -73,12 +73,16 @@ export type WorkflowStatusModel = WorkflowStatusView & {
   is_canceled: boolean;
   is_archived: boolean;
   is_complete: boolean;
+  /** Running jobs a user asked to cancel (their runners terminate them); only when there are some. */
+  cancel_requested_job_ids?: number[];
 };
 
 /** torc's workflow_status_model plus the phase, counts and conditions every other view shows. */
 export function workflowStatusView(p: WorkflowProgress): WorkflowStatusModel {
   const view = computeStatus({ counts: p.counts, canceled: p.is_canceled });
-  return { id: p.workflow_id, run_id: p.run_id, is_canceled: p.is_canceled, is_archived: false, is_complete: p.is_complete, ...view };
+  const model: WorkflowStatusModel = { id: p.workflow_id, run_id: p.run_id, is_canceled: p.is_canceled, is_archived: false, is_complete: p.is_complete, ...view };
+  if (p.cancel_requested_job_ids?.length) model.cancel_requested_job_ids = p.cancel_requested_job_ids;
+  return model;
 }
 
 export function computeNodeView(n: ComputeNodeRecord) {

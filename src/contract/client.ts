@@ -129,6 +129,11 @@ export interface WorkflowProgress {
   is_canceled: boolean;
   /** Counts by status name. */
   counts: Record<string, number>;
+  /**
+   * Running jobs a user asked to cancel (POST /jobs/{id}/cancel): the runner running one
+   * terminates it and reports it terminated. Absent from servers that do not send it.
+   */
+  cancel_requested_job_ids?: number[];
 }
 
 export interface ComputeNodeRegistration {
@@ -148,6 +153,11 @@ export interface ComputeNodeRegistration {
    * the jobs of an allocation seen ended are requeued at once. Optional; null outside one.
    */
   scheduler_job_id?: string | null;
+  /**
+   * Absolute directory under which the runner writes job output (`job_stdio/job_<id>_<attempt>.o|e`),
+   * so the dashboard can show an attempt's stdout/stderr. Optional; null when not on a shared path.
+   */
+  output_dir?: string | null;
 }
 
 export interface RunnerClient {

@@ -135,6 +135,8 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
   /** Marks the async context of a running write transaction, so nested calls join it instead of deadlocking. */
   private readonly inTransaction = new AsyncLocalStorage<WriteTx>();
   private closed = false;
+  /** Called after each committed write transaction of this process (see onCommit). */
+  private readonly commitListeners = new Set<() => void>();
 
   private constructor(
     private readonly writer: Connection,
@@ -255,7 +257,28 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
         throw again;
       }
     }
+    if (this.commitListeners.size > 0) this.notifyCommitted();
     return result;
+  }
+
+  /**
+   * Calls `listener` after every write transaction this process commits (not for other
+   * processes' writes), synchronously and without arguments: a cheap "something changed"
+   * signal for live views, which then read what changed. Returns the unsubscribe function.
+   */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => void this.commitListeners.delete(listener);
+  }
+
+  private notifyCommitted(): void {
+    for (const listener of this.commitListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the transaction is committed either way.
+      }
+    }
   }
 
   /** Schema changes and other setup, serialized with write transactions but not wrapped in one. */

@@ -18,6 +18,7 @@ import type {
   WorkflowProgress,
 } from '../contract/client.js';
 import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
+import { cancelJobInTx, runningCancelRequests, type CancelJobOutcome } from './job-cancel.js';
 import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
 import { claimByResources, claimNext, newClaimStats, readHeldJobs, type ClaimStats } from './claim.js';
@@ -69,6 +70,7 @@ export type { ApplyOutcome, ApplyAction } from '../contract/client.js';
 export type { ActionClaimer, ActionClaimOutcome } from './actions.js';
 export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
 export type { RetryOutcome } from './retry.js';
+export type { CancelJobOutcome } from './job-cancel.js';
 
 /** Default and largest page size of list methods. */
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -269,7 +271,12 @@ export class Store {
         counts[statusName(r.status)] = r.n;
         if ((UNFINISHED_STATES as readonly number[]).includes(r.status)) open += r.n;
       }
-      return { workflow_id: wf.id, run_id: wf.run_id, is_complete: open === 0, is_canceled: wf.status === 'canceled', counts };
+      const progress: WorkflowProgress = { workflow_id: wf.id, run_id: wf.run_id, is_complete: open === 0, is_canceled: wf.status === 'canceled', counts };
+      if (counts.running! > 0) {
+        const cancels = await runningCancelRequests(q, workflowId);
+        if (cancels.length > 0) progress.cancel_requested_job_ids = cancels;
+      }
+      return progress;
     });
   }
 
@@ -430,6 +437,15 @@ export class Store {
       const wf = await this.requireWorkflow(tx, job.workflow_id);
       return retryJobInTx(tx, job, wf, runId, req, this.nowIso());
     });
+  }
+
+  /**
+   * Cancels one job: not started → canceled now, with the cascade of an unsuccessful finish;
+   * running → a cancel request its runner acts on (see job-cancel.ts). ConflictError when it
+   * already finished.
+   */
+  async cancelJob(jobId: number): Promise<CancelJobOutcome> {
+    return this.write((tx) => cancelJobInTx(tx, jobId, this.nowIso()));
   }
 
   async getFailureHandler(failureHandlerId: number): Promise<FailureHandlerRecord> {

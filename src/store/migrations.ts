@@ -266,6 +266,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (action_id, run_id, claimer)
   ) WITHOUT ROWID;
   `,
+  // 4: the web dashboard (issue 16).
+  `
+  -- Where the runner writes its jobs' stdout/stderr (<output_dir>/job_stdio/job_<id>_<attempt>.o|e),
+  -- as it registered; the dashboard serves an attempt's files only from the node that ran it.
+  ALTER TABLE compute_nodes ADD COLUMN output_dir TEXT;
+  -- A user asked to cancel a running job: the runner running that attempt terminates it (it
+  -- sees the request in the workflow's status) and reports it terminated.
+  CREATE TABLE job_cancel_requests (
+    job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    requested_at TEXT NOT NULL
+  );
+  CREATE INDEX job_cancel_requests_workflow ON job_cancel_requests(workflow_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

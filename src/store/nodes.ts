@@ -29,6 +29,9 @@ export function checkRegistration(node: ComputeNodeRegistration): void {
   if (node?.scheduler_job_id != null && (typeof node.scheduler_job_id !== 'string' || node.scheduler_job_id.length > 64)) {
     issues.push({ path: 'scheduler_job_id', message: 'expected a string of at most 64 characters or null' });
   }
+  if (node?.output_dir != null && (typeof node.output_dir !== 'string' || !node.output_dir.startsWith('/') || node.output_dir.length > 4096 || node.output_dir.includes('\0'))) {
+    issues.push({ path: 'output_dir', message: 'expected an absolute path of at most 4096 characters or null' });
+  }
   if (typeof node?.compute_node_type !== 'string' || node.compute_node_type === '') {
     issues.push({ path: 'compute_node_type', message: 'expected a non-empty string' });
   }
@@ -38,8 +41,8 @@ export function checkRegistration(node: ComputeNodeRegistration): void {
 export async function insertComputeNode(tx: WriteTx, workflowId: number, node: ComputeNodeRegistration, nowMs: number): Promise<number> {
   const res = await tx.run(
     `INSERT INTO compute_nodes (workflow_id, hostname, pid, num_cpus, memory_gb, num_gpus, num_nodes, scheduler_config_id,
-       compute_node_type, lease_seconds, last_heartbeat_ms, lease_expires_ms, active, created_at, scheduler_job_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+       compute_node_type, lease_seconds, last_heartbeat_ms, lease_expires_ms, active, created_at, scheduler_job_id, output_dir)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
     [
       workflowId,
       node.hostname,
@@ -55,6 +58,7 @@ export async function insertComputeNode(tx: WriteTx, workflowId: number, node: C
       nowMs + Math.round(node.lease_seconds * 1000),
       new Date(nowMs).toISOString(),
       node.scheduler_job_id ?? null,
+      node.output_dir ?? null,
     ],
   );
   return res.lastID;

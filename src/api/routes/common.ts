@@ -1,10 +1,13 @@
 /** What every route module shares: the dependencies handlers see and the paging parameters. */
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type Store } from '../../store/index.js';
+import type { DashboardService } from '../dashboard/service.js';
 import { p, type ParamSpec, type Params } from '../params.js';
 import type { Route } from '../route.js';
 
 export interface ApiDeps {
   store: Store;
+  /** The web dashboard's reads and live hub (routes under /dashboard and a few job routes). */
+  dashboard?: DashboardService;
 }
 
 export type ApiRoute = Route<ApiDeps>;

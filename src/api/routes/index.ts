@@ -1,4 +1,5 @@
 /** The whole route table, in the order the OpenAPI document lists it. */
+import { dashboardRoutes } from '../dashboard/routes.js';
 import { buildOpenApi } from '../openapi.js';
 import { COMPONENTS } from '../schemas.js';
 import { claimRoutes } from './claims.js';
@@ -25,6 +26,7 @@ export function apiRoutes(): ApiRoute[] {
     ...nodeRoutes,
     ...recordRoutes,
     ...scheduledNodeRoutes,
+    ...dashboardRoutes,
   ];
   let document: Record<string, unknown> | undefined;
   routes.push({

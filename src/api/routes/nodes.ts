@@ -39,6 +39,7 @@ export const nodeRoutes: ApiRoute[] = [
         compute_node_type: b.compute_node_type ?? 'external',
         lease_seconds: b.lease_seconds ?? DEFAULT_LEASE_SECONDS,
         scheduler_job_id: b.scheduler_job_id ?? null,
+        output_dir: b.output_dir ?? null,
       };
       return computeNodeView(await deps.store.registerComputeNode(b.workflow_id, node));
     },

@@ -17,6 +17,7 @@
  * `report: 'terminated'` to record them as terminated instead. A canceled workflow's jobs are
  * always reported terminated (issue 6).
  */
+import path from 'node:path';
 import { worthClaiming } from '../../allocator/eligibility.js';
 import type { SortMethod } from '../../allocator/types.js';
 import type { ClaimedJobRecord, RunnerClient, WorkflowProgress } from '../../contract/client.js';
@@ -269,6 +270,8 @@ export class JobRunner {
       scheduler_config_id: o.schedulerConfigId ?? null,
       compute_node_type: o.computeNodeType ?? 'local',
       lease_seconds: o.leaseSeconds ?? 60,
+      // Where this runner's job output goes, so the dashboard can show it (stdioPaths).
+      output_dir: path.resolve(o.outputDir),
     };
     this.register = async () => {
       const id = await this.session.register(registration);
@@ -360,6 +363,11 @@ export class JobRunner {
         if (progress) {
           this.runId = progress.run_id;
           this.emit({ type: 'progress', progress, running: this.running.size + this.session.undelivered.length });
+          // Jobs a user canceled one by one (POST /jobs/{id}/cancel): end them as terminated.
+          for (const id of progress.cancel_requested_job_ids ?? []) {
+            const entry = this.running.get(id);
+            if (entry) void this.terminate(entry, 'canceled');
+          }
           if (progress.is_canceled) {
             defaultSpawner().cancelQueued(this.spawnGroup);
             await Promise.all(this.terminateAll('canceled'));

@@ -52,6 +52,26 @@ export async function countsByWorkflow(q: Queryable, workflowIds: number[]): Pro
   return out;
 }
 
+export interface UnsuccessfulAttempt {
+  result_id: number;
+  job_id: number;
+  name: string;
+  attempt: number;
+  status: number;
+  return_code: number;
+  completion_time: string;
+}
+
+/** The newest attempts that did not complete (failed, terminated, …), among the newest 5,000 results. */
+export async function recentUnsuccessful(q: Queryable, workflowId: number, limit: number): Promise<UnsuccessfulAttempt[]> {
+  return q.all<UnsuccessfulAttempt>(
+    `SELECT r.id AS result_id, r.job_id, j.name, r.attempt, r.status, r.return_code, r.completion_time
+     FROM (SELECT * FROM results WHERE workflow_id = ? ORDER BY id DESC LIMIT 5000) r JOIN jobs j ON j.id = r.job_id
+     WHERE r.status != ${S.completed} ORDER BY r.id DESC LIMIT ?`,
+    [workflowId, limit],
+  );
+}
+
 // ---- the job table -----------------------------------------------------------------------
 
 export const JOB_TABLE_SORTS = ['id', 'name', 'status', 'started', 'completed'] as const;

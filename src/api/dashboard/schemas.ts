@@ -53,6 +53,7 @@ export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
       obj({ id: int, hostname: str, compute_node_type: str, num_cpus: int, memory_gb: num, num_gpus: int, is_active: bool, started_ms: nullable(int), scheduler_job_id: nullable(str) }),
     ),
     recent_events: arr(eventSchema),
+    recent_failures: arr(obj({ result_id: int, job_id: int, name: str, attempt_id: int, status: statusName, return_code: int, completion_ms: nullable(int) })),
     cancel_requested_job_ids: arr(int),
   }),
   dashboard_event: eventSchema,

@@ -10,6 +10,7 @@ import {
   dagStructure,
   jobDetailRecords,
   queryJobTable,
+  recentUnsuccessful,
   statusesOfJobs,
   stdioOwner,
   throughputRecords,
@@ -63,10 +64,11 @@ export class DashboardService {
   async workflow(workflowId: number) {
     const wf = await this.store.getWorkflow(workflowId);
     const [summary] = await this.summaries([wf]);
-    const [nodes, events, cancels] = await Promise.all([
+    const [nodes, events, cancels, failures] = await Promise.all([
       this.store.listComputeNodes(workflowId, { limit: 100 }),
       this.recentEvents(workflowId),
       this.store.getStatus(workflowId),
+      this.store.db.read((q) => recentUnsuccessful(q, workflowId, SUMMARY_EVENTS)),
     ]);
     return {
       ...summary!,
@@ -88,6 +90,15 @@ export class DashboardService {
         scheduler_job_id: n.scheduler_job_id,
       })),
       recent_events: events,
+      recent_failures: failures.map((f) => ({
+        result_id: f.result_id,
+        job_id: f.job_id,
+        name: f.name,
+        attempt_id: f.attempt,
+        status: statusName(f.status),
+        return_code: f.return_code,
+        completion_ms: ms(f.completion_time),
+      })),
       cancel_requested_job_ids: cancels.cancel_requested_job_ids ?? [],
     };
   }

@@ -244,7 +244,10 @@ export async function jobDetailRecords(db: Database, jobId: number): Promise<Job
         `SELECT f.id, f.name, f.path FROM ${table} x JOIN files f ON f.id = x.file_id WHERE x.job_id = ? ORDER BY f.id LIMIT ?`,
         [jobId, MAX_NEIGHBOURS],
       );
-    const cancel = await q.get('SELECT 1 FROM job_cancel_requests WHERE job_id = ? AND attempt = ?', [jobId, job.attempt]);
+    const cancel = await q.get(
+      'SELECT 1 FROM job_cancel_requests r JOIN workflows w ON w.id = r.workflow_id WHERE r.job_id = ? AND r.attempt = ? AND r.run_id = w.run_id',
+      [jobId, job.attempt],
+    );
     return {
       job,
       requirements,

@@ -33,10 +33,12 @@ export async function cancelJobInTx(tx: WriteTx, jobId: number, now: string): Pr
   const event = (category: string, data: unknown) =>
     tx.run('INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, ?, ?)', [job.workflow_id, now, category, JSON.stringify(data)]);
   if (job.status === S.running) {
+    // Keyed by run and attempt: a reset or retry runs the job again, and that run must not be ended by this request.
     await tx.run(
-      `INSERT INTO job_cancel_requests (job_id, workflow_id, attempt, requested_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, requested_at = excluded.requested_at`,
-      [job.id, job.workflow_id, job.attempt, now],
+      `INSERT INTO job_cancel_requests (job_id, workflow_id, run_id, attempt, requested_at)
+       SELECT ?, ?, run_id, ?, ? FROM workflows WHERE id = ?
+       ON CONFLICT (job_id) DO UPDATE SET run_id = excluded.run_id, attempt = excluded.attempt, requested_at = excluded.requested_at`,
+      [job.id, job.workflow_id, job.attempt, now, job.workflow_id],
     );
     await event('job_cancel_requested', { job_id: job.id, name: job.name, attempt: job.attempt });
     return { job_id: job.id, outcome: 'cancel_requested', canceled_dependents: [] };
@@ -52,11 +54,12 @@ export async function cancelJobInTx(tx: WriteTx, jobId: number, now: string): Pr
   return { job_id: job.id, outcome: 'canceled', canceled_dependents: canceled };
 }
 
-/** Running jobs of the workflow whose current attempt a user asked to cancel. */
+/** Running jobs of the workflow whose current attempt (in the current run) a user asked to cancel. */
 export async function runningCancelRequests(q: Queryable, workflowId: number): Promise<number[]> {
   const rows = await q.all<{ job_id: number }>(
-    `SELECT r.job_id FROM job_cancel_requests r JOIN jobs j ON j.id = r.job_id
-     WHERE r.workflow_id = ? AND j.status = ${S.running} AND j.attempt = r.attempt ORDER BY r.job_id`,
+    `SELECT r.job_id FROM job_cancel_requests r
+       JOIN jobs j ON j.id = r.job_id JOIN workflows w ON w.id = r.workflow_id
+     WHERE r.workflow_id = ? AND j.status = ${S.running} AND j.attempt = r.attempt AND r.run_id = w.run_id ORDER BY r.job_id`,
     [workflowId],
   );
   return rows.map((r) => r.job_id);

@@ -271,11 +271,12 @@ export const MIGRATIONS: readonly string[] = [
   -- Where the runner writes its jobs' stdout/stderr (<output_dir>/job_stdio/job_<id>_<attempt>.o|e),
   -- as it registered; the dashboard serves an attempt's files only from the node that ran it.
   ALTER TABLE compute_nodes ADD COLUMN output_dir TEXT;
-  -- A user asked to cancel a running job: the runner running that attempt terminates it (it
-  -- sees the request in the workflow's status) and reports it terminated.
+  -- A user asked to cancel a running job: the runner running that attempt (of that run) terminates
+  -- it (it sees the request in the workflow's status) and reports it terminated.
   CREATE TABLE job_cancel_requests (
     job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
     workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
     requested_at TEXT NOT NULL
   );

@@ -46,7 +46,21 @@ export function onTokenChange(listener: () => void): () => void {
   return () => tokenListeners.delete(listener);
 }
 
+/** Requests made and still open (read by the browser tests to see that an idle page fetches nothing). */
+export const requestStats = { started: 0, inFlight: 0 };
+(globalThis as { torcRequests?: typeof requestStats }).torcRequests = requestStats;
+
 async function request<T>(method: string, path: string, options: { auth?: boolean; body?: unknown } = {}): Promise<T> {
+  requestStats.started++;
+  requestStats.inFlight++;
+  try {
+    return await send<T>(method, path, options);
+  } finally {
+    requestStats.inFlight--;
+  }
+}
+
+async function send<T>(method: string, path: string, options: { auth?: boolean; body?: unknown }): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.auth) {
     const token = getToken();

@@ -227,6 +227,7 @@ export interface DagData {
   total_jobs: number;
   total_dependencies: number;
   group_count: number;
+  groups: { index: number; label: string; size: number }[];
   nodes: DagNode[];
   edges: { from: string; to: string; count: number }[];
 }

@@ -31,17 +31,18 @@ export type Handlers = Record<string, (data: any) => void>;
  * Subscribes to a stream path (relative to the API base) while the component is mounted.
  * Handlers may change between renders; the latest ones are called.
  */
-export function useStream(path: string | null, handlers: Handlers): void {
+export function useStream(path: string | null, handlers: Handlers, options: { indicator?: boolean } = {}): void {
   const ref = useRef(handlers);
   ref.current = handlers;
+  const indicator = options.indicator ?? true;
   useEffect(() => {
     if (!path) return;
-    setLiveState('connecting');
+    if (indicator) setLiveState('connecting');
     const source = new EventSource(`${API}${path}`);
     const names = ['hello', 'update', 'resync', 'workflows', 'deleted', 'data', 'end', 'unavailable', 'close'];
     for (const name of names) {
       source.addEventListener(name, (e) => {
-        if (name === 'hello') setLiveState('live');
+        if (name === 'hello' && indicator) setLiveState('live');
         let data: unknown = null;
         try {
           data = JSON.parse((e as MessageEvent<string>).data);
@@ -53,7 +54,7 @@ export function useStream(path: string | null, handlers: Handlers): void {
       });
     }
     source.onerror = () => {
-      if (source.readyState !== EventSource.CLOSED) setLiveState('reconnecting');
+      if (indicator && source.readyState !== EventSource.CLOSED) setLiveState('reconnecting');
       ref.current.error?.(null);
     };
     return () => source.close();

@@ -154,8 +154,8 @@ serial('workflow page: the DAG shows the sweep as one group, expands on click, u
   const labels = await page.locator('g[data-kind="group"] .node-label').allTextContents();
   t.true(labels.includes('work_#'), labels.join(' | '));
   t.true(labels.some((l) => l.startsWith('<script>window.__pwned=#')), 'the hostile name is drawn as text');
-  t.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
-  t.is(await page.evaluate(() => document.scripts.length), 1, 'only the app script: nothing injected');
+  t.is(await page.evaluate('window.__pwned'), undefined);
+  t.is(await page.evaluate('document.scripts.length'), 1, 'only the app script: nothing injected');
   await page.locator('[data-live="live"]').waitFor({ timeout: 30_000 });
   await shot(page, '2-workflow');
 
@@ -232,8 +232,8 @@ serial('job page: hostile name, command and output are shown as text', async (t)
   t.true(((await page.locator('[data-job-command]').textContent()) ?? '').includes(HOSTILE_OUTPUT));
   await waitFor(async () => ((await page.locator('[data-log-text]').textContent()) ?? '').includes(HOSTILE_OUTPUT), 60_000, 'the output');
   t.is(await page.locator('[data-log-text] img, [data-log-text] script').count(), 0);
-  t.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
-  t.is(await page.evaluate(() => document.scripts.length), 1);
+  t.is(await page.evaluate('window.__pwned'), undefined);
+  t.is(await page.evaluate('document.scripts.length'), 1);
 
   await page.goto(`${ctx.base}/jobs/${ctx.ids[HOSTILE_QUOTES]}`);
   await page.locator('[data-attempts]').waitFor({ timeout: 60_000 });
@@ -280,7 +280,7 @@ serial('actions: refused without the token and with a wrong one, done with the r
   await page.locator('.toast-error').waitFor({ timeout: 60_000 });
   t.regex((await page.locator('.toast-error').textContent()) ?? '', /refused the token/);
   t.is(await jobStatus(long), 'running');
-  t.is(await page.evaluate(() => sessionStorage.getItem('torc.token')), null);
+  t.is(await page.evaluate("sessionStorage.getItem('torc.token')"), null);
   // The browser logs the refused request itself; that one is expected.
   errors.splice(errorsBefore, errors.length - errorsBefore, ...errors.slice(errorsBefore).filter((e) => !/status of 401/.test(e)));
 
@@ -290,7 +290,7 @@ serial('actions: refused without the token and with a wrong one, done with the r
   await page.locator('[data-token-dialog] input').fill(TOKEN);
   await page.locator('[data-token-save]').click();
   await page.locator('.toast-ok').waitFor({ timeout: 60_000 });
-  t.is(await page.evaluate(() => sessionStorage.getItem('torc.token')), TOKEN);
+  t.is(await page.evaluate("sessionStorage.getItem('torc.token')"), TOKEN);
   t.false(page.url().includes(TOKEN));
   await page.locator('.title-line [data-status="terminated"]').waitFor({ timeout: 120_000 });
   t.is(await jobStatus(long), 'terminated');
@@ -323,7 +323,7 @@ serial('an idle page makes no requests: updates come only from the event stream'
     throw new Error(`${e.message}: ${JSON.stringify(counts)}; runner: ${ctx.runner.output().stderr.slice(-800)}`);
   });
   // The reads the stream's hello asked for are done (none open, the count steady).
-  const stats = () => page.evaluate(() => ({ ...(window as unknown as { torcRequests: { started: number; inFlight: number } }).torcRequests }));
+  const stats = () => page.evaluate('({ ...window.torcRequests })') as Promise<{ started: number; inFlight: number }>;
   let last = await stats();
   await waitFor(async () => {
     const now = await stats();

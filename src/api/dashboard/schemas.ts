@@ -79,6 +79,7 @@ export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
     total_jobs: int,
     total_dependencies: int,
     group_count: int,
+    groups: arr(obj({ index: int, label: str, size: int })),
     nodes: arr(
       obj({
         key: str,

@@ -197,6 +197,7 @@ export class DashboardService {
       total_jobs: model.groupOf.length,
       total_dependencies: model.structure.blockers.length,
       group_count: model.groups.length,
+      groups: model.groups.map((g) => ({ index: g.index, label: g.label, size: g.size })),
       nodes: view.nodes.map((n) => ({
         key: n.key,
         kind: n.kind,

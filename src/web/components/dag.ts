@@ -153,10 +153,22 @@ export function DagView({ data, onToggle, onMore, onCollapseAll }: { data: DagDa
     if (!el) return;
     const w = el.clientWidth || 800;
     const h = el.clientHeight || canvasH;
-    const k = Math.min(1.2, Math.max(0.15, Math.min(w / lay.width, h / lay.height)));
+    const k = Math.min(1.2, Math.max(0.1, Math.min(w / lay.width, h / lay.height)));
     setView({ k, x: (w - lay.width * k) / 2, y: (h - lay.height * k) / 2 });
   };
-  useLayoutEffect(fit, [lay]);
+  // First view: the whole graph when it stays readable, else readable size from its start
+  // (drag to pan, Fit for everything).
+  const initial = () => {
+    const el = box.current;
+    if (!el) return;
+    const w = el.clientWidth || 800;
+    const h = el.clientHeight || canvasH;
+    const k = Math.min(w / lay.width, h / lay.height);
+    if (k >= 0.55) return fit();
+    const kk = 0.6;
+    setView({ k: kk, x: 16, y: lay.height * kk < h ? (h - lay.height * kk) / 2 : 16 });
+  };
+  useLayoutEffect(initial, [lay]);
   useEffect(() => {
     performance.mark('dag-drawn');
     box.current?.setAttribute('data-dag-ready', shape);

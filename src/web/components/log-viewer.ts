@@ -65,7 +65,7 @@ export function LogViewer({ jobId, attempts, currentAttempt, running, status }: 
       });
     },
     end: () => setEnded(true),
-  });
+  }, { indicator: false });
 
   useLayoutEffect(() => {
     const el = pre.current;

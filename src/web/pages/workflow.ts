@@ -174,6 +174,7 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
 
   const setTab = (t: Tab) => navigate(`/workflows/${id}${t === 'overview' ? '' : `?tab=${t}`}`, true);
   const showMore = (n: DagNode) => {
+    // The pattern's text before its first number finds the group's jobs (and maybe a few others).
     setTable({ ...DEFAULT_TABLE, q: n.label.split('#')[0] ?? '' });
     setTab('jobs');
   };
@@ -222,7 +223,7 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
     <div ref=${body} class="tab-body">
       ${tab === 'overview'
         ? html`<div class="overview">
-            <${Card} title="Graph" class="graph-card" actions=${expanded.length ? html`<span class="expanded-chips">${expanded.map((g) => html`<button type="button" class="chip" onClick=${() => setExpanded(expanded.filter((x) => x !== g))} title="Collapse">${dag?.nodes.find((n) => n.group === g)?.label ?? `group ${g}`} ×</button>`)}</span>` : null}>
+            <${Card} title="Graph" class="graph-card" actions=${expanded.length ? html`<span class="expanded-chips">${expanded.map((g) => html`<button type="button" class="chip" onClick=${() => setExpanded(expanded.filter((x) => x !== g))} title="Collapse">${dag?.groups[g]?.label ?? `group ${g}`} ×</button>`)}</span>` : null}>
               ${dag ? html`<${DagView} data=${dag} onToggle=${(g: number) => setExpanded(expanded.includes(g) ? expanded.filter((x) => x !== g) : [...expanded, g])} onMore=${showMore} onCollapseAll=${() => setExpanded([])} />` : html`<div class="loading"><${Spinner} /></div>`}
             </${Card}>
             <${Card} title="Events" class="events-card">

@@ -27,6 +27,7 @@ interface OperatorFlags {
   host: string;
   port: string;
   server: boolean;
+  dashboard: boolean;
   metricsPort: string;
   defaultImage: string;
   nodeSelector?: string;
@@ -72,6 +73,7 @@ export function register(program: Command): void {
     .option('--host <address>', 'address for the REST API and metrics', '0.0.0.0')
     .option('--port <port>', 'REST API port while leading (0 = any free port)', '8080')
     .option('--no-server', 'do not serve the REST API')
+    .option('--no-dashboard', 'serve the REST API without the web dashboard at /')
     .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 = any free port)', '9090')
     .option('--default-image <image>', 'image for jobs with neither an image nor a workflow default_image', 'busybox:1.36')
     .option('--node-selector <k=v,...>', 'only place pods on nodes with these labels')
@@ -133,8 +135,8 @@ export function register(program: Command): void {
         log: flags.quiet ? undefined : log,
         serve: flags.server
           ? async ({ store }) => {
-            const server = await startServer({ store, host: flags.host, port, logger: { info: () => {}, error: log } });
-            process.stdout.write(`torc operator: REST API on ${server.baseUrl}\n`);
+            const server = await startServer({ store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard });
+            process.stdout.write(`torc operator: REST API on ${server.baseUrl}${flags.dashboard ? `, dashboard on ${server.url}/` : ''}\n`);
             return server;
           }
           : undefined,

@@ -29,6 +29,7 @@ interface ReconcileFlags extends LocalJobFlags {
   db?: string;
   port?: string;
   server: boolean;
+  dashboard: boolean;
   host: string;
   format?: string;
   quiet?: boolean;
@@ -60,6 +61,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
     .option('--host <host>', 'address of the REST API', '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
+    .option('--no-dashboard', 'serve the REST API without the web dashboard at /')
     .option('--token-file <file>', 'the bearer token the REST API requires on its changing routes (default: one made for this run, in .torc/<name>.token next to the database); Slurm workers get the file path')
     .option('--format <format>', 'summary format: table or json', 'table')
     .option('-q, --quiet', 'log only phase changes and failures')
@@ -120,9 +122,10 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   let finishedPlans = 0;
   try {
     if (flags.server) {
-      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token, lazySchemas: true });
+      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token, lazySchemas: true, dashboard: flags.dashboard });
       process.stderr.write(
         `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
+          (flags.dashboard ? `dashboard: ${server.url}/\n` : '') +
           `other runners: torc run WF --url ${server.baseUrl} --token-file ${tokenFile}\n`,
       );
     }

@@ -19,6 +19,7 @@ interface ServerFlags {
   tokenFile?: string;
   bodyLimit?: string;
   logRequests?: boolean;
+  dashboard: boolean;
 }
 
 /** Reads the token (surrounding whitespace trimmed); never echoes it. */
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--token-file <file>', 'require "Authorization: Bearer <token>" (token read from this file) on every mutating route')
     .option('--body-limit <bytes>', 'largest accepted request body in bytes', String(8 * 1024 * 1024))
     .option('--log-requests', 'log one line per request to stderr (method, path, status, time)')
+    .option('--no-dashboard', 'do not serve the web dashboard at / (the API only)')
     .action(async (flags: ServerFlags) => {
       const port = parseIntOption(flags.port, '--port', 0)!;
       if (port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
@@ -69,7 +71,7 @@ export function register(program: Command): void {
       const store = await Store.open(dbPath);
       let server;
       try {
-        server = await startServer({ store, host: flags.host, port, token, bodyLimitBytes, logger });
+        server = await startServer({ store, host: flags.host, port, token, bodyLimitBytes, logger, dashboard: flags.dashboard });
       } catch (err) {
         await store.close();
         const code = (err as NodeJS.ErrnoException).code;
@@ -78,6 +80,7 @@ export function register(program: Command): void {
         throw err;
       }
       process.stdout.write(`torc server listening on ${server.baseUrl} (database ${dbPath}${token ? ', bearer auth on' : ''})\n`);
+      if (flags.dashboard) process.stdout.write(`dashboard: ${server.url}/\n`);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);

@@ -18,6 +18,7 @@ import sqlite3 from 'sqlite3';
 import { runClaimLatencyBench } from './claim-latency.js';
 import { runCreateBench } from './create.js';
 import { runDagBench } from './dag.js';
+import { runDashboardBench } from './dashboard.js';
 import { runDispatchBench } from './dispatch.js';
 import { describeLoad, LoadMeter, machineFacts, type MachineFacts } from './lib/machine.js';
 import { ROOT } from './lib/proc.js';
@@ -26,7 +27,7 @@ import { table } from './lib/stats.js';
 import { runPackingBench } from './packing.js';
 import { runQueueBench } from './queue.js';
 
-const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing'] as const;
+const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface StoredSection extends BenchSection {
@@ -68,6 +69,7 @@ const program = new Command('bench')
   .option('--create-largest-runs <n>', 'item 5: runs of the largest size (default --runs)', int(1))
   .option('--packing-runs <n>', 'item 6: seeds per mix (default --runs)', int(1))
   .option('--packing-scale <x>', 'item 6: job-count multiplier', Number, 1)
+  .option('--dashboard-jobs <n>', 'item 7: jobs in the workflow the dashboard opens', int(3))
   .option('--out <file>', 'where to write the results (default bench/RESULTS.md)')
   .option('--fresh', 'forget sections measured by earlier runs')
   .option('--render', 'only rebuild the results file from its .json (e.g. after editing bench/NOTES.md)')
@@ -76,7 +78,7 @@ const program = new Command('bench')
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
-  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; out?: string; fresh?: boolean; render?: boolean;
+  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
 }>();
 
 const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
@@ -92,6 +94,7 @@ const restJobs = size(Math.max(2000, restJobsPerRun * runs * 3), 100_000, 100_00
 const claimSizes = size([1000, 10_000], [1000, 10_000, 100_000], [1000, 10_000, 100_000], flags.claimSizes);
 const createSizes = size([10_000, 100_000], [100_000, 1_000_000], [100_000, 1_000_000], flags.createSizes);
 const createLargestRuns = flags.createLargestRuns ?? (flags.quick ? 1 : runs);
+const dashboardJobs = size(10_000, 100_000, 100_000, flags.dashboardJobs);
 const outFile = path.resolve(flags.out ?? (flags.quick ? path.join(os.tmpdir(), 'torc-bench-RESULTS.md') : path.join(ROOT, 'bench', 'RESULTS.md')));
 const jsonFile = outFile.replace(/\.md$/, '') + '.json';
 
@@ -107,6 +110,7 @@ const benches: Record<BenchName, () => Promise<BenchSection>> = {
     runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch, bulkBatch: flags.bulkBatch }),
   claims: () => runClaimLatencyBench(ctx, { sizes: claimSizes, claimsPerRun: flags.claimsPerRun }),
   create: () => runCreateBench(ctx, { sizes: createSizes, largestRuns: createLargestRuns }),
+  dashboard: () => runDashboardBench(ctx, { jobs: dashboardJobs }),
   packing: async () => {
     const r = runPackingBench({ runs: flags.packingRuns ?? runs, scale: flags.packingScale });
     const body = r.markdown.split('\n').slice(1).join('\n').trim();

@@ -415,7 +415,8 @@ export interface DagStructure {
   /** Job ids in ascending order. */
   ids: Float64Array;
   names: string[];
-  resourceRequirements: (number | null)[];
+  /** Resource requirements id per job, or null when not read (dagResourceRequirements reads it). */
+  resourceRequirements: (number | null)[] | null;
   /** Dependency pairs as indices into `ids`: blocker[k] → dependent[k]. */
   blockers: Uint32Array;
   dependents: Uint32Array;
@@ -430,16 +431,32 @@ export async function dagStructure(db: Database, workflowId: number): Promise<Da
   return db.read(async (q) => {
     if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
     const range = await workflowIdRange(q, workflowId);
-    const empty = { ids: new Float64Array(0), names: [], resourceRequirements: [], blockers: new Uint32Array(0), dependents: new Uint32Array(0) };
+    const empty = { ids: new Float64Array(0), names: [], resourceRequirements: null, blockers: new Uint32Array(0), dependents: new Uint32Array(0) };
     if (!range) return empty;
-    const jobs = await q.get<{ ids: string; names: string; rrs: string }>(
-      `SELECT group_concat(id) AS ids, json_group_array(name) AS names, json_group_array(resource_requirements_id) AS rrs
-       FROM (SELECT id, name, resource_requirements_id FROM jobs WHERE +workflow_id = ? AND id BETWEEN ? AND ? ORDER BY id)`,
-      [workflowId, range.lo, range.hi],
+    // Names come from the (workflow_id, name) index alone (no job row is read), in name order;
+    // they are put in id order here.
+    const jobs = await q.get<{ ids: string; names: string }>(
+      'SELECT group_concat(id) AS ids, json_group_array(name) AS names FROM jobs INDEXED BY jobs_name WHERE workflow_id = ?',
+      [workflowId],
     );
-    const ids = numbers(jobs?.ids ?? null);
-    const names = JSON.parse(jobs?.names ?? '[]') as string[];
-    const rrs = JSON.parse(jobs?.rrs ?? '[]') as (number | null)[];
+    const byName = numbers(jobs?.ids ?? null);
+    const namesByName = JSON.parse(jobs?.names ?? '[]') as string[];
+    const n = byName.length;
+    const ids = new Float64Array(n);
+    const names = new Array<string>(n);
+    if (range.hi - range.lo + 1 === n) {
+      for (let k = 0; k < n; k++) {
+        const i = byName[k]! - range.lo;
+        ids[i] = byName[k]!;
+        names[i] = namesByName[k]!;
+      }
+    } else {
+      const order = Uint32Array.from({ length: n }, (_, k) => k).sort((a, b) => byName[a]! - byName[b]!);
+      for (let i = 0; i < n; i++) {
+        ids[i] = byName[order[i]!]!;
+        names[i] = namesByName[order[i]!]!;
+      }
+    }
     const deps = await q.get<{ j: string | null; b: string | null }>(
       'SELECT group_concat(job_id) AS j, group_concat(blocked_by_job_id) AS b FROM job_dependencies WHERE job_id BETWEEN ? AND ?',
       [range.lo, range.hi],
@@ -458,16 +475,37 @@ export async function dagStructure(db: Database, workflowId: number): Promise<Da
       dependents[k] = ji;
       k++;
     }
-    return { ids, names, resourceRequirements: rrs, blockers: blockers.subarray(0, k), dependents: dependents.subarray(0, k) };
+    return { ids, names, resourceRequirements: null, blockers: blockers.subarray(0, k), dependents: dependents.subarray(0, k) };
   });
 }
 
-/** "1,2,3" → Float64Array [1, 2, 3] (group_concat of integers). */
+/** Resource requirements id of each job of a structure, in its id order (for grouping by level). */
+export async function dagResourceRequirements(db: Database, workflowId: number, ids: Float64Array): Promise<(number | null)[]> {
+  if (ids.length === 0) return [];
+  const r = await db.get<{ rrs: string }>(
+    `SELECT json_group_array(resource_requirements_id) AS rrs
+     FROM (SELECT resource_requirements_id FROM jobs WHERE +workflow_id = ? AND id BETWEEN ? AND ? ORDER BY id)`,
+    [workflowId, ids[0]!, ids[ids.length - 1]!],
+  );
+  return JSON.parse(r?.rrs ?? '[]') as (number | null)[];
+}
+
+/** "1,2,3" → Float64Array [1, 2, 3] (group_concat of non-negative integers), without splitting. */
 function numbers(text: string | null): Float64Array {
   if (!text) return new Float64Array(0);
-  const parts = text.split(',');
-  const out = new Float64Array(parts.length);
-  for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
+  let count = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const out = new Float64Array(count);
+  let k = 0;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out[k++] = v;
+      v = 0;
+    } else v = v * 10 + (c - 48);
+  }
+  out[k] = v;
   return out;
 }
 

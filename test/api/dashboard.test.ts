@@ -169,7 +169,7 @@ test('DAG: a sweep is one group with counted edges; expanding shows its jobs, th
   t.is((await api.http('GET', `/dashboard/workflows/${wf}/dag?expand=1,x`)).status, 400);
 });
 
-test('DAG grouping: numbers out of names; more patterns than MAX_GROUPS group by DAG level', (t) => {
+test('DAG grouping: numbers out of names; more patterns than MAX_GROUPS group by DAG level', async (t) => {
   t.is(namePattern('sim_0042'), 'sim_#');
   t.is(namePattern('train_lr0.001_bs64_1e-5'), 'train_lr#_bs#_#');
   t.is(namePattern('plain'), 'plain');
@@ -180,10 +180,10 @@ test('DAG grouping: numbers out of names; more patterns than MAX_GROUPS group by
   const dependents = Uint32Array.from({ length: n - 1 }, (_, i) => i + 1);
   const ids = Float64Array.from({ length: n }, (_, i) => i + 1);
   t.deepEqual(Array.from(dagLevels(3, Uint32Array.of(0, 1), Uint32Array.of(1, 2))), [0, 1, 2]);
-  const model = buildDagModel({ ids, names, resourceRequirements: names.map(() => null), blockers, dependents });
+  const model = await buildDagModel({ ids, names, resourceRequirements: names.map(() => null), blockers, dependents });
   t.is(model.grouping, 'level');
   t.is(model.groups.length, n);
-  const flat = buildDagModel({ ids, names, resourceRequirements: names.map(() => null), blockers: new Uint32Array(0), dependents: new Uint32Array(0) });
+  const flat = await buildDagModel({ ids, names, resourceRequirements: names.map(() => null), blockers: new Uint32Array(0), dependents: new Uint32Array(0) });
   t.deepEqual(flat.groups.map((g) => [g.label, g.size]), [['level 0', n]]);
 });
 

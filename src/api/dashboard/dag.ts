@@ -53,7 +53,18 @@ export function namePattern(name: string): string {
   return name.replace(/\d+(?:\.\d+)?(?:[eE][-+]?\d+)?/g, '#');
 }
 
-export function buildDagModel(structure: DagStructure, resourceNames: Map<number, string> = new Map()): DagModel {
+/**
+ * Groups the jobs. `levelGrouping` supplies what the fallback grouping needs (each job's
+ * resource requirements id and their names); it is called only when the names have more
+ * than MAX_GROUPS patterns.
+ */
+export async function buildDagModel(
+  structure: DagStructure,
+  levelGrouping: () => Promise<{ resourceRequirements: (number | null)[]; resourceNames: Map<number, string> }> = async () => ({
+    resourceRequirements: structure.resourceRequirements ?? [],
+    resourceNames: new Map(),
+  }),
+): Promise<DagModel> {
   const n = structure.ids.length;
   const groupOf = new Uint32Array(n);
   const keys = new Map<string, number>();
@@ -75,8 +86,9 @@ export function buildDagModel(structure: DagStructure, resourceNames: Map<number
     labels.length = 0;
     keys.clear();
     const level = dagLevels(n, structure.blockers, structure.dependents);
+    const { resourceRequirements, resourceNames } = await levelGrouping();
     for (let i = 0; i < n; i++) {
-      const rr = structure.resourceRequirements[i];
+      const rr = resourceRequirements[i];
       const key = `level ${level[i]}${rr != null && resourceNames.has(rr) ? ` · ${resourceNames.get(rr)}` : ''}`;
       let g = keys.get(key);
       if (g === undefined) {

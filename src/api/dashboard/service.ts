@@ -3,10 +3,12 @@
  * and the live hub. Holds the per-workflow DAG models (a 100k-job workflow's grouping is
  * computed once, then reused while its jobs stay the same).
  */
+import { NotFoundError } from '../../errors.js';
 import { computeStatus } from '../../contract/workflow-status.js';
 import { formatDuration, formatMemory } from '../../spec/units.js';
 import {
   countsByWorkflow,
+  dagResourceRequirements,
   dagStructure,
   jobDetailRecords,
   queryJobTable,
@@ -20,6 +22,7 @@ import {
   type JobTableQuery,
 } from '../../store/dashboard.js';
 import type { Store, WorkflowRecord } from '../../store/index.js';
+import { runningCancelRequests } from '../../store/job-cancel.js';
 import { JOB_STATUS_NAMES, statusName } from '../../contract/status.js';
 import { VERSION } from '../../version.js';
 import { buildDagModel, dagView, shownMembers, type DagModel } from './dag.js';
@@ -67,7 +70,7 @@ export class DashboardService {
     const [nodes, events, cancels, failures] = await Promise.all([
       this.store.listComputeNodes(workflowId, { limit: 100 }),
       this.recentEvents(workflowId),
-      this.store.getStatus(workflowId),
+      summary!.counts.running > 0 ? this.store.db.read((q) => runningCancelRequests(q, workflowId)) : [],
       this.store.db.read((q) => recentUnsuccessful(q, workflowId, SUMMARY_EVENTS)),
     ]);
     return {
@@ -99,7 +102,7 @@ export class DashboardService {
         return_code: f.return_code,
         completion_ms: ms(f.completion_time),
       })),
-      cancel_requested_job_ids: cancels.cancel_requested_job_ids ?? [],
+      cancel_requested_job_ids: cancels,
     };
   }
 
@@ -153,8 +156,10 @@ export class DashboardService {
 
   /** The DAG model of a workflow, built once per shape of its jobs (see store dagStructure). */
   private async dagModel(workflowId: number): Promise<{ key: string; model: DagModel }> {
-    const [range, status] = await Promise.all([this.store.db.read((q) => workflowIdRange(q, workflowId)), this.store.getStatus(workflowId)]);
-    const total = Object.values(status.counts).reduce((a, b) => a + b, 0);
+    const { range, total } = await this.store.db.read(async (q) => {
+      if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
+      return { range: await workflowIdRange(q, workflowId), total: (await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE workflow_id = ?', [workflowId]))!.n };
+    });
     const key = `${range?.lo ?? 0}-${range?.hi ?? 0}-${total}`;
     const cached = this.dagCache.get(workflowId);
     if (cached?.key === key) {
@@ -166,8 +171,11 @@ export class DashboardService {
     let building = this.dagBuilding.get(buildKey);
     if (!building) {
       building = (async () => {
-        const [structure, requirements] = await Promise.all([dagStructure(this.store.db, workflowId), this.store.listResourceRequirements(workflowId)]);
-        return buildDagModel(structure, new Map(requirements.map((r) => [r.id, r.name])));
+        const structure = await dagStructure(this.store.db, workflowId);
+        return buildDagModel(structure, async () => ({
+          resourceRequirements: await dagResourceRequirements(this.store.db, workflowId, structure.ids),
+          resourceNames: new Map((await this.store.listResourceRequirements(workflowId)).map((r) => [r.id, r.name])),
+        }));
       })().finally(() => this.dagBuilding.delete(buildKey));
       this.dagBuilding.set(buildKey, building);
     }

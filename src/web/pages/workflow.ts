@@ -61,6 +61,7 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
   const [throughput, setThroughput] = useState<ThroughputData | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const dagSeq = useRef<number>(-1);
+  const hellos = useRef(0);
   const body = useRef<HTMLDivElement>(null);
   const width = useWidth(body);
 
@@ -98,14 +99,20 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
   useEffect(() => void loadDag().catch(() => undefined), [id, expanded.join(',')]);
   useEffect(() => {
     if (tab === 'timeline') void loadTimeline().catch(() => undefined);
-    if (tab === 'overview') void loadThroughput().catch(() => undefined);
   }, [id, tab]);
+  // The chart below the graph is read once the graph is there (the graph comes first).
+  const dagShown = dag !== null;
+  useEffect(() => {
+    if (tab === 'overview' && dagShown) void loadThroughput().catch(() => undefined);
+  }, [id, tab, dagShown]);
 
   useStream(`/workflows/${id}/events/stream`, {
     // (Re)connected: everything shown is read again (changes may have been missed meanwhile).
     hello: () => {
       void loadSummary();
-      reloadDag();
+      // A DAG read before the stream was watched has no live counts (seq null), and after a
+      // reconnection changes may have been missed: read it again.
+      if (dagSeq.current < 0 || hellos.current++ > 0) reloadDag();
       bumpTable();
       if (tab === 'timeline') reloadTimeline();
     },

@@ -12,7 +12,7 @@ import type { DagData, DagNode, StatusName } from '../api.js';
 import { num, pct, STATUS_LABEL, STATUS_ORDER } from '../format.js';
 import { navigate } from '../router.js';
 
-const SIZE = { group: { w: 236, h: 72 }, job: { w: 196, h: 38 }, more: { w: 212, h: 50 } } as const;
+const SIZE = { group: { w: 224, h: 72 }, job: { w: 196, h: 38 }, more: { w: 212, h: 50 } } as const;
 
 interface Placed {
   node: DagNode;
@@ -32,7 +32,7 @@ interface Layout {
 function computeLayout(data: DagData): Layout {
   const g = new Graph({ multigraph: false });
   const dense = data.nodes.length > 80;
-  g.setGraph({ rankdir: 'LR', nodesep: dense ? 14 : 26, ranksep: dense ? 60 : 88, marginx: 24, marginy: 24 });
+  g.setGraph({ rankdir: 'LR', nodesep: dense ? 14 : 24, ranksep: dense ? 56 : 72, marginx: 24, marginy: 24 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of data.nodes) {
     const s = SIZE[n.kind];
@@ -107,7 +107,7 @@ function GroupNode({ p, onToggle }: { p: Placed; onToggle: (g: number) => void }
     <title>${n.label} — ${num(n.size)} job${n.size === 1 ? '' : 's'}${n.example && n.size > 1 ? ` (e.g. ${n.example})` : ''}. Click to ${n.size > 1 ? 'show its jobs' : 'show the job'}.</title>
     <rect class="node-box" width=${p.w} height=${p.h} rx="10" />
     <rect class=${`node-accent fill-${state}`} x="0" y="10" width="3" height=${p.h - 20} rx="1.5" />
-    <text class="node-label" x="14" y="24">${cut(n.label, 27)}</text>
+    <text class="node-label" x="14" y="24">${cut(n.label, 22)}</text>
     <text class="node-sub" x="14" y="44">${num(n.size)} job${n.size === 1 ? '' : 's'}${running ? ` · ${num(running)} running` : ''}${failed ? ` · ${num(failed)} failed` : ''}</text>
     <text class="node-pct" x=${p.w - 12} y="24" text-anchor="end">${pct(done, n.size)}</text>
     <${MiniBar} counts=${counts} x=${14} y=${p.h - 17} w=${p.w - 28} />
@@ -164,11 +164,27 @@ export function DagView({ data, onToggle, onMore, onCollapseAll }: { data: DagDa
     const w = el.clientWidth || 800;
     const h = el.clientHeight || canvasH;
     const k = Math.min(w / lay.width, h / lay.height);
-    if (k >= 0.55) return fit();
+    if (k >= 0.42) return fit();
     const kk = 0.6;
     setView({ k: kk, x: 16, y: lay.height * kk < h ? (h - lay.height * kk) / 2 : 16 });
   };
   useLayoutEffect(initial, [lay]);
+  // Until the user pans or zooms, the view follows the canvas's size (the page may still be settling).
+  const touched = useRef(false);
+  useEffect(() => {
+    touched.current = false;
+    const el = box.current;
+    if (!el) return;
+    let last = el.clientWidth;
+    const ro = new ResizeObserver(() => {
+      if (!touched.current && el.clientWidth !== last) {
+        last = el.clientWidth;
+        initial();
+      }
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [lay]);
   useEffect(() => {
     performance.mark('dag-drawn');
     box.current?.setAttribute('data-dag-ready', shape);
@@ -176,6 +192,7 @@ export function DagView({ data, onToggle, onMore, onCollapseAll }: { data: DagDa
 
   const onWheel = (e: WheelEvent) => {
     e.preventDefault();
+    touched.current = true;
     const rect = box.current!.getBoundingClientRect();
     const mx = e.clientX - rect.left;
     const my = e.clientY - rect.top;
@@ -195,6 +212,7 @@ export function DagView({ data, onToggle, onMore, onCollapseAll }: { data: DagDa
     const dy = e.clientY - d.y;
     if (!d.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
     d.moved = true;
+    touched.current = true;
     setView((v) => ({ ...v, x: d.vx + dx, y: d.vy + dy }));
   };
   const onUp = () => {

@@ -185,7 +185,6 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
     setTable({ ...DEFAULT_TABLE, q: n.label.split('#')[0] ?? '' });
     setTab('jobs');
   };
-  const failedConditions = wf.conditions.filter((c) => c.type === 'Failed' && c.status === 'True');
 
   return html`<main class="page" data-workflow=${wf.id}>
     <nav class="crumbs"><${Link} href="/">Workflows</${Link}><span>/</span><span>${wf.name}</span></nav>
@@ -219,7 +218,6 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
         ${wf.conditions.map((c) => html`<span class=${`cond cond-${c.status.toLowerCase()} ${c.type === 'Failed' && c.status === 'True' ? 'cond-bad' : ''}`} title=${`${c.reason}: ${c.message}`} data-condition=${c.type}>
           <i></i>${c.type}<small>${c.message}</small></span>`)}
       </div>
-      ${failedConditions.length && wf.phase === 'Failed' ? null : null}
     </section>
 
     <div class="tabs" role="tablist">

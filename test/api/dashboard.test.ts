@@ -11,9 +11,9 @@ import { buildDagModel, dagLevels, MAX_GROUPS, namePattern } from '../../src/api
 import { completeUtf8Length } from '../../src/api/dashboard/stdio.js';
 import { JobRunner } from '../../src/runners/local/job-runner.js';
 import { detectResources } from '../../src/runners/local/resources.js';
-import { StoreRunnerClient } from '../../src/runners/store-client.js';
+import { StoreRunnerClient } from '../../src/store/runner-client.js';
 import type { Store } from '../../src/store/index.js';
-import { JobStatus, statusName } from '../../src/store/status.js';
+import { JobStatus, statusName } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { makePlan, type JobSketch } from '../support/plans.js';
 import { isAlive, tempDir, waitFor } from '../support/procs.js';

@@ -153,7 +153,10 @@ serial('workflow page: the DAG shows the sweep as one group, expands on click, u
   t.is(await page.locator('svg[data-dag-nodes]').getAttribute('data-dag-nodes'), String(GROUPS));
   const labels = await page.locator('g[data-kind="group"] .node-label').allTextContents();
   t.true(labels.includes('work_#'), labels.join(' | '));
-  t.true(labels.some((l) => l.startsWith('<script>window.__pwned=#')), 'the hostile name is drawn as text');
+  // Long labels are cut on the node; the tooltip has them whole.
+  const titles = await page.locator('g[data-kind="group"] > title').allTextContents();
+  t.true(titles.some((l) => l.startsWith('<script>window.__pwned=#</script> — 1 job')), `the hostile name is drawn as text: ${titles.join(' | ')}`);
+  t.true(labels.some((l) => l.startsWith('<script>window.')));
   t.is(await page.evaluate('window.__pwned'), undefined);
   t.is(await page.evaluate('document.scripts.length'), 1, 'only the app script: nothing injected');
   await page.locator('[data-live="live"]').waitFor({ timeout: 30_000 });

@@ -136,7 +136,8 @@ export function register(program: Command): void {
         serve: flags.server
           ? async ({ store }) => {
             const server = await startServer({ store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard });
-            process.stdout.write(`torc operator: REST API on ${server.baseUrl}${flags.dashboard ? `, dashboard on ${server.url}/` : ''}\n`);
+            process.stdout.write(`torc operator: REST API on ${server.baseUrl}\n`);
+            if (flags.dashboard) process.stdout.write(`torc operator: dashboard on ${server.url}/\n`);
             return server;
           }
           : undefined,

@@ -6,6 +6,9 @@ import { FakeCluster, waitFor } from '../support/k8s/cluster.js';
 
 const pod = (name: string): V1Pod => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } });
 
+/** Pods filed by their "team" label, the way the operator files pods by owning workflow. */
+const byTeam = { team: (p: V1Pod) => (p.metadata?.labels?.team ? [p.metadata.labels.team] : []) };
+
 async function setup(t: { teardown: (fn: () => Promise<void> | void) => void }) {
   const cluster = await FakeCluster.start({ crd: false, bookmarkIntervalMs: 50 });
   t.teardown(() => cluster.close());
@@ -18,6 +21,7 @@ async function setup(t: { teardown: (fn: () => Promise<void> | void) => void }) 
     list: () => core.listNamespacedPod({ namespace: 'default' }),
     onEvent: (ev: InformerEvent, p) => events.push(`${ev}:${p.metadata?.name}`),
     onError: (e) => errors.push(e),
+    indexers: byTeam,
   });
   t.teardown(() => informer.stop());
   return { cluster, core, informer, events, errors };
@@ -33,6 +37,23 @@ test('caches a list, then follows the watch (add, update, delete)', async (t) =>
   await waitFor(() => informer.list().length === 1 && informer.get('default', 'after'), 'the cache to follow');
   t.deepEqual(events, ['add:before', 'add:after', 'delete:before']);
   t.is(informer.lists, 1);
+});
+
+test('indexers follow adds, relabels and deletes; byIndex finds without scanning', async (t) => {
+  const { core, informer } = await setup(t);
+  const labeled = (name: string, team: string): V1Pod => ({ ...pod(name), metadata: { name, labels: { team } } });
+  await core.createNamespacedPod({ namespace: 'default', body: labeled('a1', 'a') });
+  await informer.start();
+  await core.createNamespacedPod({ namespace: 'default', body: labeled('a2', 'a') });
+  await core.createNamespacedPod({ namespace: 'default', body: labeled('b1', 'b') });
+  const names = (team: string) => informer.byIndex('team', team).map((p) => p.metadata?.name).sort();
+  await waitFor(() => names('a').length === 2 && names('b').length === 1, 'the index to follow the watch');
+  await core.patchNamespacedPod({ namespace: 'default', name: 'a2', body: [{ op: 'replace', path: '/metadata/labels/team', value: 'b' }] });
+  await core.deleteNamespacedPod({ namespace: 'default', name: 'b1' });
+  await waitFor(() => names('b').join() === 'a2', 'the relabel and the delete');
+  t.deepEqual(names('a'), ['a1']);
+  t.deepEqual(names('nobody'), []);
+  t.throws(() => informer.byIndex('unknown', 'x'), { message: /no indexer named unknown/ });
 });
 
 test('410 Gone: relists; what vanished meanwhile is reported deleted, nothing twice', async (t) => {

@@ -4,7 +4,8 @@
  * resumed from the last resourceVersion seen (events or bookmarks); 410 Gone (an ERROR event
  * or the HTTP status) relists, and objects that vanished meanwhile are reported deleted; other
  * failures back off and retry, never give up. (Periodic resync is the consumer's: it re-reads
- * list() on a timer.)
+ * list() on a timer.) Indexers (client-go's Indexer) keep lookups such as "pods of this
+ * workflow" from scanning the whole cache.
  *
  * client-node's ListWatch is not used: it cannot ask for bookmarks and stops for good on any
  * error other than 410.
@@ -31,12 +32,16 @@ export interface InformerOptions<T extends KubernetesObject> {
   watchTimeoutSeconds?: number;
   /** Longest retry delay after failures (default 10 s). */
   maxBackoffMs?: number;
+  /** Named index functions: the values an object is found under with byIndex(name, value). */
+  indexers?: Record<string, (obj: T) => string[]>;
 }
 
 export const objectKey = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class Informer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
+  /** index name → value → object keys */
+  private readonly indices = new Map<string, Map<string, Set<string>>>();
   private resourceVersion = '';
   private stopped = true;
   private abort: (() => void) | null = null;
@@ -49,6 +54,7 @@ export class Informer<T extends KubernetesObject> {
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.resetSynced();
+    for (const name of Object.keys(opts.indexers ?? {})) this.indices.set(name, new Map());
   }
 
   private resetSynced(): void {
@@ -80,6 +86,44 @@ export class Informer<T extends KubernetesObject> {
     return this.cache.get(`${namespace ?? ''}/${name}`);
   }
 
+  /** Cached objects the named indexer files under `value`. */
+  byIndex(index: string, value: string): T[] {
+    const idx = this.indices.get(index);
+    if (!idx) throw new Error(`no indexer named ${index}`);
+    return [...(idx.get(value) ?? [])].map((k) => this.cache.get(k)!);
+  }
+
+  private put(key: string, obj: T): void {
+    this.unindex(key);
+    this.cache.set(key, obj);
+    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
+      const idx = this.indices.get(name)!;
+      for (const value of fn(obj)) {
+        let keys = idx.get(value);
+        if (!keys) idx.set(value, (keys = new Set()));
+        keys.add(key);
+      }
+    }
+  }
+
+  private remove(key: string): void {
+    this.unindex(key);
+    this.cache.delete(key);
+  }
+
+  private unindex(key: string): void {
+    const old = this.cache.get(key);
+    if (!old) return;
+    for (const [name, fn] of Object.entries(this.opts.indexers ?? {})) {
+      const idx = this.indices.get(name)!;
+      for (const value of fn(old)) {
+        const keys = idx.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) idx.delete(value);
+      }
+    }
+  }
+
   private emit(event: InformerEvent, obj: T): void {
     try {
       this.opts.onEvent?.(event, obj);
@@ -94,13 +138,13 @@ export class Informer<T extends KubernetesObject> {
     const fresh = new Map(res.items.map((o) => [objectKey(o), o] as const));
     for (const [key, old] of this.cache) {
       if (!fresh.has(key)) {
-        this.cache.delete(key);
+        this.remove(key);
         this.emit('delete', old);
       }
     }
     for (const [key, obj] of fresh) {
       const old = this.cache.get(key);
-      this.cache.set(key, obj);
+      this.put(key, obj);
       if (!old) this.emit('add', obj);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj);
     }
@@ -121,11 +165,11 @@ export class Informer<T extends KubernetesObject> {
     }
     const key = objectKey(obj);
     if (type === 'DELETED') {
-      this.cache.delete(key);
+      this.remove(key);
       this.emit('delete', obj);
     } else if (type === 'ADDED' || type === 'MODIFIED') {
       const had = this.cache.has(key);
-      this.cache.set(key, obj);
+      this.put(key, obj);
       this.emit(had ? 'update' : 'add', obj);
     }
     if (rv) this.resourceVersion = rv;

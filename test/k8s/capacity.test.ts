@@ -4,7 +4,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 // Not re-exported by the package index; its own module is importable.
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { InputError } from '../../src/errors.js';
-import { clusterCapacity, nodeCapacities, podRequests } from '../../src/runners/k8s/capacity.js';
+import { NodeUsage, clusterCapacity, freeCapacities, nodeCapacities, podRequests } from '../../src/runners/k8s/capacity.js';
 import { formatBytes, formatCpu, parseBytes, parseCpu, parseQuantity } from '../../src/runners/k8s/quantity.js';
 
 const Gi = 1024 ** 3;
@@ -128,4 +128,61 @@ test('pod requests: max(sum of containers, largest init container) + overhead; n
 test('a bad quantity on a node names where it is', (t) => {
   const err = t.throws(() => nodeCapacities([node('n9', { cpu: 'four', memory: '1Gi' })], []), { instanceOf: InputError });
   t.is(err.issues[0]!.path, 'nodes/n9.status.allocatable.cpu');
+});
+
+test('NodeUsage follows pod events one at a time: finishing or deleting frees room, updates do not double count', (t) => {
+  const nodes = [node('a', { cpu: '4', memory: '8Gi' })];
+  const usage = new NodeUsage();
+  const free = () => freeCapacities(nodes, usage)[0]!;
+  const p1 = { ...pod('a', { cpu: '1500m', memory: '1Gi' }, 'Pending'), metadata: { name: 'p1', namespace: 'ns', uid: 'u1' } };
+  t.false(usage.observe(p1));
+  t.false(usage.observe({ ...p1, status: { phase: 'Running' } }), 'an update replaces, never adds');
+  t.like(free(), { num_cpus: 2.5, memory_bytes: 7 * Gi });
+  t.true(usage.observe({ ...p1, status: { phase: 'Succeeded' } }), 'finished: room freed');
+  t.like(free(), { num_cpus: 4, memory_bytes: 8 * Gi });
+  t.false(usage.observe({ ...p1, status: { phase: 'Succeeded' } }, true), 'deleting a finished pod frees nothing more');
+  const p2 = { ...pod('a', { cpu: '1', memory: '1Gi' }), metadata: { name: 'p2', namespace: 'ns', uid: 'u2' } };
+  usage.observe(p2);
+  t.true(usage.observe(p2, true), 'a running pod deleted: room freed');
+  // Many thirds of a core in and out leave no floating-point dust.
+  const thirds = Array.from({ length: 30 }, (_, i) => ({ ...pod('a', { cpu: '333m', memory: '1Mi' }), metadata: { name: `t${i}`, namespace: 'ns', uid: `t${i}` } }));
+  for (const p of thirds) usage.observe(p);
+  for (const p of thirds) usage.observe(p, true);
+  t.deepEqual(usage.used('a'), { cpu: 0, memory: 0, gpu: 0 });
+});
+
+test('NodeUsage: a pod being created holds its room until the cache shows it, and is counted once', (t) => {
+  const nodes = [node('a', { cpu: '4', memory: '8Gi' })];
+  const usage = new NodeUsage();
+  const free = () => freeCapacities(nodes, usage)[0]!.num_cpus;
+  // The previous run's pod of the same name is still in the cache, running.
+  const old = { ...pod('a', { cpu: '1', memory: '1Gi' }), metadata: { name: 'wf-job-1', namespace: 'ns', uid: 'old' } };
+  usage.observe(old);
+  const fresh = { ...pod('a', { cpu: '2', memory: '1Gi' }, 'Pending'), metadata: { name: 'wf-job-1', namespace: 'ns' } };
+  usage.assume(fresh);
+  t.true(usage.isAssumed('ns/wf-job-1'));
+  t.is(free(), 1);
+  // The old pod's deletion arrives after the create was sent: the assumed pod keeps its room.
+  usage.observe(old, true);
+  t.is(free(), 2);
+  // The watch shows the new pod before the create call returns: counted twice for a moment (never too little)...
+  usage.observe({ ...fresh, metadata: { ...fresh.metadata, uid: 'new' } });
+  t.is(free(), 0);
+  // ...and once when the API's answer names it.
+  usage.created('ns/wf-job-1', 'new');
+  t.false(usage.isAssumed('ns/wf-job-1'));
+  t.is(free(), 2);
+  // The other order: the answer first, then the watch.
+  const second = { ...pod('a', { cpu: '1', memory: '1Gi' }, 'Pending'), metadata: { name: 'wf-job2-1', namespace: 'ns' } };
+  usage.assume(second);
+  usage.created('ns/wf-job2-1', 'u-2');
+  t.is(free(), 1);
+  usage.observe({ ...second, metadata: { ...second.metadata, uid: 'u-2' } });
+  t.false(usage.isAssumed('ns/wf-job2-1'));
+  t.is(free(), 1);
+  // A create that failed gives its room back.
+  usage.assume({ ...second, metadata: { name: 'failed-1', namespace: 'ns' } });
+  t.is(free(), 0);
+  usage.unassume('ns/failed-1');
+  t.is(free(), 1);
 });

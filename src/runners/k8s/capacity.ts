@@ -100,14 +100,101 @@ export function nodeExclusion(node: V1Node, opts: CapacityOptions = {}): string 
   return null;
 }
 
-/** Free resources per eligible node, sorted by name (deterministic placement). */
-export function nodeCapacities(nodes: V1Node[], pods: V1Pod[], opts: CapacityOptions = {}): NodeCapacity[] {
-  const used = new Map<string, Resources>();
-  for (const pod of pods) {
-    const nodeName = pod.spec?.nodeName;
-    if (!nodeName || isTerminalPod(pod)) continue;
-    used.set(nodeName, add(used.get(nodeName) ?? ZERO, podRequests(pod)));
+/**
+ * Requests of the non-terminal pods bound to each node, kept current one pod event at a time
+ * (no rescans of every pod), plus the pods the operator is creating that the cache has not
+ * shown yet ("assumed", as the scheduler's cache does): they hold their room already. Counted
+ * in millicores and bytes so that adding and removing never drifts.
+ */
+export class NodeUsage {
+  /** Pods the cache shows that hold room, by uid. */
+  private readonly counted = new Map<string, { node: string; r: Resources }>();
+  /** Pods being created, by namespace/name; uid once the API has answered. */
+  private readonly assumed = new Map<string, { node: string; r: Resources; uid?: string }>();
+  private readonly perNode = new Map<string, Resources>();
+
+  private static milli(r: Resources): Resources {
+    return { cpu: Math.round(r.cpu * 1000), memory: r.memory, gpu: r.gpu };
   }
+
+  private shift(node: string, r: Resources, sign: 1 | -1): void {
+    const u = this.perNode.get(node) ?? { ...ZERO };
+    const next = { cpu: u.cpu + sign * r.cpu, memory: u.memory + sign * r.memory, gpu: u.gpu + sign * r.gpu };
+    if (next.cpu === 0 && next.memory === 0 && next.gpu === 0) this.perNode.delete(node);
+    else this.perNode.set(node, next);
+  }
+
+  /**
+   * A pod as the cache now shows it (`gone`: deleted). Returns true when it stopped holding
+   * room (finished, deleted): room was freed.
+   */
+  observe(pod: V1Pod, gone = false): boolean {
+    const uid = pod.metadata?.uid;
+    if (!uid) return false;
+    const before = this.counted.get(uid);
+    if (before) {
+      this.shift(before.node, before.r, -1);
+      this.counted.delete(uid);
+    }
+    const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+    const mine = this.assumed.get(key);
+    if (mine?.uid === uid) this.unassume(key);
+    const node = pod.spec?.nodeName;
+    if (!gone && node && !isTerminalPod(pod)) {
+      const r = NodeUsage.milli(podRequests(pod));
+      this.counted.set(uid, { node, r });
+      this.shift(node, r, 1);
+      return false;
+    }
+    return !!before;
+  }
+
+  /** A pod about to be created on `pod.spec.nodeName`: it holds its room from now on. */
+  assume(pod: V1Pod): void {
+    const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+    const node = pod.spec?.nodeName;
+    if (!node) return;
+    this.unassume(key);
+    const r = NodeUsage.milli(podRequests(pod));
+    this.assumed.set(key, { node, r });
+    this.shift(node, r, 1);
+  }
+
+  /** The API created the assumed pod as `uid`: once the cache shows that uid, it counts instead. */
+  created(key: string, uid: string | undefined): void {
+    const a = this.assumed.get(key);
+    if (!a || !uid) return;
+    if (this.counted.has(uid)) this.unassume(key);
+    else a.uid = uid;
+  }
+
+  /** The assumed pod was not created after all. */
+  unassume(key: string): void {
+    const a = this.assumed.get(key);
+    if (!a) return;
+    this.shift(a.node, a.r, -1);
+    this.assumed.delete(key);
+  }
+
+  isAssumed(key: string): boolean {
+    return this.assumed.has(key);
+  }
+
+  /** Requests held on `node` (cpu in cores). */
+  used(node: string): Resources {
+    const u = this.perNode.get(node);
+    return u ? { cpu: u.cpu / 1000, memory: u.memory, gpu: u.gpu } : { ...ZERO };
+  }
+
+  clear(): void {
+    this.counted.clear();
+    this.assumed.clear();
+    this.perNode.clear();
+  }
+}
+
+/** Free resources per eligible node, sorted by name (deterministic placement). */
+export function freeCapacities(nodes: V1Node[], usage: NodeUsage, opts: CapacityOptions = {}): NodeCapacity[] {
   const out: NodeCapacity[] = [];
   for (const node of nodes) {
     const name = node.metadata?.name;
@@ -116,7 +203,7 @@ export function nodeCapacities(nodes: V1Node[], pods: V1Pod[], opts: CapacityOpt
       (node.status?.allocatable ?? node.status?.capacity) as Record<string, string> | undefined,
       `nodes/${name}.status.allocatable`,
     );
-    const u = used.get(name) ?? ZERO;
+    const u = usage.used(name);
     out.push({
       name,
       // Rounded to millicores so that 3.5 - 0.1 does not show floating-point dust.
@@ -126,6 +213,16 @@ export function nodeCapacities(nodes: V1Node[], pods: V1Pod[], opts: CapacityOpt
     });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Free resources per eligible node given every pod (all pods, not only ours), sorted by name. */
+export function nodeCapacities(nodes: V1Node[], pods: V1Pod[], opts: CapacityOptions = {}): NodeCapacity[] {
+  const usage = new NodeUsage();
+  pods.forEach((pod, i) => {
+    // A pod object without a uid (a hand-made one) still counts, once.
+    usage.observe(pod.metadata?.uid ? pod : { ...pod, metadata: { ...pod.metadata, uid: `#${i}` } });
+  });
+  return freeCapacities(nodes, usage, opts);
 }
 
 /** The RunnerCapacity the operator hands to the claim: per-node, unlimited time, no scheduler binding. */

@@ -215,6 +215,11 @@ export interface OperatorClient extends RunnerClient {
   findActiveComputeNode(workflowId: number, computeNodeType: string): Promise<{ id: number } | null>;
   /** The workflow's pending and running jobs, as a claim returned them (needs and files; no nodes). */
   listHeldJobs(workflowId: number): Promise<ClaimedJobRecord[]>;
+  /**
+   * A `schedule` tick: a new run (every job back to uninitialized, then initialized again; the
+   * run id goes up) and a `schedule_run_started` event. Returns the new run id.
+   */
+  startScheduledRun(workflowId: number, tick: string): Promise<{ run_id: number }>;
 }
 
 /** The operator's line to the server while it leads: its client, and how to let go of it. */

@@ -118,6 +118,14 @@ export class StoreRunnerClient implements OperatorClient {
   listHeldJobs(workflowId: number): Promise<ClaimedJobRecord[]> {
     return this.store.listHeldJobs(workflowId);
   }
+
+  async startScheduledRun(workflowId: number, tick: string): Promise<{ run_id: number }> {
+    const { run_id } = await this.store.resetStatus(workflowId);
+    await this.store.initializeJobs(workflowId);
+    await this.store.appendEvent(workflowId, 'schedule_run_started', { tick, run_id });
+    this.onChange();
+    return { run_id };
+  }
 }
 
 /** Opens the SQLite store at `path` as the operator's connection: the in-process client over it. */

@@ -24,6 +24,8 @@ export interface WorkflowCrStatus {
   conditions: Condition[];
   startTime?: string;
   completionTime?: string;
+  lastScheduleTime?: string;
+  nextScheduleTime?: string;
 }
 
 export interface StatusInput {
@@ -35,6 +37,8 @@ export interface StatusInput {
   /** The status currently on the CR (keeps transition and start times stable). */
   previous?: Partial<WorkflowCrStatus> | null;
   now?: Date;
+  /** For a workflow with a schedule: the last tick acted on and the next one. */
+  schedule?: { last: Date | null; next: Date | null } | null;
 }
 
 const TERMINAL: WorkflowPhase[] = ['Succeeded', 'Failed', 'Canceled'];
@@ -60,6 +64,8 @@ export function workflowCrStatus(input: StatusInput): WorkflowCrStatus {
   if (TERMINAL.includes(view.phase)) {
     status.completionTime = sameRun && prev.completionTime && TERMINAL.includes(prev.phase as WorkflowPhase) ? prev.completionTime : now.toISOString();
   }
+  if (input.schedule?.last) status.lastScheduleTime = input.schedule.last.toISOString();
+  if (input.schedule?.next) status.nextScheduleTime = input.schedule.next.toISOString();
   return status;
 }
 
@@ -71,7 +77,15 @@ export function statusChanged(current: unknown, next: WorkflowCrStatus): boolean
 
 /** The merge patch that turns `current` into `next`: absent optional fields are nulled out. */
 export function statusPatch(next: WorkflowCrStatus): { status: Record<string, unknown> } {
-  return { status: { ...next, startTime: next.startTime ?? null, completionTime: next.completionTime ?? null } };
+  return {
+    status: {
+      ...next,
+      startTime: next.startTime ?? null,
+      completionTime: next.completionTime ?? null,
+      lastScheduleTime: next.lastScheduleTime ?? null,
+      nextScheduleTime: next.nextScheduleTime ?? null,
+    },
+  };
 }
 
 export interface WorkflowRef {

@@ -104,9 +104,11 @@ export class WorkQueue<K = string> {
     this.delay(key, ms, 'after');
   }
 
-  /** Queues `key` after its backoff: base·2^(failures so far), capped; counts one more failure. */
-  addRateLimited(key: K): void {
-    this.delay(key, this.nextBackoff(key), 'rate-limited');
+  /** Queues `key` after its backoff: base·2^(failures so far), capped; counts one more failure. Returns the delay. */
+  addRateLimited(key: K): number {
+    const ms = this.nextBackoff(key);
+    this.delay(key, ms, 'rate-limited');
+    return ms;
   }
 
   /** Resets the key's failure count (after a successful reconcile). */

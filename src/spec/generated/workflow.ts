@@ -301,6 +301,14 @@ export interface WorkflowStatus {
   conditions?: WorkflowCondition[];
   startTime?: string;
   completionTime?: string;
+  /**
+   * The last tick of spec.schedule acted on (a run started, or skipped because one was still going).
+   */
+  lastScheduleTime?: string;
+  /**
+   * When spec.schedule next starts a run.
+   */
+  nextScheduleTime?: string;
 }
 export interface WorkflowCondition {
   type: string;

@@ -45,6 +45,12 @@ export interface AppOptions {
   lazySchemas?: boolean;
   /** Serve the web dashboard at `/` and its event streams (default true). */
   dashboard?: boolean;
+  /**
+   * Called after every mutating request that succeeded, with its path: a controller serving
+   * this API (the Kubernetes operator) reconciles the workflow at once instead of at its next
+   * resync.
+   */
+  onMutation?: (path: string) => void;
 }
 
 /** The API app; with a dashboard service, also the dashboard's pages, routes and streams. */
@@ -84,6 +90,13 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
       ctx.body = res.body;
       // After a body was cut short, the rest of it is still on the wire: do not reuse the connection.
       if (res.status === 413) ctx.set('Connection', 'close');
+    }
+    if (options.onMutation && ctx.status < 400 && !['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) {
+      try {
+        options.onMutation(ctx.path);
+      } catch (err) {
+        logger.error(`onMutation ${ctx.path}: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     // Path only: no headers (tokens) and no query string.

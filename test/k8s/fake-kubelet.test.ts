@@ -108,3 +108,37 @@ test('deleting a running pod stops its process group, then the pod goes away', a
     try { process.kill(childPid, 0); return false; } catch { return true; }
   }, 'the background child to be gone');
 });
+
+test('simulated containers: no process, the same phases, exit codes, deadlines, deletion and admission', async (t) => {
+  // `sleep N` and `exit N` as timers; anything else runs for real.
+  const simulate = (argv: string[]) => {
+    const m = /^(sleep|exit) (\d+(?:\.\d+)?)$/.exec(argv[2] ?? '');
+    if (!m) return null;
+    return m[1] === 'sleep' ? { exitCode: 0, afterMs: Number(m[2]) * 1000, output: 'slept\n' } : { exitCode: Number(m[2]), afterMs: 0 };
+  };
+  const cluster = await FakeCluster.start({ crd: false, maxGraceMs: 500, simulate, nodes: [{ name: 'n1', cpu: 2, memory: '1Gi' }] });
+  t.teardown(() => cluster.close());
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  const settled = (name: string) => waitFor(async () => {
+    const p = await core.readNamespacedPod({ namespace: 'default', name });
+    return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : null;
+  }, `${name} to finish`);
+  await core.createNamespacedPod({ namespace: 'default', body: pod('nap', 'sleep 0.2') });
+  await core.createNamespacedPod({ namespace: 'default', body: pod('bad', 'exit 3') });
+  t.is((await settled('nap')).status?.phase, 'Succeeded');
+  t.is(cluster.kubelet.logs('default', 'nap'), 'slept\n');
+  const bad = await settled('bad');
+  t.is(bad.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 3);
+  // Two cores: a third one-core pod waits for room, as with real processes.
+  await core.createNamespacedPod({ namespace: 'default', body: pod('long1', 'sleep 600') });
+  await core.createNamespacedPod({ namespace: 'default', body: pod('long2', 'sleep 600') });
+  await waitFor(() => cluster.kubelet.runningPods().length === 2, 'two running');
+  await core.createNamespacedPod({ namespace: 'default', body: pod('over', 'sleep 1') });
+  const over = await settled('over');
+  t.is(over.status?.reason, 'OutOfcpu', 'admission counts simulated pods');
+  for (const name of ['long1', 'long2']) await core.deleteNamespacedPod({ namespace: 'default', name });
+  await waitFor(async () => !(await core.listNamespacedPod({ namespace: 'default' })).items.some((p) => p.metadata?.name?.startsWith('long')), 'the long pods gone');
+  t.deepEqual(cluster.kubelet.runningPods(), []);
+  await core.createNamespacedPod({ namespace: 'default', body: pod('limited', 'sleep 600', { deadline: 1 }) });
+  t.is((await settled('limited')).status?.reason, 'DeadlineExceeded');
+});

@@ -62,6 +62,9 @@ test('torc operator refuses contradictory or malformed flags with exit 2', async
   const badSel = await runTorc(['operator', '--node-selector', 'pool']);
   t.is(badSel.code, 2);
   t.regex(badSel.stderr, /--node-selector/);
+  const noWorkers = await runTorc(['operator', '--max-concurrent-reconciles', '0']);
+  t.is(noWorkers.code, 2);
+  t.regex(noWorkers.stderr, /--max-concurrent-reconciles/);
   const noFile = await runTorc(['operator', '--kubeconfig', '/nonexistent/kubeconfig']);
   t.is(noFile.code, 2);
   t.regex(noFile.stderr, /--kubeconfig/);

@@ -59,11 +59,12 @@ test.serial('the diamond runs to Succeeded with right counts and conditions; RBA
   t.true(events.items.some((e) => e.reason === 'WorkflowSucceeded'));
 
   if (c.fake) {
-    // Idle now: more passes, no more status writes (patched only when it changed).
+    // Idle now: more reconciles (resyncs), no more status writes (patched only when it changed).
     const statusPatches = () => c.fake!.server.calls({ resource: 'workflows/status', verb: 'patch' }).length;
     const before = statusPatches();
-    const passes = op.passes;
-    await waitFor(() => op.passes >= passes + 5, 'five more passes');
+    const reconciles = () => op.loop!.reconcileCount(`${c.namespace}/diamond`);
+    const seen = reconciles();
+    await waitFor(() => reconciles() >= seen + 2, 'two more reconciles', 60_000);
     t.is(statusPatches(), before);
     t.deepEqual(c.fake.kubelet.rejections, [], 'no pod was ever rejected for lack of room');
     // Every call the operator made is declared, and the deploy/ RBAC allows it.

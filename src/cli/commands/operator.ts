@@ -36,6 +36,7 @@ interface OperatorFlags {
   workPvc?: string;
   workDir: string;
   resync: string;
+  maxConcurrentReconciles: string;
   quiet?: boolean;
 }
 
@@ -81,7 +82,8 @@ export function register(program: Command): void {
     .option('--work-pvc <claim>', 'mount this PersistentVolumeClaim (ReadWriteMany) into every job pod as its working directory, so jobs share files')
     .option('--work-dir <path>', 'where --work-pvc is mounted in job pods', '/work')
     .option('--api-url <url>', 'TORC_API_URL given to job pods (default $TORC_API_URL)')
-    .option('--resync <seconds>', 'full resync period', '30')
+    .option('--resync <seconds>', 'every Workflow is reconciled at least this often (the watches trigger the rest)', '30')
+    .option('--max-concurrent-reconciles <n>', 'Workflows reconciled at once', '4')
     .option('-q, --quiet', 'log only problems')
     .action(async (flags: OperatorFlags) => {
       if (flags.namespace && flags.allNamespaces) throw new InputError('use either --namespace or --all-namespaces, not both', '--all-namespaces');
@@ -91,6 +93,7 @@ export function register(program: Command): void {
         if (p > 65535) throw new InputError(`expected a port from 0 to 65535, got ${p}`, flag);
       }
       const resyncSeconds = parseIntOption(flags.resync, '--resync', 1)!;
+      const maxConcurrentReconciles = parseIntOption(flags.maxConcurrentReconciles, '--max-concurrent-reconciles', 1)!;
       const nodeSelector = flags.nodeSelector ? parseSelector(flags.nodeSelector, '--node-selector') : undefined;
       const tolerations = flags.tolerate.map((t) => parseToleration(t, '--tolerate'));
       if (flags.workPvc !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.workPvc)) {
@@ -123,7 +126,7 @@ export function register(program: Command): void {
       let finish!: () => void;
       const finished = new Promise<void>((r) => { finish = r; });
       const op = new Operator({
-        kubeConfig: kc, namespace, identity, metrics, tolerations, resyncSeconds,
+        kubeConfig: kc, namespace, identity, metrics, tolerations, resyncSeconds, maxConcurrentReconciles,
         connect: () => connectStore(dbPath),
         defaultImage: flags.defaultImage,
         capacity: { nodeSelector, tolerations },
@@ -135,7 +138,11 @@ export function register(program: Command): void {
         log: flags.quiet ? undefined : log,
         serve: flags.server
           ? async ({ store }) => {
-            const server = await startServer({ store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard });
+            const server = await startServer({
+              store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard,
+              // Changes made over REST (cancel, reset, job status) are acted on at once.
+              onMutation: (path) => op.storeChanged(path),
+            });
             process.stdout.write(`torc operator: REST API on ${server.baseUrl}\n`);
             if (flags.dashboard) process.stdout.write(`torc operator: dashboard on ${server.url}/\n`);
             return server;

@@ -19,6 +19,9 @@ export class OperatorMetrics {
   readonly jobsFinished: Counter<WfLabels | 'status'>;
   readonly jobDuration: Histogram<'status'>;
   readonly reconciles: Counter<'result'>;
+  readonly retries: Counter;
+  readonly reconcileSeconds: Histogram;
+  readonly queueDepth: Gauge;
   readonly leader: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -33,7 +36,13 @@ export class OperatorMetrics {
       name: 'torc_job_duration_seconds', help: 'Run time of finished jobs', labelNames: ['status'], registers,
       buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 48 * 3600],
     });
-    this.reconciles = new Counter({ name: 'torc_reconciles_total', help: 'Workflow reconcile passes', labelNames: ['result'], registers });
+    this.reconciles = new Counter({ name: 'torc_reconciles_total', help: 'Workflow reconciles, by result (ok / error)', labelNames: ['result'], registers });
+    this.retries = new Counter({ name: 'torc_workqueue_retries_total', help: 'Workflows put back on the work queue with backoff after a failed reconcile', registers });
+    this.reconcileSeconds = new Histogram({
+      name: 'torc_reconcile_duration_seconds', help: 'Time one workflow reconcile took', registers,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.queueDepth = new Gauge({ name: 'torc_workqueue_depth', help: 'Workflows waiting for a worker on the work queue', registers });
     this.leader = new Gauge({ name: 'torc_operator_leader', help: '1 while this replica holds the leader lease', registers });
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { SimulatedKubelet } from './kubelet.js';
+import { SimulatedKubelet, type KubeletOptions } from './kubelet.js';
 import { loadCrd, type ResourceType } from './resources.js';
 import { FakeApiServer } from './server.js';
 import { ClusterStore, nowTime } from './store.js';
@@ -42,6 +42,8 @@ export interface FakeClusterOptions {
   /** Extra environment for pod processes. */
   podEnv?: Record<string, string>;
   maxHistory?: number;
+  /** Containers whose argv this recognizes run as timers, not processes (see KubeletOptions.simulate). */
+  simulate?: KubeletOptions['simulate'];
 }
 
 export class FakeCluster {
@@ -57,7 +59,7 @@ export class FakeCluster {
     if (crdPath) for (const rt of loadCrd(crdPath)) store.register(rt);
     const server = new FakeApiServer({ store, bookmarkIntervalMs: opts.bookmarkIntervalMs });
     const workDir = mkdtempSync(join(tmpdir(), 'torc-fake-k8s-'));
-    const kubelet = new SimulatedKubelet(store, { workDir, nodes: opts.kubeletNodes, maxGraceMs: opts.maxGraceMs, env: opts.podEnv });
+    const kubelet = new SimulatedKubelet(store, { workDir, nodes: opts.kubeletNodes, maxGraceMs: opts.maxGraceMs, env: opts.podEnv, simulate: opts.simulate });
     server.logSource = (ns, name) => kubelet.logs(ns, name);
     server.logFollower = (ns, name, onData, onEnd) => kubelet.followLogs(ns, name, onData, onEnd);
     kubelet.start();

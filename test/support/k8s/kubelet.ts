@@ -5,6 +5,8 @@
  * OutOfnvidia.com/gpu), runs the container's command as a local process group, and reports the
  * phases Running → Succeeded / Failed with containerStatuses[].state.terminated.exitCode.
  * Tests can OOM-kill or evict a running pod; a deleted pod's processes get SIGTERM, then SIGKILL.
+ * With `simulate`, commands it recognizes run as timers instead of processes (the scale bench
+ * runs tens of thousands of pods); everything else about the pod is the same.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -25,6 +27,11 @@ export interface KubeletOptions {
   maxGraceMs?: number;
   /** Extra environment for every container process. */
   env?: Record<string, string>;
+  /**
+   * Runs a container without a process when this returns an outcome for its argv: it exits
+   * with `exitCode` after `afterMs`, printing `output`. Null: run the command for real.
+   */
+  simulate?: (argv: string[]) => { exitCode: number; afterMs: number; output?: string } | null;
 }
 
 type KillReason = 'OOMKilled' | 'Evicted' | 'DeadlineExceeded' | 'Deleted';
@@ -35,7 +42,10 @@ interface RunningPod {
   name: string;
   node: string;
   requests: Resources;
+  container: Obj;
   child: ChildProcess | null;
+  /** A simulated container: its timer stands for the process. */
+  simulated: boolean;
   finished: boolean;
   startedAt: string;
   output: string;
@@ -57,6 +67,8 @@ const key = (ns: string, name: string) => `${ns}/${name}`;
 
 export class SimulatedKubelet {
   private readonly pods = new Map<string, RunningPod>();
+  /** Requests of the running pods per node, kept as pods start and finish. */
+  private readonly usage = new Map<string, Resources>();
   /** Admission rejections: a correct operator never causes one. */
   readonly rejections: Rejection[] = [];
   /** Highest requests ever admitted at once, per node. */
@@ -100,7 +112,7 @@ export class SimulatedKubelet {
     const waits: Promise<void>[] = [];
     for (const p of this.pods.values()) {
       for (const t of p.timers) clearTimeout(t);
-      if (p.child && !p.finished) {
+      if ((p.child || p.simulated) && !p.finished) {
         this.signal(p, 'SIGKILL');
         waits.push(p.exited);
       }
@@ -136,12 +148,12 @@ export class SimulatedKubelet {
 
   /** Pods whose process is alive now. */
   runningPods(): string[] {
-    return [...this.pods.values()].filter((p) => p.child && !p.finished).map((p) => key(p.namespace, p.name));
+    return [...this.pods.values()].filter((p) => (p.child || p.simulated) && !p.finished).map((p) => key(p.namespace, p.name));
   }
 
   private kill(namespace: string, name: string, reason: KillReason, message: string, sig: NodeJS.Signals): boolean {
     const p = this.pods.get(key(namespace, name));
-    if (!p || p.finished || !p.child) return false;
+    if (!p || p.finished || !(p.child || p.simulated)) return false;
     p.killReason ??= reason;
     p.killMessage = message;
     this.signal(p, sig);
@@ -150,6 +162,11 @@ export class SimulatedKubelet {
   }
 
   private signal(p: RunningPod, sig: NodeJS.Signals): void {
+    if (p.simulated && !p.finished) {
+      // A simulated container dies of any signal at once.
+      this.finish(p, p.container, 128 + (signalNumbers[sig] ?? 9), null, '');
+      return;
+    }
     if (!p.child?.pid || p.finished) return;
     try {
       process.kill(-p.child.pid, sig);
@@ -204,14 +221,14 @@ export class SimulatedKubelet {
   }
 
   private nodeUsage(node: string): Resources {
-    const u = { cpu: 0, memory: 0, gpu: 0 };
-    for (const p of this.pods.values()) {
-      if (p.node !== node || p.finished) continue;
-      u.cpu += p.requests.cpu;
-      u.memory += p.requests.memory;
-      u.gpu += p.requests.gpu;
-    }
-    return u;
+    const u = this.usage.get(node) ?? { cpu: 0, memory: 0, gpu: 0 };
+    // Millicores: adding and removing never drifts.
+    return { cpu: u.cpu / 1000, memory: u.memory, gpu: u.gpu };
+  }
+
+  private shiftUsage(node: string, r: Resources, sign: 1 | -1): void {
+    const u = this.usage.get(node) ?? { cpu: 0, memory: 0, gpu: 0 };
+    this.usage.set(node, { cpu: u.cpu + sign * Math.round(r.cpu * 1000), memory: u.memory + sign * r.memory, gpu: u.gpu + sign * r.gpu });
   }
 
   private consider(pod: Obj): void {
@@ -324,10 +341,11 @@ export class SimulatedKubelet {
     const startedAt = nowTime();
     let resolveExit!: () => void;
     const p: RunningPod = {
-      uid: pod.metadata.uid, namespace: ns, name, node, requests, child: null, finished: false, startedAt,
+      uid: pod.metadata.uid, namespace: ns, name, node, requests, container: c, child: null, simulated: false, finished: false, startedAt,
       output: '', killReason: null, killMessage: '', timers: [], exited: new Promise((r) => { resolveExit = r; }),
     };
     this.pods.set(key(ns, name), p);
+    this.shiftUsage(node, requests, 1);
     this.started.push(key(ns, name));
     const podIP = `10.244.0.${(this.podIp++ % 250) + 2}`;
     this.store.mutate(this.podsType, ns, name, (o) => {
@@ -352,6 +370,15 @@ export class SimulatedKubelet {
       resolveExit();
       return;
     }
+    const sim = this.opts.simulate?.(argv);
+    if (sim) {
+      p.simulated = true;
+      p.output = sim.output ?? '';
+      p.exited = Promise.resolve(); // no process to wait for
+      p.timers.push(setTimeout(() => this.finish(p, c, sim.exitCode, null, ''), sim.afterMs));
+      this.armDeadline(pod, ns, name, p);
+      return;
+    }
     const cwd = this.containerCwd(pod, c);
     mkdirSync(cwd, { recursive: true });
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -374,6 +401,10 @@ export class SimulatedKubelet {
       this.finish(p, c, exitCode, null, '');
       resolveExit();
     });
+    this.armDeadline(pod, ns, name, p);
+  }
+
+  private armDeadline(pod: Obj, ns: string, name: string, p: RunningPod): void {
     const deadline = pod.spec.activeDeadlineSeconds as number | undefined;
     if (deadline) {
       p.timers.push(setTimeout(() => this.kill(ns, name, 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline', 'SIGTERM'), deadline * 1000));
@@ -383,6 +414,7 @@ export class SimulatedKubelet {
   private finish(p: RunningPod, c: Obj, exitCode: number, cannotRun: string | null, message: string): void {
     if (p.finished) return;
     p.finished = true;
+    this.shiftUsage(p.node, p.requests, -1);
     for (const f of this.followers.get(key(p.namespace, p.name)) ?? []) f.onEnd();
     this.followers.delete(key(p.namespace, p.name));
     for (const t of p.timers) clearTimeout(t);

@@ -28,7 +28,7 @@ export function tempDb(t: Teardown): string {
 export async function startOperator(t: Teardown, c: TestCluster, dbPath: string, extra: Partial<OperatorOptions> = {}): Promise<Operator> {
   const op = new Operator({
     kubeConfig: c.operatorKc(extra.identity), namespace: c.namespace, connect: () => connectStore(dbPath),
-    tickSeconds: 0.25, resyncSeconds: 2, computeNodeLeaseSeconds: 300,
+    resyncSeconds: 2, computeNodeLeaseSeconds: 300,
     log: process.env.TORC_TEST_LOG ? (m) => process.stderr.write(`[operator] ${m}\n`) : undefined,
     ...extra,
   });

@@ -56,6 +56,26 @@ test('indexers follow adds, relabels and deletes; byIndex finds without scanning
   t.throws(() => informer.byIndex('unknown', 'x'), { message: /no indexer named unknown/ });
 });
 
+test('a transform slims what is listed and what is watched, before the cache and the handlers see it', async (t) => {
+  const cluster = await FakeCluster.start({ crd: false });
+  t.teardown(() => cluster.close());
+  const kc = cluster.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedPod({ namespace: 'default', body: pod('listed') });
+  const seen: V1Pod[] = [];
+  const informer = new Informer<V1Pod>({
+    path: '/api/v1/namespaces/default/pods', watch: new Watch(kc), list: () => core.listNamespacedPod({ namespace: 'default' }),
+    transform: (p) => ({ metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, resourceVersion: p.metadata?.resourceVersion } }),
+    onEvent: (_ev, p) => seen.push(p),
+  });
+  t.teardown(() => informer.stop());
+  await informer.start();
+  await core.createNamespacedPod({ namespace: 'default', body: pod('watched') });
+  await waitFor(() => informer.get('default', 'watched'), 'the watch');
+  for (const p of [...informer.list(), ...seen]) t.is(p.spec, undefined, p.metadata?.name);
+  t.deepEqual(seen.map((p) => p.metadata?.name), ['listed', 'watched']);
+});
+
 test('410 Gone: relists; what vanished meanwhile is reported deleted, nothing twice', async (t) => {
   const { cluster, core, informer, events } = await setup(t);
   await core.createNamespacedPod({ namespace: 'default', body: pod('a') });

@@ -4,7 +4,9 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { InputError } from '../../src/errors.js';
 import type { ClaimedJobRecord } from '../../src/contract/client.js';
 import { DNS1123_LABEL, LABEL_VALUE, podName, toLabelValue } from '../../src/runners/k8s/names.js';
-import { buildJobPod, podJob, podOutcome, OOM_EXIT_CODE, type PodOptions } from '../../src/runners/k8s/pods.js';
+import { buildJobPod, podJob, podOutcome, slimPod, OOM_EXIT_CODE, type PodOptions } from '../../src/runners/k8s/pods.js';
+import { podRequests } from '../../src/runners/k8s/capacity.js';
+import { waitFor } from '../support/k8s/cluster.js';
 import { JobStatus } from '../../src/contract/status.js';
 import { FakeCluster } from '../support/k8s/cluster.js';
 
@@ -125,4 +127,35 @@ test('pod status → job outcome', (t) => {
   t.like(podOutcome({
     metadata: {}, status: { phase: 'Pending', containerStatuses: [{ name: 'job', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] },
   }), { state: 'pending', reason: 'ImagePullBackOff' });
+});
+
+test('the cached (slimmed) pod answers every question the operator asks as the full one does, in a fraction of the size', async (t) => {
+  const cluster = await FakeCluster.start({
+    crd: false, nodes: [{ name: 'n1', cpu: 4, memory: '8Gi' }],
+    simulate: (argv) => (argv[2] === 'echo hi' ? { exitCode: 0, afterMs: 10, output: 'hi\n' } : null),
+  });
+  t.teardown(() => cluster.close());
+  cluster.createNamespace('ml');
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  const body = buildJobPod(job({ assigned_nodes: ['n1'], command: 'echo hi', env: { A: 'x'.repeat(500) }, resources: { num_cpus: 1, memory_bytes: 2 ** 30, num_gpus: 0, num_nodes: 1, runtime_seconds: 60 } }), { ...opts, workflow: { ...opts.workflow, namespace: 'ml' } });
+  const created = await core.createNamespacedPod({ namespace: 'ml', body });
+  const done = await waitFor(async () => {
+    const p = await core.readNamespacedPod({ namespace: 'ml', name: created.metadata!.name! });
+    return p.status?.phase === 'Succeeded' ? p : null;
+  }, 'the pod to finish');
+  const fixtures: V1Pod[] = [
+    created, done, { ...done, metadata: { ...done.metadata, deletionTimestamp: new Date() } },
+    terminated(137, 'OOMKilled', 'Failed'), terminated(143, 'Error', 'Failed', { reason: 'DeadlineExceeded' }),
+    { metadata: {}, status: { phase: 'Pending', containerStatuses: [{ name: 'job', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'InvalidImageName' } } }] } },
+  ];
+  for (const p of fixtures) {
+    const slim = slimPod(p);
+    t.deepEqual(podOutcome(slim), podOutcome(p));
+    t.deepEqual(podOutcome(slim, true), podOutcome(p, true));
+    t.deepEqual(podJob(slim), podJob(p));
+    if (p.spec) t.deepEqual(podRequests(slim), podRequests(p));
+    t.deepEqual(slim.metadata?.ownerReferences?.map((r) => r.uid), p.metadata?.ownerReferences?.map((r) => r.uid));
+    t.deepEqual(slim.metadata?.annotations, p.metadata?.annotations);
+  }
+  t.true(JSON.stringify(slimPod(done)).length * 3 < JSON.stringify(done).length, `${JSON.stringify(slimPod(done)).length} vs ${JSON.stringify(done).length} bytes`);
 });

@@ -17,7 +17,7 @@ export interface WorkflowHookContext {
   /** The workflow's id in the store and its current run. */
   workflowId: number;
   runId: number;
-  /** The workflow's pods that have not finished, from the informer cache. */
+  /** The workflow's pods that have not finished, from the informer cache (slimmed: see slimPod in pods.ts). */
   activePods: V1Pod[];
   client: OperatorClient;
 }

@@ -34,6 +34,11 @@ export interface InformerOptions<T extends KubernetesObject> {
   maxBackoffMs?: number;
   /** Named index functions: the values an object is found under with byIndex(name, value). */
   indexers?: Record<string, (obj: T) => string[]>;
+  /**
+   * Applied to every object before it is cached or reported (client-go's TransformFunc): keep
+   * only the fields the consumer reads, so a cache of tens of thousands of pods stays small.
+   */
+  transform?: (obj: T) => T;
 }
 
 export const objectKey = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -135,7 +140,8 @@ export class Informer<T extends KubernetesObject> {
   private async relist(): Promise<void> {
     const res = await this.opts.list();
     this.lists++;
-    const fresh = new Map(res.items.map((o) => [objectKey(o), o] as const));
+    const slim = this.opts.transform ?? ((o: T) => o);
+    const fresh = new Map(res.items.map((o) => [objectKey(o), slim(o)] as const));
     for (const [key, old] of this.cache) {
       if (!fresh.has(key)) {
         this.remove(key);
@@ -151,18 +157,19 @@ export class Informer<T extends KubernetesObject> {
     this.resourceVersion = res.metadata?.resourceVersion ?? '';
   }
 
-  private onWatchEvent(type: string, obj: any): void {
+  private onWatchEvent(type: string, raw: any): void {
     if (type === 'ERROR') {
       // 410 Gone: our resourceVersion is too old; the stream ends and we relist.
-      if (obj?.code === 410) this.resourceVersion = '';
-      else this.opts.onError?.(new Error(`watch ${this.opts.path}: ${obj?.message ?? JSON.stringify(obj)}`));
+      if (raw?.code === 410) this.resourceVersion = '';
+      else this.opts.onError?.(new Error(`watch ${this.opts.path}: ${raw?.message ?? JSON.stringify(raw)}`));
       return;
     }
-    const rv = obj?.metadata?.resourceVersion;
+    const rv = raw?.metadata?.resourceVersion;
     if (type === 'BOOKMARK') {
       if (rv) this.resourceVersion = rv;
       return;
     }
+    const obj = this.opts.transform ? this.opts.transform(raw as T) : (raw as T);
     const key = objectKey(obj);
     if (type === 'DELETED') {
       this.remove(key);

@@ -42,6 +42,7 @@ import type { ClaimedJobRecord, CompleteJobItem, OperatorClient, OperatorConnect
 import { JobStatus, statusName } from '../../contract/status.js';
 import { InputError } from '../../errors.js';
 import { loadWorkflowText, planDocument, type Plan } from '../../spec/index.js';
+import { closeApiConnections, makeApiClient } from './api-clients.js';
 import { isAlreadyExists, isConflict, isNotFound, kubeStatus } from './api-errors.js';
 import { NodeUsage, freeCapacities, isTerminalPod, type CapacityOptions } from './capacity.js';
 import { Controller, type ReconcileResult } from './controller.js';
@@ -51,7 +52,7 @@ import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import {
-  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podJob, podOutcome,
+  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podJob, podOutcome, slimPod,
 } from './pods.js';
 import { RoomLine } from './room-line.js';
 import { checkSchedule, scheduleTicks } from './schedule.js';
@@ -196,14 +197,14 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
   constructor(options: OperatorOptions<C>) {
     this.o = options;
     this.identity = options.identity ?? `${hostname()}-${process.pid}`;
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = makeApiClient(options.kubeConfig, CoreV1Api);
+    this.custom = makeApiClient(options.kubeConfig, CustomObjectsApi);
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.events = new EventRecorder(this.core, { component: 'torc-operator', instance: this.identity, onError: (e) => this.warn('event', e) });
     const le = options.leaderElection;
     this.elector = le
-      ? new LeaderElector(options.kubeConfig.makeApiClient(CoordinationV1Api), {
+      ? new LeaderElector(makeApiClient(options.kubeConfig, CoordinationV1Api), {
         namespace: le.namespace, name: le.name ?? 'torc-operator', identity: this.identity,
         leaseDurationSeconds: le.leaseDurationSeconds, renewDeadlineSeconds: le.renewDeadlineSeconds, retryPeriodSeconds: le.retryPeriodSeconds,
         onStartedLeading: () => { void this.lead(); },
@@ -246,6 +247,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
     this.stopped = true;
     await this.unlead('stopping');
     if (this.elector) await this.elector.stop({ release: opts.release ?? true });
+    closeApiConnections(this.o.kubeConfig);
   }
 
   private async lead(): Promise<void> {
@@ -290,6 +292,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       this.pods = new Informer<V1Pod>({
         path: '/api/v1/pods', watch, list: () => this.core.listPodForAllNamespaces(), onError: onError('pods'),
         onEvent: (ev, pod) => this.onPodEvent(ev, pod),
+        transform: slimPod,
         // A workflow's pods, and those of them still holding room, without scanning every pod.
         indexers: { owner, activeOwner: (p) => (isTerminalPod(p) ? [] : owner(p)) },
       });

@@ -5,7 +5,7 @@
  * requests = limits exactly as claimed; a pod that finishes, fails, is OOM-killed, evicted or
  * deleted maps to one completion with an exit code the failure policy can match.
  */
-import type { V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { InputError } from '../../errors.js';
 import { JobStatus } from '../../contract/status.js';
 import type { ClaimedJobRecord } from '../../contract/client.js';
@@ -139,6 +139,41 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
         resources: { requests: { ...resources }, limits: { ...resources } },
       }],
     },
+  };
+}
+
+/**
+ * A pod as the operator keeps it in its cache (client-go's transform): identity, owner, labels
+ * and annotations, node and resource requests, and state. The rest (env, commands, managed
+ * fields, conditions) is dropped: with tens of thousands of pods cached it is most of the memory.
+ */
+export function slimPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata ?? {};
+  const requestsOnly = (c: V1Container): V1Container => ({
+    name: c.name, ...(c.resources ? { resources: { requests: c.resources.requests, limits: c.resources.limits } } : {}),
+  });
+  return {
+    metadata: {
+      name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels, annotations: m.annotations,
+      ...(m.ownerReferences ? { ownerReferences: m.ownerReferences.map((r) => ({ apiVersion: r.apiVersion, kind: r.kind, name: r.name, uid: r.uid })) } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    ...(pod.spec ? {
+      spec: {
+        nodeName: pod.spec.nodeName,
+        containers: pod.spec.containers.map(requestsOnly),
+        ...(pod.spec.initContainers ? { initContainers: pod.spec.initContainers.map(requestsOnly) } : {}),
+        ...(pod.spec.overhead ? { overhead: pod.spec.overhead } : {}),
+      },
+    } : {}),
+    ...(pod.status ? {
+      status: {
+        phase: pod.status.phase, reason: pod.status.reason, message: pod.status.message, startTime: pod.status.startTime,
+        ...(pod.status.containerStatuses ? {
+          containerStatuses: pod.status.containerStatuses.map((c) => ({ name: c.name, state: c.state }) as V1ContainerStatus),
+        } : {}),
+      },
+    } : {}),
   };
 }
 

@@ -89,6 +89,8 @@ interface WriteParams {
 export class FakeApiServer {
   readonly store: ClusterStore;
   readonly requests: RecordedRequest[] = [];
+  /** TCP connections accepted (clients that reuse connections open few). */
+  connections = 0;
   private server: Server | null = null;
   private readonly watches = new Set<OpenWatch>();
   private readonly faults: Fault[] = [];
@@ -106,6 +108,7 @@ export class FakeApiServer {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err));
     });
+    this.server.on('connection', () => { this.connections++; });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;

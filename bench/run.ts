@@ -3,8 +3,9 @@
  * bench/results.json, from which RESULTS.md is rebuilt: sections run later replace their
  * earlier copies, so one section can be re-measured alone when the machine is quiet).
  *
- *   npm run bench                          # every benchmark, default sizes (~9 min on 2 quiet cores):
- *                                          #   queue 2000, DAG 300, REST 100k, claims 1k/10k/100k, create 100k + 1M
+ *   npm run bench                          # every benchmark, default sizes (~13 min on 2 quiet cores):
+ *                                          #   queue 2000, DAG 300, REST 100k, claims 1k/10k/100k, create 100k + 1M,
+ *                                          #   Kubernetes 50 Workflows × 1000 jobs on 100 fake nodes (~4 min)
  *   npm run bench -- --full                # the issue's sizes: queue 5000, DAG 2000 (Snakemake alone
  *                                          #   takes minutes per run), the rest as the defaults
  *   npm run bench -- --only queue,claims --runs 7
@@ -20,6 +21,7 @@ import { runCreateBench } from './create.js';
 import { runDagBench } from './dag.js';
 import { runDashboardBench } from './dashboard.js';
 import { runDispatchBench } from './dispatch.js';
+import { runK8sScaleBench } from './k8s-scale.js';
 import { describeLoad, LoadMeter, machineFacts, type MachineFacts } from './lib/machine.js';
 import { ROOT } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './lib/section.js';
@@ -27,7 +29,7 @@ import { table } from './lib/stats.js';
 import { runPackingBench } from './packing.js';
 import { runQueueBench } from './queue.js';
 
-const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard'] as const;
+const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard', 'k8s'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface StoredSection extends BenchSection {
@@ -70,6 +72,9 @@ const program = new Command('bench')
   .option('--packing-runs <n>', 'item 6: seeds per mix (default --runs)', int(1))
   .option('--packing-scale <x>', 'item 6: job-count multiplier', Number, 1)
   .option('--dashboard-jobs <n>', 'item 7: jobs in the workflow the dashboard opens', int(3))
+  .option('--k8s-workflows <n>', 'item 8: Workflows', int(1))
+  .option('--k8s-jobs <n>', 'item 8: jobs per Workflow', int(1))
+  .option('--k8s-nodes <n>', 'item 8: fake nodes (8 cores each)', int(1))
   .option('--out <file>', 'where to write the results (default bench/RESULTS.md)')
   .option('--fresh', 'forget sections measured by earlier runs')
   .option('--render', 'only rebuild the results file from its .json (e.g. after editing bench/NOTES.md)')
@@ -79,6 +84,7 @@ const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
   createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
+  k8sWorkflows?: number; k8sJobs?: number; k8sNodes?: number;
 }>();
 
 const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
@@ -95,6 +101,9 @@ const claimSizes = size([1000, 10_000], [1000, 10_000, 100_000], [1000, 10_000, 
 const createSizes = size([10_000, 100_000], [100_000, 1_000_000], [100_000, 1_000_000], flags.createSizes);
 const createLargestRuns = flags.createLargestRuns ?? (flags.quick ? 1 : runs);
 const dashboardJobs = size(10_000, 100_000, 100_000, flags.dashboardJobs);
+const k8sWorkflows = size(3, 50, 50, flags.k8sWorkflows);
+const k8sJobs = size(100, 1000, 1000, flags.k8sJobs);
+const k8sNodes = size(10, 100, 100, flags.k8sNodes);
 const outFile = path.resolve(flags.out ?? (flags.quick ? path.join(os.tmpdir(), 'torc-bench-RESULTS.md') : path.join(ROOT, 'bench', 'RESULTS.md')));
 const jsonFile = outFile.replace(/\.md$/, '') + '.json';
 
@@ -123,6 +132,7 @@ const benches: Record<BenchName, () => Promise<BenchSection>> = {
       targets: [{ name: '(6) makespan within 10% of the lower bound (worst mix, median)', ok: worst <= 1.1, measured: `${worst.toFixed(3)}× the bound` }],
     };
   },
+  k8s: () => runK8sScaleBench(ctx, { workflows: k8sWorkflows, jobsPerWorkflow: k8sJobs, nodes: k8sNodes, coresPerNode: 8, jobSeconds: 1 }),
 };
 
 const previous: Record<string, StoredSection> = !flags.fresh && existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as { sections: Record<string, StoredSection> }).sections : {};

@@ -133,6 +133,15 @@ export class ClusterStore extends EventEmitter {
     return out.sort((a, b) => objKey(a.metadata.namespace ?? '', a.metadata.name).localeCompare(objKey(b.metadata.namespace ?? '', b.metadata.name)));
   }
 
+  /** Name and a copy of the status of each object (cheap next to list() for large objects). */
+  statuses(rt: ResourceType, namespace?: string): { name: string; status: Obj | undefined }[] {
+    const out: { name: string; status: Obj | undefined }[] = [];
+    for (const o of this.bucket(rt).values()) {
+      if (!namespace || o.metadata.namespace === namespace) out.push({ name: o.metadata.name, status: o.status === undefined ? undefined : clone(o.status) });
+    }
+    return out;
+  }
+
   get(rt: ResourceType, namespace: string, name: string): Obj {
     const o = this.bucket(rt).get(objKey(rt.namespaced ? namespace : '', name));
     if (!o) throw notFound(qualifiedName(rt), name, rt.group, rt.kind);

@@ -56,6 +56,13 @@ test.serial('a workflow whose reconcile always fails is retried with growing del
   }
   t.deepEqual((await wf.pods()).filter((p) => p.metadata?.name?.startsWith('broken')), [], 'nothing of the broken one ran');
   t.regex(await op.metrics.render(), /^torc_workqueue_retries_total ([7-9]|\d\d+)$/m);
+  const events = await waitFor(async () => {
+    const items = (await wf.core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=broken' })).items;
+    const failed = items.find((e) => e.reason === 'ReconcileFailed');
+    return failed && (failed.count ?? 0) >= 2 ? failed : null;
+  }, 'the ReconcileFailed event to count repeats');
+  t.is(events.type, 'Warning');
+  t.regex(events.message ?? '', /the store cannot hold workflow broken/);
 });
 
 test.serial('pod events reach their workflow through the watch: no pod is ever read or listed one by one', async (t) => {

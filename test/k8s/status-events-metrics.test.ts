@@ -68,6 +68,11 @@ test('events: created on the workflow, repeats folded into a count', async (t) =
   t.is(byReason.JobFailed?.count, 2);
   t.is(byReason.JobFailed?.type, 'Warning');
   t.is(byReason.JobFailed?.source?.component, 'torc-operator');
+  // Repeats recorded at once (before the first create has answered) fold too, counting each.
+  await Promise.all(Array.from({ length: 5 }, () => rec.record(target, 'Warning', 'ReconcileFailed', 'the store refused')));
+  const burst = (await core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=diamond' })).items.filter((e) => e.reason === 'ReconcileFailed');
+  t.is(burst.length, 1);
+  t.is(burst[0]?.count, 5);
   // An event that cannot be written is reported, not thrown.
   await rec.record({ ...target, namespace: 'no-such-namespace' }, 'Normal', 'X', 'y');
   t.is(errors.length, 1);

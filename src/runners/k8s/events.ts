@@ -30,6 +30,8 @@ interface Seen {
   name: string;
   namespace: string;
   count: number;
+  /** The event's writes, one after the other: the create, then each count update. */
+  writes: Promise<void>;
 }
 
 export class EventRecorder {
@@ -37,40 +39,50 @@ export class EventRecorder {
 
   constructor(private readonly core: CoreV1Api, private readonly opts: EventRecorderOptions) {}
 
+  /**
+   * Records an event; a repeat of one already recorded (same object, type, reason and message)
+   * raises its count instead, even while the first one is still being created.
+   */
   async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
     const key = JSON.stringify([target.namespace, target.kind, target.name, target.uid ?? '', type, reason, message]);
     const now = new Date();
-    try {
-      const prev = this.seen.get(key);
-      if (prev) {
-        prev.count++;
-        this.seen.delete(key);
-        this.seen.set(key, prev); // most recently used last
-        await this.core.patchNamespacedEvent(
+    const prev = this.seen.get(key);
+    if (prev) {
+      prev.count++;
+      this.seen.delete(key);
+      this.seen.set(key, prev); // most recently used last
+      // After the writes before it, with the count as it is then: counts only go up.
+      prev.writes = prev.writes.then(() => {
+        if (this.seen.get(key) !== prev) return undefined; // its create failed
+        return this.core.patchNamespacedEvent(
           { namespace: prev.namespace, name: prev.name, body: { count: prev.count, lastTimestamp: now.toISOString() } },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
-        return;
-      }
-      const name = `${target.name}.${randomBytes(8).toString('hex')}`;
-      await this.core.createNamespacedEvent({
-        namespace: target.namespace,
-        body: {
-          metadata: { name, namespace: target.namespace },
-          involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
-          reason, message: message.slice(0, 1024), type,
-          source: { component: this.opts.component, host: this.opts.instance },
-          reportingComponent: this.opts.component, reportingInstance: this.opts.instance,
-          firstTimestamp: now, lastTimestamp: now, count: 1,
-        },
+        ).then(() => undefined, (err) => this.failed(key, prev, err));
       });
-      this.seen.set(key, { name, namespace: target.namespace, count: 1 });
-      const max = this.opts.cacheSize ?? 1000;
-      while (this.seen.size > max) this.seen.delete(this.seen.keys().next().value!);
-    } catch (err) {
-      // The folded event may have been garbage-collected (events expire): start a new one next time.
-      this.seen.delete(key);
-      this.opts.onError?.(err);
+      return prev.writes;
     }
+    const name = `${target.name}.${randomBytes(8).toString('hex')}`;
+    const entry: Seen = { name, namespace: target.namespace, count: 1, writes: Promise.resolve() };
+    this.seen.set(key, entry);
+    const max = this.opts.cacheSize ?? 1000;
+    while (this.seen.size > max) this.seen.delete(this.seen.keys().next().value!);
+    entry.writes = this.core.createNamespacedEvent({
+      namespace: target.namespace,
+      body: {
+        metadata: { name, namespace: target.namespace },
+        involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+        reason, message: message.slice(0, 1024), type,
+        source: { component: this.opts.component, host: this.opts.instance },
+        reportingComponent: this.opts.component, reportingInstance: this.opts.instance,
+        firstTimestamp: now, lastTimestamp: now, count: 1,
+      },
+    }).then(() => undefined, (err) => this.failed(key, entry, err));
+    return entry.writes;
+  }
+
+  /** A write failed (the folded event may have expired): the next repeat starts a new event. */
+  private failed(key: string, entry: Seen, err: unknown): void {
+    if (this.seen.get(key) === entry) this.seen.delete(key);
+    this.opts.onError?.(err);
   }
 }

@@ -105,7 +105,7 @@ export interface OperatorOptions<C extends OperatorConnection = OperatorConnecti
   resyncSeconds?: number;
   /** Workflows reconciled at once (default 4). */
   maxConcurrentReconciles?: number;
-  /** Retry delays of a workflow whose reconcile fails: base·2^n up to the cap (default 50 ms … 5 min). */
+  /** Retry delays of a workflow whose reconcile fails: base·2^n up to the cap (default 50 ms … 2 min). */
   backoff?: BackoffOptions;
   /** Time for the work queue and the timed work (tests). */
   clock?: Clock;
@@ -268,6 +268,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
           this.metrics.retries.inc();
           this.line.leave(key);
           this.warn(`workflow ${key} (retry in ${retryIn} ms)`, err);
+          this.reportFailure(key, err);
         },
         onProcessed: (key, ok, ms) => {
           if (ok) this.metrics.reconciles.inc({ result: 'ok' });
@@ -378,6 +379,15 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
     const id = /\/workflows\/(\d+)(\/|$)/.exec(path)?.[1];
     const keys = [...this.state.entries()].filter(([, st]) => id === undefined || st.workflowId === Number(id)).map(([key]) => key);
     for (const key of keys) this.controller?.enqueue(key);
+  }
+
+  /** A failed reconcile as a Warning event on the Workflow (repeats fold into its count), for `kubectl describe`. */
+  private reportFailure(key: string, err: unknown): void {
+    const cr = this.workflows?.get(...splitKey(key));
+    if (!cr) return;
+    const s = kubeStatus(err);
+    const why = s ? `${s.code} ${s.reason}: ${s.message}` : err instanceof Error ? err.message : String(err);
+    void this.events.record(this.ref(cr), 'Warning', 'ReconcileFailed', `${why} (retried with backoff)`);
   }
 
   /** Every Workflow (and every one we hold state for, in case its CR vanished) once more. */

@@ -30,7 +30,7 @@ export const systemClock: Clock = {
 export interface BackoffOptions {
   /** First retry delay after an error (default 50 ms). */
   baseDelayMs?: number;
-  /** Longest retry delay (default 5 minutes). */
+  /** Longest retry delay (default 2 minutes: well inside the operator's 5-minute lease on its running jobs). */
   maxDelayMs?: number;
 }
 
@@ -70,7 +70,7 @@ export class WorkQueue<K = string> {
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? systemClock;
     this.baseDelayMs = opts.baseDelayMs ?? 50;
-    this.maxDelayMs = opts.maxDelayMs ?? 5 * 60_000;
+    this.maxDelayMs = opts.maxDelayMs ?? 2 * 60_000;
     this.historyLimit = opts.historyLimit ?? 1000;
     if (!(this.baseDelayMs > 0) || !(this.maxDelayMs >= this.baseDelayMs)) {
       throw new RangeError(`backoff needs 0 < baseDelayMs ≤ maxDelayMs, got ${this.baseDelayMs} and ${this.maxDelayMs}`);

@@ -188,8 +188,8 @@ export async function runK8sScaleBench(ctx: BenchContext, o: K8sScaleOptions): P
       'k8s.kubelet_rejections': rejections,
     };
     const targets: Target[] = [
-      { name: '(k8s) no per-pod polling: pod get/list calls beyond the informer\'s list', ok: podReads <= 1, measured: `${podReads} pod read(s)` },
-      { name: '(k8s) no node over-committed (kubelet admission rejections)', ok: rejections === 0, measured: `${rejections}` },
+      { name: '(8) no per-pod polling: pod get/list calls beyond the informer\'s list', ok: podReads <= 1, measured: `${podReads} pod read(s)` },
+      { name: '(8) no node over-committed (kubelet admission rejections)', ok: rejections === 0, measured: `${rejections}` },
     ];
     const markdown = [
       `${o.workflows} Workflows × ${o.jobsPerWorkflow.toLocaleString('en-US')} jobs (${totalJobs.toLocaleString('en-US')} pods) on ${o.nodes} fake nodes × ${o.coresPerNode} cores ` +

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { jobArgv } from '../../src/runners/local/process.js';
@@ -174,12 +174,19 @@ for (const [kind, make] of spawners) {
     const spawner = make();
     const env = { PATH: process.env.PATH };
     const log = path.join(dir, 'log');
-    const job = (i: number) =>
+    // Each job logs its start, waits for its gate file, logs its end: none ends, and so no queued
+    // job starts, until the test opens the gate (however slow the machine).
+    const job = (i: number, gate: string) =>
       spawner.spawn(
-        { argv: ['bash', '-c', `echo "+ $$" >> ${log}; sleep 0.2; echo "- $$" >> ${log}`], cwd: dir, env, stdout: path.join(dir, `o${i}`), stderr: path.join(dir, `e${i}`) },
+        { argv: ['bash', '-c', `echo "+ $$" >> ${log}; until [ -e ${gate} ]; do sleep 0.02; done; echo "- $$" >> ${log}`], cwd: dir, env, stdout: path.join(dir, `o${i}`), stderr: path.join(dir, `e${i}`) },
         { group: 'g1', limit: 3 },
       );
-    const children = await Promise.all(Array.from({ length: 9 }, (_, i) => job(i)));
+    const starts = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('+')).length : 0);
+    const requests = Array.from({ length: 9 }, (_, i) => job(i, 'go1'));
+    await waitFor(() => starts() >= 3, 60_000, 'three jobs to start');
+    t.is(starts(), 3, 'three started; the other six wait in the queue while those run');
+    writeFileSync(path.join(dir, 'go1'), '');
+    const children = await Promise.all(requests);
     await Promise.all(children.map((c) => c.exit));
     let alive = 0;
     let peak = 0;
@@ -187,19 +194,26 @@ for (const [kind, make] of spawners) {
       alive += line.startsWith('+') ? 1 : -1;
       peak = Math.max(peak, alive);
     }
+    // A job logs its end before it exits, and a queued job starts only after an exit.
     t.is(peak, 3, 'the limit is used, never exceeded');
+    t.is(starts(), 9);
     t.true(children.every((c) => c.pid !== null));
 
-    const first = Array.from({ length: 2 }, (_, i) => job(100 + i));
-    const waiting = Array.from({ length: 5 }, (_, i) => job(200 + i));
+    // Two held jobs, then five more: the first of the five takes the third slot, four wait.
+    const first = Array.from({ length: 2 }, (_, i) => job(100 + i, 'go2'));
+    const waiting = Array.from({ length: 5 }, (_, i) => job(200 + i, 'go2'));
     await Promise.all(first.map((p) => p.then((c) => c.pid)));
     spawner.cancelQueued('g1');
     const withdrawn = await Promise.all(waiting);
-    // Up to one more fits under the limit of 3 before the cancel arrives; the rest never start.
+    // Nothing ends before go2 exists, so no slot frees up before the cancel: exactly four never start.
     const never = withdrawn.filter((c) => c.pid === null);
-    t.true(never.length >= 4, `${never.length} withdrawn`);
+    t.is(never.length, 4, `${never.length} withdrawn`);
+    t.true(withdrawn[0]!.pid !== null, 'the request that found a free slot started');
     for (const c of never) t.deepEqual(await c.exit, { code: null, signal: null, canceled: true });
-    await Promise.all([...first, ...waiting].map(async (p) => (await p).exit));
+    writeFileSync(path.join(dir, 'go2'), '');
+    const ran = await Promise.all([...first, ...waiting].map(async (p) => (await p).exit));
+    t.is(ran.filter((e) => e.code === 0).length, 3);
+    t.is(starts(), 12, 'the withdrawn jobs never ran');
   });
 }
 

@@ -21,17 +21,34 @@ async function setup(t: Parameters<typeof openCluster>[0]) {
   return { ...c, api, make, lease };
 }
 
-test('one of two candidates leads; on release the other takes over at once', async (t) => {
+/**
+ * A clock the test moves: lease expiry and the renew deadline are decided on the candidates'
+ * clocks, so these tests step time themselves instead of sleeping and hoping that a busy machine
+ * keeps up (a stalled event loop on real time could let a lease lapse, or miss a deadline).
+ */
+function manualClock(start = 1_700_000_000_000) {
+  let ms = start;
+  return { now: () => ms, advance: (by: number) => (ms += by), at: () => ms };
+}
+
+test('one of two candidates leads; while it renews the other never takes over; on release the other takes over at once', async (t) => {
   const { make, lease } = await setup(t);
+  const clock = manualClock();
   const log: string[] = [];
-  const a = make('a', { onStartedLeading: () => log.push('a+'), onStoppedLeading: () => log.push('a-') });
-  const b = make('b', { onStartedLeading: () => log.push('b+'), onStoppedLeading: () => log.push('b-') });
+  const a = make('a', { now: clock.now, onStartedLeading: () => log.push('a+'), onStoppedLeading: () => log.push('a-') });
+  const b = make('b', { now: clock.now, onStartedLeading: () => log.push('b+'), onStoppedLeading: () => log.push('b-') });
   void a.start();
   await waitFor(() => a.isLeader, 'a to lead');
   void b.start();
-  // b keeps trying (retry period 0.1 s) and must not win while a renews.
-  await new Promise((r) => setTimeout(r, 500));
-  t.false(b.isLeader);
+  // Time runs well past the lease duration in steps shorter than it; after each step a renews
+  // (the lease shows the new time) while b keeps trying (retry period 0.1 s): b must not win.
+  const renewedAt = async () => new Date(String((await lease()).spec?.renewTime)).getTime();
+  for (let step = 0; step < 8; step++) {
+    clock.advance(FAST.renewDeadlineSeconds * 1000 * 0.6);
+    await waitFor(async () => (await renewedAt()) === clock.at(), `a to renew at step ${step}`);
+    t.false(b.isLeader, `b leads at step ${step}`);
+  }
+  t.true(clock.at() - 1_700_000_000_000 > 2 * FAST.leaseDurationSeconds * 1000);
   t.is((await lease()).spec?.holderIdentity, 'a');
   await a.stop();
   await waitFor(() => b.isLeader, 'b to take over after release');
@@ -41,16 +58,20 @@ test('one of two candidates leads; on release the other takes over at once', asy
   t.deepEqual(log, ['a+', 'a-', 'b+']);
 });
 
-test('a crashed leader (no release) is replaced only after the lease duration', async (t) => {
+test('a crashed leader (no release) is replaced only after the lease duration on the candidate’s clock', async (t) => {
   const { make, lease } = await setup(t);
-  const a = make('a');
+  const clock = manualClock();
+  const a = make('a', { now: clock.now });
   t.true(await a.tryAcquireOrRenew());
-  const b = make('b');
-  const seenAt = Date.now();
+  const b = make('b', { now: clock.now });
   t.false(await b.tryAcquireOrRenew(), 'the fresh lease belongs to a');
+  clock.advance(FAST.leaseDurationSeconds * 1000 - 1);
+  t.false(await b.tryAcquireOrRenew(), 'a millisecond before the lease expires on b’s clock, it is still a’s');
+  t.is((await lease()).spec?.holderIdentity, 'a');
+  clock.advance(1);
+  // a never renewed (crashed): b's election loop takes the expired lease.
   void b.start();
   await waitFor(() => b.isLeader, 'b to take the expired lease');
-  t.true(Date.now() - seenAt >= FAST.leaseDurationSeconds * 1000 - 50, 'not before the lease expired on b’s clock');
   t.is((await lease()).spec?.holderIdentity, 'b');
 });
 
@@ -68,18 +89,28 @@ test('racing candidates: exactly one wins the create and the takeover (resourceV
   t.is(second.filter(Boolean).length, 1);
 });
 
-(REAL ? test.skip : test)('a leader that cannot renew steps down before the lease could be taken', async (t) => {
+(REAL ? test.skip : test)('a leader that cannot renew steps down at its renew deadline, before the lease could be taken', async (t) => {
   const c = await setup(t);
   const fake = c.fake!;
+  const clock = manualClock();
   let stoppedAt = 0;
-  const a = c.make('a', { onStoppedLeading: () => { stoppedAt = Date.now(); } });
+  const a = c.make('a', { now: clock.now, onStoppedLeading: () => { stoppedAt = clock.at(); } });
   void a.start();
   await waitFor(() => a.isLeader, 'a to lead');
-  const lastOk = Date.now();
-  fake.server.injectFault({ match: (r) => r.resource === 'leases' && r.verb === 'update', code: 500, times: Infinity });
-  await waitFor(() => stoppedAt > 0, 'a to step down');
+  const lastOk = clock.at();
+  let refused = 0;
+  fake.server.injectFault({ match: (r) => r.resource === 'leases' && r.verb === 'update' && ++refused > 0, code: 500, times: Infinity });
+  // Time moves in steps of a tenth of the renew deadline; each step waits for a failed renewal.
+  const step = FAST.renewDeadlineSeconds * 100;
+  while (stoppedAt === 0 && clock.at() - lastOk < FAST.leaseDurationSeconds * 1000) {
+    clock.advance(step);
+    const seen = refused;
+    await waitFor(() => refused > seen || stoppedAt > 0, 'a to try to renew');
+  }
   t.false(a.isLeader);
-  t.true(stoppedAt - lastOk < FAST.leaseDurationSeconds * 1000, 'stepped down within the lease duration');
+  t.true(stoppedAt > 0, 'a stepped down');
+  t.true(stoppedAt - lastOk >= FAST.renewDeadlineSeconds * 1000, `not before its renew deadline (after ${stoppedAt - lastOk} ms)`);
+  t.true(stoppedAt - lastOk < FAST.leaseDurationSeconds * 1000, `before the lease duration (after ${stoppedAt - lastOk} ms)`);
   fake.server.clearFaults();
   await waitFor(() => a.isLeader, 'a to lead again once the API recovers');
 });

@@ -317,7 +317,9 @@ test.serial('operator restart mid-run: the new process adopts running pods, no d
 test.serial('two operators with leader election: only the leader creates pods; the other takes over', async (t) => {
   const c = await cluster(t, { nodes: NODES });
   const db = tempDb(t);
-  const le = { namespace: c.namespace, leaseDurationSeconds: 2, renewDeadlineSeconds: 1, retryPeriodSeconds: 0.2 };
+  // A lease far longer than any stall of a busy machine, so op-a never loses it mid-run by
+  // accident; the takeover below does not wait for it to expire: a.stop() releases it.
+  const le = { namespace: c.namespace, leaseDurationSeconds: 60, renewDeadlineSeconds: 45, retryPeriodSeconds: 0.2 };
   const a = await startOperator(t, c, db, { identity: 'op-a', leaderElection: le });
   await waitFor(() => a.isLeader, 'op-a to lead');
   const b = await startOperator(t, c, db, { identity: 'op-b', leaderElection: le });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { REPO_ROOT, runTorc, startTorc } from '../support/cli.js';
-import { concurrentAtStarts, readIntervals, timedCommand } from '../support/procs.js';
+import { concurrentAtStarts, readIntervals, timedCommand, waitFor } from '../support/procs.js';
 
 function workdir(): string {
   return mkdtempSync(join(tmpdir(), 'torc-reconcile-'));
@@ -45,13 +45,20 @@ test('the diamond example runs to Succeeded with its outputs and right counts', 
   t.is(results[0]!.n, summary!.total, 'each job ran exactly once');
 });
 
+/**
+ * A job body that returns only once two jobs have started (a marker per job in `dir`/started):
+ * the first job waits for the second, so a runner that keeps two jobs alive at once passes at any
+ * speed, and one that runs jobs one at a time hangs (and fails) instead of passing by luck.
+ */
+const BARRIER_OF_TWO = (dir: string) => `mkdir -p ${dir}/started; touch ${dir}/started/$TORC_JOB_ID; until [ $(ls ${dir}/started | wc -l) -ge 2 ]; do sleep 0.01; done`;
+
 test('queue depth: a 200-job sweep with --max-parallel-jobs 4 never has more than 4 jobs alive', async (t) => {
   const dir = workdir();
   const times = join(dir, 'times');
   mkdirSync(times);
   writeFileSync(
     join(dir, 'wf.yaml'),
-    `name: sweep\njobs:\n  - name: "job_{i:03d}"\n    command: ${JSON.stringify(timedCommand(times, 'sleep 0.02'))}\n    parameters:\n      i: "1:200"\n`,
+    `name: sweep\njobs:\n  - name: "job_{i:03d}"\n    command: ${JSON.stringify(timedCommand(times, BARRIER_OF_TWO(dir)))}\n    parameters:\n      i: "1:200"\n`,
   );
   const res = await runTorc(['reconcile', 'wf.yaml', '--max-parallel-jobs', '4', '--no-server', '-q'], { cwd: dir, timeoutMs: 240_000 });
   t.is(res.code, 0, res.stderr);
@@ -60,6 +67,7 @@ test('queue depth: a 200-job sweep with --max-parallel-jobs 4 never has more tha
   const peak = Math.max(...concurrentAtStarts(intervals).map((g) => g.length));
   t.log(`peak concurrency ${peak}`);
   t.true(peak <= 4, `peak concurrency ${peak}`);
+  // Guaranteed by the barrier, however slow the machine: the first job is alive at the second's start.
   t.true(peak >= 2, 'jobs did run in parallel');
 });
 
@@ -134,21 +142,25 @@ test('bad input: a malformed spec exits 2 naming the field and creates no databa
 test('kill -9 mid-run, then the same command again: finishes, no completed job ran again, integrity ok', async (t) => {
   const dir = workdir();
   const log = join(dir, 'runs.log');
-  // Each start appends the job id, so a job that ran again shows up twice.
+  const go = join(dir, 'go');
+  // Each start appends the job id, so a job that ran again shows up twice. The first 12 jobs to
+  // start run through; later ones wait for the go file (made only for the second run), so the
+  // kill always comes mid-run however fast or slow the machine is.
   writeFileSync(
     join(dir, 'wf.yaml'),
-    `name: crashy\njobs:\n  - name: "job_{i:03d}"\n    command: 'echo "$TORC_JOB_ID start" >> ${log}; sleep 0.1'\n    parameters:\n      i: "1:60"\n`,
+    `name: crashy\njobs:\n  - name: "job_{i:03d}"\n    command: 'echo "$TORC_JOB_ID start" >> ${log}; [ $(wc -l < ${log}) -le 12 ] || until [ -e ${go} ]; do sleep 0.05; done; sleep 0.1'\n    parameters:\n      i: "1:60"\n`,
   );
   const args = ['reconcile', 'wf.yaml', '--max-parallel-jobs', '3', '--no-server', '-q'];
   const first = startTorc(args, { cwd: dir });
   const dbPath = join(dir, '.torc', 'wf.db');
-  // Wait until some jobs have completed, then kill the reconciler outright.
-  for (let i = 0; i < 600; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    if (existsSync(log) && readFileSync(log, 'utf8').split('\n').length > 12) break;
-  }
+  // Wait until some jobs are recorded completed and the runner holds gated ones, then kill it outright.
+  await waitFor(async () => {
+    if (!existsSync(log) || readFileSync(log, 'utf8').trim().split('\n').length <= 12) return false;
+    return (await query<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM jobs WHERE status = 5').catch(() => [{ n: 0 }]))[0]!.n >= 1;
+  }, 120_000, 'a completed job and a job held at the gate');
   first.child.kill('SIGKILL');
   await first.result;
+  writeFileSync(go, '');
   const completedBefore = await query<{ id: number }>(dbPath, 'SELECT id FROM jobs WHERE status = 5');
   t.true(completedBefore.length >= 1 && completedBefore.length < 60, `killed mid-run (${completedBefore.length} completed)`);
   const startsBefore = new Map<string, number>();
@@ -184,21 +196,16 @@ test('a resource-aware reconcile and an external queue-depth runner share one wo
   );
   const reconcile = startTorc(['reconcile', 'wf.yaml', '--num-cpus', '2', '--memory-gb', '2', '--port', '0', '-q'], { cwd: dir });
   // The reconcile prints its REST API address; an external runner joins through it.
-  let url = '';
-  for (let i = 0; i < 1200 && !url; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    url = /REST API: (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
-  }
+  // The API comes up before the workflow is stored; the external runner needs both.
+  await waitFor(() => /workflow shared \(id 1\)/.test(reconcile.output().stderr) || reconcile.child.exitCode !== null, 120_000, 'the reconcile to serve its API and store the workflow');
+  const url = /REST API: (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
   t.truthy(url, 'reconcile served its API');
   const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
   t.truthy(tokenFile, 'and says where the token of its changing routes is');
   const external = startTorc(['run', '1', '--url', url, '--token-file', tokenFile, '--max-parallel-jobs', '3', '--output-dir', join(dir, 'ext'), '--poll-interval', '0.2', '-q'], { cwd: dir });
   const db = join(dir, '.torc', 'wf.db');
-  for (let i = 0; i < 1200; i++) {
-    const running = await query<{ n: number }>(db, 'SELECT COUNT(DISTINCT compute_node_id) AS n FROM jobs WHERE status = 4').catch(() => [{ n: 0 }]);
-    if (running[0]!.n >= 2) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const runnersHolding = async () => (await query<{ n: number }>(db, 'SELECT COUNT(DISTINCT compute_node_id) AS n FROM jobs WHERE status = 4').catch(() => [{ n: 0 }]))[0]!.n;
+  await waitFor(async () => (await runnersHolding()) >= 2, 120_000, 'both runners to hold running jobs');
   writeFileSync(go, '');
   const ext = await external.result;
   t.is(ext.code, 0, ext.stderr);
@@ -236,7 +243,7 @@ test('SIGTERM while the plan is being stored (just after the API is up) stops th
   const dir = workdir();
   writeFileSync(join(dir, 'wf.yaml'), 'name: early\njobs:\n  - {name: long, command: "sleep 60"}\n');
   const run = startTorc(['reconcile', 'wf.yaml', '--port', '0', '-q'], { cwd: dir });
-  for (let i = 0; i < 6000 && !/REST API/.test(run.output().stderr); i++) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => /REST API/.test(run.output().stderr) || run.child.exitCode !== null, 120_000, 'the REST API to be up');
   run.child.kill('SIGTERM');
   const res = await run.result;
   t.not(res.code, 0, 'stopped, not finished');

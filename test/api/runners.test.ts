@@ -4,14 +4,14 @@
  * job runs exactly once and the workflow completes.
  */
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import { JobRunner } from '../../src/runners/local/job-runner.js';
 import { detectResources } from '../../src/runners/local/resources.js';
 import { startTestApi } from '../support/api.js';
 import { GB, makePlan } from '../support/plans.js';
-import { tempDir } from '../support/procs.js';
+import { tempDir, waitFor } from '../support/procs.js';
 
 const resources = (cpus: number, memGb: number) =>
   detectResources({
@@ -23,8 +23,11 @@ test('a resource-aware and a queue-depth runner share one workflow over HTTP; ev
   const token = 'runner-token';
   const api = await startTestApi(t, { token });
   const dir = await tempDir('torc-api-runners-');
-  // Each job appends its name to a log: a job run twice would appear twice.
-  const cmd = (name: string) => `sleep 0.2; echo ${name} >> ${dir}/ran.log`;
+  // Each job appends its name to a log: a job run twice would appear twice. Jobs wait for the go
+  // file, made once both runners hold running jobs: neither can finish the workflow alone
+  // because the other was slow to start (a busy machine).
+  const go = path.join(dir, 'go');
+  const cmd = (name: string) => `until [ -e ${go} ]; do sleep 0.02; done; echo ${name} >> ${dir}/ran.log`;
   const jobs = [
     ...Array.from({ length: 4 }, (_, i) => ({ name: `large_${i}`, rc: 'large', command: cmd(`large_${i}`) })),
     ...Array.from({ length: 12 }, (_, i) => ({ name: `small_${i}`, command: cmd(`small_${i}`) })),
@@ -37,7 +40,13 @@ test('a resource-aware and a queue-depth runner share one workflow over HTTP; ev
   const common = { workflowId: wf.id, outputDir: dir, pollIntervalSeconds: 0.2, heartbeatSeconds: 1, leaseSeconds: 60 };
   const resourceAware = new JobRunner({ ...common, client, resources: await resources(4, 4) });
   const queueDepth = new JobRunner({ ...common, client: new TorcClient(api.server.url, { token }), maxParallelJobs: 3, resources: await resources(1, 1) });
-  const [a, b] = await Promise.all([resourceAware.run(), queueDepth.run()]);
+  const runs = Promise.all([resourceAware.run(), queueDepth.run()]);
+  await waitFor(async () => {
+    const running = (await api.store.listJobs(wf.id, { status: 'running', limit: 100 })).items;
+    return new Set(running.map((j) => j.compute_node_id)).size === 2;
+  }, 120_000, 'both runners to hold running jobs');
+  await writeFile(go, '');
+  const [a, b] = await runs;
   t.is(a.reason, 'complete');
   t.is(b.reason, 'complete');
   t.is(a.completed + b.completed, jobs.length, 'the two runners together completed every job');

@@ -197,6 +197,8 @@ test('torc reconcile without --token-file makes a token for the run: private fil
   const reconcile = startTorc(['reconcile', 'wf.yaml', '--port', '0', '--format', 'json', '-q'], { cwd: dir, timeoutMs: 120_000 });
   t.teardown(() => void reconcile.child.kill('SIGKILL'));
   const url = await readUrl(reconcile, /REST API: (\S+)/, 'stderr');
+  // The API is up before the workflow is stored: wait for the line that says it is.
+  await waitFor(() => /workflow guarded \(id 1\)/.test(reconcile.output().stderr) || reconcile.child.exitCode !== null, 120_000, 'the workflow to be stored');
   const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1] ?? '';
   t.is(tokenFile, join(dir, '.torc', 'wf.token'), 'next to the database');
   t.is(statSync(tokenFile).mode & 0o777, 0o600, 'readable by this user only');
@@ -259,6 +261,8 @@ test('tokens never appear in any output: token-protected server with request log
   writeFileSync(join(dir, 'wf.yaml'), 'name: guarded\njobs:\n  - {name: "g_{i}", command: "sleep 0.3", parameters: {i: "1:12"}}\n');
   const reconcile = startTorc(['reconcile', 'wf.yaml', '--port', '0', '--token-file', tokenFile, '--max-parallel-jobs', '1'], { cwd: dir, timeoutMs: 240_000 });
   const url = await readUrl(reconcile, /REST API: (\S+)/, 'stderr');
+  // The API is up before the workflow is stored; the external runner needs the workflow.
+  await waitFor(() => /workflow guarded \(id 1\)/.test(reconcile.output().stderr) || reconcile.child.exitCode !== null, 120_000, 'the workflow to be stored');
   const anon = await fetch(`${url}/workflows/1/cancel`, { method: 'POST' });
   t.is(anon.status, 401);
   const external = await runTorc(['run', '1', '--url', url, '--token-file', tokenFile, '--max-parallel-jobs', '2', '--poll-interval', '0.2', '--output-dir', join(dir, 'o2')], { cwd: dir });

@@ -16,15 +16,33 @@ import { Store } from '../../src/store/index.js';
 
 const [mode, dbPath, goFile, countText, busyText, retriesText, wfText] = process.argv.slice(2);
 const count = Number(countText);
+
+/**
+ * Set-up, not what the test measures: opening a connection runs PRAGMAs outside any retried
+ * transaction, and with a 1 ms (or no) busy timeout they can meet the other process opening or
+ * closing the file at that moment (its last close checkpoints the WAL under an exclusive lock).
+ * On a busy machine that moment lasts long enough to be hit, so an open that meets it is tried again.
+ */
+async function opened<T>(open: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 200) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
 // Opening a fresh file in several processes at once races the migrations: the production settings.
-const first = await Store.open(dbPath!);
+const first = await opened(() => Store.open(dbPath!));
 await first.db.withWriteTransaction((tx) => tx.exec('CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT OR IGNORE INTO counter VALUES (1, 0);'));
 await first.close();
 // The working connection: a plain Database for increments (no migration transaction that could
 // meet another process still opening), the Store for claims.
 const settings = { busyTimeoutMs: Number(busyText), busyRetries: Number(retriesText) };
-const store = mode === 'claim' ? await Store.open(dbPath!, settings) : null;
-const db = store ? store.db : await Database.open(dbPath!, settings);
+const store = mode === 'claim' ? await opened(() => Store.open(dbPath!, settings)) : null;
+const db = store ? store.db : await opened(() => Database.open(dbPath!, settings));
 writeFileSync(`${goFile}.ready.${process.pid}`, '');
 while (!existsSync(goFile!)) await new Promise((r) => setTimeout(r, 2));
 

@@ -1,6 +1,7 @@
 /**
  * End to end on the real Slurm that ../shared/slurm/start-slurm.sh starts (one node, 8 CPUs,
- * 2 fake GPUs as gres): a real API server on 127.0.0.1, the real `torc` binary
+ * 2 fake GPUs as gres; or several such nodes): a real API server (on 127.0.0.1, or on the
+ * nodes' bridge when there are several: slurmApiHost), the real `torc` binary
  * (`torc slurm schedule-nodes`, and `torc worker` inside each allocation), real sbatch/squeue/
  * scancel. Skipped, loudly, when Slurm is not available (see test/support/slurm.ts).
  *
@@ -21,7 +22,7 @@ import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
 import { runTorc, REPO_ROOT, TORC_BIN } from '../support/cli.js';
 import { waitFor } from '../support/procs.js';
 import { openTempStore } from '../support/store.js';
-import { slurmTest } from '../support/slurm.js';
+import { slurmApiHost, slurmTest } from '../support/slurm.js';
 
 const slurm = slurmTest('test/slurm/e2e.test.ts');
 const commands = new SlurmCommands();
@@ -30,13 +31,16 @@ interface Seen {
   job_id: number;
   attempt: number;
   slurm_job_id: string;
+  /** CUDA_VISIBLE_DEVICES as the job saw it. */
   gpus: string;
+  /** The GPUs Slurm gave the whole allocation (SLURM_JOB_GPUS, the real device indices). */
+  allocation_gpus: string;
 }
 
 /** A server over a temp store, a scratch dir, and what jobs recorded. */
 async function harness(t: ExecutionContext, spec: string) {
   const store = await openTempStore(t);
-  const server = await startServer({ store, port: 0 });
+  const server = await startServer({ store, port: 0, host: slurmApiHost() });
   const dir = await (async () => {
     const d = path.join(os.tmpdir(), `torc-slurm-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await mkdir(path.join(d, 'seen'), { recursive: true });
@@ -58,9 +62,15 @@ async function harness(t: ExecutionContext, spec: string) {
   const seen = async (): Promise<Seen[]> => {
     const out: Seen[] = [];
     for (const f of await readdir(path.join(dir, 'seen'))) {
-      const [slurmJobId, gpus] = (await readFile(path.join(dir, 'seen', f), 'utf8')).trim().split(' ');
+      const [slurmJobId, gpus, allocationGpus] = (await readFile(path.join(dir, 'seen', f), 'utf8')).trim().split(' ');
       const [jobId, attempt] = f.split('.').map(Number);
-      out.push({ job_id: jobId!, attempt: attempt!, slurm_job_id: slurmJobId!, gpus: (gpus ?? '').replace(/^gpus=/, '') });
+      out.push({
+        job_id: jobId!,
+        attempt: attempt!,
+        slurm_job_id: slurmJobId!,
+        gpus: (gpus ?? '').replace(/^gpus=/, ''),
+        allocation_gpus: (allocationGpus ?? '').replace(/^allocation=/, ''),
+      });
     }
     return out;
   };
@@ -90,9 +100,9 @@ async function harness(t: ExecutionContext, spec: string) {
   return { store, server, dir, client, registry, workflowId, schedulers, seen, scheduleNodes, statusOf, slurmLogs, dispatcher };
 }
 
-/** Records SLURM_JOB_ID and the GPUs a job saw, per attempt. */
+/** Records SLURM_JOB_ID, the GPUs a job saw and those of its allocation, per attempt. */
 // No braces: job commands are parameter templates ({i}).
-const RECORD = 'echo "$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES" > @DIR@/seen/$TORC_JOB_ID.$TORC_ATTEMPT';
+const RECORD = 'echo "$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES allocation=$SLURM_JOB_GPUS" > @DIR@/seen/$TORC_JOB_ID.$TORC_ATTEMPT';
 
 slurm('30 jobs over two schedulers (one with gres gpu:1) complete through sbatch, each in an allocation of its own scheduler', async (t) => {
   t.timeout(300_000);
@@ -142,7 +152,13 @@ jobs:
     const s = seen.find((x) => x.job_id === job.id)!;
     const own = job.name.startsWith('gpu_') ? 'gpu' : 'cpu';
     t.true(idsOf(own).has(s.slurm_job_id), `${job.name} ran in Slurm job ${s.slurm_job_id}, not one of its scheduler's ${[...idsOf(own)]}`);
-    if (own === 'gpu') t.is(s.gpus, '0', 'a GPU job gets the allocation\'s GPU');
+    if (own === 'gpu') {
+      // Slurm hands out the real device index (no cgroup remap): with another job holding GPU 0
+      // on the node, the allocation gets GPU 1. The job must see exactly its allocation's one GPU.
+      const allocationGpus = s.allocation_gpus.split(',');
+      t.is(allocationGpus.length, 1, `a gres gpu:1 allocation has one GPU (SLURM_JOB_GPUS=${s.allocation_gpus})`);
+      t.is(s.gpus, allocationGpus[0], `${job.name} sees the allocation's GPU`);
+    }
   }
   // The workers leave once the workflow is complete: the allocations end on their own.
   await waitFor(async () => (await refreshAllocations(h.registry, commands, h.workflowId)).open.length === 0, 60_000, 'the allocations to end');

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTorc } from '../support/cli.js';
-import { slurmTest } from '../support/slurm.js';
+import { slurmApiHost, slurmTest } from '../support/slurm.js';
 
 const slurm = slurmTest('test/slurm/reconcile-slurm.test.ts');
 
@@ -35,7 +35,8 @@ slurm('reconcile --runner slurm runs each job in an allocation of its own schedu
       '',
     ].join('\n'),
   );
-  const res = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm', '--max-allocations', '1', '--format', 'json', '--poll-interval', '1'], {
+  // Its REST API where the allocations' workers reach it, on whichever node they run.
+  const res = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm', '--host', slurmApiHost(), '--max-allocations', '1', '--format', 'json', '--poll-interval', '1'], {
     cwd: dir,
     timeoutMs: 240_000,
   });

@@ -1,6 +1,9 @@
 /**
- * Live view of a reconcile: a progress bar on a TTY (done/total, running, failed, jobs/s, ETA),
- * plain timestamped log lines otherwise (CI logs, `nohup`, a login node's batch session).
+ * Live view of a reconcile: a progress bar on a TTY (done/total, running, claimed ahead, failed,
+ * jobs/s, ETA), plain timestamped log lines otherwise (CI logs, `nohup`, a login node's batch
+ * session). "Running" is jobs whose process runs; "claimed ahead" is jobs a runner has claimed
+ * (status pending) but not started yet, e.g. queue depth's claim-ahead for short jobs. Adding
+ * them up showed "8 running" under --max-parallel-jobs 4 with 4 processes alive.
  */
 import cliProgress from 'cli-progress';
 import type { WorkflowStatusView } from '../contract/workflow-status.js';
@@ -24,7 +27,7 @@ function failedCount(s: WorkflowStatusView): number {
 class BarView implements ProgressView {
   private readonly bar = new cliProgress.SingleBar(
     {
-      format: '{name} [{bar}] {value}/{total} done | {running} running | {failed} failed | {rate} jobs/s | ETA {eta_formatted}',
+      format: '{name} [{bar}] {value}/{total} done | {running} running | {pending} claimed ahead | {failed} failed | {rate} jobs/s | ETA {eta_formatted}',
       hideCursor: true,
       etaBuffer: 50,
       clearOnComplete: false,
@@ -40,7 +43,8 @@ class BarView implements ProgressView {
     const elapsed = (Date.now() - this.t0) / 1000;
     const payload = {
       name: this.name,
-      running: s.counts.running + s.counts.pending,
+      running: s.counts.running,
+      pending: s.counts.pending,
       failed: failedCount(s),
       rate: elapsed > 0 ? (s.done / elapsed).toFixed(1) : '0.0',
     };
@@ -76,6 +80,9 @@ class BarView implements ProgressView {
 class LogView implements ProgressView {
   private lastLine = 0;
   private lastPhase = '';
+  /** A status that came within the second after the last line: logged when the second is up. */
+  private held: WorkflowStatusView | null = null;
+  private timer: NodeJS.Timeout | null = null;
   constructor(
     private readonly name: string,
     private readonly quiet: boolean,
@@ -87,12 +94,30 @@ class LogView implements ProgressView {
 
   status(s: WorkflowStatusView): void {
     const now = Date.now();
-    // One line a second at most, but always on a phase change.
-    if (s.phase === this.lastPhase && now - this.lastLine < 1000) return;
-    this.lastLine = now;
+    // One line a second at most, but always on a phase change; a status held back is logged
+    // when the second is up, so the log never stays behind the workflow for long.
+    if (s.phase === this.lastPhase && now - this.lastLine < 1000) {
+      this.held = s;
+      if (!this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          const held = this.held;
+          this.held = null;
+          if (held) this.write(held);
+        }, 1000 - (now - this.lastLine));
+        this.timer.unref();
+      }
+      return;
+    }
+    this.held = null;
+    this.write(s);
+  }
+
+  private write(s: WorkflowStatusView): void {
+    this.lastLine = Date.now();
     this.lastPhase = s.phase;
     if (this.quiet && s.phase === 'Running') return;
-    this.log(`${s.phase}: ${s.done}/${s.total} done, ${s.counts.running} running, ${s.counts.ready} ready, ${s.counts.blocked} blocked, ${failedCount(s)} failed`);
+    this.log(`${s.phase}: ${s.done}/${s.total} done, ${s.counts.running} running, ${s.counts.pending} claimed ahead, ${s.counts.ready} ready, ${s.counts.blocked} blocked, ${failedCount(s)} failed`);
   }
 
   runnerEvent(e: RunnerEvent): void {
@@ -104,7 +129,11 @@ class LogView implements ProgressView {
     this.log(message);
   }
 
-  stop(): void {}
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.held = null;
+  }
 }
 
 function describeOutcome(e: Extract<RunnerEvent, { type: 'job_finished' }>): string {

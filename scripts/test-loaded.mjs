@@ -99,14 +99,21 @@ function stopLoad() {
 startLoad();
 process.stderr.write(`test-loaded: npm test with ${options.hogs} CPU hog(s)${options.writer ? ' and a disk writer' : ''} beside it (${os.availableParallelism()} cores)\n`);
 const started = Date.now();
-const suite = spawn('npm', ['test', ...(options.rest.length ? ['--', ...options.rest] : [])], { cwd: root, stdio: 'inherit' });
+// The suite leads a process group of its own (npm, sh, tsc, ava and its workers), so that a
+// signal reaches all of it: npm alone passes SIGTERM on to nobody, and a tsc or ava it started
+// would run on, orphaned.
+const suite = spawn('npm', ['test', ...(options.rest.length ? ['--', ...options.rest] : [])], { cwd: root, stdio: 'inherit', detached: true });
 
-// Ctrl-C reaches the suite through the terminal's process group already; SIGTERM / SIGHUP sent
-// to this script alone are passed on. Either way this script waits for the suite to end.
+// Ctrl-C, SIGTERM, SIGHUP: the load stops at once, the suite gets the signal (ava reports what
+// was running), and this script waits for it to end.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     stopLoad();
-    if (signal !== 'SIGINT' && suite.exitCode === null) suite.kill(signal);
+    try {
+      process.kill(-suite.pid, signal);
+    } catch {
+      // Already gone.
+    }
   });
 }
 process.on('exit', stopLoad);

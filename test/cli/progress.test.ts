@@ -8,7 +8,9 @@
  * The scene is set without timing: 8 jobs wait for a go file, so the runner holds exactly 4
  * running (no claim-ahead before a job has ended); a client of the REST API then claims one
  * more as another runner would, which leaves it pending. 4 running and 1 claimed ahead it is,
- * however slow the machine; the old view said "5 running".
+ * however slow the machine; the old view said "5 running". The waits' deadlines stay below
+ * ava's 120 s inactivity timeout, so that a failing test ends through its own teardown (which
+ * stops torc and the tmux server) rather than by ava killing the worker and leaving them behind.
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -57,18 +59,18 @@ async function claimOneElsewhere(url: string): Promise<{ release(): Promise<void
   const tmux = (...a: string[]) => spawnSync('tmux', ['-S', socket, ...a], { encoding: 'utf8' });
   t.teardown(() => void tmux('kill-server'));
   // The pane keeps what torc printed after it exits, and says how it exited.
-  const shell = `cd '${dir}' && '${process.execPath}' '${TORC_BIN}' ${args.map((a) => `'${a}'`).join(' ')}; echo "torc exited $?"; sleep 600`;
+  const shell = `cd '${dir}' && '${process.execPath}' '${TORC_BIN}' ${args.map((a) => `'${a}'`).join(' ')}; echo "torc exited $?"; sleep 300`;
   const opened = tmux('new-session', '-d', '-s', 'torc', '-x', '250', '-y', '40', shell);
   t.is(opened.status, 0, opened.stderr);
   const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'torc').stdout;
 
-  await waitFor(() => /REST API: \S+/.test(screen()) && /\| 4 running \|/.test(screen()), 120_000, 'the bar to show 4 running').catch((e: Error) => {
+  await waitFor(() => /REST API: \S+/.test(screen()) && /\| 4 running \|/.test(screen()), 90_000, 'the bar to show 4 running').catch((e: Error) => {
     throw new Error(`${e.message}\n${screen()}`);
   });
   t.is(startedJobs(), 4, 'four job processes started');
   const url = /REST API: (\S+)/.exec(screen())![1]!;
   const elsewhere = await claimOneElsewhere(url);
-  await waitFor(() => /\| 4 running \| 1 claimed ahead \|/.test(screen()), 120_000, 'the bar to show the claimed job apart').catch((e: Error) => {
+  await waitFor(() => /\| 4 running \| 1 claimed ahead \|/.test(screen()), 90_000, 'the bar to show the claimed job apart').catch((e: Error) => {
     throw new Error(`${e.message}\n${screen()}`);
   });
   const bar = screen().split('\n').find((l) => l.includes('claimed ahead'))!;
@@ -77,7 +79,7 @@ async function claimOneElsewhere(url: string): Promise<{ release(): Promise<void
 
   await elsewhere.release();
   writeFileSync(go, '');
-  await waitFor(() => /torc exited \d+/.test(screen()), 120_000, 'torc to finish').catch((e: Error) => {
+  await waitFor(() => /torc exited \d+/.test(screen()), 90_000, 'torc to finish').catch((e: Error) => {
     throw new Error(`${e.message}\n${screen()}`);
   });
   const final = screen();
@@ -98,13 +100,13 @@ test('without a terminal: the log lines count running and claimed-ahead jobs apa
   const run = startTorc(args, { cwd: dir, timeoutMs: 240_000 });
   t.teardown(() => void run.child.kill('SIGKILL'));
   const stderr = () => run.output().stderr;
-  await waitFor(() => /Running: 0\/8 done, 4 running, 0 claimed ahead, 4 ready/.test(stderr()) || run.child.exitCode !== null, 120_000, 'a line with 4 running');
+  await waitFor(() => /Running: 0\/8 done, 4 running, 0 claimed ahead, 4 ready/.test(stderr()) || run.child.exitCode !== null, 90_000, 'a line with 4 running');
   t.is(startedJobs(), 4);
   const url = /REST API: (\S+)/.exec(stderr())![1]!;
   const elsewhere = await claimOneElsewhere(url);
   // Nothing else changes now: the line must still come (a change within a second of the
   // previous line is held back, then logged).
-  await waitFor(() => /Running: 0\/8 done, 4 running, 1 claimed ahead, 3 ready/.test(stderr()) || run.child.exitCode !== null, 120_000, 'a line with 1 claimed ahead');
+  await waitFor(() => /Running: 0\/8 done, 4 running, 1 claimed ahead, 3 ready/.test(stderr()) || run.child.exitCode !== null, 90_000, 'a line with 1 claimed ahead');
   t.regex(stderr(), /Running: 0\/8 done, 4 running, 1 claimed ahead, 3 ready, 0 blocked, 0 failed/);
   await elsewhere.release();
   writeFileSync(go, '');

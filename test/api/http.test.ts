@@ -5,6 +5,7 @@
 import test from 'ava';
 import { startTestApi, storeSnapshot } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
+import { waitFor } from '../support/procs.js';
 
 async function withWorkflow(t: Parameters<typeof startTestApi>[0]) {
   const api = await startTestApi(t);
@@ -155,7 +156,8 @@ test('a body sent to a route without one must still be JSON', async (t) => {
 test('a client that hangs up in the middle of its body is a client error, not an internal one (nothing logged, nothing stored)', async (t) => {
   const { connect } = await import('node:net');
   const errors: string[] = [];
-  const api = await startTestApi(t, { logger: { info() {}, error: (l) => errors.push(l) } });
+  const done: string[] = [];
+  const api = await startTestApi(t, { logger: { info: (l) => done.push(l), error: (l) => errors.push(l) } });
   const answer = await new Promise<string>((resolve) => {
     const socket = connect(api.server.port, '127.0.0.1', () => {
       socket.end('POST /torc-service/v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": "cut');
@@ -166,8 +168,10 @@ test('a client that hangs up in the middle of its body is a client error, not an
     socket.on('error', () => undefined);
   });
   t.notRegex(answer, /^HTTP\/1\.1 5/);
-  // The handler ran on the server after the client left: give it a moment, then look at the log.
-  await new Promise((r) => setTimeout(r, 200));
+  // The handler runs on after the client left; its request line is logged once it has ended
+  // (after any error line), so wait for that line, then look at the errors.
+  await waitFor(() => done.some((l) => l.startsWith('POST /torc-service/v1/workflows ')), 60_000, 'the request to be handled');
+  t.regex(done.find((l) => l.startsWith('POST /torc-service/v1/workflows '))!, / 4\d\d /);
   t.deepEqual(errors, []);
   t.is((await api.store.listWorkflows()).total, 0);
 });

@@ -370,7 +370,12 @@ export async function stateFuzz(baseUrl: string, options: { ops: number; seed: n
 
 // ---- raw HTTP --------------------------------------------------------------------------
 
-/** Sends raw bytes; resolves with the status codes of the answers that came back (none when the server just closed). */
+/**
+ * Sends raw bytes; resolves with the status codes of the answers that came back (none when the
+ * server just closed) once the server has closed the connection, which it does after answering
+ * every one of the raw cases. `waitMs` is only a deadline for a server that never closes: a
+ * fixed 3 s wait for the answer once failed as "no answer" on a busy machine.
+ */
 function rawExchange(port: number, chunks: (string | Buffer)[], options: { endAfter?: boolean; waitMs?: number } = {}): Promise<number[]> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -379,7 +384,7 @@ function rawExchange(port: number, chunks: (string | Buffer)[], options: { endAf
       socket.destroy();
       resolve([...data.matchAll(/^HTTP\/1\.[01] (\d{3})/gm)].map((m) => Number(m[1])));
     };
-    const timer = setTimeout(done, options.waitMs ?? 3000);
+    const timer = setTimeout(done, options.waitMs ?? 60_000);
     socket.on('data', (d) => (data += d.toString('latin1')));
     socket.on('close', () => {
       clearTimeout(timer);

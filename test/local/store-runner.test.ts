@@ -81,3 +81,29 @@ test.serial('cancel on the real store: running jobs end terminated, the rest can
   t.deepEqual(jobs.map((j) => [j.name, j.status]), [['long1', JobStatus.terminated], ['long2', JobStatus.terminated], ['after', JobStatus.canceled]]);
   for (const p of await pids()) t.false(isAlive(p));
 });
+
+test.serial('queue depth: jobs claimed right after a reset the runner has not seen yet start and end in the new run', async (t) => {
+  const store = await openTempStore(t);
+  const dir = await tempDir();
+  const ran = path.join(dir, 'ran');
+  const wf = await store.createWorkflowFromPlan(makePlan({ jobs: [{ name: 'a', command: `echo a >> ${ran}` }, { name: 'b', command: `echo b >> ${ran}; exit 3` }] }));
+  await store.initializeJobs(wf.id);
+  const seenBefore = await store.getStatus(wf.id);
+  // "Rerun": a new run. The runner's first look at the workflow is the one from before it, as
+  // when the reset lands between the runner's look and its claim (a window a busy machine
+  // widens): the jobs it then claims are of the new run, not of the run it knows.
+  await store.resetStatus(wf.id);
+  await store.initializeJobs(wf.id);
+  const run = (await store.getStatus(wf.id)).run_id;
+  t.is(run, seenBefore.run_id + 1);
+  let looks = 0;
+  const client: RunnerClient = { ...storeClient(store), getProgress: async (id) => (looks++ === 0 ? seenBefore : store.getStatus(id)) };
+  // A runner that loses the jobs goes idle after 2 s instead of waiting for them for ever.
+  const runner = new JobRunner({ client, workflowId: wf.id, outputDir: dir, resources: await resources(), maxParallelJobs: 2, pollIntervalSeconds: 0.2, waitForNewJobsSeconds: 2 });
+  t.like(await runner.run(), { reason: 'complete', completed: 1, failed: 1 });
+  const jobs = (await store.listJobs(wf.id)).items;
+  t.deepEqual(jobs.map((j) => [j.name, j.status]), [['a', JobStatus.completed], ['b', JobStatus.failed]]);
+  const results = (await store.listResults(wf.id)).items;
+  t.deepEqual(results.map((r) => r.run_id), [run, run], 'both ended in the new run');
+  t.deepEqual((await readFile(ran, 'utf8')).trim().split('\n').sort(), ['a', 'b'], 'each ran once');
+});

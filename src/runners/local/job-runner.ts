@@ -507,10 +507,28 @@ export class JobRunner {
   /**
    * start_job for jobs spawned from the queue. A refused start (the workflow was canceled or
    * reset, or this node's lease ran out) means the job must not run here: it is killed
-   * unreported, like the copies of a lost lease.
+   * unreported, like the copies of a lost lease. Except when the run moved on between the
+   * loop's last look at the workflow and the claim (a reset, e.g. "rerun failed"): the claim
+   * then is of the new run, and the start is asked again with it. Killed, such a job stayed
+   * pending on the server for good (this node's lease never runs out) and the workflow never
+   * ended; a busy machine widens that window.
    */
   private async recordStarts(spawned: Running[]): Promise<void> {
     const refused = await this.session.recordStarts(spawned.map((e) => ({ job_id: e.job.id, run_id: e.runId })));
+    if (refused.size > 0) {
+      const progress = await this.session.progress();
+      const stale = progress ? spawned.filter((e) => refused.has(e.job.id) && e.runId < progress.run_id) : [];
+      if (progress && stale.length > 0) {
+        this.runId = Math.max(this.runId, progress.run_id);
+        const again = await this.session.recordStarts(stale.map((e) => ({ job_id: e.job.id, run_id: progress.run_id })));
+        for (const entry of stale) {
+          if (again.has(entry.job.id)) continue;
+          // Started in the new run: its end is reported with that run (see report()).
+          entry.runId = progress.run_id;
+          refused.delete(entry.job.id);
+        }
+      }
+    }
     for (const entry of spawned) if (refused.has(entry.job.id)) void this.terminate(entry, 'lease_lost');
   }
 
@@ -667,6 +685,8 @@ export class JobRunner {
           this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false });
           return;
         }
+        // The run its start was recorded in (recordStarts may have moved it on since it ended).
+        f.run_id = f.entry.runId;
         const files = f.entry.job.files;
         if (f.outcome.status === JobStatus.completed && files && files.length > 0) {
           f.result.files = await observeFiles(files, this.o.cwd ?? process.cwd());

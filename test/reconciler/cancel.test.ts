@@ -27,7 +27,10 @@ jobs:
     timeoutMs: 120_000,
   });
   const lines = () => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').filter(Boolean) : []);
-  await waitFor(() => lines().length === 2, 60_000, 'two jobs running');
+  // Started, and recorded as running (queue depth records a start on the runner's next turn:
+  // a cancel before that would find the two still pending and cancel them instead).
+  const runningInDb = async () => (await query<{ n: number }>(join(dir, '.torc', 'wf.db'), 'SELECT COUNT(*) AS n FROM jobs WHERE status = 4').catch(() => [{ n: 0 }]))[0]!.n;
+  await waitFor(async () => lines().length === 2 && (await runningInDb()) === 2, 60_000, 'two jobs running');
   const url = /REST API: (\S+)/.exec(reconcile.output().stderr)?.[1];
   t.truthy(url);
   const tokenFile = /--token-file (\S+)/.exec(reconcile.output().stderr)?.[1];

@@ -53,12 +53,21 @@ function startsByJob(log: string): Map<number, number> {
   return starts;
 }
 
-async function completedJobs(dbPath: string): Promise<number[]> {
-  if (!existsSync(dbPath)) return [];
+async function hasSchema(dbPath: string): Promise<boolean> {
+  if (!existsSync(dbPath)) return false;
   const db = await openReadOnly(dbPath);
   try {
     const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'jobs'");
-    if (tables[0]!.n === 0) return [];
+    return tables[0]!.n > 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function completedJobs(dbPath: string): Promise<number[]> {
+  if (!(await hasSchema(dbPath))) return [];
+  const db = await openReadOnly(dbPath);
+  try {
     return (await db.all<{ id: number }>('SELECT id FROM jobs WHERE status = 5')).map((r) => r.id);
   } finally {
     await db.close();
@@ -116,7 +125,9 @@ export async function crashTrial(seed: number, kills: number, spanMs: number): P
       const completed = await completedJobs(dbPath);
       out.completedAtKill.push(completed.length);
       guarded.push({ completed, starts: startsByJob(log) });
-      if (existsSync(dbPath)) {
+      // A kill during start-up may leave a database file whose schema was never committed
+      // (migrations run in one transaction): nothing stored yet, nothing to check.
+      if (await hasSchema(dbPath)) {
         const report = await checkDatabaseFile(dbPath);
         out.problems.push(...report.violations.map((v) => `after kill ${k + 1} (${out.kills[k]}): ${v}`));
       }

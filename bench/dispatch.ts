@@ -113,7 +113,7 @@ async function inProcessRate(store: Store, workflowId: number, jobs: number, cla
         if (claim.jobs.length === 0) return;
         for (const job of claim.jobs) {
           await store.startJob(job.id, runId, node.id);
-          await store.completeJob(job.id, JobStatus.completed, runId, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+          await store.completeJob(job.id, 'completed', runId, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
           done++;
         }
       }

@@ -54,15 +54,15 @@ await Promise.all(
       left += want - claim.jobs.length;
       if (claim.jobs.length === 0) return;
       if (mode === 'bulk') {
-        if (claim.jobs.some((j) => j.status !== JobStatus.running)) throw new Error('claim-and-start returned jobs that are not running');
-        const out = await client.completeJobs(workflowId, runId, claim.jobs.map((j) => ({ job_id: j.id, status: JobStatus.completed, ...result() })));
+        if (claim.jobs.some((j) => j.status !== 'running')) throw new Error('claim-and-start returned jobs that are not running');
+        const out = await client.completeJobs(workflowId, runId, claim.jobs.map((j) => ({ job_id: j.id, status: 'completed', ...result() })));
         requests++;
         if (!out.every((r) => r.ok)) throw new Error(`complete_jobs refused: ${JSON.stringify(out.find((r) => !r.ok))}`);
         done += out.length;
       } else {
         for (const job of claim.jobs) {
           await client.startJob(job.id, runId, node.id);
-          await client.completeJob(job.id, JobStatus.completed, runId, result());
+          await client.completeJob(job.id, 'completed', runId, result());
           requests += 2;
           done++;
         }

@@ -6,8 +6,10 @@
  */
 import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
+import { COMPLETION_STATUS_NAMES, type CompletionStatusName } from '../contract/status.js';
 import type {
   BulkItemResult,
+  ClaimedJobRecord,
   ClaimByResourcesRequest,
   ClaimNextOptions,
   CompleteJobItem,
@@ -23,7 +25,7 @@ import type {
 } from '../contract/client.js';
 import { GIB } from '../allocator/fit.js';
 import { formatDuration } from '../spec/units.js';
-import type { ComputeNodeRecord, EventRecord, FileRecord, SlurmSchedulerRecord } from '../store/records.js';
+import type { ComputeNodeRecord, EventRecord, FileRecord, ResultRecord, SlurmSchedulerRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
 import { BASE_PATH } from './route.js';
 import type { PageView, WorkflowActionModel, WorkflowStatusModel } from './views.js';
@@ -86,19 +88,7 @@ export interface ScheduledComputeNodeModel {
   updated_at: string;
 }
 
-export interface ResultModel {
-  id: number;
-  workflow_id: number;
-  job_id: number;
-  run_id: number;
-  attempt: number;
-  attempt_id: number;
-  compute_node_id: number | null;
-  return_code: number;
-  exec_time_minutes: number;
-  completion_time: string;
-  status: number;
-}
+export type ResultModel = ResultRecord;
 
 export interface ResourceRequirementsModel {
   id: number;
@@ -177,19 +167,20 @@ export class TorcClient implements RunnerClient {
 
   /** torc's create_workflow: an empty workflow. */
   async createWorkflow(model: WorkflowCreate): Promise<WorkflowModel> {
-    return this.call('POST', '/workflows', { body: model });
+    return workflowFromWire(await this.call('POST', '/workflows', { body: model }));
   }
 
   async listWorkflows(query: PageQuery = {}): Promise<PageView<WorkflowModel>> {
-    return this.call('GET', '/workflows', { query: { ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/workflows', { query: { ...query } });
+    return { ...page, items: page.items.map(workflowFromWire) };
   }
 
   async getWorkflow(workflowId: number): Promise<WorkflowModel> {
-    return this.call('GET', `/workflows/${id(workflowId)}`);
+    return workflowFromWire(await this.call('GET', `/workflows/${id(workflowId)}`));
   }
 
   async deleteWorkflow(workflowId: number): Promise<WorkflowModel> {
-    return this.call('DELETE', `/workflows/${id(workflowId)}`);
+    return workflowFromWire(await this.call('DELETE', `/workflows/${id(workflowId)}`));
   }
 
   async getWorkflowStatus(workflowId: number): Promise<WorkflowStatusModel> {
@@ -215,7 +206,8 @@ export class TorcClient implements RunnerClient {
   // ---- jobs --------------------------------------------------------------------------------
 
   async listJobs(workflowId: number, query: JobQuery = {}): Promise<PageView<JobRecord>> {
-    return this.call('GET', '/jobs', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/jobs', { query: { workflow_id: workflowId, ...query } });
+    return { ...page, items: page.items.map(jobFromWire) };
   }
 
   /** Every page of listJobs. */
@@ -230,7 +222,7 @@ export class TorcClient implements RunnerClient {
   }
 
   async getJob(jobId: number): Promise<JobRecord> {
-    return this.call('GET', `/jobs/${id(jobId)}`);
+    return jobFromWire(await this.call('GET', `/jobs/${id(jobId)}`));
   }
 
   // ---- RunnerClient ------------------------------------------------------------------------
@@ -271,7 +263,7 @@ export class TorcClient implements RunnerClient {
       scheduler_config_id: c.scheduler_config_id,
       compute_node_id: req.compute_node_id ?? null,
     };
-    return this.call('POST', `/workflows/${id(workflowId)}/claim_jobs_based_on_resources/${id(req.limit)}`, {
+    return claimFromWire(await this.call('POST', `/workflows/${id(workflowId)}/claim_jobs_based_on_resources/${id(req.limit)}`, {
       body,
       query: {
         sort_method: req.sort_method,
@@ -279,13 +271,13 @@ export class TorcClient implements RunnerClient {
         any_scheduler: req.any_scheduler,
         start_run_id: req.start_run_id ?? undefined,
       },
-    });
+    }));
   }
 
   async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options: ClaimNextOptions = {}): Promise<ClaimResponse> {
-    return this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, {
+    return claimFromWire(await this.call('POST', `/workflows/${id(workflowId)}/claim_next_jobs`, {
       query: { limit, compute_node_id: computeNodeId, start_run_id: options.start_run_id ?? undefined },
-    });
+    }));
   }
 
   /** Bulk start_job (one request, one transaction): per-job results in request order. */
@@ -308,12 +300,14 @@ export class TorcClient implements RunnerClient {
     await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`);
   }
 
-  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
-    await this.call('POST', `/jobs/${id(jobId)}/complete_job/${id(status)}/${id(runId)}`, { body: result });
+  async completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void> {
+    if (!(COMPLETION_STATUS_NAMES as readonly string[]).includes(status)) throw new InputError(`expected a completion status, got ${String(status)}`, 'status');
+    await this.call('POST', `/jobs/${id(jobId)}/complete_job/${status}/${id(runId)}`, { body: result });
   }
 
+  /** torc's model carries the rules as a JSON string; the contract's has them parsed. */
   async getFailureHandler(failureHandlerId: number): Promise<FailureHandlerModel> {
-    return this.call('GET', `/failure_handlers/${id(failureHandlerId)}`);
+    return failureHandlerFromWire(await this.call('GET', `/failure_handlers/${id(failureHandlerId)}`));
   }
 
   async retryJob(jobId: number, runId: number, request: RetryJobRequest): Promise<void> {
@@ -324,11 +318,13 @@ export class TorcClient implements RunnerClient {
   // ---- failure policy, reinitialize, actions (issue 6) ------------------------------------
 
   async listFailureHandlers(workflowId: number, query: PageQuery = {}): Promise<PageView<FailureHandlerModel>> {
-    return this.call('GET', '/failure_handlers', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', `/workflows/${id(workflowId)}/failure_handlers`, { query: { ...query } });
+    return { ...page, items: page.items.map(failureHandlerFromWire) };
   }
 
   async listFiles(workflowId: number, query: PageQuery = {}): Promise<PageView<FileRecord>> {
-    return this.call('GET', '/files', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/files', { query: { workflow_id: workflowId, ...query } });
+    return { ...page, items: page.items.map((f) => withNulls<FileRecord>(f, ['st_mtime'])) };
   }
 
   /** torc's process_changed_job_inputs: reinitialize with the files' times as seen by the caller. */
@@ -359,11 +355,13 @@ export class TorcClient implements RunnerClient {
   // ---- compute nodes and records -------------------------------------------------------------
 
   async listComputeNodes(workflowId: number, query: PageQuery & { is_active?: boolean } = {}): Promise<PageView<ComputeNodeModel>> {
-    return this.call('GET', '/compute_nodes', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/compute_nodes', { query: { workflow_id: workflowId, ...query } });
+    return { ...page, items: page.items.map((n) => withNulls<ComputeNodeModel>(n, ['scheduler_config_id', 'scheduler_job_id'])) };
   }
 
   async listResults(workflowId: number, query: PageQuery & { job_id?: number } = {}): Promise<PageView<ResultModel>> {
-    return this.call('GET', '/results', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, ...query } });
+    return { ...page, items: page.items.map((r) => withNulls<ResultModel>(r, ['compute_node_id'])) };
   }
 
   async listEvents(workflowId: number, query: PageQuery & { after_id?: number } = {}): Promise<PageView<EventRecord>> {
@@ -466,4 +464,33 @@ export function errorFrom(status: number, payload: unknown, what: string, raw = 
 function withMessage<E extends Error>(err: E, message: string): E {
   err.message = message;
   return err;
+}
+
+type WireModel = Record<string, unknown>;
+
+/** Puts back as null the listed fields the server left out (torc's models omit unset fields). */
+function withNulls<T>(o: WireModel, fields: readonly string[]): T {
+  const out: WireModel = { ...o };
+  for (const f of fields) if (out[f] === undefined) out[f] = null;
+  return out as T;
+}
+
+const JOB_NULLABLE = ['invocation_script', 'resource_requirements_id', 'scheduler_id', 'failure_handler_id', 'image', 'env', 'return_code', 'compute_node_id'] as const;
+
+function jobFromWire<T extends JobRecord = JobRecord>(o: WireModel): T {
+  return withNulls<T>(o, JOB_NULLABLE);
+}
+
+function claimFromWire(o: WireModel): ClaimResponse {
+  const jobs = (o.jobs as WireModel[] | undefined) ?? [];
+  return { jobs: jobs.map((j) => jobFromWire<ClaimedJobRecord>(j)), reason: (o.reason as string | undefined) ?? null };
+}
+
+function workflowFromWire(o: WireModel): WorkflowModel {
+  return withNulls<WorkflowModel>(o, ['description', 'schedule', 'default_image', 'resource_monitor_config', 'spec_hash', 'k8s_namespace', 'k8s_name', 'k8s_uid']);
+}
+
+function failureHandlerFromWire(o: WireModel): FailureHandlerModel {
+  const rules = typeof o.rules === 'string' ? (JSON.parse(o.rules) as FailureHandlerModel['rules']) : (o.rules as FailureHandlerModel['rules']);
+  return { id: o.id as number, workflow_id: o.workflow_id as number, name: o.name as string, rules };
 }

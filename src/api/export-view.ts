@@ -9,7 +9,7 @@ import type { TorcExport } from '../spec/torc-export.js';
 import { TORC_EXPORT_VERSION } from '../spec/torc-export.js';
 import type { Store } from '../store/index.js';
 import { readJobRelations } from '../store/export.js';
-import { statusName } from '../contract/status.js';
+import { eventView, omitNulls, resultView } from './views.js';
 
 export interface ExportOptions {
   results?: boolean;
@@ -17,9 +17,7 @@ export interface ExportOptions {
 }
 
 /** Drops null fields: torc's models leave absent what is not set. */
-function compact<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as T;
-}
+const compact = omitNulls;
 
 export async function buildTorcExport(store: Store, workflowId: number, options: ExportOptions = {}, now = new Date()): Promise<TorcExport> {
   const w = await store.getWorkflow(workflowId);
@@ -68,7 +66,7 @@ export async function buildTorcExport(store: Store, workflowId: number, options:
         name: j.name,
         command: j.command,
         invocation_script: j.invocation_script,
-        status: statusName(j.status),
+        status: j.status,
         cancel_on_blocking_job_failure: j.cancel_on_blocking_job_failure,
         supports_termination: j.supports_termination,
         depends_on_job_ids: relations.depends_on.get(j.id) ?? [],
@@ -79,7 +77,7 @@ export async function buildTorcExport(store: Store, workflowId: number, options:
         resource_requirements_id: j.resource_requirements_id,
         scheduler_id: j.scheduler_id,
         failure_handler_id: j.failure_handler_id,
-        attempt_id: j.attempt,
+        attempt_id: j.attempt_id,
         image: j.image,
         env: j.env,
       }),
@@ -104,16 +102,15 @@ export async function buildTorcExport(store: Store, workflowId: number, options:
   };
   if (options.results) {
     const results = await allOf((offset, limit) => store.listResults(workflowId, { offset, limit }));
-    doc.results = results.map((r) => ({ ...compact({ ...r, attempt: undefined }), attempt_id: r.attempt, status: statusName(r.status) }));
+    doc.results = results.map(resultView);
   }
   if (options.events) {
     const events = await allOf((offset, limit) => store.listEvents(workflowId, { offset, limit }));
-    doc.events = events.map((e) => ({
-      id: e.id,
-      workflow_id: e.workflow_id,
-      timestamp: Date.parse(e.timestamp),
-      data: typeof e.data === 'object' && e.data !== null && !Array.isArray(e.data) ? { category: e.category, ...e.data } : { category: e.category, value: e.data },
-    }));
+    // torc's events carry everything in data: the category goes in with the rest.
+    doc.events = events.map((e) => {
+      const { category, ...view } = eventView(e);
+      return { ...view, data: { category, ...view.data } };
+    });
   }
   return doc;
 }

@@ -127,6 +127,6 @@ export function paramSchema(spec: ParamSpec): Record<string, unknown> {
       return s;
     }
     case 'job_status':
-      return { $ref: '#/components/schemas/job_status' };
+      return { $ref: '#/components/schemas/job_status_param' };
   }
 }

@@ -58,7 +58,7 @@ class BarView implements ProgressView {
   }
 
   runnerEvent(e: RunnerEvent): void {
-    if (e.type === 'job_finished' && e.outcome.status !== 5) {
+    if (e.type === 'job_finished' && e.outcome.status !== 'completed') {
       this.above(`job ${e.job.name} (id ${e.job.id}) ${describeOutcome(e)}`);
     }
   }
@@ -121,7 +121,7 @@ class LogView implements ProgressView {
   }
 
   runnerEvent(e: RunnerEvent): void {
-    if (e.type === 'job_finished' && e.outcome.status !== 5) this.log(`job ${e.job.name} (id ${e.job.id}) ${describeOutcome(e)}`);
+    if (e.type === 'job_finished' && e.outcome.status !== 'completed') this.log(`job ${e.job.name} (id ${e.job.id}) ${describeOutcome(e)}`);
     if (e.type === 'warning') this.log(`warning: ${e.message}`);
   }
 
@@ -137,6 +137,6 @@ class LogView implements ProgressView {
 }
 
 function describeOutcome(e: Extract<RunnerEvent, { type: 'job_finished' }>): string {
-  const what = e.outcome.status === 8 ? 'terminated' : e.outcome.status === 6 ? 'failed' : `ended with status ${e.outcome.status}`;
+  const what = e.outcome.status === 'terminated' || e.outcome.status === 'failed' ? e.outcome.status : `ended ${e.outcome.status}`;
   return `${what} (return code ${e.outcome.return_code})`;
 }

@@ -121,7 +121,7 @@ export function logRunnerEvent(event: RunnerEvent, quiet = false): void {
       if (!quiet) log(`job ${event.job.name} (id ${event.job.id}) started, pid ${event.pid}`);
       break;
     case 'job_finished':
-      if (!quiet || event.outcome.status !== 5) log(`job ${event.job.name} (id ${event.job.id}) finished: status ${event.outcome.status}, return code ${event.outcome.return_code}`);
+      if (!quiet || event.outcome.status !== 'completed') log(`job ${event.job.name} (id ${event.job.id}) finished: status ${event.outcome.status}, return code ${event.outcome.return_code}`);
       break;
     case 'warning':
       log(`warning: ${event.message}`);

@@ -7,18 +7,22 @@
  */
 import type { ResourceNeed, RunnerCapacity, SortMethod } from '../allocator/types.js';
 import type { Plan, PlanFailureRule } from '../spec/plan.js';
+import type { CompletionStatusName, JobStatusName } from './status.js';
 
-/** A job as the API shows it (torc's JobModel plus our fields). */
+/**
+ * A job as the API shows it: torc's JobModel (string status, attempt_id) plus our fields. On the
+ * wire a null field is left out, as torc's server does (contract/wire.ts).
+ */
 export interface JobRecord {
   id: number;
   workflow_id: number;
   name: string;
   command: string;
   invocation_script: string | null;
-  /** torc status code (contract/status.ts). */
-  status: number;
+  /** torc's job_status (contract/status.ts); the store keeps torc's integer codes inside. */
+  status: JobStatusName;
   /** 1 for the first try; + 1 on each retry or requeue of an orphan. */
-  attempt: number;
+  attempt_id: number;
   resource_requirements_id: number | null;
   scheduler_id: number | null;
   failure_handler_id: number | null;
@@ -94,8 +98,8 @@ export interface BulkItemResult {
 
 export interface CompleteJobItem extends CompleteJobResult {
   job_id: number;
-  /** Completion status code (5 completed, 6 failed, 8 terminated, …). */
-  status: number;
+  /** Completion status: completed, failed, canceled, terminated or pending_failed. */
+  status: CompletionStatusName;
 }
 
 export interface CompleteJobResult {
@@ -169,7 +173,7 @@ export interface RunnerClient {
   claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse>;
   claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options?: ClaimNextOptions): Promise<ClaimResponse>;
   startJob(jobId: number, runId: number, computeNodeId: number): Promise<void>;
-  completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void>;
+  completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void>;
   /**
    * Bulk forms (issue 9): many jobs in one call / transaction. Optional: a runner whose client
    * lacks them makes the single calls. Items succeed or fail one by one.

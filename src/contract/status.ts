@@ -1,7 +1,9 @@
 import os from 'node:os';
 
 /**
- * Job states with torc's integer codes (kept for API compatibility).
+ * Job states: torc's names (its job_status enum: what the API, the contract and every runner
+ * use) and torc's integer codes (what the store keeps in its status column; `statusName` and
+ * `parseStatus` convert at the store's edge).
  * uninitialized → ready/blocked → pending (claimed) → running → completed/failed/terminated/…
  */
 export const JobStatus = {
@@ -45,14 +47,12 @@ export function isTerminal(code: number): boolean {
   return code >= JobStatus.completed;
 }
 
-/** States a job may be completed into (`complete_job/{status}`). */
-export const COMPLETION_STATUSES: readonly JobStatusCode[] = [
-  JobStatus.completed,
-  JobStatus.failed,
-  JobStatus.canceled,
-  JobStatus.terminated,
-  JobStatus.pending_failed,
-];
+/** States a job may be completed into (`complete_job/{status}`), by name. */
+export const COMPLETION_STATUS_NAMES = ['completed', 'failed', 'canceled', 'terminated', 'pending_failed'] as const;
+export type CompletionStatusName = (typeof COMPLETION_STATUS_NAMES)[number];
+
+/** The same states by code (the store's column). */
+export const COMPLETION_STATUSES: readonly JobStatusCode[] = COMPLETION_STATUS_NAMES.map((n) => JobStatus[n]);
 
 /** The return_code reported for a process ended by a signal: 128 + its number, as a shell says. */
 export function signalReturnCode(signal: NodeJS.Signals): number {

@@ -135,6 +135,11 @@ export interface PlanSettings {
   schedule: string | null;
   default_image: string | null;
   resource_monitor: unknown;
+  /** torc workflow fields a spec does not set but torc's API stores and shows (create/update_workflow). */
+  compute_node_wait_for_healthy_database_minutes?: number;
+  compute_node_min_time_for_new_jobs_seconds?: number;
+  /** torc's slurm_defaults as given to update_workflow (a spec's are merged into its schedulers). */
+  slurm_defaults?: Record<string, unknown> | null;
 }
 
 export interface Plan {

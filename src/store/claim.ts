@@ -154,7 +154,8 @@ async function applyDecision(
   }
   const read = rows ?? (await tx.all<ClaimedRow>(`${CLAIMED_ROWS_SQL} WHERE jobs.id IN (SELECT value FROM json_each(?))`, [ids]));
   const byId = new Map(read.map((r) => [r.id, r]));
-  return decision.claimed.map((c) => ({ ...toClaimed(byId.get(c.job_id)!, c.nodes), status, compute_node_id: computeNodeId }));
+  const statusName = start ? 'running' : 'pending';
+  return decision.claimed.map((c) => ({ ...toClaimed(byId.get(c.job_id)!, c.nodes), status: statusName, compute_node_id: computeNodeId }));
 }
 
 /** claim_jobs_based_on_resources. Call inside a write transaction. */

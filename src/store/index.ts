@@ -35,6 +35,7 @@ import {
   toEvent,
   toFailureHandler,
   toJob,
+  toResult,
   toUserData,
   toWorkflow,
   type ActionRecord,
@@ -543,9 +544,9 @@ export class Store {
     const cond = options?.jobId !== undefined ? 'workflow_id = ? AND job_id = ?' : 'workflow_id = ?';
     const params = options?.jobId !== undefined ? [workflowId, options.jobId] : [workflowId];
     return this.db.read(async (q) => {
-      const rows = await q.all<ResultRecord>(`SELECT * FROM results WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const rows = await q.all(`SELECT * FROM results WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
       const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM results WHERE ${cond}`, params);
-      return { items: rows, total: total!.n };
+      return { items: rows.map(toResult), total: total!.n };
     });
   }
 

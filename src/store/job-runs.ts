@@ -82,7 +82,7 @@ export async function startJobsInTx(
     if (r.status !== S.pending) return fail(new ConflictError(`job ${jobId} is ${statusName(r.status)}, not pending`));
     if (r.n_workflow_id === null || r.n_workflow_id !== r.workflow_id) return fail(new NotFoundError(`compute node ${computeNodeId} of workflow ${r.workflow_id}`));
     if (!r.n_active) return fail(new ConflictError(`compute node ${computeNodeId} is no longer active; register again`));
-    return { ok: true, value: { ...toJob(r), status: S.running, compute_node_id: computeNodeId } };
+    return { ok: true, value: { ...toJob(r), status: 'running', compute_node_id: computeNodeId } };
   });
   const valid = outcomes.flatMap((o) => (o.ok ? [o.value.id] : []));
   if (valid.length > 0) {
@@ -148,7 +148,7 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
     seen.add(item.job_id);
     if (item.run_id !== r.w_run_id) return fail(new ConflictError(`run_id ${item.run_id} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
     if (r.status !== S.running) return fail(new ConflictError(`job ${item.job_id} is ${statusName(r.status)}, not running`));
-    return { ok: true, value: { job: { ...toJob(r), status: item.status, return_code: item.result.return_code } } };
+    return { ok: true, value: { job: { ...toJob(r), status: statusName(item.status), return_code: item.result.return_code } } };
   });
 
   // Files a completed job observed must be its own inputs or outputs.

@@ -4,6 +4,7 @@
  */
 import type { PlanFailureRule, PlanSettings, ResourceNeed } from '../spec/plan.js';
 import type { ComputeNodeRegistration, JobRecord } from '../contract/client.js';
+import { statusName, type JobStatusName } from '../contract/status.js';
 
 export type { JobRecord };
 
@@ -106,18 +107,19 @@ export interface ResultRecord {
   workflow_id: number;
   job_id: number;
   run_id: number;
-  attempt: number;
+  attempt_id: number;
   compute_node_id: number | null;
   return_code: number;
   exec_time_minutes: number;
   completion_time: string;
-  status: number;
+  status: JobStatusName;
 }
 
 export interface EventRecord {
   id: number;
   workflow_id: number;
-  timestamp: string;
+  /** Milliseconds since the epoch (torc's event timestamp). */
+  timestamp: number;
   category: string;
   data: unknown;
 }
@@ -162,8 +164,8 @@ export function toJob(r: R): JobRecord {
     name: r.name as string,
     command: r.command as string,
     invocation_script: (r.invocation_script as string | null) ?? null,
-    status: r.status as number,
-    attempt: r.attempt as number,
+    status: statusName(r.status as number),
+    attempt_id: r.attempt as number,
     resource_requirements_id: (r.resource_requirements_id as number | null) ?? null,
     scheduler_id: (r.scheduler_id as number | null) ?? null,
     failure_handler_id: (r.failure_handler_id as number | null) ?? null,
@@ -212,11 +214,27 @@ export function toComputeNode(r: R): ComputeNodeRecord {
   return { ...(rest as Omit<ComputeNodeRecord, 'is_active'>), is_active: bool(active) };
 }
 
+export function toResult(r: R): ResultRecord {
+  return {
+    id: r.id as number,
+    workflow_id: r.workflow_id as number,
+    job_id: r.job_id as number,
+    run_id: r.run_id as number,
+    attempt_id: r.attempt as number,
+    compute_node_id: (r.compute_node_id as number | null) ?? null,
+    return_code: r.return_code as number,
+    exec_time_minutes: r.exec_time_minutes as number,
+    completion_time: r.completion_time as string,
+    status: statusName(r.status as number),
+  };
+}
+
+/** Event times are stored as ISO 8601 text (sortable, readable in the file) and shown as epoch ms. */
 export function toEvent(r: R): EventRecord {
   return {
     id: r.id as number,
     workflow_id: r.workflow_id as number,
-    timestamp: r.timestamp as string,
+    timestamp: Date.parse(r.timestamp as string),
     category: r.category as string,
     data: json(r.data),
   };

@@ -31,27 +31,27 @@ export interface RetryOutcome {
 export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, runId: number, req: RetryJobRequest, now: string): Promise<RetryOutcome> {
   if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
   if (wf.status === 'canceled') throw new ConflictError(`workflow ${wf.id} is canceled: nothing is retried`);
-  if (job.status !== S.running) {
+  if (job.status !== 'running') {
     throw new ConflictError(
-      `job ${job.id} is ${statusName(job.status)}; only a running job's failed attempt can be retried (reset_status with failed_only re-runs finished ones)`,
+      `job ${job.id} is ${job.status}; only a running job's failed attempt can be retried (reset_status with failed_only re-runs finished ones)`,
     );
   }
   if (job.failure_handler_id === null) throw new ConflictError(`job ${job.id} has no failure handler`);
   const handler = await tx.get<{ rules: string }>('SELECT rules FROM failure_handlers WHERE id = ?', [job.failure_handler_id]);
   const rules = handler ? (JSON.parse(handler.rules) as PlanFailureRule[]) : null;
   if (req.return_code === 0) throw new InputError('an attempt that returned 0 succeeded; complete it instead', 'return_code');
-  const decision = decideFailure(rules, req.return_code, job.attempt);
+  const decision = decideFailure(rules, req.return_code, job.attempt_id);
   if (decision.action !== 'retry') {
-    throw new ConflictError(`job ${job.id} attempt ${job.attempt} (return code ${req.return_code}) is not retried: ${decision.reason.replaceAll('_', ' ')}`);
+    throw new ConflictError(`job ${job.id} attempt ${job.attempt_id} (return code ${req.return_code}) is not retried: ${decision.reason.replaceAll('_', ' ')}`);
   }
-  if (req.max_retries !== undefined && job.attempt > req.max_retries) {
-    throw new ConflictError(`job ${job.id} attempt ${job.attempt} is past max_retries ${req.max_retries}`);
+  if (req.max_retries !== undefined && job.attempt_id > req.max_retries) {
+    throw new ConflictError(`job ${job.id} attempt ${job.attempt_id} is past max_retries ${req.max_retries}`);
   }
   const status = req.status === 'terminated' ? S.terminated : S.failed;
   await tx.run(
     `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [wf.id, job.id, runId, job.attempt, job.compute_node_id, req.return_code, req.exec_time_minutes, req.completion_time, status],
+    [wf.id, job.id, runId, job.attempt_id, job.compute_node_id, req.return_code, req.exec_time_minutes, req.completion_time, status],
   );
   const resources = await raiseRequirements(tx, job, wf, decision.rule, now);
   const res = await tx.run(
@@ -61,14 +61,14 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
     [req.return_code, job.id],
   );
   if (res.changes !== 1) throw new Error(`retry of job ${job.id} changed ${res.changes} rows`);
-  const attempt = job.attempt + 1;
+  const attempt = job.attempt_id + 1;
   await tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'job_retried', ?)`, [
     wf.id,
     now,
     JSON.stringify({
       job_id: job.id,
       name: job.name,
-      failed_attempt: job.attempt,
+      failed_attempt: job.attempt_id,
       attempt,
       return_code: req.return_code,
       status: statusName(status),
@@ -77,7 +77,7 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
     }),
   ]);
   return {
-    job: { ...job, status: S.ready, attempt, return_code: req.return_code, compute_node_id: null },
+    job: { ...job, status: 'ready', attempt_id: attempt, return_code: req.return_code, compute_node_id: null },
     attempt,
     rule_index: decision.rule_index,
     resources,

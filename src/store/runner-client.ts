@@ -5,6 +5,7 @@
  * against the REST API, which calls the same Store methods.
  */
 import { httpStatusOfError } from '../errors.js';
+import type { CompletionStatusName } from '../contract/status.js';
 import type { Plan } from '../spec/plan.js';
 import { Store, type ItemOutcome } from './index.js';
 import type {
@@ -67,7 +68,7 @@ export class StoreRunnerClient implements OperatorClient {
     this.onChange();
   }
 
-  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
+  async completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void> {
     await this.store.completeJob(jobId, status, runId, result);
     this.onChange();
   }

@@ -35,7 +35,7 @@ test('seed: 32 CPUs / 128 GB runner, three 16-CPU / 64 GB jobs → exactly two c
   });
   t.is(res.status, 200);
   t.deepEqual(names(res.json), ['A', 'B']);
-  t.true(res.json.jobs.every((j: { status: number }) => j.status === JobStatus.pending));
+  t.true(res.json.jobs.every((j: { status: string }) => j.status === 'pending'));
   t.deepEqual(await readyNames(api, wf), ['C']);
   t.is((await api.client.getProgress(wf)).counts.pending, 2);
   // A second claim with the same (now used) capacity still finds C: the server does not track runner usage.
@@ -198,7 +198,7 @@ async function runAll(api: TestApi, wf: number, claimed: ClaimResponse, nodeId: 
   const { run_id } = await api.client.getProgress(wf);
   for (const job of claimed.jobs) await api.client.startJob(job.id, run_id, nodeId);
   for (const job of claimed.jobs) {
-    await api.client.completeJob(job.id, JobStatus.completed, run_id, {
+    await api.client.completeJob(job.id, 'completed', run_id, {
       return_code: 0,
       exec_time_minutes: 0.5,
       completion_time: new Date().toISOString(),

@@ -21,7 +21,7 @@ test('errors keep their class, message and field across HTTP', async (t) => {
 
   const claimed = await api.client.claimNextJobs(wf, 1);
   const conflict = await t.throwsAsync(() =>
-    api.client.completeJob(claimed.jobs[0]!.id, JobStatus.completed, 1, { return_code: 0, exec_time_minutes: 0, completion_time: 'now' }),
+    api.client.completeJob(claimed.jobs[0]!.id, 'completed', 1, { return_code: 0, exec_time_minutes: 0, completion_time: 'now' }),
   );
   t.true(conflict instanceof ConflictError);
   t.regex(conflict!.message, /pending, not running/);

@@ -57,7 +57,7 @@ test('409: complete_job with a wrong run_id, or for a job that is not running, c
   t.is((await api.http('POST', `/jobs/${a}/complete_job/completed/1`, { body: RESULT })).status, 200);
   await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/1`, RESULT);
   t.is((await api.client.listResults(wf)).total_count, 1);
-  t.is((await api.client.getJob(b)).status, JobStatus.ready);
+  t.is((await api.client.getJob(b)).status, 'ready');
 });
 
 test('409: start_job on a stale run, on a job not pending, or on a deactivated node changes nothing', async (t) => {

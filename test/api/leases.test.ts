@@ -24,7 +24,7 @@ test('jobs of a node whose lease expired are requeued by the server and finish e
   // No heartbeat: the lease runs out and the sweeper requeues both jobs (one running, one pending).
   await waitFor(async () => (await api.client.getProgress(wf)).counts.ready === 3, 60_000, 'the jobs to be requeued');
   const jobs = (await api.client.listJobs(wf)).items;
-  for (const id of claimed.jobs.map((j) => j.id)) t.is(jobs.find((j) => j.id === id)!.attempt, 2, `job ${id} is on its second attempt`);
+  for (const id of claimed.jobs.map((j) => j.id)) t.is(jobs.find((j) => j.id === id)!.attempt_id, 2, `job ${id} is on its second attempt`);
   t.false((await api.client.listComputeNodes(wf)).items[0]!.is_active);
   t.true(lines.some((l) => /leases expired: compute nodes/.test(l)));
   // The dead node's late calls are refused; a healthy node finishes the work.
@@ -35,7 +35,7 @@ test('jobs of a node whose lease expired are requeued by the server and finish e
   t.is(again.jobs.length, 3);
   for (const j of again.jobs) {
     await api.client.startJob(j.id, 1, healthy.id);
-    await api.client.completeJob(j.id, JobStatus.completed, 1, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+    await api.client.completeJob(j.id, 'completed', 1, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
   }
   t.true((await api.client.getProgress(wf)).is_complete);
 });

@@ -32,8 +32,8 @@ test('a runner over HTTP retries a failed attempt after its recovery script; the
   t.like(await runner.run(), { reason: 'complete', completed: 2, retried: 1, failed: 0 });
   t.is(readFileSync(path.join(dir, 'fixed'), 'utf8'), '7\n');
   const [flaky, after] = (await api.client.listJobs(wf)).items;
-  t.like(flaky, { status: JobStatus.completed, attempt: 2 });
-  t.like(after, { status: JobStatus.completed, attempt: 1 });
+  t.like(flaky, { status: 'completed', attempt_id: 2 });
+  t.like(after, { status: 'completed', attempt_id: 1 });
   t.true(events.includes('job_retried'));
   t.regex(readFileSync(path.join(dir, 'job_stdio', `job_${flaky!.id}_1.e`), 'utf8'), /attempt 1 returned 7; running the recovery script/);
   t.true(existsSync(path.join(dir, 'job_stdio', `job_${flaky!.id}_2.o`)), 'the second attempt has its own files');

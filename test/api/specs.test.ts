@@ -42,7 +42,7 @@ test('a YAML spec creates a workflow with its jobs: 201 {workflow_id}', async (t
   t.is(wf.name, 'seed');
   const jobs = await api.client.listJobs(id);
   t.deepEqual(jobs.items.map((j) => j.name), ['job_1', 'job_2', 'job_3', 'report']);
-  t.true(jobs.items.every((j) => j.status === JobStatus.uninitialized));
+  t.true(jobs.items.every((j) => j.status === 'uninitialized'));
   const rr = await api.client.listResourceRequirements(id);
   const half = rr.items.find((r) => r.name === 'half')!;
   t.is(half.memory, '64g');
@@ -129,7 +129,7 @@ test('end to end over HTTP: spec → initialize → seed claims → start → co
     t.true(claim.json.jobs.length <= 2, 'never more than two half-size jobs at once');
     rounds++;
     for (const job of claim.json.jobs) await api.client.startJob(job.id, run_id, node.id);
-    for (const job of claim.json.jobs) await api.client.completeJob(job.id, JobStatus.completed, run_id, result);
+    for (const job of claim.json.jobs) await api.client.completeJob(job.id, 'completed', run_id, result);
   }
   t.is(rounds, 3, 'A+B, then C with report still blocked, then report');
   const status = await api.client.getWorkflowStatus(wf);

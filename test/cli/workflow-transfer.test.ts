@@ -196,7 +196,7 @@ test("a document in torc's own shape imports: duplicate job names, the implicit 
   const store = await Store.open(db);
   t.teardown(() => store.close());
   const jobs = (await store.listJobs(1)).items;
-  t.deepEqual(jobs.map((j) => [j.name, j.status]), [['work', 0], ['work (id 201)', 0], ['report', 0]]);
+  t.deepEqual(jobs.map((j) => [j.name, j.status]), [['work', 'uninitialized'], ['work (id 201)', 'uninitialized'], ['report', 'uninitialized']]);
   t.deepEqual(await store.listJobBlockers(jobs[2]!.id), [jobs[0]!.id, jobs[1]!.id].sort((x, y) => x - y));
   t.deepEqual((await store.listResourceRequirements(1)).map((r) => r.name).filter((n) => n !== 'default'), ['small']);
   t.deepEqual((await store.getWorkflow(1)).settings.resource_monitor, { enabled: true, granularity: 'time_series', sample_interval_seconds: 5, generate_plots: false });

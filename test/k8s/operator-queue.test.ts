@@ -142,7 +142,7 @@ test.serial('a pod still running well past its runtime limit (its node stopped r
   const store = await Store.open(db);
   t.teardown(() => store.close());
   const [rec] = await waitFor(() => store.findWorkflowsByK8sName(c.namespace, 'stuck'), 'the workflow in the store');
-  await waitFor(async () => (await store.listJobs(rec!.id)).items[0]?.status === 8, 'the job to end terminated', 60_000);
+  await waitFor(async () => (await store.listJobs(rec!.id)).items[0]?.status === 'terminated', 'the job to end terminated', 60_000);
   const events = (await wf.core.listNamespacedEvent({ namespace: c.namespace, fieldSelector: 'involvedObject.name=stuck' })).items;
   t.true(events.some((e) => e.reason === 'JobRuntimeExceeded'));
   t.deepEqual((await wf.pods()).filter((p: V1Pod) => !p.metadata?.deletionTimestamp), [], 'its pod was deleted');

@@ -225,13 +225,13 @@ test.serial('a canceled workflow stops its running pods and ends Canceled', asyn
   t.teardown(() => store.close());
   const rec = await waitFor(async () => (await store.findWorkflowsByK8sName(c.namespace, 'cancel-me'))[0], 'the workflow in the store');
   // Running in the store (not only the pod): a pending job would simply be canceled.
-  await waitFor(async () => (await store.listJobs(rec.id, { name: 'long' })).items[0]?.status === 4, 'the long job to run');
+  await waitFor(async () => (await store.listJobs(rec.id, { name: 'long' })).items[0]?.status === 'running', 'the long job to run');
   await store.cancelWorkflow(rec.id);
   const done = await wf.waitForPhase('cancel-me', 'Canceled');
   t.is(done.status?.counts?.running, 0);
   await waitFor(async () => (await wf.pods()).every((p) => p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded' || p.metadata?.deletionTimestamp) || (await wf.pods()).length === 0, 'the pod to stop', 90_000);
   const long = (await store.listJobs(rec.id, { name: 'long' })).items[0]!;
-  t.is(long.status, 8, 'the running job ended terminated');
+  t.is(long.status, 'terminated', 'the running job ended terminated');
 });
 
 test.serial('a spec the schema accepts but the planner refuses: status Failed with SpecValid=False and a Warning event', async (t) => {

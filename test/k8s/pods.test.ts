@@ -13,7 +13,7 @@ import { FakeCluster } from '../support/k8s/cluster.js';
 function job(over: Partial<ClaimedJobRecord> = {}): ClaimedJobRecord {
   return {
     id: 42, workflow_id: 7, name: 'train_{lr}_001', command: 'python train.py --lr 0.1', invocation_script: null,
-    status: JobStatus.pending, attempt: 2, resource_requirements_id: 1, scheduler_id: null, failure_handler_id: null,
+    status: 'pending', attempt_id: 2, resource_requirements_id: 1, scheduler_id: null, failure_handler_id: null,
     cancel_on_blocking_job_failure: true, supports_termination: false, image: 'pytorch/pytorch:2.3', env: { SEED: '1' },
     return_code: null, compute_node_id: null,
     resources: { num_cpus: 2, memory_bytes: 4 * 1024 ** 3, num_gpus: 1, num_nodes: 1, runtime_seconds: 1800 },
@@ -110,20 +110,20 @@ test('pod status → job outcome', (t) => {
   t.like(podOutcome({ metadata: {}, status: { phase: 'Pending' } }), { state: 'pending' });
   t.like(podOutcome({ metadata: {}, spec: { nodeName: 'n', containers: [] }, status: { phase: 'Running', startTime: new Date('2024-01-01T00:00:00Z') } }),
     { state: 'running', node: 'n', startedAt: '2024-01-01T00:00:00.000Z' });
-  t.like(podOutcome(terminated(0, 'Completed', 'Succeeded')), { state: 'finished', status: JobStatus.completed, returnCode: 0 });
-  t.like(podOutcome(terminated(3, 'Error', 'Failed')), { state: 'finished', status: JobStatus.failed, returnCode: 3 });
-  t.like(podOutcome(terminated(137, 'OOMKilled', 'Failed')), { state: 'finished', status: JobStatus.failed, returnCode: OOM_EXIT_CODE, reason: 'OOMKilled' });
-  t.like(podOutcome(terminated(143, 'Error', 'Failed', { reason: 'DeadlineExceeded' })), { status: JobStatus.terminated, reason: 'DeadlineExceeded', returnCode: 143 });
-  t.like(podOutcome(terminated(137, 'Error', 'Failed', { reason: 'Evicted' })), { status: JobStatus.terminated, reason: 'Evicted' });
-  t.like(podOutcome({ metadata: {}, status: { phase: 'Failed', reason: 'OutOfcpu' } }), { status: JobStatus.terminated, reason: 'OutOfcpu', returnCode: 143 });
+  t.like(podOutcome(terminated(0, 'Completed', 'Succeeded')), { state: 'finished', status: 'completed', returnCode: 0 });
+  t.like(podOutcome(terminated(3, 'Error', 'Failed')), { state: 'finished', status: 'failed', returnCode: 3 });
+  t.like(podOutcome(terminated(137, 'OOMKilled', 'Failed')), { state: 'finished', status: 'failed', returnCode: OOM_EXIT_CODE, reason: 'OOMKilled' });
+  t.like(podOutcome(terminated(143, 'Error', 'Failed', { reason: 'DeadlineExceeded' })), { status: 'terminated', reason: 'DeadlineExceeded', returnCode: 143 });
+  t.like(podOutcome(terminated(137, 'Error', 'Failed', { reason: 'Evicted' })), { status: 'terminated', reason: 'Evicted' });
+  t.like(podOutcome({ metadata: {}, status: { phase: 'Failed', reason: 'OutOfcpu' } }), { status: 'terminated', reason: 'OutOfcpu', returnCode: 143 });
   // Deleted while running (the watch's DELETED event), or marked for deletion.
-  t.like(podOutcome({ metadata: {}, status: { phase: 'Running' } }, true), { status: JobStatus.terminated, reason: 'Deleted' });
-  t.like(podOutcome({ metadata: { deletionTimestamp: new Date() }, status: { phase: 'Running' } }), { status: JobStatus.terminated });
+  t.like(podOutcome({ metadata: {}, status: { phase: 'Running' } }, true), { status: 'terminated', reason: 'Deleted' });
+  t.like(podOutcome({ metadata: { deletionTimestamp: new Date() }, status: { phase: 'Running' } }), { status: 'terminated' });
   // A job that finished before its pod was deleted keeps its result.
-  t.like(podOutcome(terminated(0, 'Completed', 'Succeeded'), true), { status: JobStatus.completed });
+  t.like(podOutcome(terminated(0, 'Completed', 'Succeeded'), true), { status: 'completed' });
   t.like(podOutcome({
     metadata: {}, status: { phase: 'Pending', containerStatuses: [{ name: 'job', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'InvalidImageName' } } }] },
-  }), { state: 'finished', status: JobStatus.failed, reason: 'InvalidImageName' });
+  }), { state: 'finished', status: 'failed', reason: 'InvalidImageName' });
   t.like(podOutcome({
     metadata: {}, status: { phase: 'Pending', containerStatuses: [{ name: 'job', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] },
   }), { state: 'pending', reason: 'ImagePullBackOff' });

@@ -51,7 +51,7 @@ test.serial('queue depth: never more than N jobs at once; every job completes on
   const peak = Math.max(...concurrentAtStarts(intervals).map((c) => c.length));
   t.true(peak <= 3, `peak concurrency ${peak}`);
   for (const job of client.allJobs()) {
-    t.is(job.status, JobStatus.completed);
+    t.is(job.status, 'completed');
     t.is(client.starts.get(job.id), 1);
     t.is(await readFile(path.join(dir, 'job_stdio', `job_${job.id}_1.o`), 'utf8'), `out ${job.id - 1}\n`);
     t.true(existsSync(path.join(dir, 'job_stdio', `job_${job.id}_1.e`)));
@@ -107,9 +107,9 @@ test.serial('a job over its runtime is terminated (status 8); its neighbour comp
   const { runner: r } = await runner(client, dir);
   const summary = await r.run();
   t.is(summary.reason, 'complete');
-  t.is(client.job(slow!.id).status, JobStatus.terminated);
+  t.is(client.job(slow!.id).status, 'terminated');
   t.is(client.job(slow!.id).return_code, 143);
-  t.is(client.job(quick!.id).status, JobStatus.completed);
+  t.is(client.job(quick!.id).status, 'completed');
   t.like(summary, { completed: 1, terminated: 1, failed: 0 });
 });
 
@@ -119,7 +119,7 @@ test.serial('a failing job is reported failed with its return code', async (t) =
   const [job] = client.addJobs([{ name: 'bad', command: 'echo oops >&2; exit 4' }]);
   const { runner: r } = await runner(client, dir);
   t.like(await r.run(), { failed: 1, reason: 'complete' });
-  t.is(client.job(job!.id).status, JobStatus.failed);
+  t.is(client.job(job!.id).status, 'failed');
   t.is(client.job(job!.id).return_code, 4);
   t.is(await readFile(path.join(dir, 'job_stdio', `job_${job!.id}_1.e`), 'utf8'), 'oops\n');
 });
@@ -158,7 +158,7 @@ test.serial('stop() terminates every child (no orphans) and leaves the jobs for 
   for (const leader of before.filter((_, i) => i % 2 === 0)) t.deepEqual(groupMembers(leader), []);
   // Not completed: the node's deactivation put them back to ready with a new attempt.
   t.deepEqual(client.completions, []);
-  for (const j of added) t.like(client.job(j.id), { status: JobStatus.ready, attempt: 2 });
+  for (const j of added) t.like(client.job(j.id), { status: 'ready', attempt_id: 2 });
 });
 
 test.serial("stop({report: 'terminated'}) records the killed jobs as terminated", async (t) => {
@@ -170,7 +170,7 @@ test.serial("stop({report: 'terminated'}) records the killed jobs as terminated"
   await waitFor(async () => (await pids()).length === 4, 60_000, 'jobs to start');
   await r.stop({ report: 'terminated' });
   t.like(await run, { reason: 'stopped', terminated: 2, requeued: 0 });
-  for (const j of added) t.is(client.job(j.id).status, JobStatus.terminated);
+  for (const j of added) t.is(client.job(j.id).status, 'terminated');
   for (const p of await pids()) t.false(isAlive(p));
 });
 
@@ -187,8 +187,8 @@ test.serial('a canceled workflow: running jobs are terminated and reported, noth
   await waitFor(async () => (await pids()).length === 4 && added.every((j) => client.job(j.id).status === JobStatus.running), 60_000, 'jobs to start');
   client.cancel();
   t.like(await run, { reason: 'canceled', terminated: 2 });
-  for (const j of added) t.is(client.job(j.id).status, JobStatus.terminated);
-  t.is(client.job(waiting!.id).status, JobStatus.canceled);
+  for (const j of added) t.is(client.job(j.id).status, 'terminated');
+  t.is(client.job(waiting!.id).status, 'canceled');
   t.is(client.starts.get(waiting!.id), undefined);
   for (const p of await pids()) t.false(isAlive(p));
 });
@@ -221,8 +221,8 @@ test.serial('a time limit: only jobs that can finish before it are claimed', asy
   ]);
   const { runner: r } = await runner(client, dir, { timeLimitSeconds: 600, expirationBufferSeconds: 60, waitForNewJobsSeconds: 0.3 });
   t.like(await r.run(), { reason: 'idle', completed: 1 });
-  t.is(client.job(short!.id).status, JobStatus.completed);
-  t.is(client.job(long!.id).status, JobStatus.ready);
+  t.is(client.job(short!.id).status, 'completed');
+  t.is(client.job(long!.id).status, 'ready');
 });
 
 test.serial('a runner past its end time claims nothing and exits', async (t) => {
@@ -264,7 +264,7 @@ test.serial('a lost lease: the runner kills its requeued jobs (no twin runs), re
   const summary = await run;
   t.like(summary, { reason: 'complete', completed: 1, requeued: 1 });
   t.not(summary.compute_node_id, firstNode);
-  t.like(client.job(job!.id), { status: JobStatus.completed, attempt: 2 });
+  t.like(client.job(job!.id), { status: 'completed', attempt_id: 2 });
   t.is(client.starts.get(job!.id), 2);
   t.false(isAlive(await firstPid()));
   t.true(events.some((e) => e.type === 'warning' && /lost its lease/.test(e.message)));
@@ -279,7 +279,7 @@ test.serial('a resource-aware and a queue-depth runner share a workflow; no job 
   const [sa, sb] = await Promise.all([a.runner.run(), b.runner.run()]);
   t.is(sa.completed + sb.completed, 16);
   for (const job of client.allJobs()) {
-    t.is(job.status, JobStatus.completed);
+    t.is(job.status, 'completed');
     t.is(client.starts.get(job.id), 1);
   }
   t.is(readIntervals(dir).length, 16);

@@ -16,7 +16,7 @@ test('exit 0 completes; stdio lands in job_stdio under ids only, whatever the na
     { outputDir: dir },
   );
   const outcome = await proc.done;
-  t.is(outcome.status, JobStatus.completed);
+  t.is(outcome.status, 'completed');
   t.is(outcome.return_code, 0);
   t.is(outcome.termination_reason, null);
   t.true(outcome.exec_time_minutes >= 0);
@@ -37,14 +37,14 @@ test('stdio paths refuse anything but integer ids', (t) => {
 test('a non-zero exit fails with that return code', async (t) => {
   const dir = await tempDir();
   const outcome = await (await startJobProcess(launch({ command: 'exit 3' }), { outputDir: dir })).done;
-  t.is(outcome.status, JobStatus.failed);
+  t.is(outcome.status, 'failed');
   t.is(outcome.return_code, 3);
 });
 
 test('a job killed by a signal (not by the runner) fails with 128 + signo', async (t) => {
   const dir = await tempDir();
   const outcome = await (await startJobProcess(launch({ command: 'kill -KILL $$' }), { outputDir: dir })).done;
-  t.is(outcome.status, JobStatus.failed);
+  t.is(outcome.status, 'failed');
   t.is(outcome.return_code, 137);
   t.is(outcome.signal, 'SIGKILL');
 });
@@ -86,7 +86,7 @@ test('invocation_script is prefixed to the command', async (t) => {
   const proc = await startJobProcess(launch({ invocation_script: `bash ${script}`, command: 'echo job ran with "$TORC_JOB_ID"' }), {
     outputDir: dir,
   });
-  t.is((await proc.done).status, JobStatus.completed);
+  t.is((await proc.done).status, 'completed');
   t.is(await readFile(proc.paths.stdout, 'utf8'), 'setup ran\njob ran with 7\n');
 });
 
@@ -94,7 +94,7 @@ test('a job over its runtime gets SIGTERM and ends terminated', async (t) => {
   const dir = await tempDir();
   const proc = await startJobProcess(launch({ command: 'sleep 60', runtime_limit_seconds: 0.3 }), { outputDir: dir, graceSeconds: 30 });
   const outcome = await proc.done;
-  t.is(outcome.status, JobStatus.terminated);
+  t.is(outcome.status, 'terminated');
   t.is(outcome.termination_reason, 'runtime_limit');
   t.is(outcome.return_code, 143);
 });
@@ -107,7 +107,7 @@ test('a job ignoring SIGTERM is SIGKILLed after the grace period', async (t) => 
   );
   await waitFor(async () => (await readFile(proc.paths.stdout, 'utf8')).includes('ready'), 60_000, 'job start');
   const outcome = await proc.terminate('canceled');
-  t.is(outcome.status, JobStatus.terminated);
+  t.is(outcome.status, 'terminated');
   t.is(outcome.termination_reason, 'canceled');
   t.is(outcome.return_code, 137);
   t.false(isAlive(proc.pid!));
@@ -128,7 +128,7 @@ test('terminate reaches every process of the job (its process group)', async (t)
   }, 60_000, 'grandchild pid');
   t.true(isAlive(child));
   const outcome = await proc.terminate('stopped');
-  t.is(outcome.status, JobStatus.terminated);
+  t.is(outcome.status, 'terminated');
   t.false(isAlive(proc.pid!), 'job shell gone');
   t.false(isAlive(child), 'background child gone');
   // The subshell that ignored SIGTERM was SIGKILLed too: nothing of the group is left.
@@ -140,7 +140,7 @@ test('a job that cannot start fails with 127 and says why in its stderr file', a
   const dir = await tempDir();
   const proc = await startJobProcess(launch({ command: 'true' }), { outputDir: dir, cwd: path.join(dir, 'missing') });
   const outcome = await proc.done;
-  t.is(outcome.status, JobStatus.failed);
+  t.is(outcome.status, 'failed');
   t.is(outcome.return_code, 127);
   t.regex(await readFile(proc.paths.stderr, 'utf8'), /could not start job/);
 });

@@ -29,12 +29,12 @@ test('SIGTERM to a worker terminates its jobs (no orphans) and returns them to r
 
   const report = JSON.parse(stdout) as {
     summary: { reason: string; requeued: number };
-    jobs: { status: number; attempt: number }[];
+    jobs: { status: string; attempt_id: number }[];
     completions: unknown[];
   };
   t.like(report.summary, { reason: 'stopped', requeued: 2 });
   t.deepEqual(report.completions, []);
-  for (const job of report.jobs) t.like(job, { status: JobStatus.ready, attempt: 2 });
+  for (const job of report.jobs) t.like(job, { status: 'ready', attempt_id: 2 });
   await waitFor(() => before.every((p) => !isAlive(p)), 10_000, 'job processes to vanish');
   for (const p of before) t.false(isAlive(p), `pid ${p} survived the worker`);
 });

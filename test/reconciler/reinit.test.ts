@@ -96,11 +96,11 @@ jobs:
   t.like(JSON.parse(reset.stdout), { updated_count: 2, run_id: 2, initialized: { ready: 1, blocked: 1 } });
   const jobs = await runTorc(['jobs', 'list', '1', ...db, '--format', 'json'], { cwd: dir });
   t.deepEqual(
-    (JSON.parse(jobs.stdout) as { name: string; status: number }[]).map((j) => [j.name, j.status]),
+    (JSON.parse(jobs.stdout) as { name: string; status: string }[]).map((j) => [j.name, j.status]),
     [
-      ['good', 5],
-      ['bad', 2],
-      ['child', 1],
+      ['good', 'completed'],
+      ['bad', 'ready'],
+      ['child', 'blocked'],
     ],
   );
   const second = await runTorc(['reconcile', 'wf.yaml', '--no-server', '-q'], { cwd: dir });

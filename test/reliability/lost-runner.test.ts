@@ -10,7 +10,6 @@ import test from 'ava';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
-import { JobStatus } from '../../src/contract/status.js';
 import { runTorc, startTorc } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { isAlive, waitFor } from '../support/procs.js';
@@ -50,7 +49,7 @@ test('a SIGKILLed external runner: after its lease its running jobs are ready ag
   t.is(held.length, 4);
   // (A busy machine may have let A's 2 s lease lapse once already: A then re-registered and
   // claimed again, so the attempt it holds is not necessarily the first.)
-  const heldAttempt = new Map(held.map((j) => [j.id, j.attempt]));
+  const heldAttempt = new Map(held.map((j) => [j.id, j.attempt_id]));
   const nodeA = held[0]!.compute_node_id;
   t.true(held.every((j) => j.compute_node_id === nodeA));
 
@@ -62,7 +61,7 @@ test('a SIGKILLed external runner: after its lease its running jobs are ready ag
   // Nobody else runs: after A's lease the server requeues its jobs (the lease sweep), attempt + 1.
   await waitFor(async () => {
     const jobs = await Promise.all(held.map((j) => client.getJob(j.id)));
-    return jobs.every((j) => j.status === JobStatus.ready && j.attempt === heldAttempt.get(j.id)! + 1);
+    return jobs.every((j) => j.status === 'ready' && j.attempt_id === heldAttempt.get(j.id)! + 1);
   }, 60_000, "runner A's jobs back to ready with the next attempt");
   const nodes = await client.listComputeNodes(wf);
   t.false(nodes.items.find((n) => n.id === nodeA)!.is_active, 'runner A was retired');
@@ -78,7 +77,7 @@ test('a SIGKILLed external runner: after its lease its running jobs are ready ag
   for (const j of held) {
     const rs = results.filter((r) => r.job_id === j.id);
     t.is(rs.length, 1);
-    t.is(rs[0]!.attempt, heldAttempt.get(j.id)! + 1);
+    t.is(rs[0]!.attempt_id, heldAttempt.get(j.id)! + 1);
     t.not(rs[0]!.compute_node_id, nodeA, `job ${j.id} finished on another runner`);
   }
   const all = runs();

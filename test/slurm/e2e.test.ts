@@ -195,8 +195,8 @@ jobs:
   // The worker finds nothing it may claim and leaves after compute_node_wait_for_new_jobs_seconds.
   await waitFor(async () => (await refreshAllocations(h.registry, commands, h.workflowId)).open.length === 0, 90_000, 'the allocation to end');
   const long = await h.statusOf('long');
-  t.is(long.status, JobStatus.ready, 'the 5-minute job is still ready');
-  t.is(long.attempt, 1, 'and was never claimed');
+  t.is(long.status, 'ready', 'the 5-minute job is still ready');
+  t.is(long.attempt_id, 1, 'and was never claimed');
   t.false((await h.seen()).some((s) => s.job_id === long.id), 'it never ran');
   t.true((await h.seen()).every((s) => s.slurm_job_id === alloc!.slurm_job_id));
   t.regex(await h.slurmLogs(), /stopped \(idle\)/);
@@ -240,8 +240,8 @@ jobs:
   });
   for (const name of ['job_1', 'job_2']) {
     const job = await h.statusOf(name);
-    t.is(job.status, JobStatus.ready, `${name} is ready again, not failed`);
-    t.is(job.attempt, 2);
+    t.is(job.status, 'ready', `${name} is ready again, not failed`);
+    t.is(job.attempt_id, 2);
   }
   t.is((await h.store.listResults(h.workflowId)).total, 0, 'nothing was reported as finished');
 

@@ -143,10 +143,10 @@ test('an allocation that ended is noticed, recorded, its orphaned jobs requeued,
   t.like(await registry.get(first.submitted[0]!.id), { state: 'CANCELLED', ended: true });
   for (const j of claim.jobs) {
     const job = await store.getJob(j.id);
-    t.is(job.status, JobStatus.ready, `job ${j.id} back to ready`);
-    t.is(job.attempt, 2);
+    t.is(job.status, 'ready', `job ${j.id} back to ready`);
+    t.is(job.attempt_id, 2);
   }
-  t.is((await store.getJob(mine.jobs[0]!.id)).status, JobStatus.pending, "another allocation's job is left alone");
+  t.is((await store.getJob(mine.jobs[0]!.id)).status, 'pending', "another allocation's job is left alone");
   t.false((await store.getComputeNode(node.id)).is_active);
   t.is(after.submitted.length, 1, 'a replacement allocation is submitted');
 });

@@ -56,8 +56,8 @@ test('claims with the allocation: its resources, its scheduler first, and regist
   t.like(worker.allocation, { jobId: '4242', nodes: ['cn7'], cpusPerNode: [2], memoryBytesPerNode: 512 * MIB, gpusPerNode: 1 });
   const summary = await worker.run();
   t.is(summary.reason, 'idle');
-  for (const job of [own!, unbound!, gpu!]) t.is(client.job(job.id).status, JobStatus.completed, job.name);
-  t.is(client.job(other!.id).status, JobStatus.ready, "another scheduler's job is never taken");
+  for (const job of [own!, unbound!, gpu!]) t.is(client.job(job.id).status, 'completed', job.name);
+  t.is(client.job(other!.id).status, 'ready', "another scheduler's job is never taken");
   const node = client.node(summary.compute_node_id!);
   t.like(node, { hostname: 'cn7', num_cpus: 2, num_gpus: 1, scheduler_config_id: 1, compute_node_type: 'slurm', scheduler_job_id: '4242', active: false });
   t.is(node.memory_gb, 0.5);
@@ -77,8 +77,8 @@ test('never claims a job whose runtime exceeds the walltime left minus the buffe
   });
   t.truthy(worker.endTime);
   await worker.run();
-  t.is(client.job(fits!.id).status, JobStatus.completed);
-  t.is(client.job(tooLong!.id).status, JobStatus.ready);
+  t.is(client.job(fits!.id).status, 'completed');
+  t.is(client.job(tooLong!.id).status, 'ready');
   t.is(client.starts.get(tooLong!.id), undefined, 'never started');
 });
 
@@ -91,13 +91,13 @@ test('stop (the allocation ending) terminates running jobs and leaves them for r
     outputDir: dir, apiUrl: 'http://127.0.0.1:1', env, handleSignals: false, pollIntervalSeconds: 0.2,
   });
   const run = worker.run();
-  await waitFor(() => client.job(slow!.id).status === JobStatus.running, 30_000, 'the job to run');
+  await waitFor(() => client.job(slow!.id).status === 'running', 30_000, 'the job to run');
   await worker.stop();
   const summary = await run;
   t.is(summary.reason, 'stopped');
   const job = client.job(slow!.id);
-  t.is(job.status, JobStatus.ready, 'back to ready');
-  t.is(job.attempt, 2);
+  t.is(job.status, 'ready', 'back to ready');
+  t.is(job.attempt_id, 2);
   t.deepEqual(client.completions, [], 'nothing reported');
 });
 
@@ -120,23 +120,23 @@ test('AllocationClient: a signal-killed job is held back when the allocation tur
   const result = (rc: number) => ({ return_code: rc, exec_time_minutes: 0, completion_time: new Date().toISOString() });
 
   // Exit 143 with no stop known: held for the hold time, then reported as it is.
-  await client.completeJob(jobs[0]!.id, JobStatus.failed, 1, result(143));
-  t.is(inner.job(jobs[0]!.id).status, JobStatus.failed);
+  await client.completeJob(jobs[0]!.id, 'failed', 1, result(143));
+  t.is(inner.job(jobs[0]!.id).status, 'failed');
   // An ordinary failure is reported at once.
-  await client.completeJob(jobs[1]!.id, JobStatus.failed, 1, result(1));
-  t.is(inner.job(jobs[1]!.id).status, JobStatus.failed);
+  await client.completeJob(jobs[1]!.id, 'failed', 1, result(1));
+  t.is(inner.job(jobs[1]!.id).status, 'failed');
   // Exit 143 and the SIGTERM arrives during the hold: held back.
-  const pending = client.completeJob(jobs[2]!.id, JobStatus.failed, 1, result(143));
+  const pending = client.completeJob(jobs[2]!.id, 'failed', 1, result(143));
   allocation.markEnding();
   await pending;
-  t.is(inner.job(jobs[2]!.id).status, JobStatus.running);
+  t.is(inner.job(jobs[2]!.id).status, 'running');
   // Success is always reported, even while ending.
-  await client.completeJob(jobs[3]!.id, JobStatus.completed, 1, result(0));
-  t.is(inner.job(jobs[3]!.id).status, JobStatus.completed);
+  await client.completeJob(jobs[3]!.id, 'completed', 1, result(0));
+  t.is(inner.job(jobs[3]!.id).status, 'completed');
   t.deepEqual([...allocation.withheld.keys()], [jobs[2]!.id]);
   t.is((await client.getProgress(1)).counts.running, 1, 'other methods pass through');
   await client.deactivateComputeNode(node.id);
-  t.is(inner.job(jobs[2]!.id).status, JobStatus.ready, 'deactivation requeues the held-back job');
+  t.is(inner.job(jobs[2]!.id).status, 'ready', 'deactivation requeues the held-back job');
 });
 
 test('one worker for a 2-node allocation starts the jobs placed on the other node there, through srun', async (t) => {
@@ -166,7 +166,7 @@ test('one worker for a 2-node allocation starts the jobs placed on the other nod
   t.deepEqual(worker.allocation.nodes, ['cn1', 'cn2']);
   await worker.run();
   for (const j of jobs) {
-    t.is(client.job(j.id).status, JobStatus.completed);
+    t.is(client.job(j.id).status, 'completed');
     t.is((await readFile(path.join(dir, `out.${j.id}`), 'utf8')).trim(), `it's ${j.name}`, 'the command ran unchanged');
   }
   const stepped = (await readdir(dir)).filter((f) => f.startsWith('srun.'));

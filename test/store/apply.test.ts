@@ -40,7 +40,7 @@ test('applyPlan creates, leaves an unchanged spec alone, and re-runs only change
 
   const now = replaced.workflow_id;
   await store.initializeJobs(now);
-  const states = Object.fromEntries((await store.listJobs(now)).items.map((j) => [j.name, statusName(j.status)]));
+  const states = Object.fromEntries((await store.listJobs(now)).items.map((j) => [j.name, j.status]));
   t.deepEqual(states, { a: 'completed', b: 'completed', c: 'ready', d: 'blocked' });
   t.is((await store.listJobs(now, { name: 'c' })).items[0]!.command, 'echo c v2');
   // Results of kept jobs come along.

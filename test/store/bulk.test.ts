@@ -31,13 +31,13 @@ async function setup(t: Parameters<typeof openTempStore>[0]) {
   const nodeId = (await store.registerComputeNode(wf, node)).id;
   const jobs = (await store.listJobs(wf, { limit: 100 })).items;
   const id = (name: string) => jobs.find((j) => j.name === name)!.id;
-  const states = async () => Object.fromEntries((await store.listJobs(wf, { limit: 100 })).items.map((j) => [j.name, statusName(j.status)]));
+  const states = async () => Object.fromEntries((await store.listJobs(wf, { limit: 100 })).items.map((j) => [j.name, j.status]));
   return { store, wf, nodeId, id, states };
 }
 
 async function snapshot(store: Store, wf: number) {
-  const jobs = (await store.listJobs(wf, { limit: 100 })).items.map((j) => [j.name, j.status, j.return_code, j.attempt]);
-  const results = (await store.listResults(wf, { limit: 100 })).items.map((r) => [r.job_id, r.status, r.return_code, r.attempt, r.run_id]);
+  const jobs = (await store.listJobs(wf, { limit: 100 })).items.map((j) => [j.name, j.status, j.return_code, j.attempt_id]);
+  const results = (await store.listResults(wf, { limit: 100 })).items.map((r) => [r.job_id, r.status, r.return_code, r.attempt_id, r.run_id]);
   return { jobs, results };
 }
 
@@ -63,7 +63,7 @@ test('completeJobs: valid items complete together with one cascade; refused item
   await store.startJobs(claimed, 1, nodeId);
   const out = await store.completeJobs([
     { job_id: id('a'), status: 'completed', run_id: 1, result: result(0) },
-    { job_id: id('b'), status: S.completed, run_id: 1, result: result(0) },
+    { job_id: id('b'), status: 'completed', run_id: 1, result: result(0) },
     { job_id: id('c'), status: 'failed', run_id: 1, result: result(3) },
     { job_id: id('d'), status: 'completed', run_id: 1, result: result(0) }, // blocked, not running
     { job_id: id('a'), status: 'bogus', run_id: 1, result: result(0) }, // bad input
@@ -77,7 +77,7 @@ test('completeJobs: valid items complete together with one cascade; refused item
   t.deepEqual(out.canceled_dependents.sort(), [id('e'), id('f')].sort());
   t.deepEqual(await states(), { a: 'completed', b: 'completed', c: 'failed', d: 'ready', e: 'canceled', f: 'canceled' });
   const results = (await store.listResults(wf, { limit: 100 })).items;
-  t.deepEqual(results.map((r) => [r.job_id, r.status, r.return_code]).sort(), [[id('a'), 5, 0], [id('b'), 5, 0], [id('c'), 6, 3]].sort());
+  t.deepEqual(results.map((r) => [r.job_id, r.status, r.return_code]).sort(), [[id('a'), 'completed', 0], [id('b'), 'completed', 0], [id('c'), 'failed', 3]].sort());
 });
 
 test('completing jobs in one bulk call leaves the same state as completing them one by one', async (t) => {

@@ -31,10 +31,10 @@ test('seed example: a 32 CPU / 128 GB runner claims exactly two 16/64 jobs, C st
     limit: 10,
   });
   t.deepEqual(res.jobs.map((j) => j.name), ['A', 'B']);
-  t.true(res.jobs.every((j) => j.status === JobStatus.pending));
+  t.true(res.jobs.every((j) => j.status === 'pending'));
   t.deepEqual(res.jobs[0]!.resources, { num_cpus: 16, memory_bytes: 64 * GB, num_gpus: 0, num_nodes: 1, runtime_seconds: 3600 });
   t.deepEqual(res.jobs[0]!.assigned_nodes, ['node0']);
-  t.is((await store.getJob(ids.get('C')!)).status, JobStatus.ready);
+  t.is((await store.getJob(ids.get('C')!)).status, 'ready');
   const status = await store.getStatus(wf);
   t.is(status.counts.pending, 2);
   t.is(status.counts.ready, 1);
@@ -51,7 +51,7 @@ test('seed example: queue depth with limit 3 claims all three, resources ignored
   const { store, wf } = await seeded(t, seedExample);
   const res = await store.claimNextJobs(wf, 3);
   t.deepEqual(res.jobs.map((j) => j.name), ['A', 'B', 'C']);
-  t.true(res.jobs.every((j) => j.status === JobStatus.pending && j.assigned_nodes.length === 0));
+  t.true(res.jobs.every((j) => j.status === 'pending' && j.assigned_nodes.length === 0));
   const none = await store.claimNextJobs(wf, 3);
   t.deepEqual(none.jobs, []);
   t.is(none.reason, 'no ready jobs');
@@ -159,7 +159,7 @@ test('per-node packing: two 16-CPU nodes never take a 24-CPU job; two 12-CPU job
   const res = await store.claimJobsBasedOnResources(wf, { capacity, limit: 10 });
   t.deepEqual(res.jobs.map((j) => j.name), ['t1', 't2']);
   t.deepEqual(res.jobs.map((j) => j.assigned_nodes[0]).sort(), ['n1', 'n2']);
-  t.is((await store.getJob(ids.get('wide')!)).status, JobStatus.ready);
+  t.is((await store.getJob(ids.get('wide')!)).status, 'ready');
 });
 
 test('canceled and complete workflows hand out nothing, with a reason', async (t) => {

@@ -149,7 +149,7 @@ async function runMix(path: string, mix: Mix): Promise<void> {
     if (claimedBy.size !== sketches.length) throw new Error(`claimed ${claimedBy.size} of ${sketches.length}`);
     const results = await store.listResults(wf, { limit: 10_000 });
     if (results.total !== sketches.length) throw new Error(`${results.total} result rows for ${sketches.length} jobs`);
-    const pending = await store.listJobs(wf, { status: JobStatus.pending });
+    const pending = await store.listJobs(wf, { status: 'pending' });
     if (pending.total !== 0) throw new Error('jobs left pending');
   } finally {
     await store.close();

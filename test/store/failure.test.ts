@@ -78,14 +78,14 @@ test('retry: result recorded, ready with attempt + 1, memory doubled on a job-ow
   t.is(out.attempt, 2);
   t.deepEqual(out.resources?.to, { memory_bytes: 8 * GB, runtime_seconds: 3600, capped: [] });
   const job = await s.store.getJob(s.oom.id);
-  t.like(job, { status: JobStatus.ready, attempt: 2, return_code: 137, compute_node_id: null });
-  t.like(await s.store.getJob(s.after.id), { status: JobStatus.blocked });
+  t.like(job, { status: 'ready', attempt_id: 2, return_code: 137, compute_node_id: null });
+  t.like(await s.store.getJob(s.after.id), { status: 'blocked' });
   // The sibling keeps the declared 4 GB; the retried job has a row (and claim class) of its own.
   const rrs = await s.store.listResourceRequirements(s.wf);
   const own = rrs.find((r) => r.id === job.resource_requirements_id)!;
   t.like(own, { memory_bytes: 8 * GB, job_id: s.oom.id });
   t.is(rrs.find((r) => r.id === s.sibling.resource_requirements_id)!.memory_bytes, 4 * GB);
-  t.like((await s.store.listResults(s.wf)).items, [{ job_id: s.oom.id, attempt: 1, return_code: 137, status: JobStatus.failed }]);
+  t.like((await s.store.listResults(s.wf)).items, [{ job_id: s.oom.id, attempt_id: 1, return_code: 137, status: 'failed' }]);
   const events = (await s.store.listEvents(s.wf)).items.map((e) => e.category);
   t.true(events.includes('job_retried') && events.includes('job_resources_raised'));
   // The second attempt is claimed with its new need.
@@ -105,11 +105,11 @@ test('retry caps the raise at the largest compute node; retries exhausted or a s
   await s.claimAndStart();
   const before = await s.store.listResults(s.wf);
   await t.throwsAsync(s.store.retryJob(s.oom.id, 1, attemptResult(137)), { instanceOf: ConflictError, message: /retries exhausted/ });
-  t.like(await s.store.getJob(s.oom.id), { status: JobStatus.running, attempt: 3 });
+  t.like(await s.store.getJob(s.oom.id), { status: 'running', attempt_id: 3 });
   t.deepEqual(await s.store.listResults(s.wf), before);
   // The runner then reports it as final.
   await s.store.completeJob(s.oom.id, 'failed', 1, attemptResult(137));
-  t.like(await s.store.getJob(s.oom.id), { status: JobStatus.failed });
+  t.like(await s.store.getJob(s.oom.id), { status: 'failed' });
 });
 
 test('a canceled workflow retries nothing and hands out nothing, with the reason', async (t) => {

@@ -40,12 +40,12 @@ test('an expired lease sends the node’s pending and running jobs back to ready
 
   for (const id of [p!.id, r!.id]) {
     const job = await store.getJob(id);
-    t.is(job.status, S.ready);
-    t.is(job.attempt, 2);
+    t.is(job.status, 'ready');
+    t.is(job.attempt_id, 2);
     t.is(job.compute_node_id, null);
   }
-  t.is((await store.getJob(d!.id)).status, S.completed, 'finished work is kept');
-  t.is((await store.getJob(other[0]!.id)).status, S.pending, 'the healthy node keeps its claim');
+  t.is((await store.getJob(d!.id)).status, 'completed', 'finished work is kept');
+  t.is((await store.getJob(other[0]!.id)).status, 'pending', 'the healthy node keeps its claim');
   t.false((await store.getComputeNode(dying.id)).is_active);
   // The expired runner must register again; its heartbeats and claims are refused.
   await t.throwsAsync(() => store.heartbeat(dying.id), { instanceOf: ConflictError });
@@ -68,8 +68,8 @@ test('deactivating a node requeues its unfinished jobs; a canceled workflow’s 
   const [a, b] = (await store.claimNextJobs(wf, 2, node.id)).jobs;
   await store.startJob(a!.id, runId, node.id);
   t.deepEqual(await store.deactivateComputeNode(node.id), { requeued_jobs: 2 });
-  t.like(await store.getJob(a!.id), { status: S.ready, attempt: 2 });
-  t.like(await store.getJob(b!.id), { status: S.ready, attempt: 2 });
+  t.like(await store.getJob(a!.id), { status: 'ready', attempt_id: 2 });
+  t.like(await store.getJob(b!.id), { status: 'ready', attempt_id: 2 });
 
   const node2 = await store.registerComputeNode(wf, registration());
   const [a2] = (await store.claimNextJobs(wf, 1, node2.id)).jobs;
@@ -77,7 +77,7 @@ test('deactivating a node requeues its unfinished jobs; a canceled workflow’s 
   const canceled = await store.cancelWorkflow(wf);
   t.deepEqual(canceled.running_job_ids, [a2!.id]);
   await store.deactivateComputeNode(node2.id);
-  t.is((await store.getJob(a2!.id)).status, S.canceled);
+  t.is((await store.getJob(a2!.id)).status, 'canceled');
   t.true((await store.getStatus(wf)).is_complete);
 });
 

@@ -51,7 +51,7 @@ async function scene(t: Parameters<typeof openTempStore>[0]) {
   const files = new Map((await store.listFiles(wf)).map((f) => [f.name, f]));
   const observed = (changes: Record<string, number | null> = {}) =>
     [...files.values()].map((f) => ({ id: f.id, st_mtime: f.name in changes ? changes[f.name]! : f.st_mtime }));
-  const states = async (id = wf) => Object.fromEntries((await store.listJobs(id)).items.map((j) => [j.name, statusName(j.status)]));
+  const states = async (id = wf) => Object.fromEntries((await store.listJobs(id)).items.map((j) => [j.name, j.status]));
   return { store, wf, files, observed, states };
 }
 

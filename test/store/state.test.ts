@@ -31,7 +31,7 @@ async function fixture(t: Parameters<typeof openTempStore>[0], sketch: PlanSketc
   const id = (name: string) => ids.get(name)!;
   const nodeId = (await store.registerComputeNode(wf, node)).id;
   const states = async () =>
-    Object.fromEntries((await store.listJobs(wf, { limit: 1000 })).items.map((j) => [j.name, statusName(j.status)]));
+    Object.fromEntries((await store.listJobs(wf, { limit: 1000 })).items.map((j) => [j.name, j.status]));
   const run = async (name: string, status = 'completed', rc = 0) => {
     const runId = (await store.getWorkflow(wf)).run_id;
     const claimed = (await store.claimNextJobs(wf, 1000, nodeId)).jobs;
@@ -72,10 +72,10 @@ test('completion unblocks a dependent only when its last blocker finishes', asyn
   await f.store.startJob(c!.id, runId, f.nodeId);
   const first = await f.store.completeJob(b!.id, 'completed', runId, result());
   t.is(first.newly_ready, 0);
-  t.is((await f.store.getJob(f.id('d'))).status, S.blocked);
-  const second = await f.store.completeJob(c!.id, S.completed, runId, result());
+  t.is((await f.store.getJob(f.id('d'))).status, 'blocked');
+  const second = await f.store.completeJob(c!.id, 'completed', runId, result());
   t.is(second.newly_ready, 1);
-  t.is((await f.store.getJob(f.id('d'))).status, S.ready);
+  t.is((await f.store.getJob(f.id('d'))).status, 'ready');
   await f.run('d');
   const status = await f.store.getStatus(f.wf);
   t.true(status.is_complete);
@@ -83,8 +83,8 @@ test('completion unblocks a dependent only when its last blocker finishes', asyn
   const results = await f.store.listResults(f.wf);
   t.is(results.total, 4);
   t.deepEqual(
-    results.items.map((r) => [r.job_id, r.status, r.return_code, r.run_id, r.attempt, r.compute_node_id]),
-    ['a', 'b', 'c', 'd'].map((n) => [f.id(n), S.completed, 0, runId, 1, f.nodeId]),
+    results.items.map((r) => [r.job_id, r.status, r.return_code, r.run_id, r.attempt_id, r.compute_node_id]),
+    ['a', 'b', 'c', 'd'].map((n) => [f.id(n), 'completed', 0, runId, 1, f.nodeId]),
   );
 });
 
@@ -125,13 +125,13 @@ test('start and complete: wrong state or stale run_id is a 409 that changes noth
   await f.store.claimNextJobs(f.wf, 1, f.nodeId);
   await t.throwsAsync(() => f.store.startJob(a, runId + 1, f.nodeId), { instanceOf: ConflictError, message: /stale/ });
   await t.throwsAsync(() => f.store.completeJob(a, 'completed', runId, result()), { instanceOf: ConflictError, message: /not running/ });
-  t.is((await f.store.getJob(a)).status, S.pending);
+  t.is((await f.store.getJob(a)).status, 'pending');
   await f.store.startJob(a, runId, f.nodeId);
   await t.throwsAsync(() => f.store.startJob(a, runId, f.nodeId), { instanceOf: ConflictError });
   await t.throwsAsync(() => f.store.completeJob(a, 'completed', runId - 1, result()), { instanceOf: ConflictError, message: /stale/ });
-  t.is((await f.store.getJob(a)).status, S.running);
+  t.is((await f.store.getJob(a)).status, 'running');
   t.is((await f.store.listResults(f.wf)).total, 0, 'no result row from a refused completion');
-  t.is((await f.store.getJob(f.id('b'))).status, S.blocked);
+  t.is((await f.store.getJob(f.id('b'))).status, 'blocked');
   // Bad input is an InputError naming the field; unknown ids are 404s.
   const bad = await t.throwsAsync(() => f.store.completeJob(a, 'ready', runId, result()), { instanceOf: InputError });
   t.is(bad.field, 'status');
@@ -141,7 +141,7 @@ test('start and complete: wrong state or stale run_id is a 409 that changes noth
   await t.throwsAsync(() => f.store.startJob(f.id('b'), runId, 999_999), { instanceOf: ConflictError });
   await f.store.completeJob(a, 'completed', runId, result());
   await t.throwsAsync(() => f.store.completeJob(a, 'failed', runId, result(1)), { instanceOf: ConflictError });
-  t.is((await f.store.getJob(a)).status, S.completed);
+  t.is((await f.store.getJob(a)).status, 'completed');
   t.is((await f.store.listResults(f.wf)).total, 1);
 });
 
@@ -243,7 +243,7 @@ test('initialize cancels new jobs behind an already failed blocker when they ask
   t.deepEqual(init, { ready: 1, blocked: 1, canceled: 2 });
   t.deepEqual(await f.states(), { a: 'failed', b: 'ready', strict: 'canceled', strict_child: 'canceled', lenient_child: 'blocked' });
   await f.run('b');
-  t.is((await f.store.getJob(f.id('lenient_child'))).status, S.ready);
+  t.is((await f.store.getJob(f.id('lenient_child'))).status, 'ready');
 });
 
 test('getStatus counts every state; listJobs filters by status and name with totals', async (t) => {
@@ -255,7 +255,7 @@ test('getStatus counts every state; listJobs filters by status and name with tot
   const blocked = await f.store.listJobs(f.wf, { status: 'blocked', limit: 2 });
   t.is(blocked.total, 3);
   t.deepEqual(blocked.items.map((j) => j.name), ['b', 'c']);
-  const page2 = await f.store.listJobs(f.wf, { status: S.blocked, offset: 2, limit: 2 });
+  const page2 = await f.store.listJobs(f.wf, { status: 'blocked', offset: 2, limit: 2 });
   t.deepEqual(page2.items.map((j) => j.name), ['d']);
   const byName = await f.store.listJobs(f.wf, { name: 'c' });
   t.deepEqual(byName.items.map((j) => j.id), [f.id('c')]);

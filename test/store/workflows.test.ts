@@ -44,7 +44,7 @@ test('createWorkflowFromPlan stores every part of the plan with ids resolved', a
 
   const jobs = (await store.listJobs(wf.id)).items;
   t.is(jobs.length, 2);
-  t.true(jobs.every((j) => j.status === JobStatus.uninitialized && j.attempt === 1));
+  t.true(jobs.every((j) => j.status === 'uninitialized' && j.attempt_id === 1));
   const [rrDefault, rrBig] = await store.listResourceRequirements(wf.id);
   t.like(rrBig, { name: 'big', num_cpus: 8, memory_bytes: 32 * GB, num_gpus: 1, num_nodes: 1, runtime_seconds: 7200 });
   const [sched] = await store.listSlurmSchedulers(wf.id);

@@ -197,7 +197,7 @@ export async function runClaimRace(options: RaceOptions): Promise<RaceOutcome> {
               await client.startJob(job.id, runId, nodeId);
               requests++;
               await new Promise((r) => setTimeout(r, rand() * (options.holdMs ?? 3)));
-              await client.completeJob(job.id, JobStatus.completed, runId, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+              await client.completeJob(job.id, 'completed', runId, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
               requests++;
               if (completed.has(job.id)) problems.push(`job ${job.id} completed twice`);
               completed.add(job.id);

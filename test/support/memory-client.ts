@@ -16,7 +16,9 @@ import type {
   RunnerClient,
   WorkflowProgress,
 } from '../../src/contract/client.js';
-import { COMPLETION_STATUSES, JobStatus, JOB_STATUS_NAMES, statusName } from '../../src/contract/status.js';
+import { COMPLETION_STATUS_NAMES, JOB_STATUS_NAMES, type CompletionStatusName, type JobStatusName } from '../../src/contract/status.js';
+
+const UNFINISHED: readonly JobStatusName[] = ['uninitialized', 'blocked', 'ready', 'pending', 'running'];
 
 export interface MemoryJobInput {
   name: string;
@@ -38,8 +40,8 @@ export interface MemoryNode extends ComputeNodeRegistration {
 
 export interface CompletionRecord {
   job_id: number;
-  status: number;
-  attempt: number;
+  status: CompletionStatusName;
+  attempt_id: number;
   compute_node_id: number | null;
   result: CompleteJobResult;
 }
@@ -77,8 +79,8 @@ export class MemoryRunnerClient implements RunnerClient {
         name: input.name,
         command: input.command,
         invocation_script: input.invocation_script ?? null,
-        status: input.status === 'blocked' ? JobStatus.blocked : JobStatus.ready,
-        attempt: 1,
+        status: input.status === 'blocked' ? 'blocked' : 'ready',
+        attempt_id: 1,
         resource_requirements_id: null,
         scheduler_id: input.scheduler_id ?? null,
         failure_handler_id: null,
@@ -115,16 +117,16 @@ export class MemoryRunnerClient implements RunnerClient {
   /** A blocked job becomes ready (as if its dependencies completed). */
   release(jobId: number): void {
     const job = this.mustJob(jobId);
-    if (job.status !== JobStatus.blocked) throw new ConflictError(`job ${jobId} is not blocked`);
-    job.status = JobStatus.ready;
+    if (job.status !== 'blocked') throw new ConflictError(`job ${jobId} is not blocked`);
+    job.status = 'ready';
   }
 
   /** Cancels the workflow: jobs that have not started are canceled; running ones are left to their runner. */
   cancel(): void {
     this.canceled = true;
     for (const job of this.jobs.values()) {
-      if (job.status === JobStatus.ready || job.status === JobStatus.blocked || job.status === JobStatus.pending)
-        job.status = JobStatus.canceled;
+      if (job.status === 'ready' || job.status === 'blocked' || job.status === 'pending')
+        job.status = 'canceled';
     }
   }
 
@@ -138,8 +140,8 @@ export class MemoryRunnerClient implements RunnerClient {
     const counts: Record<string, number> = Object.fromEntries(JOB_STATUS_NAMES.map((n) => [n, 0]));
     let unfinished = 0;
     for (const job of this.jobs.values()) {
-      counts[statusName(job.status)]!++;
-      if (job.status <= JobStatus.running) unfinished++;
+      counts[job.status]!++;
+      if (UNFINISHED.includes(job.status)) unfinished++;
     }
     return { workflow_id: workflowId, run_id: this.runId, is_complete: unfinished === 0, is_canceled: this.canceled, counts };
   }
@@ -162,8 +164,8 @@ export class MemoryRunnerClient implements RunnerClient {
     node.active = false;
     for (const job of this.jobs.values()) {
       const mine =
-        (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
-        (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId);
+        (job.status === 'running' && job.compute_node_id === computeNodeId) ||
+        (job.status === 'pending' && this.claimedBy.get(job.id) === computeNodeId);
       if (mine) this.requeue(job);
     }
   }
@@ -200,21 +202,21 @@ export class MemoryRunnerClient implements RunnerClient {
     const job = this.mustJob(jobId);
     this.checkRun(runId);
     this.activeNode(computeNodeId);
-    if (job.status !== JobStatus.pending) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not pending`);
-    job.status = JobStatus.running;
+    if (job.status !== 'pending') throw new ConflictError(`job ${jobId} is ${job.status}, not pending`);
+    job.status = 'running';
     job.compute_node_id = computeNodeId;
     this.starts.set(jobId, (this.starts.get(jobId) ?? 0) + 1);
   }
 
-  async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {
+  async completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void> {
     this.enter('completeJob');
     const job = this.mustJob(jobId);
     this.checkRun(runId);
-    if (!(COMPLETION_STATUSES as readonly number[]).includes(status)) throw new ConflictError(`status ${status} is not a completion status`);
-    if (job.status !== JobStatus.running) throw new ConflictError(`job ${jobId} is ${statusName(job.status)}, not running`);
+    if (!(COMPLETION_STATUS_NAMES as readonly string[]).includes(status)) throw new ConflictError(`status ${status} is not a completion status`);
+    if (job.status !== 'running') throw new ConflictError(`job ${jobId} is ${job.status}, not running`);
     job.status = status;
     job.return_code = result.return_code;
-    this.completions.push({ job_id: jobId, status, attempt: job.attempt, compute_node_id: job.compute_node_id, result });
+    this.completions.push({ job_id: jobId, status, attempt_id: job.attempt_id, compute_node_id: job.compute_node_id, result });
   }
 
   private enter(operation: Operation, workflowId?: number): void {
@@ -228,20 +230,20 @@ export class MemoryRunnerClient implements RunnerClient {
   }
 
   private readyJobs(): ClaimedJobRecord[] {
-    return [...this.jobs.values()].filter((j) => j.status === JobStatus.ready).sort((a, b) => a.id - b.id);
+    return [...this.jobs.values()].filter((j) => j.status === 'ready').sort((a, b) => a.id - b.id);
   }
 
   private claim(jobId: number, nodes: string[], computeNodeId: number | null): ClaimedJobRecord {
     const job = this.mustJob(jobId);
-    job.status = JobStatus.pending;
+    job.status = 'pending';
     job.assigned_nodes = nodes;
     this.claimedBy.set(jobId, computeNodeId);
     return this.job(jobId);
   }
 
   private requeue(job: ClaimedJobRecord): void {
-    job.status = JobStatus.ready;
-    job.attempt++;
+    job.status = 'ready';
+    job.attempt_id++;
     job.compute_node_id = null;
     job.assigned_nodes = [];
     this.claimedBy.delete(job.id);

@@ -25,7 +25,7 @@ export function namedCounts(counts: ArrayLike<number>, nonZeroOnly = false): Rec
 }
 
 export function eventView(e: EventRecord) {
-  return { id: e.id, workflow_id: e.workflow_id, timestamp_ms: ms(e.timestamp), category: e.category, data: e.data };
+  return { id: e.id, workflow_id: e.workflow_id, timestamp_ms: e.timestamp, category: e.category, data: e.data };
 }
 
 export type EventView = ReturnType<typeof eventView>;

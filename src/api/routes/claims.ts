@@ -9,6 +9,7 @@ import type { RunnerCapacity, SortMethod } from '../../allocator/types.js';
 import type { ClaimByResourcesRequest } from '../../contract/client.js';
 import { BadRequestError } from '../errors.js';
 import { MAX_ID, p, type ParamSpec, type Params } from '../params.js';
+import { claimResponseView } from '../views.js';
 import type { ApiDeps, ApiRoute } from './common.js';
 
 const WF_ID = p.id('id', 'Workflow id');
@@ -62,10 +63,12 @@ function claimRequest(capacity: RunnerCapacity, params: Params, limit: number, b
   };
 }
 
-const claimNext = ({ deps, params }: { deps: ApiDeps; params: Params }) =>
-  deps.store.claimNextJobs(params.id as number, params.limit as number, (params.compute_node_id as number | undefined) ?? null, {
-    start_run_id: (params.start_run_id as number | undefined) ?? null,
-  });
+const claimNext = async ({ deps, params }: { deps: ApiDeps; params: Params }) =>
+  claimResponseView(
+    await deps.store.claimNextJobs(params.id as number, params.limit as number, (params.compute_node_id as number | undefined) ?? null, {
+      start_run_id: (params.start_run_id as number | undefined) ?? null,
+    }),
+  );
 
 const QUEUE_PARAMS: ParamSpec[] = [
   WF_ID,
@@ -93,10 +96,10 @@ export const claimRoutes: ApiRoute[] = [
     },
     errors: [404, 409],
     response: { status: 200, schema: 'claim_jobs_response', description: 'The claimed jobs (now pending) and why no more' },
-    handler: ({ deps, params, body }) => {
+    handler: async ({ deps, params, body }) => {
       const capacity = capacityFromBody(body);
       const req = claimRequest(capacity, params, params.limit as number, (body as ClaimBody).compute_node_id);
-      return deps.store.claimJobsBasedOnResources(params.id as number, req);
+      return claimResponseView(await deps.store.claimJobsBasedOnResources(params.id as number, req));
     },
   },
   {
@@ -118,7 +121,7 @@ export const claimRoutes: ApiRoute[] = [
     ],
     errors: [404, 409],
     response: { status: 200, schema: 'claim_jobs_response', description: 'The claimed jobs (now pending) and why no more' },
-    handler: ({ deps, params }) => {
+    handler: async ({ deps, params }) => {
       const capacity = capacityFromPooled(
         {
           num_cpus: params.num_cpus as number,
@@ -130,7 +133,7 @@ export const claimRoutes: ApiRoute[] = [
         },
         '',
       );
-      return deps.store.claimJobsBasedOnResources(params.id as number, claimRequest(capacity, params, params.limit as number));
+      return claimResponseView(await deps.store.claimJobsBasedOnResources(params.id as number, claimRequest(capacity, params, params.limit as number)));
     },
   },
   {

@@ -1,7 +1,7 @@
 /** Jobs: list by workflow (status, name), get, start_job, complete_job. */
 import type { CompleteJobResult, RetryJobRequest } from '../../contract/client.js';
 import { p, type ParamSpec } from '../params.js';
-import { pageView } from '../views.js';
+import { jobView, pageView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
 
 const JOB_ID = p.id('id', 'Job id');
@@ -37,7 +37,7 @@ export const jobRoutes: ApiRoute[] = [
         offset,
         limit,
       });
-      return pageView(page, offset, limit, (j) => j);
+      return pageView(page, offset, limit, jobView);
     },
   },
   {
@@ -49,7 +49,7 @@ export const jobRoutes: ApiRoute[] = [
     params: [JOB_ID],
     errors: [404],
     response: { status: 200, schema: 'job_model', description: 'The job' },
-    handler: ({ deps, params }) => deps.store.getJob(params.id as number),
+    handler: async ({ deps, params }) => jobView(await deps.store.getJob(params.id as number)),
   },
   ...(['PUT', 'POST'] as const).map(
     (method): ApiRoute => ({
@@ -61,8 +61,8 @@ export const jobRoutes: ApiRoute[] = [
       params: [JOB_ID, RUN_ID, p.id('compute_node_id', 'The registered compute node that runs the job')],
       errors: [404, 409],
       response: { status: 200, schema: 'job_model', description: 'The job, now running' },
-      handler: ({ deps, params }) =>
-        deps.store.startJob(params.id as number, params.run_id as number, params.compute_node_id as number),
+      handler: async ({ deps, params }) =>
+        jobView(await deps.store.startJob(params.id as number, params.run_id as number, params.compute_node_id as number)),
     }),
   ),
   {
@@ -79,7 +79,7 @@ export const jobRoutes: ApiRoute[] = [
     response: { status: 200, schema: 'job_model', description: 'The job in its final status' },
     handler: async ({ deps, params, body }) => {
       const out = await deps.store.completeJob(params.id as number, params.status as number, params.run_id as number, body as CompleteJobResult);
-      return out.job;
+      return jobView(out.job);
     },
   },
   {
@@ -102,7 +102,7 @@ export const jobRoutes: ApiRoute[] = [
     handler: async ({ deps, params, body }) => {
       const req: RetryJobRequest = { ...(body as RetryJobRequest), max_retries: params.max_retries as number | undefined };
       const out = await deps.store.retryJob(params.id as number, params.run_id as number, req);
-      return out.job;
+      return jobView(out.job);
     },
   },
 ];

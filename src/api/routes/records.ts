@@ -1,6 +1,6 @@
 /** Read-mostly records of a workflow: results, events, resource requirements, Slurm schedulers, failure handlers, files. */
 import { p } from '../params.js';
-import { pageOfList, pageView, resourceRequirementsView, resultView } from '../views.js';
+import { eventView, failureHandlerView, fileView, pageOfList, pageView, resourceRequirementsView, resultView, slurmSchedulerView } from '../views.js';
 import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
 
 export const recordRoutes: ApiRoute[] = [
@@ -35,7 +35,7 @@ export const recordRoutes: ApiRoute[] = [
       const workflowId = params.workflow_id as number;
       await deps.store.getWorkflow(workflowId);
       const page = await deps.store.listEvents(workflowId, { offset, limit, afterId: params.after_id as number | undefined });
-      return pageView(page, offset, limit, (e) => e);
+      return pageView(page, offset, limit, eventView);
     },
   },
   {
@@ -49,9 +49,9 @@ export const recordRoutes: ApiRoute[] = [
     },
     errors: [404],
     response: { status: 200, schema: 'event_model', description: 'The stored event' },
-    handler: ({ deps, body }) => {
+    handler: async ({ deps, body }) => {
       const b = body as { workflow_id: number; category?: string; data?: unknown };
-      return deps.store.appendEvent(b.workflow_id, b.category ?? 'user', b.data ?? null);
+      return eventView(await deps.store.appendEvent(b.workflow_id, b.category ?? 'user', b.data ?? null));
     },
   },
   {
@@ -85,7 +85,7 @@ export const recordRoutes: ApiRoute[] = [
       const workflowId = params.workflow_id as number;
       await deps.store.getWorkflow(workflowId);
       const all = await deps.store.listSlurmSchedulers(workflowId);
-      return pageView(pageOfList(all, offset, limit), offset, limit, (s) => s);
+      return pageView(pageOfList(all, offset, limit), offset, limit, slurmSchedulerView);
     },
   },
   {
@@ -102,7 +102,7 @@ export const recordRoutes: ApiRoute[] = [
       const workflowId = params.workflow_id as number;
       await deps.store.getWorkflow(workflowId);
       const all = await deps.store.listFailureHandlers(workflowId);
-      return pageView(pageOfList(all, offset, limit), offset, limit, (h) => h);
+      return pageView(pageOfList(all, offset, limit), offset, limit, failureHandlerView);
     },
   },
   {
@@ -114,7 +114,7 @@ export const recordRoutes: ApiRoute[] = [
     params: [p.id('id', 'Failure handler id')],
     errors: [404],
     response: { status: 200, schema: 'failure_handler_model', description: 'The failure handler' },
-    handler: ({ deps, params }) => deps.store.getFailureHandler(params.id as number),
+    handler: async ({ deps, params }) => failureHandlerView(await deps.store.getFailureHandler(params.id as number)),
   },
   {
     operationId: 'list_files',
@@ -130,7 +130,7 @@ export const recordRoutes: ApiRoute[] = [
       const workflowId = params.workflow_id as number;
       await deps.store.getWorkflow(workflowId);
       const all = await deps.store.listFiles(workflowId);
-      return pageView(pageOfList(all, offset, limit), offset, limit, (f) => f);
+      return pageView(pageOfList(all, offset, limit), offset, limit, fileView);
     },
   },
 ];

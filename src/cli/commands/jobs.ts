@@ -1,7 +1,7 @@
 /** `torc jobs list WF [--status S]`: the jobs of a workflow, through a server (--url) or a database (--db). */
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { JOB_STATUS_NAMES, parseStatus, statusName } from '../../contract/status.js';
+import { JOB_STATUS_NAMES, parseStatus } from '../../contract/status.js';
 import { addBackendOptions, allPages, openBackend, type BackendFlags } from '../backend.js';
 import { parseFormat, printJson, printTable } from '../output.js';
 import { parseWorkflowId } from '../runner-flags.js';
@@ -23,7 +23,7 @@ export function register(program: Command): void {
         const items = await allPages((offset, limit) => backend.listJobs(workflowId, { status: flags.status, offset, limit }));
         if (format === 'json') return printJson(items);
         printTable(
-          items.map((j) => ({ id: j.id, name: j.name, status: statusName(j.status), attempt: j.attempt, return_code: j.return_code, command: j.command })),
+          items.map((j) => ({ id: j.id, name: j.name, status: j.status, attempt: j.attempt_id, return_code: j.return_code, command: j.command })),
           ['id', 'name', 'status', 'attempt', 'return_code', 'command'],
         );
       } finally {

@@ -39,7 +39,6 @@ import pLimit from 'p-limit';
 import { placeClaimed, worthClaiming } from '../../allocator/index.js';
 import type { RunnerCapacity } from '../../allocator/types.js';
 import type { ClaimedJobRecord, CompleteJobItem, OperatorClient, OperatorConnection, WorkflowProgress } from '../../contract/client.js';
-import { JobStatus, statusName } from '../../contract/status.js';
 import { InputError } from '../../errors.js';
 import { loadWorkflowText, planDocument, type Plan } from '../../spec/index.js';
 import { closeApiConnections, makeApiClient } from './api-clients.js';
@@ -618,7 +617,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       }
       const job = active.get(pj.jobId);
       const outcome = podOutcome(pod);
-      if (!job || job.attempt !== pj.attempt) {
+      if (!job || job.attempt_id !== pj.attempt) {
         // A pod of an attempt the store no longer runs (canceled, requeued, reset): stop it.
         if (outcome.state !== 'finished' && !pod.metadata?.deletionTimestamp) await this.deletePod(pod);
         continue;
@@ -630,7 +629,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
         continue;
       }
       if (outcome.state === 'pending') continue;
-      if (job.status === JobStatus.pending) starts.push(job.id);
+      if (job.status === 'pending') starts.push(job.id);
       if (outcome.state === 'finished') {
         const started = outcome.startedAt ? Date.parse(outcome.startedAt) : NaN;
         const finished = outcome.finishedAt ? Date.parse(outcome.finishedAt) : Date.now();
@@ -645,7 +644,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
         const deadline = Date.parse(outcome.startedAt) + job.resources.runtime_seconds * 1000 + grace;
         if (deadline <= now) {
           await this.events.record(this.ref(cr), 'Warning', 'JobRuntimeExceeded',
-            `job ${job.name} (attempt ${job.attempt}, pod ${pod.metadata?.name}) still running ${Math.round((now - deadline + grace) / 1000)} s past its runtime limit of ${job.resources.runtime_seconds} s: pod deleted`);
+            `job ${job.name} (attempt ${job.attempt_id}, pod ${pod.metadata?.name}) still running ${Math.round((now - deadline + grace) / 1000)} s past its runtime limit of ${job.resources.runtime_seconds} s: pod deleted`);
           await this.deletePod(pod);
         } else nextDeadline = Math.min(nextDeadline, deadline);
       }
@@ -654,11 +653,11 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       if (withPod.has(job.id)) continue;
       const name = jobPodName(cr.metadata.name, job);
       if (this.usage.isAssumed(keyOf(cr.metadata.namespace, name))) continue;
-      if (job.status === JobStatus.running) {
+      if (job.status === 'running') {
         // Its pod is gone (deleted, or the node and its pods vanished) while the job ran.
-        lost.push({ job_id: job.id, status: JobStatus.terminated, return_code: KILLED_EXIT_CODE, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+        lost.push({ job_id: job.id, status: 'terminated', return_code: KILLED_EXIT_CODE, exec_time_minutes: 0, completion_time: new Date().toISOString() });
         this.metrics.jobsFinished.inc({ ...labels, status: 'terminated' });
-        await this.events.record(this.ref(cr), 'Warning', 'PodDeleted', `job ${job.name} (attempt ${job.attempt}): its pod ${name} disappeared while running`);
+        await this.events.record(this.ref(cr), 'Warning', 'PodDeleted', `job ${job.name} (attempt ${job.attempt_id}): its pod ${name} disappeared while running`);
       } else {
         // Claimed, but the pod was never created (the operator stopped in between): place it again.
         await this.replace(cr, st, job, runId);
@@ -668,12 +667,12 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
     const finished = [...completions.map(({ job: _j, pod: _p, outcome: _o, ...item }) => item), ...lost];
     if (finished.length > 0) await this.completeJobs(st, runId, finished);
     for (const { job, pod, outcome, exec_time_minutes } of completions) {
-      const name = statusName(outcome.status);
+      const name = outcome.status;
       this.metrics.jobsFinished.inc({ ...labels, status: name });
       this.metrics.jobDuration.observe({ status: name }, exec_time_minutes * 60);
-      if (outcome.status !== JobStatus.completed) {
+      if (outcome.status !== 'completed') {
         await this.events.record(this.ref(cr), 'Warning', outcome.reason === 'OOMKilled' ? 'JobOOMKilled' : 'JobFailed',
-          `job ${job.name} (attempt ${job.attempt}, pod ${pod.metadata?.name}) ${name}: exit code ${outcome.returnCode}, ${outcome.reason}${outcome.message ? `: ${outcome.message}` : ''}`);
+          `job ${job.name} (attempt ${job.attempt_id}, pod ${pod.metadata?.name}) ${name}: exit code ${outcome.returnCode}, ${outcome.reason}${outcome.message ? `: ${outcome.message}` : ''}`);
       }
     }
     st.swept = `${st.workflowId}/${runId}`;
@@ -784,7 +783,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
   /** A job that cannot become a pod fails (visibly) instead of blocking the workflow. */
   private async refuseJob(cr: WorkflowCr, st: WorkflowState, job: ClaimedJobRecord, runId: number, why: string): Promise<void> {
     await this.client!.startJob(job.id, runId, st.computeNodeId!);
-    await this.client!.completeJob(job.id, JobStatus.failed, runId, { return_code: 1, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+    await this.client!.completeJob(job.id, 'failed', runId, { return_code: 1, exec_time_minutes: 0, completion_time: new Date().toISOString() });
     await this.events.record(this.ref(cr), 'Warning', 'JobNotRunnable', why);
   }
 
@@ -808,7 +807,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       this.usage.observe(existing);
       const pj = podJob(existing);
       const owned = workflowOwner(existing)?.uid === cr.metadata.uid;
-      if (owned && pj?.jobId === job.id && pj.attempt === job.attempt) return;
+      if (owned && pj?.jobId === job.id && pj.attempt === job.attempt_id) return;
       if (owned && !this.isCurrent(existing, st.workflowId!, runId)) {
         // The name is held by this workflow's previous run: free it; the job (claimed, no pod)
         // is placed again once the old pod is gone (its deletion event requeues the workflow).

@@ -7,7 +7,7 @@
  */
 import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { InputError } from '../../errors.js';
-import { JobStatus } from '../../contract/status.js';
+import type { CompletionStatusName } from '../../contract/status.js';
 import type { ClaimedJobRecord } from '../../contract/client.js';
 import { GPU_RESOURCE } from './capacity.js';
 import { podName, toLabelValue } from './names.js';
@@ -57,8 +57,8 @@ export interface PodOptions {
   workVolume?: { claimName: string; mountPath: string } | null;
 }
 
-export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt'>): string {
-  return podName(workflowName, job.name, job.attempt);
+export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt_id'>): string {
+  return podName(workflowName, job.name, job.attempt_id);
 }
 
 function resourceList(job: ClaimedJobRecord): Record<string, string> {
@@ -85,7 +85,7 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
     { name: 'TORC_WORKFLOW_ID', value: String(opts.workflowId) },
     { name: 'TORC_JOB_ID', value: String(job.id) },
     { name: 'TORC_JOB_NAME', value: job.name },
-    { name: 'TORC_ATTEMPT', value: String(job.attempt) },
+    { name: 'TORC_ATTEMPT', value: String(job.attempt_id) },
     { name: 'TORC_RUN_ID', value: String(opts.runId) },
   ];
   if (opts.apiUrl) env.push({ name: 'TORC_API_URL', value: opts.apiUrl });
@@ -104,7 +104,7 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
         [LABEL_WORKFLOW]: toLabelValue(opts.workflow.name),
         [LABEL_JOB]: toLabelValue(job.name),
         [LABEL_JOB_ID]: String(job.id),
-        [LABEL_ATTEMPT]: String(job.attempt),
+        [LABEL_ATTEMPT]: String(job.attempt_id),
         [LABEL_MANAGED_BY]: 'torc',
       },
       annotations: {
@@ -192,7 +192,7 @@ export type PodOutcome =
   | {
     state: 'finished';
     /** torc status code: completed, failed or terminated. */
-    status: number;
+    status: CompletionStatusName;
     returnCode: number;
     reason: string;
     message: string;
@@ -224,30 +224,30 @@ export function podOutcome(pod: V1Pod, deleted = false): PodOutcome {
   const beingDeleted = deleted || !!pod.metadata?.deletionTimestamp;
 
   if (phase === 'Succeeded') {
-    return { state: 'finished', status: JobStatus.completed, returnCode: term?.exitCode ?? 0, reason: 'Completed', message, startedAt, finishedAt };
+    return { state: 'finished', status: 'completed', returnCode: term?.exitCode ?? 0, reason: 'Completed', message, startedAt, finishedAt };
   }
   if (term?.reason === 'OOMKilled') {
-    return { state: 'finished', status: JobStatus.failed, returnCode: OOM_EXIT_CODE, reason: 'OOMKilled', message, startedAt, finishedAt };
+    return { state: 'finished', status: 'failed', returnCode: OOM_EXIT_CODE, reason: 'OOMKilled', message, startedAt, finishedAt };
   }
   if (phase === 'Failed') {
     // The pod was stopped by the system (deadline, eviction, rejection at admission, deletion).
     if (podReason || beingDeleted || !term) {
       return {
-        state: 'finished', status: JobStatus.terminated, returnCode: term?.exitCode || KILLED_EXIT_CODE,
+        state: 'finished', status: 'terminated', returnCode: term?.exitCode || KILLED_EXIT_CODE,
         reason: podReason || (beingDeleted ? 'Deleted' : 'Failed'), message, startedAt, finishedAt,
       };
     }
-    return { state: 'finished', status: JobStatus.failed, returnCode: term.exitCode, reason: term.reason ?? 'Error', message, startedAt, finishedAt };
+    return { state: 'finished', status: 'failed', returnCode: term.exitCode, reason: term.reason ?? 'Error', message, startedAt, finishedAt };
   }
   if (beingDeleted) {
     return {
-      state: 'finished', status: JobStatus.terminated, returnCode: term?.exitCode || KILLED_EXIT_CODE,
+      state: 'finished', status: 'terminated', returnCode: term?.exitCode || KILLED_EXIT_CODE,
       reason: 'Deleted', message: message || 'the pod was deleted before the job finished', startedAt, finishedAt,
     };
   }
   const waiting = container?.state?.waiting;
   if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
-    return { state: 'finished', status: JobStatus.failed, returnCode: 1, reason: waiting.reason, message: waiting.message ?? '', startedAt, finishedAt };
+    return { state: 'finished', status: 'failed', returnCode: 1, reason: waiting.reason, message: waiting.message ?? '', startedAt, finishedAt };
   }
   if (phase === 'Running') return { state: 'running', startedAt, node: pod.spec?.nodeName ?? null };
   return { state: 'pending', reason: waiting?.reason ?? null };

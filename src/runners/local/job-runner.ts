@@ -455,11 +455,11 @@ export class JobRunner {
     });
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
-    const pending = response.jobs.filter((job) => job.status !== JobStatus.running).map((job) => job.id);
+    const pending = response.jobs.filter((job) => job.status !== 'running').map((job) => job.id);
     const started = await this.session.startClaimed(pending, runId);
     await Promise.all(
       response.jobs.map((job) => {
-        if (job.status === JobStatus.running) return this.launch(job, runId, 'done');
+        if (job.status === 'running') return this.launch(job, runId, 'done');
         const st = started.get(job.id);
         return this.launch(job, runId, st === undefined ? 'now' : st ? 'done' : 'refused');
       }),
@@ -559,7 +559,7 @@ export class JobRunner {
           name: job.name,
           command: job.command,
           invocation_script: job.invocation_script,
-          attempt: job.attempt,
+          attempt: job.attempt_id,
           env: { ...(o.env ?? {}), ...(job.env ?? {}), ...resourceEnv(job) },
           gpus: grant.gpus,
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
@@ -616,10 +616,10 @@ export class JobRunner {
   private async planRetry(entry: Running, outcome: JobOutcome): Promise<Finished['retry']> {
     const job = entry.job;
     const retriable =
-      (outcome.status === JobStatus.failed && outcome.termination_reason === null) ||
-      (outcome.status === JobStatus.terminated && outcome.termination_reason === 'runtime_limit');
+      (outcome.status === 'failed' && outcome.termination_reason === null) ||
+      (outcome.status === 'terminated' && outcome.termination_reason === 'runtime_limit');
     if (!retriable) return undefined;
-    const plan = await this.session.retryPlan(job.failure_handler_id, outcome.return_code, job.attempt);
+    const plan = await this.session.retryPlan(job.failure_handler_id, outcome.return_code, job.attempt_id);
     if (!plan) return undefined;
     let recovery_return_code: number | null = null;
     if (plan.recovery_script) {
@@ -688,7 +688,7 @@ export class JobRunner {
         // The run its start was recorded in (recordStarts may have moved it on since it ended).
         f.run_id = f.entry.runId;
         const files = f.entry.job.files;
-        if (f.outcome.status === JobStatus.completed && files && files.length > 0) {
+        if (f.outcome.status === 'completed' && files && files.length > 0) {
           f.result.files = await observeFiles(files, this.o.cwd ?? process.cwd());
         }
         toDeliver.push(f);
@@ -700,12 +700,12 @@ export class JobRunner {
   private readonly endHandlers: EndReportHandlers<Finished> = {
     retried: (f) => {
       this.summary.retried++;
-      this.emit({ type: 'job_retried', job: f.entry.job, outcome: f.outcome, attempt: f.entry.job.attempt + 1, recovery_return_code: f.retry!.recovery_return_code });
+      this.emit({ type: 'job_retried', job: f.entry.job, outcome: f.outcome, attempt: f.entry.job.attempt_id + 1, recovery_return_code: f.retry!.recovery_return_code });
     },
     completed: (f) => {
       const status = f.outcome.status;
-      if (status === JobStatus.completed) this.summary.completed++;
-      else if (status === JobStatus.terminated) this.summary.terminated++;
+      if (status === 'completed') this.summary.completed++;
+      else if (status === 'terminated') this.summary.terminated++;
       else this.summary.failed++;
       this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true });
     },

@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { JobStatus, signalReturnCode } from '../../contract/status.js';
+import { signalReturnCode, type CompletionStatusName } from '../../contract/status.js';
 import type { CompleteJobResult } from '../../contract/client.js';
 import { defaultSpawner, type SpawnedChild, type Spawner, type SpawnQueue } from './spawner.js';
 
@@ -57,7 +57,7 @@ export interface ProcessOptions {
 
 export interface JobOutcome extends CompleteJobResult {
   /** completed 5 (exit 0), failed 6, terminated 8 (ended by the runner). */
-  status: number;
+  status: CompletionStatusName;
   /** The signal that ended the job's main process, if any (its return_code is then 128 + signo). */
   signal: NodeJS.Signals | null;
   termination_reason: TerminationReason | null;
@@ -260,7 +260,7 @@ export class JobProcess {
     const end = new Date();
     const returnCode = code ?? (signal ? signalReturnCode(signal) : 1);
     const status =
-      this.reason !== null ? JobStatus.terminated : returnCode === 0 ? JobStatus.completed : JobStatus.failed;
+      this.reason !== null ? 'terminated' : returnCode === 0 ? 'completed' : 'failed';
     const outcome: JobOutcome = {
       status,
       return_code: returnCode,

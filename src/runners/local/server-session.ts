@@ -24,7 +24,7 @@ import type {
   RunnerClient,
   WorkflowProgress,
 } from '../../contract/client.js';
-import { JobStatus } from '../../contract/status.js';
+import type { CompletionStatusName } from '../../contract/status.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import type { PlanFailureRule } from '../../spec/plan.js';
 
@@ -45,7 +45,7 @@ export interface EndReport {
   job_id: number;
   run_id: number;
   /** Completion status (completed, failed, terminated). */
-  status: number;
+  status: CompletionStatusName;
   result: CompleteJobResult;
   /** Set when the failure handler retries the attempt: report it with retry_job first. */
   retry?: { max_retries: number };
@@ -208,7 +208,7 @@ export class ServerSession<R extends EndReport = EndReport> {
   async reportUnstartable(jobId: number, runId: number, recordStart: boolean): Promise<void> {
     if (recordStart) await this.tryApi('start_job', () => this.client.startJob(jobId, runId, this.computeNodeId!));
     await this.tryApi('complete_job', () =>
-      this.client.completeJob(jobId, JobStatus.failed, runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
+      this.client.completeJob(jobId, 'failed', runId, { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() }),
     );
   }
 
@@ -262,7 +262,7 @@ export class ServerSession<R extends EndReport = EndReport> {
             await this.withRetries('retry_job', () =>
               this.client.retryJob!(r.job_id, r.run_id, {
                 ...r.result,
-                status: r.status === JobStatus.terminated ? 'terminated' : 'failed',
+                status: r.status === 'terminated' ? 'terminated' : 'failed',
                 max_retries: retry.max_retries,
               }),
             );

@@ -6,7 +6,7 @@
  * its jobs are terminated and the node deactivated, which sends them back to ready.
  */
 import type { SortMethod } from '../../allocator/types.js';
-import { JobStatus } from '../../contract/status.js';
+import type { CompletionStatusName } from '../../contract/status.js';
 import type { ClaimedJobRecord, RunnerClient } from '../../contract/client.js';
 import type { DetectedResources } from '../local/resources.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../local/job-runner.js';
@@ -98,7 +98,7 @@ export class AllocationClient {
   private ending = false;
   private readonly endingWaiters = new Set<() => void>();
   /** Jobs whose completion was held back (left for requeue), with the status they would have had. */
-  readonly withheld = new Map<number, number>();
+  readonly withheld = new Map<number, CompletionStatusName>();
   /**
    * The client the runner uses: the inner one with registration and completion wrapped. A
    * proxy, so that methods the RunnerClient interface gains later are passed through as they are.
@@ -122,8 +122,8 @@ export class AllocationClient {
       // A retry caused by the allocation ending would spend one of the job's retries: hold it
       // back like a completion, so deactivation requeues the job without counting it.
       own.retryJob = async (job, run, request) => {
-        if (await this.allocationEnded(JobStatus.failed, request.return_code)) {
-          this.withheld.set(job, request.status === 'terminated' ? JobStatus.terminated : JobStatus.failed);
+        if (await this.allocationEnded('failed', request.return_code)) {
+          this.withheld.set(job, request.status === 'terminated' ? 'terminated' : 'failed');
           return;
         }
         return inner.retryJob!(job, run, request);
@@ -150,7 +150,7 @@ export class AllocationClient {
     for (const wake of this.endingWaiters) wake();
   }
 
-  private async completeJob(job: number, status: number, run: number, result: Parameters<RunnerClient['completeJob']>[3]): Promise<void> {
+  private async completeJob(job: number, status: CompletionStatusName, run: number, result: Parameters<RunnerClient['completeJob']>[3]): Promise<void> {
     if (await this.allocationEnded(status, result.return_code)) {
       this.withheld.set(job, status);
       return;
@@ -159,8 +159,8 @@ export class AllocationClient {
   }
 
   /** Whether an unsuccessful end is the allocation ending rather than the job's own failure. */
-  private async allocationEnded(status: number, returnCode: number): Promise<boolean> {
-    if (status === JobStatus.completed) return false;
+  private async allocationEnded(status: CompletionStatusName, returnCode: number): Promise<boolean> {
+    if (status === 'completed') return false;
     return this.ending || (SIGNAL_CODES.has(returnCode) && (await this.endingWithin(this.holdMs)));
   }
 
@@ -263,7 +263,7 @@ export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWor
         const summary = await runner.run();
         // The runner counted held-back completions as failed or terminated; they were requeued.
         const held = [...client.withheld.values()];
-        const terminated = held.filter((st) => st === JobStatus.terminated).length;
+        const terminated = held.filter((st) => st === 'terminated').length;
         return {
           ...summary,
           failed: summary.failed - (held.length - terminated),

@@ -21,15 +21,16 @@ export function matchRule(rules: readonly PlanFailureRule[], returnCode: number)
 
 /**
  * Retry or fail an attempt that ended with `returnCode` (not 0). `attempt` is the attempt that
- * just failed (1 for the first run). A rule allows `max_retries` retries after the first
- * attempt: attempts 1..max_retries are retried, attempt max_retries + 1 fails for good.
+ * just failed (1 for the first run). As in torc, a rule's `max_retries` bounds the attempt id:
+ * an attempt is retried while attempt < max_retries, so `max_retries: 3` runs at most 3
+ * attempts (torc's runner and server both refuse at attempt_id >= max_retries).
  */
 export function decideFailure(rules: readonly PlanFailureRule[] | null, returnCode: number, attempt: number): FailureDecision {
   if (rules === null) return { action: 'fail', reason: 'no_handler', rule_index: null };
   const index = matchRule(rules, returnCode);
   if (index < 0) return { action: 'fail', reason: 'no_matching_rule', rule_index: null };
   const rule = rules[index]!;
-  if (attempt > rule.max_retries) return { action: 'fail', reason: 'retries_exhausted', rule_index: index };
+  if (attempt >= rule.max_retries) return { action: 'fail', reason: 'retries_exhausted', rule_index: index };
   return { action: 'retry', rule, rule_index: index };
 }
 

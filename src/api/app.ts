@@ -73,14 +73,15 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
     try {
       await next();
       if (ctx.body === undefined || ctx.body === null) {
+        const say = (status: number, message: string) => ({ message, error: { message }, code: status });
         if (ctx.status === 404) {
           ctx.status = 404;
-          ctx.body = { message: `no route ${ctx.method} ${ctx.path}` };
+          ctx.body = say(404, `no route ${ctx.method} ${ctx.path}`);
         } else if (ctx.status === 405) {
-          ctx.body = { message: `method ${ctx.method} not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}` };
+          ctx.body = say(405, `method ${ctx.method} not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`);
         } else if (ctx.status === 501) {
           ctx.status = 405;
-          ctx.body = { message: `method ${ctx.method} not supported` };
+          ctx.body = say(405, `method ${ctx.method} not supported`);
         }
       }
     } catch (err) {

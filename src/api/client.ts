@@ -80,7 +80,7 @@ export interface ScheduledComputeNodeModel {
   workflow_id: number;
   scheduler_config_id: number;
   /** The Slurm job id. */
-  scheduler_id: string;
+  scheduler_id: number;
   scheduler_type: string;
   status: 'pending' | 'active' | 'complete';
   state: string;
@@ -199,8 +199,9 @@ export class TorcClient implements RunnerClient {
     return this.call('PUT', `/workflows/${id(workflowId)}/cancel`);
   }
 
+  /** Jobs back to uninitialized (torc's reset_job_status; ours also starts a new run). */
   async resetStatus(workflowId: number, options: { failedOnly?: boolean } = {}): Promise<{ workflow_id: number; run_id: number; updated_count: number }> {
-    return this.call('POST', `/workflows/${id(workflowId)}/reset_status`, { query: { failed_only: options.failedOnly ?? false } });
+    return this.call('POST', `/workflows/${id(workflowId)}/reset_job_status`, { query: { failed_only: options.failedOnly ?? false } });
   }
 
   // ---- jobs --------------------------------------------------------------------------------
@@ -359,12 +360,13 @@ export class TorcClient implements RunnerClient {
     return { ...page, items: page.items.map((n) => withNulls<ComputeNodeModel>(n, ['scheduler_config_id', 'scheduler_job_id'])) };
   }
 
-  async listResults(workflowId: number, query: PageQuery & { job_id?: number } = {}): Promise<PageView<ResultModel>> {
-    const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, ...query } });
+  /** Every result (all_runs defaults to true here; torc's default is the latest of each job). */
+  async listResults(workflowId: number, query: PageQuery & { job_id?: number; all_runs?: boolean } = {}): Promise<PageView<ResultModel>> {
+    const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, all_runs: true, ...query } });
     return { ...page, items: page.items.map((r) => withNulls<ResultModel>(r, ['compute_node_id'])) };
   }
 
-  async listEvents(workflowId: number, query: PageQuery & { after_id?: number } = {}): Promise<PageView<EventRecord>> {
+  async listEvents(workflowId: number, query: PageQuery & { after_id?: number; category?: string } = {}): Promise<PageView<EventRecord>> {
     return this.call('GET', '/events', { query: { workflow_id: workflowId, ...query } });
   }
 
@@ -381,7 +383,7 @@ export class TorcClient implements RunnerClient {
   }
 
   /** Records a Slurm allocation submitted for the workflow (`torc slurm schedule-nodes`). */
-  async createScheduledComputeNode(body: { workflow_id: number; scheduler_config_id: number; scheduler_id: string; state?: string }): Promise<ScheduledComputeNodeModel> {
+  async createScheduledComputeNode(body: { workflow_id: number; scheduler_config_id: number; scheduler_id: string | number; state?: string }): Promise<ScheduledComputeNodeModel> {
     return this.call('POST', '/scheduled_compute_nodes', { body: { scheduler_type: 'slurm', ...body } });
   }
 

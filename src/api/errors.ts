@@ -1,6 +1,8 @@
 /**
  * How errors become HTTP responses. Every error body is `{message, field?}` (plus `issues` when
- * an InputError lists several problems). Bad input is always 4xx; only a bug is a 500.
+ * an InputError lists several problems), and torc's error_response fields beside: `error`
+ * (an object with the same message and field) and `code` (the HTTP status). Bad input is always
+ * 4xx; only a bug is a 500.
  */
 import { httpStatusOfError, InputError, TooLargeError, type InputIssue } from '../errors.js';
 
@@ -37,6 +39,14 @@ export interface ErrorBody {
   message: string;
   field?: string;
   issues?: InputIssue[];
+  /** torc's error_response: the error as an object, and the status. */
+  error: { message: string; field?: string };
+  code: number;
+}
+
+function body(status: number, message: string, field?: string, issues?: InputIssue[]): ErrorBody {
+  const error = field === undefined ? { message } : { message, field };
+  return { message, ...(field === undefined ? {} : { field }), ...(issues ? { issues } : {}), error, code: status };
 }
 
 export interface ErrorResponse {
@@ -50,26 +60,29 @@ export interface ErrorResponse {
 export function toErrorResponse(err: unknown, inputErrorStatus = 400): ErrorResponse {
   const known = httpStatusOfError(err);
   if (known !== undefined) {
-    const body: ErrorBody = { message: (err as Error).message };
-    if ((err instanceof InputError || err instanceof TooLargeError) && err.field) body.field = err.field;
-    if (err instanceof InputError && err.issues.length > 1) body.issues = err.issues;
+    const field = (err instanceof InputError || err instanceof TooLargeError) && err.field ? err.field : undefined;
+    const issues = err instanceof InputError && err.issues.length > 1 ? err.issues : undefined;
     const status = err instanceof InputError && !(err instanceof BadRequestError) ? inputErrorStatus : known;
-    return { status, body, internal: false };
+    return { status, body: body(status, (err as Error).message, field, issues), internal: false };
   }
-  if (err instanceof UnauthorizedError) return { status: 401, body: { message: err.message }, internal: false };
-  if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: { message: err.message }, internal: false };
+  if (err instanceof UnauthorizedError) return { status: 401, body: body(401, err.message), internal: false };
+  if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: body(415, err.message), internal: false };
   // A UNIQUE constraint is a conflict with what is stored (e.g. recording the same thing twice);
   // the SQL itself is not shown.
   if ((err as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test((err as Error).message)) {
-    return { status: 409, body: { message: 'a record with the same key already exists' }, internal: false };
+    return { status: 409, body: body(409, 'a record with the same key already exists'), internal: false };
+  }
+  // A foreign key: the record refers to one that is not there, or is still referred to.
+  if ((err as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT' && /FOREIGN KEY/.test((err as Error).message)) {
+    return { status: 409, body: body(409, 'the record refers to a record that does not exist, or is still used by another'), internal: false };
   }
   // A malformed percent-escape in the URL (decodeURIComponent) is the client's mistake.
-  if (err instanceof URIError) return { status: 400, body: { message: `malformed URL: ${err.message}` }, internal: false };
+  if (err instanceof URIError) return { status: 400, body: body(400, `malformed URL: ${err.message}`), internal: false };
   const status = httpStatusOf(err);
   if (status !== undefined && status >= 400 && status < 500) {
-    return { status, body: { message: (err as Error).message || 'bad request' }, internal: false };
+    return { status, body: body(status, (err as Error).message || 'bad request'), internal: false };
   }
-  return { status: 500, body: { message: 'internal server error' }, internal: true };
+  return { status: 500, body: body(500, 'internal server error'), internal: true };
 }
 
 /** Errors raised by koa / http-errors carry `status` (and `expose`) for client mistakes. */

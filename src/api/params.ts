@@ -14,6 +14,8 @@ export type ParamKind =
   | { kind: 'number'; minimum?: number; maximum?: number; default?: number }
   | { kind: 'boolean'; default?: boolean }
   | { kind: 'string'; enum?: readonly string[]; maxLength?: number; default?: string }
+  /** A list: the parameter repeated (`?t=a&t=b`, torc's form) or comma-separated; decodes to string[]. */
+  | { kind: 'string_array'; enum?: readonly string[] }
   /** A job status by torc name (`completed`) or integer code (`5`); decodes to the code. */
   | { kind: 'job_status' };
 
@@ -24,7 +26,7 @@ export type ParamSpec = ParamKind & {
   description: string;
 };
 
-export type ParamValue = number | string | boolean | undefined;
+export type ParamValue = number | string | boolean | string[] | undefined;
 export type Params = Record<string, ParamValue>;
 
 /** Shorthands for the declarations in the route table. */
@@ -52,6 +54,10 @@ export function decodeParams(specs: readonly ParamSpec[], path: Record<string, s
   const out: Params = {};
   for (const spec of specs) {
     const raw = spec.in === 'path' ? path[spec.name] : query[spec.name];
+    if (spec.kind === 'string_array') {
+      out[spec.name] = raw === undefined ? undefined : decodeList(spec, Array.isArray(raw) ? raw : [raw]);
+      continue;
+    }
     if (Array.isArray(raw)) throw new BadRequestError('given more than once', spec.name);
     if (raw === undefined || (raw === '' && spec.in === 'query')) {
       if (spec.required) throw new BadRequestError('required', spec.name);
@@ -94,12 +100,22 @@ function decodeOne(spec: ParamSpec, raw: string): ParamValue {
       if (spec.enum && !spec.enum.includes(raw)) fail(`one of ${spec.enum.join(', ')}`);
       return raw;
     }
+    case 'string_array':
+      return decodeList(spec, [raw]);
     case 'job_status': {
       const code = parseStatus(raw);
       if (code === undefined) fail(`a job status (${JOB_STATUS_NAMES.join(', ')}) or its code 0–${JobStatus.pending_failed}`);
       return code;
     }
   }
+}
+
+function decodeList(spec: ParamSpec & { kind: 'string_array' }, raw: string[]): string[] {
+  const items = raw.flatMap((r) => r.split(',')).filter((x) => x !== '');
+  for (const item of items) {
+    if (spec.enum && !spec.enum.includes(item)) throw new BadRequestError(`expected each of ${spec.enum.join(', ')}, got "${truncate(item)}"`, spec.name);
+  }
+  return items;
 }
 
 function truncate(s: string): string {
@@ -128,5 +144,7 @@ export function paramSchema(spec: ParamSpec): Record<string, unknown> {
     }
     case 'job_status':
       return { $ref: '#/components/schemas/job_status_param' };
+    case 'string_array':
+      return { type: 'array', items: spec.enum ? { type: 'string', enum: [...spec.enum] } : { type: 'string' } };
   }
 }

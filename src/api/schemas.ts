@@ -7,6 +7,7 @@ import { JOB_STATUS_NAMES, JobStatus } from '../contract/status.js';
 import { DASHBOARD_SCHEMAS } from './dashboard/schemas.js';
 import { MAX_ID } from './params.js';
 import type { JsonSchema } from './validate.js';
+import { TORC_COMPONENTS } from './torc-schemas.js';
 
 const int = (min = 0, max = MAX_ID): JsonSchema => ({ type: 'integer', minimum: min, maximum: max });
 const nullable = (s: JsonSchema): JsonSchema => ({ ...s, type: [s.type as string, 'null'] });
@@ -69,8 +70,10 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       message: { type: 'string' },
       field: { type: 'string', description: 'The offending field, as a path such as body.nodes[0].num_cpus' },
       issues: { type: 'array', items: obj({ path: { type: 'string' }, message: { type: 'string' } }) },
+      error: obj({ message: { type: 'string' }, field: { type: 'string' } }, ['message']),
+      code: { type: 'integer', description: 'The HTTP status (torc\'s error_response)' },
     },
-    ['message'],
+    ['message', 'error', 'code'],
   ),
   job_status: { type: 'string', enum: [...JOB_STATUS_NAMES], description: "torc's job status" },
   job_status_param: {
@@ -108,20 +111,6 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       k8s_uid: { type: 'string' },
     },
     ['id', 'name', 'user', 'timestamp', 'run_id', 'is_canceled', 'jobs_sort_method'],
-  ),
-  /** torc's create_workflow body: an empty workflow (jobs are added from a spec instead). Unknown torc fields are tolerated. */
-  workflow_create: obj(
-    {
-      name: { type: 'string', minLength: 1, maxLength: 1024 },
-      user: nullable(str()),
-      description: nullable(str(65536)),
-      jobs_sort_method: ref('jobs_sort_method'),
-      use_pending_failed: { type: 'boolean' },
-      compute_node_expiration_buffer_seconds: { type: 'integer', minimum: 0, maximum: 86400 * 365 },
-      compute_node_wait_for_new_jobs_seconds: { type: 'integer', minimum: 0, maximum: 86400 * 365 },
-      compute_node_ignore_workflow_completion: { type: 'boolean' },
-    },
-    ['name'],
   ),
   workflow_spec_created: obj({ workflow_id: int() }),
   workflow_status_model: obj(
@@ -293,7 +282,8 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       status: { type: 'string', enum: ['failed', 'terminated'], description: 'How the attempt ended (default failed)' },
     },
-    ['return_code', 'exec_time_minutes', 'completion_time'],
+    [],
+    { description: "The failed attempt's result (all three of return_code, exec_time_minutes, completion_time, or none)" },
   ),
   failure_rule: obj({
     exit_codes: { type: 'array', items: { type: 'integer' } },
@@ -431,14 +421,6 @@ export const COMPONENTS: Record<string, JsonSchema> = {
     category: { type: 'string' },
     data: { type: 'object', description: 'The event (a non-object value is given as {value})' },
   }),
-  event_create: obj(
-    {
-      workflow_id: int(),
-      category: { type: 'string', minLength: 1, maxLength: 256 },
-      data: { description: 'Any JSON value' },
-    },
-    ['workflow_id'],
-  ),
   resource_requirements_model: obj({
     id: int(),
     workflow_id: int(),
@@ -478,22 +460,11 @@ export const COMPONENTS: Record<string, JsonSchema> = {
   list_slurm_schedulers_response: pageOf('slurm_scheduler_model'),
   list_failure_handlers_response: pageOf('failure_handler_model'),
   list_files_response: pageOf('file_model'),
-  // Slurm allocations (torc's scheduled_compute_nodes): recorded by `torc slurm schedule-nodes`.
-  scheduled_compute_node_create: obj(
-    {
-      workflow_id: int(),
-      scheduler_config_id: int(),
-      scheduler_id: { type: 'string', pattern: '^[0-9]{1,20}$', description: 'The Slurm job id of the allocation' },
-      scheduler_type: { type: 'string', enum: ['slurm'] },
-      state: { type: 'string', minLength: 1, maxLength: 32, description: 'Slurm state as last seen (default SUBMITTED)' },
-    },
-    ['workflow_id', 'scheduler_config_id', 'scheduler_id'],
-  ),
   scheduled_compute_node_model: obj({
     id: int(),
     workflow_id: int(),
     scheduler_config_id: int(),
-    scheduler_id: { type: 'string', description: 'The Slurm job id' },
+    scheduler_id: { ...int(), description: 'The Slurm job id' },
     scheduler_type: { type: 'string' },
     status: { type: 'string', enum: ['pending', 'active', 'complete'], description: "torc's status: queued, running, ended" },
     state: { type: 'string', description: 'Slurm state as last seen' },
@@ -503,4 +474,5 @@ export const COMPONENTS: Record<string, JsonSchema> = {
   list_scheduled_compute_nodes_response: pageOf('scheduled_compute_node_model'),
   openapi_document: obj({ openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } }),
   ...DASHBOARD_SCHEMAS,
+  ...TORC_COMPONENTS,
 };

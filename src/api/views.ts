@@ -13,6 +13,7 @@ import type {
   EventRecord,
   FailureHandlerRecord,
   FileRecord,
+  LocalSchedulerRecord,
   Page,
   ResourceRequirementsRecord,
   ResultRecord,
@@ -107,7 +108,7 @@ export function workflowStatusView(p: WorkflowProgress): WorkflowStatusModel {
     id: p.workflow_id,
     run_id: p.run_id,
     is_canceled: p.is_canceled,
-    is_archived: false,
+    is_archived: p.is_archived ?? false,
     has_detected_need_to_run_completion_script: false,
     is_complete: p.is_complete,
     ...view,
@@ -146,6 +147,10 @@ export function resourceRequirementsView(r: ResourceRequirementsRecord) {
 /** torc requires an account; one declared without shows ''. */
 export function slurmSchedulerView(s: SlurmSchedulerRecord) {
   return omitNulls({ ...s, account: s.account ?? '' });
+}
+
+export function localSchedulerView(l: LocalSchedulerRecord) {
+  return omitNulls(l);
 }
 
 export function fileView(f: FileRecord) {

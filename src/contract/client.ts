@@ -131,6 +131,8 @@ export interface WorkflowProgress {
   run_id: number;
   is_complete: boolean;
   is_canceled: boolean;
+  /** torc's archived flag. */
+  is_archived?: boolean;
   /** Counts by status name. */
   counts: Record<string, number>;
   /**

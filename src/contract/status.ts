@@ -39,7 +39,7 @@ export function parseStatus(value: string | number): JobStatusCode | undefined {
     const code = Number(value);
     return byCode.has(code) ? (code as JobStatusCode) : undefined;
   }
-  return (JobStatus as Record<string, JobStatusCode>)[value];
+  return Object.hasOwn(JobStatus, value) ? (JobStatus as Record<string, JobStatusCode>)[value] : undefined;
 }
 
 /** A workflow is complete when no job is in uninitialized..running. */

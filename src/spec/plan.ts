@@ -140,6 +140,8 @@ export interface PlanSettings {
   compute_node_min_time_for_new_jobs_seconds?: number;
   /** torc's slurm_defaults as given to update_workflow (a spec's are merged into its schedulers). */
   slurm_defaults?: Record<string, unknown> | null;
+  /** torc's archived flag (update_workflow_status). */
+  is_archived?: boolean;
 }
 
 export interface Plan {

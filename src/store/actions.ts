@@ -147,3 +147,50 @@ export async function resetActions(tx: WriteTx, workflowId: number): Promise<voi
     [workflowId],
   );
 }
+
+/** An action as torc's create_workflow_action takes it (its settings under action_config). */
+export interface ActionInput {
+  trigger_type: string;
+  action_type: string;
+  commands: string[];
+  scheduler_id: number | null;
+  scheduler_type: string | null;
+  num_allocations: number;
+  start_one_worker_per_node: boolean;
+  max_parallel_jobs: number | null;
+  job_ids: number[];
+  persistent: boolean;
+}
+
+/** Adds an action to a workflow; its jobs and scheduler must be the workflow's. */
+export async function insertAction(tx: WriteTx, workflowId: number, a: ActionInput): Promise<ActionRecord> {
+  if (!(await tx.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
+  if (a.job_ids.length > 0) {
+    const found = await tx.all<{ id: number }>('SELECT id FROM jobs WHERE workflow_id = ? AND id IN (SELECT value FROM json_each(?))', [workflowId, JSON.stringify(a.job_ids)]);
+    const ok = new Set(found.map((r) => r.id));
+    const bad = a.job_ids.findIndex((id) => !ok.has(id));
+    if (bad >= 0) throw new InputError(`no job ${a.job_ids[bad]} in workflow ${workflowId}`, `job_ids[${bad}]`);
+  }
+  if (a.scheduler_id !== null && !(await tx.get('SELECT 1 FROM slurm_schedulers WHERE id = ? AND workflow_id = ?', [a.scheduler_id, workflowId]))) {
+    throw new InputError(`no slurm scheduler ${a.scheduler_id} in workflow ${workflowId}`, 'action_config.scheduler_id');
+  }
+  const res = await tx.run(
+    `INSERT INTO actions (workflow_id, trigger_type, action_type, job_ids, commands, scheduler_id, scheduler_type,
+       num_allocations, start_one_worker_per_node, max_parallel_jobs, persistent)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      workflowId,
+      a.trigger_type,
+      a.action_type,
+      JSON.stringify(a.job_ids),
+      JSON.stringify(a.commands),
+      a.scheduler_id,
+      a.scheduler_type,
+      a.num_allocations,
+      a.start_one_worker_per_node ? 1 : 0,
+      a.max_parallel_jobs,
+      a.persistent ? 1 : 0,
+    ],
+  );
+  return toAction((await tx.get('SELECT * FROM actions WHERE id = ?', [res.lastID]))!);
+}

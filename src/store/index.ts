@@ -4,7 +4,7 @@
  * NotFoundError (unknown id), ConflictError (illegal in the current state; nothing changed)
  * and InputError (bad argument, naming it).
  */
-import { InputError, NotFoundError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';
 import type {
   ApplyOutcome,
@@ -17,7 +17,7 @@ import type {
   RetryJobRequest,
   WorkflowProgress,
 } from '../contract/client.js';
-import { claimActionInTx, fireTriggers, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome } from './actions.js';
+import { claimActionInTx, fireTriggers, insertAction, PENDING_SQL, resetActions, type ActionClaimer, type ActionClaimOutcome, type ActionInput } from './actions.js';
 import { cancelJobInTx, runningCancelRequests, type CancelJobOutcome } from './job-cancel.js';
 import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
@@ -27,6 +27,32 @@ import { checkPlan, insertPlan } from './create.js';
 import { applyPlanInTx } from './replace.js';
 import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
 import { migrate } from './migrations.js';
+import {
+  createJobsInTx,
+  deleteJobInTx,
+  impliedDependencies,
+  manageStatusChangeInTx,
+  readJobs,
+  updateJobInTx,
+  withRelations,
+  type JobInput,
+  type JobWithRelations,
+} from './job-records.js';
+import {
+  fileRelationships,
+  isUninitialized,
+  jobDependencies,
+  jobIds,
+  latestEventTimestamp,
+  missingUserData,
+  readyRequirements,
+  requiredExistingFiles,
+  userDataRelationships,
+  type JobDependencyRow,
+  type ReadyRequirements,
+  type RelationshipRow,
+} from './workflow-queries.js';
+import { deleteRow, deleteRows, getRow, insertRow, listRows, tableOf, updateRow, type ListQuery, type RecordOf, type TableName } from './tables.js';
 import { checkRegistration, expiredNodes, insertComputeNode, renewLease, retireNodes } from './nodes.js';
 import {
   JOB_COLUMNS,
@@ -53,7 +79,7 @@ import {
   type WorkflowMeta,
   type WorkflowRecord,
 } from './records.js';
-import { COMPLETION_STATUSES, JOB_STATUS_NAMES, parseStatus, statusName } from '../contract/status.js';
+import { COMPLETION_STATUSES, JOB_STATUS_NAMES, JobStatus, parseStatus, statusName, type JobStatusName } from '../contract/status.js';
 import {
   TEMP_SCHEMA,
   UNFINISHED_STATES,
@@ -64,11 +90,14 @@ import {
 } from './transitions.js';
 
 export * from './records.js';
+export type { JobInput, JobRelationIds, JobWithRelations } from './job-records.js';
+export type { JobDependencyRow, ReadyRequirements, RelationshipRow } from './workflow-queries.js';
+export { TABLES, type AccessGroupRecord, type ListQuery, type LocalSchedulerRecord, type RecordOf, type TableName } from './tables.js';
 export type { ClaimStats } from './claim.js';
 export type { CompleteJobsOutcome, ItemOutcome } from './job-runs.js';
 export type { InitializeOutcome } from './transitions.js';
 export type { ApplyOutcome, ApplyAction } from '../contract/client.js';
-export type { ActionClaimer, ActionClaimOutcome } from './actions.js';
+export type { ActionClaimer, ActionClaimOutcome, ActionInput } from './actions.js';
 export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
 export type { RetryOutcome } from './retry.js';
 export type { CancelJobOutcome } from './job-cancel.js';
@@ -87,6 +116,31 @@ export interface JobFilter extends PageOptions {
   status?: number | string;
   /** Exact job name. */
   name?: string;
+  /** torc's filters: jobs that read this file, that wait for this job, that run on this compute node. */
+  needs_file_id?: number;
+  upstream_job_id?: number;
+  active_compute_node_id?: number;
+  sort_by?: string;
+  reverse_sort?: boolean;
+}
+
+/** Columns list_jobs may sort by (torc's sort_by). */
+export const JOB_SORT_COLUMNS = ['id', 'name', 'status', 'command', 'attempt_id', 'resource_requirements_id', 'scheduler_id'] as const;
+
+export interface WorkflowFilter extends PageOptions {
+  name?: string;
+  user?: string;
+  description?: string;
+  is_archived?: boolean;
+  sort_by?: string;
+  reverse_sort?: boolean;
+}
+
+export interface WorkflowChanges {
+  name?: string;
+  user?: string | null;
+  description?: string | null;
+  settings?: Partial<WorkflowRecord['settings']>;
 }
 
 export interface CompleteJobOutcome {
@@ -192,13 +246,76 @@ export class Store {
   }
 
   /** Workflows in creation order. */
-  async listWorkflows(options?: PageOptions): Promise<Page<WorkflowRecord>> {
+  async listWorkflows(options: WorkflowFilter = {}): Promise<Page<WorkflowRecord>> {
     const { offset, limit } = pageOf(options);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    for (const field of ['name', 'user', 'description'] as const) {
+      if (options[field] !== undefined) {
+        where.push(`${field} = ?`);
+        params.push(options[field]!);
+      }
+    }
+    if (options.is_archived !== undefined) {
+      where.push("IFNULL(json_extract(settings, '$.is_archived'), 0) = ?");
+      params.push(options.is_archived ? 1 : 0);
+    }
+    let order = 'id';
+    if (options.sort_by !== undefined) {
+      const sortable = ['id', 'name', 'user', 'description', 'timestamp'];
+      if (!sortable.includes(options.sort_by)) throw new InputError(`cannot sort by "${options.sort_by}" (one of ${sortable.join(', ')})`, 'sort_by');
+      order = options.sort_by === 'id' || options.sort_by === 'timestamp' ? 'id' : `${options.sort_by}, id`;
+    }
+    if (options.reverse_sort) order = order.split(', ').map((c) => `${c} DESC`).join(', ');
+    const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     return this.db.read(async (q) => {
-      const rows = await q.all('SELECT * FROM workflows ORDER BY id LIMIT ? OFFSET ?', [limit, offset]);
-      const total = await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM workflows');
+      const rows = await q.all(`SELECT * FROM workflows ${cond} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM workflows ${cond}`, params);
       return { items: rows.map(toWorkflow), total: total!.n };
     });
+  }
+
+  /** torc's update_workflow: name, user, description and settings; a field left out keeps its value. */
+  async updateWorkflow(workflowId: number, changes: WorkflowChanges): Promise<WorkflowRecord> {
+    return this.write(async (tx) => {
+      const wf = await this.requireWorkflow(tx, workflowId);
+      const settings = { ...wf.settings, ...Object.fromEntries(Object.entries(changes.settings ?? {}).filter(([, v]) => v !== undefined)) };
+      await tx.run('UPDATE workflows SET name = ?, user = ?, description = ?, settings = ? WHERE id = ?', [
+        changes.name ?? wf.name,
+        changes.user === undefined ? wf.user : changes.user,
+        changes.description === undefined ? wf.description : changes.description,
+        JSON.stringify(settings),
+        workflowId,
+      ]);
+      return toWorkflow((await tx.get('SELECT * FROM workflows WHERE id = ?', [workflowId]))!);
+    });
+  }
+
+  /**
+   * torc's update_workflow_status: a new run_id (never lower: runners of an older run must stay
+   * stale), canceled (as cancelWorkflow) or active again, archived.
+   */
+  async updateWorkflowStatus(workflowId: number, changes: { run_id?: number; is_canceled?: boolean; is_archived?: boolean }): Promise<WorkflowProgress> {
+    await this.write(async (tx) => {
+      const wf = await this.requireWorkflow(tx, workflowId);
+      if (changes.run_id !== undefined && changes.run_id !== wf.run_id) {
+        if (!Number.isSafeInteger(changes.run_id) || changes.run_id < wf.run_id) {
+          throw new InputError(`run_id may only go up (workflow ${workflowId} is on run ${wf.run_id}), got ${changes.run_id}`, 'run_id');
+        }
+        await tx.run('UPDATE workflows SET run_id = ? WHERE id = ?', [changes.run_id, workflowId]);
+        await resetActions(tx, workflowId);
+      }
+      if (changes.is_canceled === true && wf.status !== 'canceled') {
+        await tx.run(`UPDATE workflows SET status = 'canceled' WHERE id = ?`, [workflowId]);
+        await cancelJobs(tx, workflowId, this.nowIso());
+      } else if (changes.is_canceled === false && wf.status === 'canceled') {
+        await tx.run(`UPDATE workflows SET status = 'active' WHERE id = ?`, [workflowId]);
+      }
+      if (changes.is_archived !== undefined) {
+        await tx.run(`UPDATE workflows SET settings = json_set(settings, '$.is_archived', json(?)) WHERE id = ?`, [changes.is_archived ? 'true' : 'false', workflowId]);
+      }
+    });
+    return this.getStatus(workflowId);
   }
 
   /** Workflows declared by a Kubernetes resource (namespace/name), newest first. */
@@ -219,6 +336,8 @@ export class Store {
   async initializeJobs(workflowId: number): Promise<InitializeOutcome> {
     return this.write(async (tx) => {
       await this.requireWorkflow(tx, workflowId);
+      // Jobs built record by record (torc's API) wait for the producers of what they read.
+      await impliedDependencies(tx, workflowId);
       return initializeJobs(tx, workflowId, this.nowIso());
     });
   }
@@ -256,6 +375,23 @@ export class Store {
     });
   }
 
+  /**
+   * torc's reset_workflow_status: the workflow is active (not canceled) and not archived again;
+   * its jobs are untouched (reset_job_status resets them). Refused (InputError) while jobs are
+   * pending or running, unless `force`.
+   */
+  async resetWorkflowStatus(workflowId: number, force = false): Promise<WorkflowProgress> {
+    await this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      if (!force) {
+        const held = await tx.get(`SELECT 1 FROM jobs WHERE workflow_id = ? AND status IN (${JobStatus.pending}, ${JobStatus.running}) LIMIT 1`, [workflowId]);
+        if (held) throw new InputError(`cannot reset the status of workflow ${workflowId}: jobs are pending or running (force=true overrides)`, 'force');
+      }
+      await tx.run(`UPDATE workflows SET status = 'active', settings = json_set(settings, '$.is_archived', json('false')) WHERE id = ?`, [workflowId]);
+    });
+    return this.getStatus(workflowId);
+  }
+
   /** Counts by status name (every name present), completion and cancellation. */
   async getStatus(workflowId: number): Promise<WorkflowProgress> {
     return this.db.read(async (q) => {
@@ -272,7 +408,14 @@ export class Store {
         counts[statusName(r.status)] = r.n;
         if ((UNFINISHED_STATES as readonly number[]).includes(r.status)) open += r.n;
       }
-      const progress: WorkflowProgress = { workflow_id: wf.id, run_id: wf.run_id, is_complete: open === 0, is_canceled: wf.status === 'canceled', counts };
+      const progress: WorkflowProgress = {
+        workflow_id: wf.id,
+        run_id: wf.run_id,
+        is_complete: open === 0,
+        is_canceled: wf.status === 'canceled',
+        is_archived: wf.settings.is_archived ?? false,
+        counts,
+      };
       if (counts.running! > 0) {
         const cancels = await runningCancelRequests(q, workflowId);
         if (cancels.length > 0) progress.cancel_requested_job_ids = cancels;
@@ -308,10 +451,31 @@ export class Store {
       where.push('name = ?');
       params.push(filter.name);
     }
+    if (filter.needs_file_id !== undefined) {
+      where.push('id IN (SELECT job_id FROM job_input_files WHERE file_id = ?)');
+      params.push(filter.needs_file_id);
+    }
+    if (filter.upstream_job_id !== undefined) {
+      where.push('id IN (SELECT job_id FROM job_dependencies WHERE blocked_by_job_id = ?)');
+      params.push(filter.upstream_job_id);
+    }
+    if (filter.active_compute_node_id !== undefined) {
+      where.push(`compute_node_id = ? AND status IN (${JobStatus.pending}, ${JobStatus.running})`);
+      params.push(filter.active_compute_node_id);
+    }
+    let order = 'id';
+    if (filter.sort_by !== undefined) {
+      if (!(JOB_SORT_COLUMNS as readonly string[]).includes(filter.sort_by)) {
+        throw new InputError(`cannot sort by "${filter.sort_by}" (one of ${JOB_SORT_COLUMNS.join(', ')})`, 'sort_by');
+      }
+      const column = filter.sort_by === 'attempt_id' ? 'attempt' : filter.sort_by;
+      order = column === 'id' ? 'id' : `${column}, id`;
+    }
+    if (filter.reverse_sort) order = order.split(', ').map((c) => `${c} DESC`).join(', ');
     const cond = where.join(' AND ');
     return this.db.read(async (q) => {
       if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
-      const rows = await q.all(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${cond} ORDER BY id LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const rows = await q.all(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${cond} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, limit, offset]);
       const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${cond}`, params);
       return { items: rows.map(toJob), total: total!.n };
     });
@@ -425,8 +589,9 @@ export class Store {
    * has multipliers. One transaction; ConflictError (nothing changed) when the job is not
    * running, the run_id is stale, the workflow is canceled or the rules do not retry it.
    */
-  async retryJob(jobId: number, runId: number, req: RetryJobRequest): Promise<RetryOutcome> {
-    checkResult(req);
+  async retryJob(jobId: number, runId: number, req: Partial<RetryJobRequest> = {}): Promise<RetryOutcome> {
+    // torc's runner sends no body; a result, when given, must be whole.
+    if (req.return_code !== undefined || req.exec_time_minutes !== undefined || req.completion_time !== undefined) checkResult(req as RetryJobRequest);
     if (req.status !== undefined && req.status !== 'failed' && req.status !== 'terminated') {
       throw new InputError(`expected failed or terminated, got ${String(req.status)}`, 'status');
     }
@@ -482,6 +647,11 @@ export class Store {
     });
   }
 
+  /** torc's create_workflow_action. */
+  async createAction(workflowId: number, action: ActionInput): Promise<ActionRecord> {
+    return this.write((tx) => insertAction(tx, workflowId, action));
+  }
+
   /** Atomic claim of a pending action: of concurrent claimers exactly one wins, the others get ConflictError. */
   async claimAction(workflowId: number, actionId: number, who: ActionClaimer): Promise<ActionClaimOutcome> {
     return this.write((tx) => claimActionInTx(tx, workflowId, actionId, who, this.nowIso()));
@@ -525,6 +695,34 @@ export class Store {
       const node = await tx.get('SELECT id FROM compute_nodes WHERE id = ?', [computeNodeId]);
       if (!node) throw new NotFoundError(`compute node ${computeNodeId}`);
       return { requeued_jobs: await retireNodes(tx, [computeNodeId], this.nowIso()) };
+    });
+  }
+
+  /**
+   * torc's update_compute_node: `is_active: false` retires the node (its unfinished jobs go
+   * back to ready), as a clean exit does; its recorded resources may change. A retired node
+   * cannot come back (register again).
+   */
+  async updateComputeNode(computeNodeId: number, values: Record<string, unknown>, isActive?: boolean): Promise<ComputeNodeRecord> {
+    return this.write(async (tx) => {
+      const node = await getRow(tx, tableOf('compute_nodes'), computeNodeId);
+      if (isActive === true && !node.is_active) throw new ConflictError(`compute node ${computeNodeId} is no longer active; register again`);
+      if (isActive === false && node.is_active) await retireNodes(tx, [computeNodeId], this.nowIso());
+      return updateRow(tx, tableOf('compute_nodes'), computeNodeId, values);
+    });
+  }
+
+  /** Deletes compute nodes (one, or all of a workflow); active ones are retired first, so their jobs go back to ready. */
+  async deleteComputeNodes(which: { id: number } | { workflow_id: number }): Promise<ComputeNodeRecord[]> {
+    return this.write(async (tx) => {
+      const rows =
+        'id' in which
+          ? [await getRow(tx, tableOf('compute_nodes'), which.id)]
+          : (await tx.all('SELECT * FROM compute_nodes WHERE workflow_id = ? ORDER BY id', [which.workflow_id])).map(toComputeNode);
+      if ('workflow_id' in which) await this.requireWorkflow(tx, which.workflow_id);
+      await retireNodes(tx, rows.filter((n) => n.is_active).map((n) => n.id), this.nowIso());
+      await tx.run('DELETE FROM compute_nodes WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(rows.map((n) => n.id))]);
+      return rows;
     });
   }
 
@@ -622,6 +820,137 @@ export class Store {
       input_user_data: await ids('SELECT user_data_id AS id FROM job_input_user_data WHERE job_id = ? ORDER BY user_data_id'),
       output_user_data: await ids('SELECT user_data_id AS id FROM job_output_user_data WHERE job_id = ? ORDER BY user_data_id'),
     };
+  }
+
+  // ---- jobs record by record, as torc's API builds them (job-records.ts) -------------------
+
+  /** create_job / bulk_jobs: uninitialized jobs with their relations, all of one workflow. */
+  async createJobs(jobs: JobInput[], prefix: (i: number) => string = (i) => `jobs[${i}].`): Promise<JobWithRelations[]> {
+    checkBulkSize(jobs, 'jobs');
+    return this.write((tx) => createJobsInTx(tx, jobs, prefix));
+  }
+
+  async getJobWithRelations(jobId: number): Promise<JobWithRelations> {
+    return this.db.read(async (q) => {
+      const [job] = await readJobs(q, [jobId]);
+      if (!job) throw new NotFoundError(`job ${jobId}`);
+      return job;
+    });
+  }
+
+  /** listJobs with torc's id lists on every job (include_relationships). */
+  async listJobsWithRelations(workflowId: number, filter: JobFilter = {}): Promise<Page<JobWithRelations>> {
+    const page = await this.listJobs(workflowId, filter);
+    return { items: await withRelations(this.db, page.items), total: page.total };
+  }
+
+  async updateJob(jobId: number, input: Partial<JobInput>): Promise<JobWithRelations> {
+    return this.write((tx) => updateJobInTx(tx, jobId, input));
+  }
+
+  async deleteJob(jobId: number): Promise<JobWithRelations> {
+    return this.write((tx) => deleteJobInTx(tx, jobId, this.nowIso()));
+  }
+
+  /** Deletes every job of the workflow (with their results); returns how many. */
+  async deleteJobs(workflowId: number): Promise<number> {
+    return this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      const held = await tx.get(`SELECT id FROM jobs WHERE workflow_id = ? AND status IN (${JobStatus.pending}, ${JobStatus.running}) LIMIT 1`, [workflowId]);
+      if (held) throw new ConflictError(`workflow ${workflowId} has pending or running jobs: cancel it first`);
+      return (await tx.run('DELETE FROM jobs WHERE workflow_id = ?', [workflowId])).changes;
+    });
+  }
+
+  /** torc's manage_status_change (see job-records.ts). */
+  async manageStatusChange(jobId: number, status: JobStatusName, runId: number): Promise<JobRecord> {
+    return this.write((tx) => manageStatusChangeInTx(tx, jobId, status, runId, this.nowIso()));
+  }
+
+  // ---- the workflow's graph, read-only (workflow-queries.ts) ------------------------------
+
+  listJobIds(workflowId: number): Promise<number[]> {
+    return this.db.read((q) => jobIds(q, workflowId));
+  }
+
+  listJobDependencies(workflowId: number, page: PageOptions = {}): Promise<Page<JobDependencyRow>> {
+    const { offset, limit } = pageOf(page);
+    return this.db.read((q) => jobDependencies(q, workflowId, offset, limit));
+  }
+
+  listJobFileRelationships(workflowId: number, page: PageOptions = {}): Promise<Page<RelationshipRow>> {
+    const { offset, limit } = pageOf(page);
+    return this.db.read((q) => fileRelationships(q, workflowId, offset, limit));
+  }
+
+  listJobUserDataRelationships(workflowId: number, page: PageOptions = {}): Promise<Page<RelationshipRow>> {
+    const { offset, limit } = pageOf(page);
+    return this.db.read((q) => userDataRelationships(q, workflowId, offset, limit));
+  }
+
+  /** Ids of the files that must exist before the workflow runs. */
+  listRequiredExistingFiles(workflowId: number): Promise<number[]> {
+    return this.db.read((q) => requiredExistingFiles(q, workflowId));
+  }
+
+  listMissingUserData(workflowId: number): Promise<number[]> {
+    return this.db.read((q) => missingUserData(q, workflowId));
+  }
+
+  getReadyJobRequirements(workflowId: number, schedulerId: number | null = null): Promise<ReadyRequirements> {
+    return this.db.read((q) => readyRequirements(q, workflowId, schedulerId));
+  }
+
+  isWorkflowUninitialized(workflowId: number): Promise<boolean> {
+    return this.db.read((q) => isUninitialized(q, workflowId));
+  }
+
+  getLatestEventTimestamp(workflowId: number): Promise<number | null> {
+    return this.db.read((q) => latestEventTimestamp(q, workflowId));
+  }
+
+  // ---- torc's plain records (tables.ts): create, get, update, delete, list ----------------
+
+  async createRecord<K extends TableName>(kind: K, values: Record<string, unknown>): Promise<RecordOf<K>> {
+    return this.write((tx) => insertRow(tx, tableOf(kind), values));
+  }
+
+  async getRecord<K extends TableName>(kind: K, id: number): Promise<RecordOf<K>> {
+    return getRow(this.db, tableOf(kind), id);
+  }
+
+  async updateRecord<K extends TableName>(kind: K, id: number, values: Record<string, unknown>): Promise<RecordOf<K>> {
+    return this.write((tx) => updateRow(tx, tableOf(kind), id, values));
+  }
+
+  /** Deletes the record and returns it as it was; ConflictError while jobs still use it. */
+  async deleteRecord<K extends TableName>(kind: K, id: number): Promise<RecordOf<K>> {
+    return this.write((tx) => deleteRow(tx, tableOf(kind), id));
+  }
+
+  /** Deletes every record of this kind of the workflow; returns how many. */
+  async deleteRecords(kind: TableName, workflowId: number): Promise<number> {
+    return this.write((tx) => deleteRows(tx, tableOf(kind), workflowId));
+  }
+
+  async listRecords<K extends TableName>(kind: K, workflowId: number | null, query: Partial<ListQuery> = {}): Promise<Page<RecordOf<K>>> {
+    const { offset, limit } = pageOf(query);
+    return this.db.read((q) => listRows(q, tableOf(kind), workflowId, { ...query, offset, limit }));
+  }
+
+  /** torc's create_user_data: the record, and optionally its link as an input / output of a job of its workflow. */
+  async createUserData(values: Record<string, unknown>, links: { consumer_job_id?: number; producer_job_id?: number } = {}): Promise<UserDataRecord> {
+    return this.write(async (tx) => {
+      const ud = await insertRow(tx, tableOf('user_data'), values);
+      for (const [field, table] of [['consumer_job_id', 'job_input_user_data'], ['producer_job_id', 'job_output_user_data']] as const) {
+        const jobId = links[field];
+        if (jobId === undefined) continue;
+        const job = await tx.get<{ workflow_id: number }>('SELECT workflow_id FROM jobs WHERE id = ?', [jobId]);
+        if (!job || job.workflow_id !== ud.workflow_id) throw new NotFoundError(`job ${jobId} of workflow ${ud.workflow_id}`);
+        await tx.run(`INSERT OR IGNORE INTO ${table} (job_id, user_data_id) VALUES (?, ?)`, [jobId, ud.id]);
+      }
+      return ud;
+    });
   }
 
   // ---- helpers ---------------------------------------------------------------------------

@@ -282,6 +282,46 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_cancel_requests_workflow ON job_cancel_requests(workflow_id);
   `,
+  // 5: the rest of torc's records (issue 15): local schedulers, remote workers, access groups.
+  `
+  CREATE TABLE local_schedulers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    memory TEXT,
+    num_cpus INTEGER
+  );
+  CREATE INDEX local_schedulers_workflow ON local_schedulers(workflow_id);
+
+  -- Hosts (user@host:port) that run workers of a workflow (torc's remote workers).
+  CREATE TABLE remote_workers (
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    worker TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, worker)
+  ) WITHOUT ROWID;
+
+  -- torc's access groups: stored and listed; not enforced (see README).
+  CREATE TABLE access_groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE user_group_memberships (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_name TEXT NOT NULL,
+    group_id INTEGER NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    role TEXT NOT NULL DEFAULT 'member',
+    created_at TEXT NOT NULL,
+    UNIQUE (user_name, group_id)
+  );
+  CREATE TABLE workflow_access_groups (
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, group_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,10 +1,14 @@
 /**
- * Retrying a failed attempt (torc's POST /jobs/{id}/retry/{run_id}). The runner reports the
- * attempt through this instead of complete_job when the job's failure handler retries it; in
- * one transaction the attempt's result is recorded, the rules are checked again (the same pure
- * function the runner used), the job's own requirements are raised when the rule says so
- * (capped by what any runner of the workflow offers), and the job goes back to ready with
- * attempt + 1. Dependents are untouched: the job never stopped blocking them.
+ * Retrying a failed attempt (torc's POST /jobs/{id}/retry/{run_id}). torc's runner calls it,
+ * without a body, for a running job whose failure-handler rule retries it (before reporting the
+ * failure); a user may call it for a job that already ended failed or terminated. The job goes
+ * back to ready with attempt_id + 1, in one transaction. torc's check: with max_retries, a job
+ * whose attempt_id ≥ max_retries is refused (422). Ours on top: with the attempt's result in
+ * the body it is recorded, a job with a failure handler is retried only as its rules say (the
+ * same pure function the runner used), and the rule's multipliers raise the job's own
+ * requirements (capped by what runners offer). A retried running job never stopped blocking its
+ * dependents; a retried failed one takes back what its failure did downstream (the dependents
+ * it canceled or let run are reset and initialized again).
  */
 import { ConflictError, InputError } from '../errors.js';
 import { GIB } from '../allocator/fit.js';
@@ -14,53 +18,76 @@ import type { PlanFailureRule } from '../spec/plan.js';
 import { parseSlurmWalltime } from '../spec/units.js';
 import type { WriteTx } from './db.js';
 import type { JobRecord, ResourceRequirementsRecord, WorkflowRecord } from './records.js';
-import { JobStatus, statusName } from '../contract/status.js';
+import { JobStatus } from '../contract/status.js';
+import { initializeJobs } from './transitions.js';
 
 const S = JobStatus;
+const RETRYABLE = ['running', 'failed', 'terminated'];
 
 export interface RetryOutcome {
   job: JobRecord;
   /** The attempt the job will run next. */
   attempt: number;
-  rule_index: number;
+  /** The failure-handler rule that retried it (a result was given and the job has a handler), else null. */
+  rule_index: number | null;
   /** The job's requirements before and after, when the rule raised them. */
   resources: { from: { memory_bytes: number; runtime_seconds: number }; to: RaisedNeed } | null;
 }
 
 /** Call inside a write transaction with the job and its workflow as read in it. */
-export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, runId: number, req: RetryJobRequest, now: string): Promise<RetryOutcome> {
+export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, runId: number, req: Partial<RetryJobRequest>, now: string): Promise<RetryOutcome> {
   if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
   if (wf.status === 'canceled') throw new ConflictError(`workflow ${wf.id} is canceled: nothing is retried`);
-  if (job.status !== 'running') {
-    throw new ConflictError(
-      `job ${job.id} is ${job.status}; only a running job's failed attempt can be retried (reset_status with failed_only re-runs finished ones)`,
-    );
+  if (!RETRYABLE.includes(job.status)) {
+    throw new ConflictError(`job ${job.id} is ${job.status}; only a running, failed or terminated job can be retried (reset_status with failed_only re-runs the others)`);
   }
-  if (job.failure_handler_id === null) throw new ConflictError(`job ${job.id} has no failure handler`);
-  const handler = await tx.get<{ rules: string }>('SELECT rules FROM failure_handlers WHERE id = ?', [job.failure_handler_id]);
-  const rules = handler ? (JSON.parse(handler.rules) as PlanFailureRule[]) : null;
-  if (req.return_code === 0) throw new InputError('an attempt that returned 0 succeeded; complete it instead', 'return_code');
-  const decision = decideFailure(rules, req.return_code, job.attempt_id);
-  if (decision.action !== 'retry') {
-    throw new ConflictError(`job ${job.id} attempt ${job.attempt_id} (return code ${req.return_code}) is not retried: ${decision.reason.replaceAll('_', ' ')}`);
+  if (req.max_retries !== undefined && job.attempt_id >= req.max_retries) {
+    throw new InputError(`job ${job.id} cannot be retried: attempt_id ${job.attempt_id} >= max_retries ${req.max_retries}`, 'max_retries');
   }
-  if (req.max_retries !== undefined && job.attempt_id > req.max_retries) {
-    throw new ConflictError(`job ${job.id} attempt ${job.attempt_id} is past max_retries ${req.max_retries}`);
+  const hasResult = req.return_code !== undefined;
+  if (hasResult && req.return_code === 0) throw new InputError('an attempt that returned 0 succeeded; complete it instead', 'return_code');
+  let rule: PlanFailureRule | null = null;
+  let ruleIndex: number | null = null;
+  if (hasResult && job.failure_handler_id !== null) {
+    const handler = await tx.get<{ rules: string }>('SELECT rules FROM failure_handlers WHERE id = ?', [job.failure_handler_id]);
+    const rules = handler ? (JSON.parse(handler.rules) as PlanFailureRule[]) : null;
+    const decision = decideFailure(rules, req.return_code!, job.attempt_id);
+    if (decision.action !== 'retry') {
+      throw new ConflictError(`job ${job.id} attempt ${job.attempt_id} (return code ${req.return_code}) is not retried: ${decision.reason.replaceAll('_', ' ')}`);
+    }
+    rule = decision.rule;
+    ruleIndex = decision.rule_index;
   }
   const status = req.status === 'terminated' ? S.terminated : S.failed;
-  await tx.run(
-    `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [wf.id, job.id, runId, job.attempt_id, job.compute_node_id, req.return_code, req.exec_time_minutes, req.completion_time, status],
-  );
-  const resources = await raiseRequirements(tx, job, wf, decision.rule, now);
+  // A job that already ended has its result from complete_job; a running one's is recorded here when given.
+  if (hasResult && job.status === 'running') {
+    await tx.run(
+      `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [wf.id, job.id, runId, job.attempt_id, job.compute_node_id, req.return_code!, req.exec_time_minutes!, req.completion_time!, status],
+    );
+  }
+  const resources = rule ? await raiseRequirements(tx, job, wf, rule, now) : null;
+  const returnCode = hasResult ? req.return_code! : job.return_code;
   const res = await tx.run(
     `UPDATE jobs SET status = ${S.ready}, attempt = attempt + 1, return_code = ?, compute_node_id = NULL,
        claimed_at = NULL, started_at = NULL, completed_at = NULL
-     WHERE id = ? AND status = ${S.running}`,
-    [req.return_code, job.id],
+     WHERE id = ? AND status IN (${S.running}, ${S.failed}, ${S.terminated})`,
+    [returnCode, job.id],
   );
   if (res.changes !== 1) throw new Error(`retry of job ${job.id} changed ${res.changes} rows`);
+  if (job.status !== 'running') {
+    // Its failure canceled (or let run) jobs downstream: they wait for the retry again.
+    await tx.run(
+      `WITH RECURSIVE downstream(id) AS (
+         SELECT job_id FROM job_dependencies WHERE blocked_by_job_id = ?
+         UNION SELECT d.job_id FROM downstream JOIN job_dependencies d ON d.blocked_by_job_id = downstream.id)
+       UPDATE jobs SET status = ${S.uninitialized}, unfinished_blockers = 0, compute_node_id = NULL, claimed_at = NULL, started_at = NULL, completed_at = NULL
+       WHERE id IN (SELECT id FROM downstream) AND status NOT IN (${S.pending}, ${S.running})`,
+      [job.id],
+    );
+    await initializeJobs(tx, wf.id, now);
+  }
   const attempt = job.attempt_id + 1;
   await tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'job_retried', ?)`, [
     wf.id,
@@ -70,16 +97,16 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
       name: job.name,
       failed_attempt: job.attempt_id,
       attempt,
-      return_code: req.return_code,
-      status: statusName(status),
-      rule_index: decision.rule_index,
-      max_retries: decision.rule.max_retries,
+      return_code: returnCode,
+      status: status === S.terminated ? 'terminated' : 'failed',
+      rule_index: ruleIndex,
+      max_retries: rule?.max_retries ?? req.max_retries ?? null,
     }),
   ]);
   return {
-    job: { ...job, status: 'ready', attempt_id: attempt, return_code: req.return_code, compute_node_id: null },
+    job: { ...job, status: 'ready', attempt_id: attempt, return_code: returnCode, compute_node_id: null },
     attempt,
-    rule_index: decision.rule_index,
+    rule_index: ruleIndex,
     resources,
   };
 }

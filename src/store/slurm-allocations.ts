@@ -62,6 +62,19 @@ export class SlurmAllocationStore implements AllocationRegistry {
     });
   }
 
+  /** Deletes allocation records (one, or every one of a workflow); returns them as they were. Nothing else changes. */
+  async deleteAllocations(which: { id: number } | { workflow_id: number }): Promise<AllocationRecord[]> {
+    return this.db.withWriteTransaction(async (tx) => {
+      const rows =
+        'id' in which
+          ? await tx.all<Row>('SELECT * FROM slurm_allocations WHERE id = ?', [which.id])
+          : await tx.all<Row>('SELECT * FROM slurm_allocations WHERE workflow_id = ? ORDER BY id', [which.workflow_id]);
+      if ('id' in which && rows.length === 0) throw new NotFoundError(`slurm allocation ${which.id}`);
+      await tx.run('DELETE FROM slurm_allocations WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(rows.map((r) => r.id))]);
+      return rows.map(toRecord);
+    });
+  }
+
   /** Retires the active compute nodes registered from this allocation; their unfinished jobs go back to ready. */
   async requeueAllocationJobs(workflowId: number, slurmJobId: string): Promise<number> {
     const now = new Date(this.clock()).toISOString();

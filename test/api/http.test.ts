@@ -62,10 +62,10 @@ test('query parameters are typed, single and known', async (t) => {
     [`/jobs?workflow_id=${wf.id}&status=finished`, 'status'],
     [`/jobs?workflow_id=${wf.id}&stauts=ready`, 'stauts'],
     ['/jobs', 'workflow_id'],
-    [`/workflows/${wf.id}/reset_status?failed_only=maybe`, 'failed_only'],
+    [`/workflows/${wf.id}/reset_job_status?failed_only=maybe`, 'failed_only'],
   ];
   for (const [path, field] of cases) {
-    const method = path.includes('reset_status') ? 'POST' : 'GET';
+    const method = path.includes('reset_job_status') ? 'POST' : 'GET';
     const res = await api.http(method, path);
     t.is(res.status, 400, path);
     t.is(res.json.field, field, path);
@@ -85,7 +85,7 @@ test('malformed and mistyped JSON bodies are 400 naming the field; nothing is st
     [{ name: 5 }, 'body.name'],
     [{}, 'body.name'],
     [{ name: 'x', jobs_sort_method: 'fastest' }, 'body.jobs_sort_method'],
-    [{ name: 'x', compute_node_wait_for_new_jobs_seconds: 1e400 }, 'body'],
+    ['{"name": "x", "compute_node_wait_for_new_jobs_seconds": 1e400}', 'body'],
     [{ name: 'x', compute_node_wait_for_new_jobs_seconds: 'soon' }, 'body.compute_node_wait_for_new_jobs_seconds'],
     [[], 'body'],
     ['null', 'body'],

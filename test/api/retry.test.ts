@@ -18,7 +18,7 @@ test('a runner over HTTP retries a failed attempt after its recovery script; the
   const plan = makePlan({ jobs: [{ name: 'flaky', command: `[ -f ${dir}/fixed ] || exit 7` }, { name: 'after', after: ['flaky'] }] });
   plan.failure_handlers.push({
     name: 'fix',
-    rules: [{ exit_codes: [7], match_all_exit_codes: false, recovery_script: `echo "$TORC_RETURN_CODE" > ${dir}/fixed`, max_retries: 1, memory_multiplier: null, runtime_multiplier: null }],
+    rules: [{ exit_codes: [7], match_all_exit_codes: false, recovery_script: `echo "$TORC_RETURN_CODE" > ${dir}/fixed`, max_retries: 2, memory_multiplier: null, runtime_multiplier: null }],
   });
   plan.jobs[0]!.failure_handler = 0;
   const wf = (await api.store.createWorkflowFromPlan(plan)).id;

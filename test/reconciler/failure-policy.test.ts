@@ -25,14 +25,14 @@ resource_requirements:
 failure_handlers:
   - name: flaky_then_ok
     rules:
-      - {exit_codes: [1], max_retries: 1}
+      - {exit_codes: [1], max_retries: 2}
       - {exit_codes: [3], max_retries: 2, recovery_script: 'echo "$TORC_RETURN_CODE $TORC_JOB_NAME $TORC_ATTEMPT_ID $TORC_JOB_ID" >> recovery.log; touch recovered'}
   - name: give_up
     rules:
-      - {match_all_exit_codes: true, max_retries: 2}
+      - {match_all_exit_codes: true, max_retries: 3}
   - name: oom
     rules:
-      - {exit_codes: [137], max_retries: 1, memory_multiplier: 2}
+      - {exit_codes: [137], max_retries: 2, memory_multiplier: 2}
 jobs:
   # Succeeds only once its recovery script has run.
   - {name: flaky, command: '[ -f recovered ] || exit 3', failure_handler: flaky_then_ok}
@@ -85,7 +85,7 @@ test('retries exhausted → failed; the dependent that asked is canceled, the ot
   await run;
   const j = await jobs();
   t.like(j.doomed, { status: 6, attempt: 3 });
-  t.is(readFileSync(join(dir, 'doomed.log'), 'utf8'), '1\n2\n3\n', 'max_retries 2: three attempts');
+  t.is(readFileSync(join(dir, 'doomed.log'), 'utf8'), '1\n2\n3\n', 'max_retries 3: three attempts (torc stops at attempt_id >= max_retries)');
   t.is(j.strict!.status, 7);
   t.is(j.lenient!.status, 5);
   t.is(readFileSync(join(dir, 'ran.log'), 'utf8'), 'lenient\n', 'the canceled dependent never ran');

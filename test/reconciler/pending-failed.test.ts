@@ -17,7 +17,7 @@ use_pending_failed: true
 failure_handlers:
   - name: tens
     rules:
-      - {exit_codes: [10], max_retries: 1}
+      - {exit_codes: [10], max_retries: 2}
 jobs:
   # No handler: its failure waits for classification.
   - {name: unhandled, command: '[ -f fixed ] || exit 3'}

@@ -58,9 +58,9 @@ test('scheduled_compute_nodes over HTTP: record an allocation, list it, refuse a
   const { workflow_id } = await api.client.createWorkflowFromSpec(SPEC);
   const [sched] = await api.store.listSlurmSchedulers(workflow_id);
   const made = await api.client.createScheduledComputeNode({ workflow_id, scheduler_config_id: sched!.id, scheduler_id: '123' });
-  t.like(made, { workflow_id, scheduler_config_id: sched!.id, scheduler_id: '123', scheduler_type: 'slurm', status: 'pending', state: 'SUBMITTED' });
+  t.like(made, { workflow_id, scheduler_config_id: sched!.id, scheduler_id: 123, scheduler_type: 'slurm', status: 'pending', state: 'SUBMITTED' });
   const page = await api.client.listScheduledComputeNodes(workflow_id, { open_only: true });
-  t.deepEqual(page.items.map((a) => a.scheduler_id), ['123']);
+  t.deepEqual(page.items.map((a) => a.scheduler_id), [123]);
   const other = await api.client.createWorkflowFromSpec(SPEC.replace('cli-errors', 'other'));
   const bad = await api.http('POST', '/scheduled_compute_nodes', { body: { workflow_id: other.workflow_id, scheduler_config_id: sched!.id, scheduler_id: '5' } });
   t.is(bad.status, 404);

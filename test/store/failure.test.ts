@@ -15,15 +15,16 @@ const rule = (r: Partial<PlanFailureRule>): PlanFailureRule => ({
 });
 const attemptResult = (return_code: number) => ({ return_code, exec_time_minutes: 0.1, completion_time: '2026-01-01T00:00:00Z' });
 
-test('rules: a listed exit code beats a catch-all whatever the order; max_retries counts retries', (t) => {
-  const rules = [rule({ match_all_exit_codes: true, max_retries: 1 }), rule({ exit_codes: [10, 11], max_retries: 2 })];
+test('rules: a listed exit code beats a catch-all whatever the order; max_retries bounds the attempt id, as in torc', (t) => {
+  const rules = [rule({ match_all_exit_codes: true, max_retries: 1 }), rule({ exit_codes: [10, 11], max_retries: 3 })];
   t.is(matchRule(rules, 10), 1);
   t.is(matchRule(rules, 3), 0);
   t.is(matchRule([rule({ exit_codes: [1] })], 2), -1);
+  // max_retries 3: attempts 1 and 2 are retried, attempt 3 is the last (torc: attempt_id >= max_retries).
   t.like(decideFailure(rules, 10, 1), { action: 'retry', rule_index: 1 });
   t.like(decideFailure(rules, 10, 2), { action: 'retry', rule_index: 1 });
   t.like(decideFailure(rules, 10, 3), { action: 'fail', reason: 'retries_exhausted', rule_index: 1 });
-  t.like(decideFailure(rules, 3, 2), { action: 'fail', reason: 'retries_exhausted' });
+  t.like(decideFailure(rules, 3, 1), { action: 'fail', reason: 'retries_exhausted' });
   t.like(decideFailure([rule({ exit_codes: [1] })], 2, 1), { action: 'fail', reason: 'no_matching_rule' });
   t.like(decideFailure(null, 2, 1), { action: 'fail', reason: 'no_handler' });
 });
@@ -46,7 +47,7 @@ async function oomScene(t: Parameters<typeof openTempStore>[0], nodeMemoryGb: nu
     classes: [{ name: 'mem', num_cpus: 1, memory_bytes: 4 * GB }],
     jobs: [{ name: 'oom', rc: 'mem' }, { name: 'sibling', rc: 'mem' }, { name: 'after', after: ['oom'] }],
   });
-  plan.failure_handlers.push({ name: 'h', rules: [rule({ exit_codes: [137], max_retries: 2, memory_multiplier: 2 })] });
+  plan.failure_handlers.push({ name: 'h', rules: [rule({ exit_codes: [137], max_retries: 3, memory_multiplier: 2 })] });
   plan.jobs[0]!.failure_handler = 0;
   const wf = (await store.createWorkflowFromPlan(plan)).id;
   await store.initializeJobs(wf);

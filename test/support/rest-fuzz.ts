@@ -318,7 +318,7 @@ export async function stateFuzz(baseUrl: string, options: { ops: number; seed: n
     } else if (roll < 0.92) {
       await call('POST', `/workflows/${wf}/initialize_jobs`);
     } else if (roll < 0.95) {
-      const res = await call('POST', `/workflows/${wf}/reset_status${chance(0.5) ? '?failed_only=true' : ''}`);
+      const res = await call('POST', `/workflows/${wf}/reset_job_status${chance(0.5) ? '?failed_only=true' : ''}`);
       if (res.status === 200) model.workflows.find((w) => w.id === wf)!.runId = res.json.run_id;
     } else if (roll < 0.965) {
       await call(pick(['PUT', 'POST']), `/workflows/${wf}/cancel`);
@@ -343,7 +343,7 @@ export async function stateFuzz(baseUrl: string, options: { ops: number; seed: n
     // does not cover them either, so start the run over when any are left.
     const stuck = await call('GET', `/jobs?workflow_id=${w.id}&status=pending&limit=1`);
     if (stuck.json?.total_count > 0) {
-      const reset = await call('POST', `/workflows/${w.id}/reset_status`);
+      const reset = await call('POST', `/workflows/${w.id}/reset_job_status`);
       w.runId = reset.json.run_id;
     } else if (status.json?.counts?.pending_failed > 0) {
       // A job completed as pending_failed keeps its dependents blocked until someone classifies

@@ -2,7 +2,8 @@
  * Workflow actions (torc's /workflows/{id}/actions…): list, pending, and the atomic claim, plus
  * process_changed_job_inputs (reinitialize). Spread into the workflow routes.
  */
-import { TRIGGER_TYPES } from '../../store/actions.js';
+import { TRIGGER_TYPES, type ActionInput } from '../../store/actions.js';
+import { InputError } from '../../errors.js';
 import type { FileObservation } from '../../contract/client.js';
 import { p } from '../params.js';
 import { actionView } from '../views.js';
@@ -31,13 +32,41 @@ export const actionRoutes: ApiRoute[] = [
     path: '/workflows/{id}/actions/pending',
     summary: 'Actions whose trigger fired in the current run and that are not claimed yet (persistent ones stay listed); none for a canceled workflow',
     mutating: false,
-    params: [WF_ID, p.queryString('trigger_type', 'Only actions with this trigger', { enum: TRIGGER_TYPES })],
+    params: [
+      WF_ID,
+      { name: 'trigger_type', in: 'query', kind: 'string_array', enum: TRIGGER_TYPES, description: 'Only actions with these triggers (repeat the parameter, or separate with commas)' },
+    ],
     errors: [404],
     response: { status: 200, schema: 'list_actions_response', description: 'The pending actions' },
     handler: async ({ deps, params }) => {
       const wf = await deps.store.getWorkflow(params.id as number);
-      const trigger = params.trigger_type as string | undefined;
-      return (await deps.store.listPendingActions(wf.id, trigger ? [trigger] : undefined)).map((a) => actionView(a, wf.run_id));
+      const triggers = params.trigger_type as string[] | undefined;
+      return (await deps.store.listPendingActions(wf.id, triggers)).map((a) => actionView(a, wf.run_id));
+    },
+  },
+  {
+    operationId: 'create_workflow_action',
+    method: 'POST',
+    path: '/workflows/{id}/actions',
+    summary: "Add an action to a workflow (torc's workflow_action_model: settings under action_config)",
+    mutating: true,
+    params: [WF_ID],
+    body: {
+      kind: 'json',
+      schema: 'workflow_action_input',
+      required: true,
+      description: "torc's workflow_action_model",
+      example: { workflow_id: 1, trigger_type: 'on_workflow_complete', action_type: 'run_commands', action_config: { commands: ['echo done'] } },
+    },
+    inputErrorStatus: 422,
+    errors: [404],
+    response: { status: 200, schema: 'workflow_action_model', description: 'The stored action' },
+    handler: async ({ deps, params, body }) => {
+      const wf = await deps.store.getWorkflow(params.id as number);
+      const b = body as { workflow_id: number; trigger_type: string; action_type: string; action_config: Record<string, unknown>; job_ids?: number[] | null; persistent?: boolean | null };
+      if (b.workflow_id !== wf.id) throw new InputError(`the path names workflow ${wf.id}, the body ${b.workflow_id}`, 'workflow_id');
+      const action = await deps.store.createAction(wf.id, actionInput(b));
+      return actionView(action, wf.run_id);
     },
   },
   {
@@ -88,3 +117,35 @@ export const actionRoutes: ApiRoute[] = [
       }),
   },
 ];
+
+/** torc's action_config → our columns, each setting checked and named (`action_config.commands[0]`). */
+function actionInput(b: { trigger_type: string; action_type: string; action_config: Record<string, unknown>; job_ids?: number[] | null; persistent?: boolean | null }): ActionInput {
+  const c = b.action_config;
+  const at = (k: string) => `action_config.${k}`;
+  const commands = c.commands ?? [];
+  if (!Array.isArray(commands) || !commands.every((x) => typeof x === 'string')) throw new InputError('expected a list of command strings', at('commands'));
+  if (b.action_type === 'run_commands' && commands.length === 0) throw new InputError('run_commands needs at least one command', at('commands'));
+  const int = (k: string, min: number): number | null => {
+    const v = c[k];
+    if (v === undefined || v === null) return null;
+    if (!Number.isSafeInteger(v) || (v as number) < min) throw new InputError(`expected a whole number ≥ ${min}`, at(k));
+    return v as number;
+  };
+  const schedulerType = c.scheduler_type ?? null;
+  if (schedulerType !== null && typeof schedulerType !== 'string') throw new InputError('expected a string', at('scheduler_type'));
+  if (b.action_type === 'schedule_nodes' && schedulerType === null) throw new InputError('schedule_nodes needs a scheduler_type (slurm, local, …)', at('scheduler_type'));
+  const perNode = c.start_one_worker_per_node ?? false;
+  if (typeof perNode !== 'boolean') throw new InputError('expected true or false', at('start_one_worker_per_node'));
+  return {
+    trigger_type: b.trigger_type,
+    action_type: b.action_type,
+    commands: commands as string[],
+    scheduler_id: int('scheduler_id', 0),
+    scheduler_type: schedulerType as string | null,
+    num_allocations: int('num_allocations', 1) ?? 1,
+    start_one_worker_per_node: perNode,
+    max_parallel_jobs: int('max_parallel_jobs', 1),
+    job_ids: b.job_ids ?? [],
+    persistent: b.persistent ?? false,
+  };
+}

@@ -1,5 +1,5 @@
 /** What every route module shares: the dependencies handlers see and the paging parameters. */
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type Store } from '../../store/index.js';
+import { MAX_PAGE_LIMIT, type Store } from '../../store/index.js';
 import type { DashboardService } from '../dashboard/service.js';
 import { p, type ParamSpec, type Params } from '../params.js';
 import type { Route } from '../route.js';
@@ -12,12 +12,22 @@ export interface ApiDeps {
 
 export type ApiRoute = Route<ApiDeps>;
 
-/** torc's `offset` / `limit`; a limit above the maximum is clamped to it (torc's max_limit). */
+/**
+ * torc's `offset` / `limit`. As torc's server, a list without a limit gets the largest page
+ * (${MAX_PAGE_LIMIT}) and a larger limit is clamped to it (torc's max_limit): a torc client that
+ * does not page sees what it would see from torc.
+ */
 export const PAGING: ParamSpec[] = [
   p.queryInt('offset', 'Skip this many records', { default: 0 }),
-  p.queryInt('limit', `Page size (default ${DEFAULT_PAGE_LIMIT}; larger values are clamped to ${MAX_PAGE_LIMIT})`, {
-    default: DEFAULT_PAGE_LIMIT,
+  p.queryInt('limit', `Page size (default and maximum ${MAX_PAGE_LIMIT}; larger values are clamped to it)`, {
+    default: MAX_PAGE_LIMIT,
   }),
+];
+
+/** torc's sort_by / reverse_sort of list operations. */
+export const LIST_SORT: ParamSpec[] = [
+  p.queryString('sort_by', 'Sort by this field (default: id, i.e. creation order)', { maxLength: 64 }),
+  p.queryBool('reverse_sort', 'Sort in descending order', false),
 ];
 
 export const WORKFLOW_FILTER: ParamSpec = p.queryInt('workflow_id', 'Only records of this workflow', { required: true });

@@ -2,6 +2,7 @@
 import { dashboardRoutes } from '../dashboard/routes.js';
 import { buildOpenApi } from '../openapi.js';
 import { COMPONENTS } from '../schemas.js';
+import { accessRoutes } from './access.js';
 import { claimRoutes } from './claims.js';
 import type { ApiRoute } from './common.js';
 import { jobBatchRoutes } from './job-batches.js';
@@ -26,6 +27,7 @@ export function apiRoutes(): ApiRoute[] {
     ...nodeRoutes,
     ...recordRoutes,
     ...scheduledNodeRoutes,
+    ...accessRoutes,
     ...dashboardRoutes,
   ];
   let document: Record<string, unknown> | undefined;

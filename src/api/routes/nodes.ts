@@ -2,7 +2,7 @@
 import type { ComputeNodeRegistration } from '../../contract/client.js';
 import { p } from '../params.js';
 import { computeNodeView, pageView } from '../views.js';
-import { PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
+import { LIST_SORT, PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
 
 /** Lease of a node whose client does not say (torc's clients send no heartbeat): generous. */
 export const DEFAULT_LEASE_SECONDS = 3600;
@@ -48,18 +48,75 @@ export const nodeRoutes: ApiRoute[] = [
     operationId: 'list_compute_nodes',
     method: 'GET',
     path: '/compute_nodes',
-    summary: 'Compute nodes of a workflow',
+    summary: 'Compute nodes of a workflow, filtered as torc\'s list_compute_nodes',
     mutating: false,
-    params: [WORKFLOW_FILTER, p.queryBool('is_active', 'true: only active nodes'), ...PAGING],
+    params: [
+      WORKFLOW_FILTER,
+      p.queryString('hostname', 'Only nodes on this host', { maxLength: 1024 }),
+      p.queryBool('is_active', 'Only active (or only retired) nodes'),
+      p.queryInt('scheduled_compute_node_id', 'Only nodes that run in this Slurm allocation'),
+      ...PAGING,
+      ...LIST_SORT,
+    ],
     errors: [404],
     response: { status: 200, schema: 'list_compute_nodes_response', description: 'A page of compute nodes' },
     handler: async ({ deps, params }) => {
       const { offset, limit } = paging(params);
-      const workflowId = params.workflow_id as number;
-      await deps.store.getWorkflow(workflowId);
-      const page = await deps.store.listComputeNodes(workflowId, { offset, limit, activeOnly: params.is_active === true });
+      const page = await deps.store.listRecords('compute_nodes', params.workflow_id as number, {
+        offset,
+        limit,
+        where: {
+          hostname: params.hostname as string | undefined,
+          is_active: params.is_active as boolean | undefined,
+          scheduled_compute_node_id: params.scheduled_compute_node_id as number | undefined,
+        },
+        sort_by: params.sort_by as string | undefined,
+        reverse_sort: params.reverse_sort as boolean,
+      });
       return pageView(page, offset, limit, computeNodeView);
     },
+  },
+  {
+    operationId: 'update_compute_node',
+    method: 'PUT',
+    path: '/compute_nodes/{id}',
+    summary: "torc's update_compute_node: is_active false retires the node (its unfinished jobs go back to ready); its resources may be corrected",
+    mutating: true,
+    params: [NODE_ID],
+    body: { kind: 'json', schema: 'compute_node_update', required: true, description: "torc's compute_node_model", example: { is_active: false, duration_seconds: 3600 } },
+    inputErrorStatus: 422,
+    errors: [404, 409],
+    response: { status: 200, schema: 'compute_node_model', description: 'The node as stored now' },
+    handler: async ({ deps, params, body }) => {
+      const b = body as Record<string, unknown>;
+      const values = Object.fromEntries(
+        ['hostname', 'pid', 'num_cpus', 'memory_gb', 'num_gpus', 'num_nodes', 'compute_node_type'].filter((k) => b[k] !== undefined && b[k] !== null).map((k) => [k, b[k]]),
+      );
+      const isActive = typeof b.is_active === 'boolean' ? b.is_active : undefined;
+      return computeNodeView(await deps.store.updateComputeNode(params.id as number, values, isActive));
+    },
+  },
+  {
+    operationId: 'delete_compute_node',
+    method: 'DELETE',
+    path: '/compute_nodes/{id}',
+    summary: 'Delete a compute node; an active one is retired first (its unfinished jobs go back to ready)',
+    mutating: true,
+    params: [NODE_ID],
+    errors: [404],
+    response: { status: 200, schema: 'compute_node_model', description: 'The deleted node' },
+    handler: async ({ deps, params }) => computeNodeView((await deps.store.deleteComputeNodes({ id: params.id as number }))[0]!),
+  },
+  {
+    operationId: 'delete_compute_nodes',
+    method: 'DELETE',
+    path: '/compute_nodes',
+    summary: 'Delete every compute node of a workflow; active ones are retired first',
+    mutating: true,
+    params: [WORKFLOW_FILTER],
+    errors: [404],
+    response: { status: 200, schema: 'deleted_count_response', description: 'How many were deleted' },
+    handler: async ({ deps, params }) => ({ count: (await deps.store.deleteComputeNodes({ workflow_id: params.workflow_id as number })).length }),
   },
   {
     operationId: 'get_compute_node',

@@ -102,7 +102,7 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
   const recorder = {
     recordAllocation: async (a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord> => {
       const m = await client.createScheduledComputeNode({ workflow_id: a.workflow_id, scheduler_config_id: a.scheduler_config_id, scheduler_id: a.slurm_job_id, state: a.state });
-      return { ...m, slurm_job_id: m.scheduler_id, ended: m.status === 'complete' };
+      return { ...m, slurm_job_id: String(m.scheduler_id), ended: m.status === 'complete' };
     },
   };
   if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {

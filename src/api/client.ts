@@ -363,7 +363,8 @@ export class TorcClient implements RunnerClient {
   /** Every result (all_runs defaults to true here; torc's default is the latest of each job). */
   async listResults(workflowId: number, query: PageQuery & { job_id?: number; all_runs?: boolean } = {}): Promise<PageView<ResultModel>> {
     const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, all_runs: true, ...query } });
-    return { ...page, items: page.items.map((r) => withNulls<ResultModel>(r, ['compute_node_id'])) };
+    // 0 stands for no compute node (torc's model requires one).
+    return { ...page, items: page.items.map((r) => withNulls<ResultModel>({ ...r, compute_node_id: r.compute_node_id || undefined }, ['compute_node_id'])) };
   }
 
   async listEvents(workflowId: number, query: PageQuery & { after_id?: number; category?: string } = {}): Promise<PageView<EventRecord>> {

@@ -106,10 +106,10 @@ export async function buildTorcExport(store: Store, workflowId: number, options:
   }
   if (options.events) {
     const events = await allOf((offset, limit) => store.listEvents(workflowId, { offset, limit }));
-    // torc's events carry everything in data: the category goes in with the rest.
+    // torc's events carry everything in data (eventView puts the category there too).
     doc.events = events.map((e) => {
-      const { category, ...view } = eventView(e);
-      return { ...view, data: { category, ...view.data } };
+      const { category: _category, ...view } = eventView(e);
+      return view;
     });
   }
   return doc;

@@ -266,6 +266,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       files: ref('file_observations'),
+      compute_node_id: nullable({ ...int(), description: "torc's: recorded when the job was started without a compute node" }),
     },
     ['return_code', 'exec_time_minutes', 'completion_time'],
   ),

@@ -130,14 +130,18 @@ export function computeNodeView(n: ComputeNodeRecord) {
   return omitNulls({ ...n, start_time: n.created_at });
 }
 
+/** torc's result_model requires a compute node: a result without one (its node deleted) shows 0, which names none (ids start at 1). */
 export function resultView(r: ResultRecord) {
-  return omitNulls(r);
+  return omitNulls({ ...r, compute_node_id: r.compute_node_id ?? 0 });
 }
 
-/** torc's event_model: `data` is an object (any other value is wrapped as {value}); our category beside. */
+/**
+ * torc's event_model: `data` is an object (any other value is wrapped as {value}) that also
+ * carries the category, since torc's clients read nothing else; the category is beside it too.
+ */
 export function eventView(e: EventRecord) {
-  const data = e.data !== null && typeof e.data === 'object' && !Array.isArray(e.data) ? e.data : e.data === null ? {} : { value: e.data };
-  return { id: e.id, workflow_id: e.workflow_id, timestamp: e.timestamp, category: e.category, data };
+  const given = e.data !== null && typeof e.data === 'object' && !Array.isArray(e.data) ? (e.data as Record<string, unknown>) : e.data === null ? {} : { value: e.data };
+  return { id: e.id, workflow_id: e.workflow_id, timestamp: e.timestamp, category: e.category, data: { category: e.category, ...given } };
 }
 
 export function resourceRequirementsView(r: ResourceRequirementsRecord) {

@@ -106,6 +106,11 @@ export interface CompleteJobResult {
   return_code: number;
   exec_time_minutes: number;
   completion_time: string;
+  /**
+   * torc's result_model names the compute node that ran the job; it is recorded when the job
+   * has none of its own (started with manage_status_change rather than start_job).
+   */
+  compute_node_id?: number | null;
   /** For a completed job: its files' modification times right after it ran (see ClaimedJobRecord.files). */
   files?: FileObservation[];
 }

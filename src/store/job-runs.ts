@@ -171,6 +171,17 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
 
   const valid = items.flatMap((it, k) => (outcomes[k]!.ok ? [{ it, row: byId.get(it.job_id)! }] : []));
   if (valid.length === 0) return { items: outcomes, newly_ready: 0, canceled_dependents: [] };
+  // A job started without a compute node (manage_status_change): the node its result names, when it is one of the workflow's.
+  const named = valid.filter(({ it, row }) => row.compute_node_id == null && typeof it.result.compute_node_id === 'number');
+  const knownNodes = new Set<string>();
+  if (named.length > 0) {
+    const rows = await tx.all<{ id: number; workflow_id: number }>('SELECT id, workflow_id FROM compute_nodes WHERE id IN (SELECT value FROM json_each(?))', [
+      JSON.stringify(named.map(({ it }) => it.result.compute_node_id)),
+    ]);
+    for (const r of rows) knownNodes.add(`${r.workflow_id}/${r.id}`);
+  }
+  const nodeOf = (it: CompleteItem, row: JobRow) =>
+    (row.compute_node_id as number | null) ?? (knownNodes.has(`${row.workflow_id}/${it.result.compute_node_id}`) ? it.result.compute_node_id! : null);
   const updates = valid.map(({ it, row }) => [
     it.job_id,
     it.status,
@@ -197,7 +208,7 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
     [
       JSON.stringify(
         valid.map(({ it, row }) => [
-          row.workflow_id, it.job_id, it.run_id, row.attempt, row.compute_node_id ?? null,
+          row.workflow_id, it.job_id, it.run_id, row.attempt, nodeOf(it, row),
           it.result.return_code, it.result.exec_time_minutes, it.result.completion_time, it.status,
         ]),
       ),

@@ -230,7 +230,8 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
         resource_class: (rrName === undefined ? rcIndex.get('default') : refs.lookup(rcIndex, rrName, `${p}.resource_requirements`, 'resource requirements', label, issues)) ?? 0,
         scheduler: (schedName === undefined ? null : refs.lookup(schedIndex, schedName, `${p}.scheduler`, 'slurm scheduler', label, issues)) ?? null,
         failure_handler: (fhName === undefined ? null : refs.lookup(handlerIndex, fhName, `${p}.failure_handler`, 'failure handler', label, issues)) ?? null,
-        cancel_on_blocking_job_failure: js.cancel_on_blocking_job_failure ?? false,
+        // torc's default: a job waiting for one that failed is canceled.
+        cancel_on_blocking_job_failure: js.cancel_on_blocking_job_failure ?? true,
         supports_termination: js.supports_termination ?? false,
         image: fill(templates.image) ?? null,
         env: templates.env ? Object.fromEntries(templates.env.map(([k, tp]) => [k, tp.fill(values, floats)])) : null,

@@ -15,6 +15,7 @@ import { registerSlurmScheduleNodes } from '../../reconciler/slurm-schedule-node
 import { torcBin } from './slurm.js';
 import { awaitingClassification, Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
+import { refuseMissingRequiredFiles } from '../../reconciler/required-files.js';
 import type { WorkflowStatusView } from '../../contract/workflow-status.js';
 import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
 import { createProgressView } from '../progress.js';
@@ -34,6 +35,7 @@ interface ReconcileFlags extends LocalJobFlags {
   format?: string;
   quiet?: boolean;
   maxRuns?: string;
+  force?: boolean;
 }
 
 interface SummaryRow {
@@ -68,6 +70,7 @@ export function register(program: Command): void {
     .option('--runner <kind>', 'who runs the jobs: local (this machine) or slurm (allocations submitted for the slurm_schedulers)', 'local')
     .option('--max-allocations <n>', 'with --runner slurm: most allocations per scheduler queued or running at once', '4')
     .option('--max-runs <n>', 'a workflow with a schedule: stop after N runs (default: run on every tick until Ctrl-C)')
+    .option('--force', 'start even when required input files are missing (torc refuses: "Missing required files")')
     .action(async (file: string, flags: ReconcileFlags) => {
       process.exitCode = await reconcileCommand(file, flags);
     });
@@ -144,6 +147,10 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
       }
       workflowId = applied.workflow_id;
+      // As torc: a workflow about to start whose required files are missing is refused, nothing run.
+      if (!flags.force && (await store.getStatus(workflowId)).counts.uninitialized! > 0) {
+        await refuseMissingRequiredFiles(store, workflowId, process.cwd(), `workflow ${plan.name}`);
+      }
       process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${outputDir}\n`);
       const runOnce = async (): Promise<ReconcileResult> => {
         const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name: plan.name, quiet: flags.quiet });

@@ -107,7 +107,7 @@ export interface JobSpec {
    */
   slurm_scheduler?: string;
   /**
-   * Cancel this job when a job it depends on fails, is canceled or terminated (default false).
+   * Cancel this job when a job it depends on fails, is canceled or terminated (default true, as in torc).
    */
   cancel_on_blocking_job_failure?: boolean;
   /**

@@ -25,7 +25,7 @@ import type {
 } from '../contract/client.js';
 import { GIB } from '../allocator/fit.js';
 import { formatDuration } from '../spec/units.js';
-import type { ComputeNodeRecord, EventRecord, FileRecord, ResultRecord, SlurmSchedulerRecord } from '../store/records.js';
+import type { ComputeNodeRecord, EventRecord, FileRecord, ResultRecord, SlurmSchedulerRecord, UserDataRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
 import { BASE_PATH } from './route.js';
 import type { PageView, WorkflowActionModel, WorkflowStatusModel } from './views.js';
@@ -90,6 +90,9 @@ export interface ScheduledComputeNodeModel {
 
 export type ResultModel = ResultRecord;
 
+/** An event as the API shows it (torc's event_model, our category beside). */
+export type EventModel = Omit<EventRecord, 'data'> & { data: Record<string, unknown> };
+
 export interface ResourceRequirementsModel {
   id: number;
   workflow_id: number;
@@ -112,6 +115,44 @@ export interface JobQuery extends PageQuery {
   /** Status name or code. */
   status?: string | number;
   name?: string;
+  upstream_job_id?: number;
+  needs_file_id?: number;
+  sort_by?: string;
+  reverse_sort?: boolean;
+  include_relationships?: boolean;
+}
+
+/** torc's list filters of results. */
+export interface ResultQuery extends PageQuery {
+  job_id?: number;
+  run_id?: number;
+  return_code?: number;
+  status?: string;
+  compute_node_id?: number;
+  /** Every result; false: the latest of each job (torc's default). Default here: true. */
+  all_runs?: boolean;
+  sort_by?: string;
+  reverse_sort?: boolean;
+}
+
+export interface EventQuery extends PageQuery {
+  category?: string;
+  after_id?: number;
+  after_timestamp?: number;
+  sort_by?: string;
+  reverse_sort?: boolean;
+}
+
+/** A job's fields update_job may change. */
+export interface JobChanges {
+  name?: string;
+  command?: string;
+  invocation_script?: string;
+  resource_requirements_id?: number;
+  scheduler_id?: number;
+  failure_handler_id?: number;
+  cancel_on_blocking_job_failure?: boolean;
+  supports_termination?: boolean;
 }
 
 export interface ClientOptions {
@@ -222,8 +263,27 @@ export class TorcClient implements RunnerClient {
     }
   }
 
+  /** A job with torc's id lists. */
   async getJob(jobId: number): Promise<JobRecord> {
     return jobFromWire(await this.call('GET', `/jobs/${id(jobId)}`));
+  }
+
+  async updateJob(jobId: number, changes: JobChanges): Promise<JobRecord> {
+    return jobFromWire(await this.call('PUT', `/jobs/${id(jobId)}`, { body: changes }));
+  }
+
+  async getUserData(userDataId: number): Promise<UserDataRecord> {
+    return withNulls<UserDataRecord>(await this.call('GET', `/user_data/${id(userDataId)}`), ['data']);
+  }
+
+  async updateUserData(userDataId: number, changes: { name?: string; data?: unknown; is_ephemeral?: boolean }): Promise<UserDataRecord> {
+    return withNulls<UserDataRecord>(await this.call('PUT', `/user_data/${id(userDataId)}`, { body: changes }), ['data']);
+  }
+
+  /** Ids of the files that must exist before the workflow starts (torc sends them as strings). */
+  async listRequiredExistingFiles(workflowId: number): Promise<number[]> {
+    const out = await this.call<{ files: string[] }>('GET', `/workflows/${id(workflowId)}/required_existing_files`);
+    return out.files.map(Number);
   }
 
   // ---- RunnerClient ------------------------------------------------------------------------
@@ -361,13 +421,14 @@ export class TorcClient implements RunnerClient {
   }
 
   /** Every result (all_runs defaults to true here; torc's default is the latest of each job). */
-  async listResults(workflowId: number, query: PageQuery & { job_id?: number; all_runs?: boolean } = {}): Promise<PageView<ResultModel>> {
+  async listResults(workflowId: number, query: ResultQuery = {}): Promise<PageView<ResultModel>> {
     const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, all_runs: true, ...query } });
     // 0 stands for no compute node (torc's model requires one).
     return { ...page, items: page.items.map((r) => withNulls<ResultModel>({ ...r, compute_node_id: r.compute_node_id || undefined }, ['compute_node_id'])) };
   }
 
-  async listEvents(workflowId: number, query: PageQuery & { after_id?: number; category?: string } = {}): Promise<PageView<EventRecord>> {
+  /** torc's event models: epoch-ms timestamps, the category in data (and beside it). */
+  async listEvents(workflowId: number, query: EventQuery = {}): Promise<PageView<EventModel>> {
     return this.call('GET', '/events', { query: { workflow_id: workflowId, ...query } });
   }
 
@@ -380,7 +441,10 @@ export class TorcClient implements RunnerClient {
   }
 
   async listSlurmSchedulers(workflowId: number, query: PageQuery = {}): Promise<PageView<SlurmSchedulerRecord>> {
-    return this.call('GET', '/slurm_schedulers', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/slurm_schedulers', { query: { workflow_id: workflowId, ...query } });
+    // torc's model requires an account: one declared without is sent as ''.
+    const fields = ['account', 'partition', 'mem', 'gres', 'qos', 'ntasks_per_node', 'tmp', 'extra'];
+    return { ...page, items: page.items.map((s) => withNulls<SlurmSchedulerRecord>({ ...s, account: s.account || undefined }, fields)) };
   }
 
   /** Records a Slurm allocation submitted for the workflow (`torc slurm schedule-nodes`). */

@@ -76,7 +76,7 @@ const relationship = (what: 'file' | 'user_data'): JsonSchema =>
     [`${what}_id`, `${what}_name`, ...(what === 'file' ? ['file_path'] : []), 'workflow_id'],
   );
 
-export const TORC_COMPONENTS: Record<string, JsonSchema> = {
+const BODIES: Record<string, JsonSchema> = {
   // ---- bodies -------------------------------------------------------------------------------
   workflow_input: input(
     {
@@ -222,6 +222,22 @@ export const TORC_COMPONENTS: Record<string, JsonSchema> = {
   workflow_access_group_input: input({ workflow_id: int(), group_id: int(), created_at: str(64) }, ['workflow_id', 'group_id']),
   remote_workers_input: { type: 'array', maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 1024 }, description: 'Worker addresses (user@host:port)' },
   any_object: { type: 'object' },
+};
+
+/**
+ * An update of a record (PUT …/{id}): the same fields, none required — torc's clients send the
+ * whole model back, others only what changes.
+ */
+const UPDATES: Record<string, JsonSchema> = Object.fromEntries(
+  ['workflow', 'file', 'user_data', 'resource_requirements', 'slurm_scheduler', 'local_scheduler', 'result', 'event', 'scheduled_compute_node'].map((kind) => [
+    `${kind}_update`,
+    { ...BODIES[`${kind}_input`]!, required: [] },
+  ]),
+);
+
+export const TORC_COMPONENTS: Record<string, JsonSchema> = {
+  ...BODIES,
+  ...UPDATES,
 
   // ---- answers ------------------------------------------------------------------------------
   user_data_model: obj({ id: int(), workflow_id: int(), name: { type: 'string' }, is_ephemeral: bool, data: {} }, ['id', 'workflow_id', 'name', 'is_ephemeral']),

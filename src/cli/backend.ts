@@ -7,10 +7,12 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import type { PageView, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
+import type { EventQuery, JobChanges, JobQuery, PageView, ResultQuery, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
 import { buildTorcExport, type ExportOptions } from '../api/export-view.js';
-import { actionView, pageView, workflowStatusView, workflowView } from '../api/views.js';
-import { InputError } from '../errors.js';
+import { actionView, eventView, jobView, pageView, resultView, userDataView, workflowStatusView, workflowView } from '../api/views.js';
+import { parseStatus } from '../contract/status.js';
+import { ConflictError, InputError } from '../errors.js';
+import type { AllocationRequest } from './commands/slurm.js';
 import type { WorkflowSpec } from '../spec/index.js';
 import type { TorcExport } from '../spec/torc-export.js';
 import type { FileObservation, JobRecord } from '../contract/client.js';
@@ -27,7 +29,23 @@ export interface WorkflowBackend {
   initializeJobs(id: number): Promise<{ workflow_id: number; ready: number; blocked: number; canceled: number }>;
   listFiles(id: number, query: { offset?: number; limit?: number }): Promise<PageView<FileRecord>>;
   processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }): Promise<ReinitOutcome>;
-  listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }): Promise<PageView<JobRecord>>;
+  listJobs(id: number, query: JobQuery): Promise<PageView<JobRecord>>;
+  /** A job with torc's id lists. */
+  getJob(jobId: number): Promise<JobRecord>;
+  updateJob(jobId: number, changes: JobChanges): Promise<JobRecord>;
+  listResults(id: number, query: ResultQuery): Promise<PageView<object>>;
+  listEvents(id: number, query: EventQuery): Promise<PageView<object>>;
+  getUserData(userDataId: number): Promise<object>;
+  updateUserData(userDataId: number, changes: { name?: string; data?: unknown; is_ephemeral?: boolean }): Promise<object>;
+  deleteWorkflow(id: number): Promise<WorkflowModel>;
+  /** Ids of the files that must exist before the workflow starts. */
+  listRequiredExistingFiles(id: number): Promise<number[]>;
+  /** Claims a pending action (true), or says another claimer has it (false). */
+  claimAction(id: number, actionId: number, claimer: string): Promise<boolean>;
+  /** Whether Slurm workers can reach this backend (a server: --url), so submit can start allocations. */
+  readonly servesSlurmWorkers: boolean;
+  /** Submits Slurm allocations whose workers claim from the server (needs --url). */
+  submitSlurmAllocations(id: number, req: AllocationRequest): Promise<{ slurm_job_ids: string[] }>;
   listActions(id: number): Promise<WorkflowActionModel[]>;
   /** torc's export document of a workflow. */
   exportWorkflow(id: number, options: ExportOptions): Promise<TorcExport>;
@@ -38,6 +56,8 @@ export interface WorkflowBackend {
 
 export interface BackendFlags extends Pick<RunnerFlags, 'url' | 'tokenFile'> {
   db?: string;
+  /** Create the --db file when it does not exist yet (torc workflows create). */
+  createDb?: boolean;
 }
 
 export function addBackendOptions(cmd: Command): Command {
@@ -50,15 +70,34 @@ export function addBackendOptions(cmd: Command): Command {
 export async function openBackend(flags: BackendFlags): Promise<WorkflowBackend> {
   if (flags.db !== undefined) {
     if (flags.url !== undefined) throw new InputError('give either --db or --url, not both', '--db');
-    if (!existsSync(flags.db)) throw new InputError(`no database at ${flags.db}`, '--db');
+    if (!existsSync(flags.db) && !flags.createDb) throw new InputError(`no database at ${flags.db}`, '--db');
     return new StoreBackend(await Store.open(flags.db));
   }
-  const { client } = await clientFromFlags(flags);
-  return new ClientBackend(client);
+  const { client, url } = await clientFromFlags(flags);
+  return new ClientBackend(client, url, flags.tokenFile ?? null);
 }
 
 class ClientBackend implements WorkflowBackend {
-  constructor(private readonly c: TorcClient) {}
+  readonly servesSlurmWorkers = true;
+  constructor(
+    private readonly c: TorcClient,
+    private readonly url: string,
+    private readonly tokenFile: string | null,
+  ) {}
+  async claimAction(id: number, actionId: number, claimer: string) {
+    try {
+      await this.c.claimAction(id, actionId, { claimer });
+      return true;
+    } catch (e) {
+      if (e instanceof ConflictError) return false;
+      throw e;
+    }
+  }
+  async submitSlurmAllocations(id: number, req: AllocationRequest) {
+    const { submitAllocations } = await import('./commands/slurm.js');
+    const { result } = await submitAllocations(this.c, this.url, this.tokenFile, id, req);
+    return { slurm_job_ids: result.allocations.map((a) => a.slurm_job_id) };
+  }
   listWorkflows(query: { offset?: number; limit?: number }) {
     return this.c.listWorkflows(query);
   }
@@ -83,8 +122,32 @@ class ClientBackend implements WorkflowBackend {
   processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }) {
     return this.c.processChangedJobInputs(id, options);
   }
-  listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }) {
+  listJobs(id: number, query: JobQuery) {
     return this.c.listJobs(id, query);
+  }
+  getJob(jobId: number) {
+    return this.c.getJob(jobId);
+  }
+  updateJob(jobId: number, changes: JobChanges) {
+    return this.c.updateJob(jobId, changes);
+  }
+  listResults(id: number, query: ResultQuery) {
+    return this.c.listResults(id, query);
+  }
+  listEvents(id: number, query: EventQuery) {
+    return this.c.listEvents(id, query);
+  }
+  getUserData(userDataId: number) {
+    return this.c.getUserData(userDataId);
+  }
+  updateUserData(userDataId: number, changes: { name?: string; data?: unknown; is_ephemeral?: boolean }) {
+    return this.c.updateUserData(userDataId, changes);
+  }
+  deleteWorkflow(id: number) {
+    return this.c.deleteWorkflow(id);
+  }
+  listRequiredExistingFiles(id: number) {
+    return this.c.listRequiredExistingFiles(id);
   }
   listActions(id: number) {
     return this.c.listActions(id);
@@ -100,7 +163,20 @@ class ClientBackend implements WorkflowBackend {
 
 /** The same answers as the REST routes, straight from the store. */
 class StoreBackend implements WorkflowBackend {
+  readonly servesSlurmWorkers = false;
   constructor(private readonly store: Store) {}
+  async claimAction(id: number, actionId: number, claimer: string) {
+    try {
+      await this.store.claimAction(id, actionId, { claimer });
+      return true;
+    } catch (e) {
+      if (e instanceof ConflictError) return false;
+      throw e;
+    }
+  }
+  submitSlurmAllocations(): Promise<{ slurm_job_ids: string[] }> {
+    throw new InputError('Slurm workers claim their jobs from a server: submit with --url (torc server), not --db', '--db');
+  }
   private page(query: { offset?: number; limit?: number }) {
     return { offset: query.offset ?? 0, limit: query.limit ?? 100 };
   }
@@ -122,7 +198,9 @@ class StoreBackend implements WorkflowBackend {
     return { workflow_id: id, run_id: out.run_id, updated_count: out.reset };
   }
   async initializeJobs(id: number) {
-    return { workflow_id: id, ...(await this.store.initializeJobs(id)) };
+    const out = await this.store.initializeJobs(id);
+    await this.store.fireWaitingActionTriggers(id);
+    return { workflow_id: id, ...out };
   }
   async listFiles(id: number, query: { offset?: number; limit?: number }) {
     const { offset, limit } = this.page(query);
@@ -132,9 +210,49 @@ class StoreBackend implements WorkflowBackend {
   processChangedJobInputs(id: number, options: { dryRun?: boolean; files?: FileObservation[] }) {
     return this.store.reinitialize(id, options);
   }
-  async listJobs(id: number, query: { status?: string | number; offset?: number; limit?: number }) {
+  async listJobs(id: number, query: JobQuery) {
     const { offset, limit } = this.page(query);
-    return pageView(await this.store.listJobs(id, { status: query.status, offset, limit }), offset, limit, (j) => j);
+    const { include_relationships, ...filter } = query;
+    const page = include_relationships ? await this.store.listJobsWithRelations(id, { ...filter, offset, limit }) : await this.store.listJobs(id, { ...filter, offset, limit });
+    return pageView(page, offset, limit, (j) => j);
+  }
+  getJob(jobId: number) {
+    return this.store.getJobWithRelations(jobId);
+  }
+  updateJob(jobId: number, changes: JobChanges) {
+    return this.store.updateJob(jobId, changes);
+  }
+  async listResults(id: number, query: ResultQuery) {
+    const { offset, limit } = this.page(query);
+    const status = query.status === undefined ? undefined : parseStatus(query.status);
+    if (query.status !== undefined && status === undefined) throw new InputError(`unknown job status "${query.status}"`, '--status');
+    const where = { job_id: query.job_id, run_id: query.run_id, return_code: query.return_code, status, compute_node_id: query.compute_node_id, latest_only: query.all_runs === false ? true : undefined };
+    const page = await this.store.listRecords('results', id, { offset, limit, where, sort_by: query.sort_by, reverse_sort: query.reverse_sort });
+    return pageView(page, offset, limit, resultView);
+  }
+  async listEvents(id: number, query: EventQuery) {
+    const { offset, limit } = this.page(query);
+    const where = {
+      category: query.category,
+      after_id: query.after_id,
+      after_timestamp: query.after_timestamp === undefined ? undefined : new Date(query.after_timestamp).toISOString(),
+    };
+    const page = await this.store.listRecords('events', id, { offset, limit, where, sort_by: query.sort_by, reverse_sort: query.reverse_sort });
+    return pageView(page, offset, limit, eventView);
+  }
+  async getUserData(userDataId: number) {
+    return userDataView(await this.store.getRecord('user_data', userDataId));
+  }
+  async updateUserData(userDataId: number, changes: { name?: string; data?: unknown; is_ephemeral?: boolean }) {
+    return userDataView(await this.store.updateRecord('user_data', userDataId, changes));
+  }
+  async deleteWorkflow(id: number) {
+    const wf = await this.store.getWorkflow(id);
+    await this.store.deleteWorkflow(id);
+    return workflowView(wf) as WorkflowModel;
+  }
+  listRequiredExistingFiles(id: number) {
+    return this.store.listRequiredExistingFiles(id);
   }
   async listActions(id: number) {
     const wf = await this.store.getWorkflow(id);
@@ -155,13 +273,13 @@ class StoreBackend implements WorkflowBackend {
   }
 }
 
-/** Every item of a paged list (pages of 1000). */
-export async function allPages<T>(fetchPage: (offset: number, limit: number) => Promise<PageView<T>>): Promise<T[]> {
+/** Every item of a paged list (pages of 1000), or the first `max`. */
+export async function allPages<T>(fetchPage: (offset: number, limit: number) => Promise<PageView<T>>, max = Infinity): Promise<T[]> {
   const items: T[] = [];
   for (let offset = 0; ; ) {
-    const page = await fetchPage(offset, 1000);
+    const page = await fetchPage(offset, Math.min(1000, max - items.length));
     items.push(...page.items);
-    if (!page.has_more || page.items.length === 0) return items;
+    if (!page.has_more || page.items.length === 0 || items.length >= max) return items;
     offset += page.items.length;
   }
 }

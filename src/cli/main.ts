@@ -21,8 +21,19 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   plan: () => import('./commands/plan.js'),
   workflows: () => import('./commands/workflows.js'),
   jobs: () => import('./commands/jobs.js'),
+  results: () => import('./commands/results.js'),
+  events: () => import('./commands/events.js'),
+  'user-data': () => import('./commands/user-data.js'),
+  completions: () => import('./commands/completions.js'),
   operator: () => import('./commands/operator.js'),
 };
+
+/** torc's global options: given before the command, they apply to it (`torc -f json --url URL jobs list 1`). */
+const GLOBAL_OPTIONS: [flags: string, description: string, name: string][] = [
+  ['--url <url>', 'torc server URL for the command (default: $TORC_API_URL)', 'url'],
+  ['-f, --format <format>', 'output format of the command: table or json', 'format'],
+];
+const GLOBAL_WITH_VALUE = new Set(['--url', '-f', '--format']);
 
 /**
  * The command modules this command line needs: only the named command's when there is one (each
@@ -31,8 +42,9 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
  * with the list and a suggestion.
  */
 async function loadCommands(argv: string[]): Promise<Register[]> {
-  const name = argv.find((a) => !a.startsWith('-'));
-  const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  const name = argv.find((a, i) => !a.startsWith('-') && !GLOBAL_WITH_VALUE.has(argv[i - 1] ?? ''));
+  // `completions` describes every command: it needs them all.
+  const loaders = name !== undefined && name !== 'completions' && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
   const modules = await Promise.all(loaders.map((load) => load()));
   return modules.map((m) => m.register);
 }
@@ -45,6 +57,19 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
+  // A global option fills the command's own option of that name when the command line did not set it.
+  program.hook('preAction', (_program, action) => {
+    const given = program.opts();
+    for (const [, , name] of GLOBAL_OPTIONS) {
+      if (given[name] === undefined) continue;
+      if (!action.options.some((o) => o.attributeName() === name)) {
+        throw new InputError(`${action.name()} does not take --${name}`, `--${name}`);
+      }
+      const source = action.getOptionValueSource(name);
+      if (source === undefined || source === 'default') action.setOptionValue(name, given[name]);
+    }
+  });
   for (const register of await loadCommands(argv)) register(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -54,3 +54,9 @@ export function parseNumberOption(value: string | undefined, flag: string, min =
   }
   return n;
 }
+
+/** A record id argument (`job id`, `user data id`): a positive whole number, or an InputError naming the argument. */
+export function parseId(value: string, what: string, arg = 'ID'): number {
+  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) throw new InputError(`expected a ${what} (a positive whole number), got "${value}"`, arg);
+  return Number(value);
+}

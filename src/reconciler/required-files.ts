@@ -15,16 +15,20 @@ export interface MissingFile {
   path: string;
 }
 
-/** The workflow's required files that do not exist under `cwd` (relative paths resolved there). */
-export async function missingRequiredFiles(store: Store, workflowId: number, cwd: string): Promise<MissingFile[]> {
-  const required = new Set(await store.listRequiredExistingFiles(workflowId));
-  if (required.size === 0) return [];
-  const files = (await store.listFiles(workflowId)).filter((f) => required.has(f.id));
+/** Those of `files` that do not exist under `cwd` (relative paths resolved there). */
+export async function missingFiles(files: readonly MissingFile[], cwd: string): Promise<MissingFile[]> {
   const missing: MissingFile[] = [];
   for (const f of files) {
     if ((await fileMtime(path.resolve(cwd, f.path))) === null) missing.push({ id: f.id, name: f.name, path: f.path });
   }
   return missing;
+}
+
+/** The workflow's required files that do not exist under `cwd`. */
+export async function missingRequiredFiles(store: Store, workflowId: number, cwd: string): Promise<MissingFile[]> {
+  const required = new Set(await store.listRequiredExistingFiles(workflowId));
+  if (required.size === 0) return [];
+  return missingFiles((await store.listFiles(workflowId)).filter((f) => required.has(f.id)), cwd);
 }
 
 /** InputError listing every missing required file (torc's message), unless there is none. */

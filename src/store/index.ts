@@ -636,6 +636,19 @@ export class Store {
     return this.write((tx) => fireTriggers(tx, workflowId, this.nowIso()));
   }
 
+  /**
+   * fireActionTriggers when some action of the workflow has not fired in this run yet: a read
+   * first, so the many workflows without actions pay no write transaction (job completions call it).
+   */
+  async fireWaitingActionTriggers(workflowId: number): Promise<ActionRecord[]> {
+    const waiting = await this.db.get(
+      `SELECT 1 FROM actions a JOIN workflows w ON w.id = a.workflow_id
+       WHERE a.workflow_id = ? AND (a.triggered_run_id IS NULL OR a.triggered_run_id <> w.run_id) LIMIT 1`,
+      [workflowId],
+    );
+    return waiting ? this.fireActionTriggers(workflowId) : [];
+  }
+
   /** Actions whose trigger fired in the current run and that are not claimed (persistent ones stay listed). */
   async listPendingActions(workflowId: number, triggerTypes?: string[]): Promise<ActionRecord[]> {
     return this.db.read(async (q) => {

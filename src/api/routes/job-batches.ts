@@ -64,6 +64,7 @@ export const jobBatchRoutes: ApiRoute[] = [
         items.map(({ job_id, status, ...result }) => ({ job_id, status, run_id: params.run_id as number, result })),
         params.id as number,
       );
+      if (out.items.some((o) => o.ok)) await deps.store.fireWaitingActionTriggers(params.id as number);
       return { items: out.items.map((o, i) => bulkResult(items[i]!.job_id, o)) };
     },
   },

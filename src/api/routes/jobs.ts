@@ -158,6 +158,8 @@ export const jobRoutes: ApiRoute[] = [
     response: { status: 200, schema: 'job_model', description: 'The job in its final status' },
     handler: async ({ deps, params, body }) => {
       const out = await deps.store.completeJob(params.id as number, params.status as number, params.run_id as number, body as CompleteJobResult);
+      // Actions watching this job (or the whole workflow) fire now, as torc's server fires them.
+      await deps.store.fireWaitingActionTriggers(out.job.workflow_id);
       return jobView(out.job);
     },
   },

@@ -403,7 +403,7 @@ export function recordKindRoutes(api: RecordKindApi): ApiRoute[] {
       summary: `Update a ${api.what}: the fields given (a field left out or null keeps its value)`,
       mutating: true,
       params: [ID(api.what)],
-      body: { kind: 'json', schema: api.input, required: true, description: `torc's ${api.model}`, example: api.example },
+      body: { kind: 'json', schema: api.input.replace(/_input$/, '_update'), required: true, description: `torc's ${api.model} (the fields that change, or all of them)`, example: api.example },
       inputErrorStatus: 422,
       errors: [404],
       response: { status: 200, schema: api.model, description: `The ${api.what} as stored now` },

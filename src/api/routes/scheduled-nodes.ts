@@ -123,7 +123,7 @@ export const scheduledNodeRoutes: ApiRoute[] = [
     summary: 'Set the status (or our Slurm state) of a recorded allocation; complete means it ended',
     mutating: true,
     params: [ID],
-    body: { kind: 'json', schema: 'scheduled_compute_node_input', required: true, description: "torc's scheduled_compute_nodes_model", example: { ...EXAMPLE, status: 'active' } },
+    body: { kind: 'json', schema: 'scheduled_compute_node_update', required: true, description: "torc's scheduled_compute_nodes_model (the fields that change, or all of them)", example: { ...EXAMPLE, status: 'active' } },
     inputErrorStatus: 422,
     errors: [404],
     response: { status: 200, schema: 'scheduled_compute_node_model', description: 'The allocation now' },

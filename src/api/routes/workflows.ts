@@ -154,7 +154,7 @@ export const workflowRoutes: ApiRoute[] = [
     summary: 'Update a workflow: name, user, description and settings given (a field left out or null keeps its value)',
     mutating: true,
     params: [ID],
-    body: { kind: 'json', schema: 'workflow_input', required: true, description: "torc's workflow_model", example: { ...WORKFLOW_EXAMPLE, description: 'renamed' } },
+    body: { kind: 'json', schema: 'workflow_update', required: true, description: "torc's workflow_model (the fields that change, or all of them)", example: { ...WORKFLOW_EXAMPLE, description: 'renamed' } },
     inputErrorStatus: 422,
     errors: [404],
     response: { status: 200, schema: 'workflow_model', description: 'The workflow as stored now' },
@@ -247,7 +247,7 @@ export const workflowRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/workflows/{id}/initialize_jobs',
     summary:
-      'Jobs wait for the producers of the files and user data they read; uninitialized jobs become ready (nothing to wait for) or blocked. A dependency cycle is refused (422)',
+      'Jobs wait for the producers of the files and user data they read; uninitialized jobs become ready (nothing to wait for) or blocked, and the actions whose trigger now holds fire (on_workflow_start). A dependency cycle is refused (422)',
     mutating: true,
     params: [
       ID,
@@ -257,7 +257,12 @@ export const workflowRoutes: ApiRoute[] = [
     inputErrorStatus: 422,
     errors: [404],
     response: { status: 200, schema: 'initialize_jobs_response', description: 'How many jobs became ready, blocked or canceled' },
-    handler: async ({ deps, params }) => ({ workflow_id: id(params), ...(await deps.store.initializeJobs(id(params))) }),
+    handler: async ({ deps, params }) => {
+      const out = await deps.store.initializeJobs(id(params));
+      // As torc's server: actions fire as the jobs move, with or without a reconciler watching.
+      await deps.store.fireWaitingActionTriggers(id(params));
+      return { workflow_id: id(params), ...out };
+    },
   },
   ...(['PUT', 'POST'] as const).map(
     (method): ApiRoute => ({

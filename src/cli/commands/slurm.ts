@@ -12,6 +12,7 @@ import { InputError, NotFoundError } from '../../errors.js';
 import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
 import { readTokenFile } from './server.js';
+import type { TorcClient } from '../../api/client.js';
 
 interface ConnectionFlags {
   url?: string;
@@ -72,6 +73,52 @@ export function register(program: Command): void {
     });
 }
 
+export interface AllocationRequest {
+  schedulerConfigId: number;
+  count: number;
+  maxParallelJobs: number | null;
+  startOneWorkerPerNode: boolean;
+  outputDir: string;
+}
+
+/**
+ * Submits `count` allocations of the workflow's Slurm scheduler, each running `torc worker`
+ * against `url`, and records them with the server (scheduled_compute_nodes). Shared by
+ * `torc slurm schedule-nodes` and `torc workflows submit`.
+ */
+export async function submitAllocations(client: TorcClient, url: string, tokenFile: string | null, workflowId: number, req: AllocationRequest) {
+  const [{ SlurmCommands }, { scheduleNodes }] = await Promise.all([import('../../runners/slurm/commands.js'), import('../../runners/slurm/scheduler.js')]);
+  const schedulers = (await client.listSlurmSchedulers(workflowId, { limit: 10_000 })).items;
+  const record = schedulers.find((s) => s.id === req.schedulerConfigId);
+  if (!record) {
+    const known = schedulers.map((s) => `${s.id} (${s.name})`).join(', ') || 'none';
+    throw new NotFoundError(`slurm scheduler ${req.schedulerConfigId} of workflow ${workflowId} (its schedulers: ${known})`);
+  }
+  const recorder = {
+    recordAllocation: async (a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord> => {
+      const m = await client.createScheduledComputeNode({ workflow_id: a.workflow_id, scheduler_config_id: a.scheduler_config_id, scheduler_id: a.slurm_job_id, state: a.state });
+      return { ...m, slurm_job_id: String(m.scheduler_id), ended: m.status === 'complete' };
+    },
+  };
+  if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
+    process.stderr.write(`warning: workers will call ${url}; only allocations on this very host can reach a loopback address\n`);
+  }
+  const result = await scheduleNodes(recorder, new SlurmCommands(), {
+    workflowId,
+    scheduler: { id: record.id, scheduler: record },
+    count: req.count,
+    launch: {
+      url,
+      outputDir: req.outputDir,
+      torcCommand: [process.execPath, torcBin()],
+      maxParallelJobs: req.maxParallelJobs,
+      startOneWorkerPerNode: req.startOneWorkerPerNode,
+      tokenFile: tokenFile !== null ? resolve(tokenFile) : null,
+    },
+  });
+  return { result, record };
+}
+
 async function connect(flags: ConnectionFlags) {
   const url = flags.url ?? process.env.TORC_API_URL;
   if (!url) throw new InputError('the API URL is required (or set TORC_API_URL)', '--url');
@@ -88,39 +135,12 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
   const count = parseIntOption(flags.numHpcJobs, '--num-hpc-jobs', 1)!;
   const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null;
   const { url, client } = await connect(flags);
-  const [{ SlurmCommands }, { scheduleNodes }] = await Promise.all([
-    import('../../runners/slurm/commands.js'),
-    import('../../runners/slurm/scheduler.js'),
-  ]);
-
-  const schedulers = (await client.listSlurmSchedulers(workflowId, { limit: 10_000 })).items;
-  const record = schedulers.find((s) => s.id === schedulerConfigId);
-  if (!record) {
-    const known = schedulers.map((s) => `${s.id} (${s.name})`).join(', ') || 'none';
-    throw new NotFoundError(`slurm scheduler ${schedulerConfigId} of workflow ${workflowId} (its schedulers: ${known})`);
-  }
-  const recorder = {
-    recordAllocation: async (a: { workflow_id: number; scheduler_config_id: number; slurm_job_id: string; state: string }): Promise<AllocationRecord> => {
-      const m = await client.createScheduledComputeNode({ workflow_id: a.workflow_id, scheduler_config_id: a.scheduler_config_id, scheduler_id: a.slurm_job_id, state: a.state });
-      return { ...m, slurm_job_id: String(m.scheduler_id), ended: m.status === 'complete' };
-    },
-  };
-  if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
-    process.stderr.write(`warning: workers will call ${url}; only allocations on this very host can reach a loopback address\n`);
-  }
-  const outputDir = resolve(flags.outputDir);
-  const result = await scheduleNodes(recorder, new SlurmCommands(), {
-    workflowId,
-    scheduler: { id: record.id, scheduler: record },
+  const { result, record } = await submitAllocations(client, url, flags.tokenFile ?? null, workflowId, {
+    schedulerConfigId,
     count,
-    launch: {
-      url,
-      outputDir,
-      torcCommand: [process.execPath, torcBin()],
-      maxParallelJobs,
-      startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,
-      tokenFile: flags.tokenFile !== undefined ? resolve(flags.tokenFile) : null,
-    },
+    maxParallelJobs,
+    startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,
+    outputDir: resolve(flags.outputDir),
   });
   const rows = result.allocations.map((a) => ({ id: a.id, slurm_job_id: a.slurm_job_id, scheduler: record.name, scheduler_config_id: a.scheduler_config_id, state: a.state }));
   if (format === 'json') printJson({ script: result.scriptPath, allocations: rows });

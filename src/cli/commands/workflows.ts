@@ -1,6 +1,6 @@
 /**
- * `torc workflows list|show|status|cancel|reset-status|reinitialize|export|import`: look at and
- * act on stored workflows, through a server (--url / TORC_API_URL) or a database file (--db);
+ * `torc workflows list|show|status|cancel|reset-status|reinitialize|create|submit|delete|export|import`:
+ * look at and act on stored workflows, through a server (--url / TORC_API_URL) or a database file (--db);
  * see backend.ts. export/import move a workflow in torc's export format (or, with --spec, as a
  * spec file in any of torc's formats).
  */
@@ -11,6 +11,7 @@ import { observeFiles } from '../../runners/file-times.js';
 import { addBackendOptions, allPages, openBackend, type BackendFlags, type WorkflowBackend } from '../backend.js';
 import { parseFormat, printJson, printTable, type OutputFormat } from '../output.js';
 import { exportCommand, importCommand } from './workflow-transfer.js';
+import { createCommand, deleteCommand, submitCommand } from './workflow-lifecycle.js';
 import { parseWorkflowId } from '../runner-flags.js';
 
 interface Flags extends BackendFlags {
@@ -56,7 +57,7 @@ export function register(program: Command): void {
         printTable(Object.entries(workflow).map(([field, value]) => ({ field, value })), ['field', 'value']);
         if (actions.length > 0) {
           printTable(
-            actions.map((a) => ({ id: a.id, trigger: a.trigger_type, type: a.action_type, triggered: a.triggered, executed: a.executed, by: a.executed_by })),
+            actions.map((a) => ({ id: a.id, trigger: a.trigger_type, type: a.action_type, triggered: a.triggered, executed: a.executed, by: a.claimed_by })),
             ['id', 'trigger', 'type', 'triggered', 'executed', 'by'],
           );
         }
@@ -123,6 +124,12 @@ export function register(program: Command): void {
       }),
     );
 
+  createCommand(subcommand(wf, 'create', 'Store a workflow from a spec file without running it; prints its id'), withBackend);
+  submitCommand(
+    subcommand(wf, 'submit', 'Start a stored workflow: initialize its jobs (refused when required files are missing) and submit the allocations of its on_workflow_start schedule_nodes actions'),
+    withBackend,
+  );
+  deleteCommand(subcommand(wf, 'delete', 'Delete workflows and everything in them (asks first on a terminal)'), withBackend);
   exportCommand(subcommand(wf, 'export', "torc's export document of a workflow (all records with ids; JSON), or with --spec the workflow as a spec file"), withBackend);
   importCommand(subcommand(wf, 'import', "A new workflow from torc's export document (a file, or - for stdin); jobs start uninitialized"), withBackend);
 }

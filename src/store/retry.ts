@@ -39,7 +39,7 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
   if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
   if (wf.status === 'canceled') throw new ConflictError(`workflow ${wf.id} is canceled: nothing is retried`);
   if (!RETRYABLE.includes(job.status)) {
-    throw new ConflictError(`job ${job.id} is ${job.status}; only a running, failed or terminated job can be retried (reset_status with failed_only re-runs the others)`);
+    throw new ConflictError(`job ${job.id} is ${job.status}; only a running, failed or terminated job can be retried (reset_job_status with failed_only re-runs the others)`);
   }
   if (req.max_retries !== undefined && job.attempt_id >= req.max_retries) {
     throw new InputError(`job ${job.id} cannot be retried: attempt_id ${job.attempt_id} >= max_retries ${req.max_retries}`, 'max_retries');

@@ -13,6 +13,7 @@ import { JobRunner } from '../../src/runners/local/job-runner.js';
 import { detectResources } from '../../src/runners/local/resources.js';
 import { StoreRunnerClient } from '../../src/store/runner-client.js';
 import type { Store } from '../../src/store/index.js';
+import { JobStatus, type JobStatusName } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { makePlan, type JobSketch } from '../support/plans.js';
 import { isAlive, tempDir, waitFor } from '../support/procs.js';
@@ -123,7 +124,7 @@ test('job table: status filter, name search, sort and paging agree with a refere
     { query: 'status=running,completed&sort=name&order=desc', keep: (j: any) => j.status === 'running' || j.status === 'completed', sort: (a: any, b: any) => (a.name < b.name ? 1 : a.name > b.name ? -1 : b.id - a.id) },
     { query: 'q=A_1', keep: (j: any) => j.name.toLowerCase().includes('a_1'), sort: (a: any, b: any) => a.id - b.id },
     { query: 'q=%25ma', keep: (j: any) => j.name.includes('%ma'), sort: (a: any, b: any) => a.id - b.id },
-    { query: 'sort=status&order=desc', keep: () => true, sort: (a: any, b: any) => b.status - a.status || b.id - a.id },
+    { query: 'sort=status&order=desc', keep: () => true, sort: (a: any, b: any) => JobStatus[b.status as JobStatusName] - JobStatus[a.status as JobStatusName] || b.id - a.id },
   ];
   for (const c of cases) {
     const expected = all.filter(c.keep).sort(c.sort).map((j) => j.id);

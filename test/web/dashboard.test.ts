@@ -305,7 +305,7 @@ serial('actions: refused without the token and with a wrong one, done with the r
   await page.locator('[data-action="rerun-failed"]').click();
   await page.locator('[data-confirm]').click();
   await page.locator('.toast-ok').waitFor({ timeout: 60_000 });
-  await waitFor(async () => (await api('GET', `/results?workflow_id=${ctx.wf}&job_id=${failing}`)).json.total_count === 2, 120_000, 'a second attempt of the failed job');
+  await waitFor(async () => (await api('GET', `/results?workflow_id=${ctx.wf}&job_id=${failing}&all_runs=true`)).json.total_count === 2, 120_000, 'a second attempt of the failed job');
   t.is((await api('GET', `/workflows/${ctx.wf}`)).json.run_id, 2);
 
   // Reinitialize: a dry run first; nothing changed, so nothing is reset.

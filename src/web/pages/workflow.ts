@@ -156,7 +156,7 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
   const rerunFailed = async () => {
     if (!(await confirmAction('Rerun unsuccessful jobs?', html`<p>The ${num(unsuccessful)} failed, terminated or canceled jobs and everything downstream of them go back to run in a new run (reset-status --failed-only). A runner must be running to pick them up.</p>`, 'Rerun failed jobs'))) return;
     await act('Rerun failed', async () => {
-      const reset = await change<{ updated_count: number; run_id: number }>('POST', `/workflows/${id}/reset_status${query({ failed_only: true })}`);
+      const reset = await change<{ updated_count: number; run_id: number }>('POST', `/workflows/${id}/reset_job_status${query({ failed_only: true })}`);
       const init = await change<{ ready: number; blocked: number }>('POST', `/workflows/${id}/initialize_jobs`);
       return { reset, init };
     }, (r: { reset: { updated_count: number; run_id: number }; init: { ready: number } }) => `${num(r.reset.updated_count)} jobs reset (run ${r.reset.run_id}); ${num(r.init.ready)} ready.`);

@@ -132,7 +132,7 @@ export interface EventItem {
   data: unknown;
 }
 
-/** An event of GET /events (ISO `timestamp` today, epoch ms in torc's shape) or of the dashboard. */
+/** An event of GET /events (epoch-ms `timestamp`, torc's shape; ISO from an older server) or of the dashboard. */
 export function normalizeEvent(raw: Record<string, unknown>): EventItem {
   return {
     id: Number(raw.id),

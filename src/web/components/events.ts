@@ -1,7 +1,7 @@
 /**
  * The workflow's activity, newest first: its events (new ones arrive on the stream; older ones
- * are read from torc's GET /events through the adapter — ISO timestamps today, epoch ms in
- * torc's own shape) and the attempts that did not complete (from its results).
+ * are read from torc's GET /events through the adapter — epoch ms, torc's shape; an ISO
+ * string from an older server is read too) and the attempts that did not complete (from its results).
  */
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { JobRunner, type JobRunnerOptions, type RunnerEvent } from '../../src/runners/local/job-runner.js';
 import { detectResources, type ResourceOverrides } from '../../src/runners/local/resources.js';
-import { JobStatus } from '../../src/contract/status.js';
 import { MemoryRunnerClient, type MemoryJobInput } from '../support/memory-client.js';
 import { concurrentAtStarts, groupMembers, isAlive, readIntervals, tempDir, timedCommand, waitFor } from '../support/procs.js';
 
@@ -184,7 +183,7 @@ test.serial('a canceled workflow: running jobs are terminated and reported, noth
   // Running as the server sees it too: queue depth records a start on the loop's next turn, and
   // a job canceled while still pending there ends canceled, not terminated (a busy machine once
   // let the cancel come first).
-  await waitFor(async () => (await pids()).length === 4 && added.every((j) => client.job(j.id).status === JobStatus.running), 60_000, 'jobs to start');
+  await waitFor(async () => (await pids()).length === 4 && added.every((j) => client.job(j.id).status === 'running'), 60_000, 'jobs to start');
   client.cancel();
   t.like(await run, { reason: 'canceled', terminated: 2 });
   for (const j of added) t.is(client.job(j.id).status, 'terminated');

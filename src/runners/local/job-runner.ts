@@ -21,7 +21,6 @@ import path from 'node:path';
 import { worthClaiming } from '../../allocator/eligibility.js';
 import type { SortMethod } from '../../allocator/types.js';
 import type { ClaimedJobRecord, RunnerClient, WorkflowProgress } from '../../contract/client.js';
-import { JobStatus } from '../../contract/status.js';
 import { InputError } from '../../errors.js';
 import { observeFiles } from '../file-times.js';
 import { ResourceTracker, type Grant } from './tracker.js';

@@ -22,6 +22,10 @@ import type {
   WorkflowProgress,
 } from '../contract/client.js';
 import { GIB } from '../allocator/fit.js';
+import type { RecoveryOptions } from '../allocator/recovery.js';
+import type { DiagnosisReason, FailureDiagnosis, ResourceSample, ResourceSummary } from '../contract/resources.js';
+import { resolveResourceMonitor, type ResourceMonitorConfig } from '../spec/resource-monitor.js';
+import type { RecoverOutcome, SampleFilter } from '../store/index.js';
 import { formatDuration } from '../spec/units.js';
 import type { ComputeNodeRecord, EventRecord, FileRecord, SlurmSchedulerRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
@@ -86,7 +90,11 @@ export interface ScheduledComputeNodeModel {
   updated_at: string;
 }
 
-export interface ResultModel {
+export interface ResultModel extends ResourceSummary {
+  failure_diagnosis: FailureDiagnosis | null;
+  diagnosis_reason: DiagnosisReason | null;
+  job_stdout: string | null;
+  job_stderr: string | null;
   id: number;
   workflow_id: number;
   job_id: number;
@@ -111,6 +119,8 @@ export interface ResourceRequirementsModel {
   runtime: string;
   memory_bytes: number;
   runtime_seconds: number;
+  /** The job whose own (raised) requirements these are, or null for a declared entry. */
+  job_id: number | null;
 }
 
 export interface PageQuery {
@@ -319,6 +329,32 @@ export class TorcClient implements RunnerClient {
   async retryJob(jobId: number, runId: number, request: RetryJobRequest): Promise<void> {
     const { max_retries, ...body } = request;
     await this.call('POST', `/jobs/${id(jobId)}/retry/${id(runId)}`, { body, query: { max_retries } });
+  }
+
+  // ---- resource monitoring and recovery (issue 22) ----------------------------------------
+
+  /** The workflow's resource_monitor settings with torc's defaults (works against torc's server too). */
+  async getResourceMonitor(workflowId: number): Promise<ResourceMonitorConfig> {
+    const wf = await this.getWorkflow(workflowId);
+    let raw: unknown = null;
+    try {
+      raw = wf.resource_monitor_config ? JSON.parse(wf.resource_monitor_config) : null;
+    } catch {
+      raw = null;
+    }
+    return resolveResourceMonitor(raw);
+  }
+
+  async recordResourceSamples(workflowId: number, samples: ResourceSample[]): Promise<void> {
+    await this.call('POST', `/workflows/${id(workflowId)}/job_resource_samples`, { body: { samples } });
+  }
+
+  async listResourceSamples(workflowId: number, query: PageQuery & SampleFilter = {}): Promise<PageView<ResourceSample>> {
+    return this.call('GET', `/workflows/${id(workflowId)}/job_resource_samples`, { query: { ...query } });
+  }
+
+  async recoverWorkflow(workflowId: number, options: Partial<RecoveryOptions>, dryRun = false): Promise<RecoverOutcome> {
+    return this.call('POST', `/workflows/${id(workflowId)}/recover`, { query: { dry_run: dryRun }, body: options });
   }
 
   // ---- failure policy, reinitialize, actions (issue 6) ------------------------------------

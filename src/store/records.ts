@@ -4,6 +4,7 @@
  */
 import type { PlanFailureRule, PlanSettings, ResourceNeed } from '../spec/plan.js';
 import type { ComputeNodeRegistration, JobRecord } from '../contract/client.js';
+import type { DiagnosisReason, FailureDiagnosis } from '../contract/resources.js';
 
 export type { JobRecord };
 
@@ -112,6 +113,14 @@ export interface ResultRecord {
   exec_time_minutes: number;
   completion_time: string;
   status: number;
+  peak_memory_bytes: number | null;
+  avg_memory_bytes: number | null;
+  peak_cpu_percent: number | null;
+  avg_cpu_percent: number | null;
+  failure_diagnosis: FailureDiagnosis | null;
+  diagnosis_reason: DiagnosisReason | null;
+  job_stdout: string | null;
+  job_stderr: string | null;
 }
 
 export interface EventRecord {

@@ -7,9 +7,24 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import type { PageView, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
+import type {
+  ComputeNodeModel,
+  PageView,
+  ResourceRequirementsModel,
+  ResultModel,
+  ScheduledComputeNodeModel,
+  TorcClient,
+  WorkflowActionModel,
+  WorkflowModel,
+  WorkflowStatusModel,
+} from '../api/client.js';
 import { buildTorcExport, type ExportOptions } from '../api/export-view.js';
-import { actionView, pageView, workflowStatusView, workflowView } from '../api/views.js';
+import { actionView, computeNodeView, pageOfList, pageView, resourceRequirementsView, resultView, workflowStatusView, workflowView } from '../api/views.js';
+import type { RecoveryOptions } from '../allocator/recovery.js';
+import type { ResourceSample } from '../contract/resources.js';
+import type { RecoverOutcome, SampleFilter } from '../store/index.js';
+import { SlurmAllocationStore } from '../store/slurm-allocations.js';
+import { scheduledNodeView } from '../api/routes/scheduled-nodes.js';
 import { InputError } from '../errors.js';
 import type { WorkflowSpec } from '../spec/index.js';
 import type { TorcExport } from '../spec/torc-export.js';
@@ -33,6 +48,13 @@ export interface WorkflowBackend {
   exportWorkflow(id: number, options: ExportOptions): Promise<TorcExport>;
   /** Stores a new workflow from a spec (validated and planned as `torc validate` does). */
   createWorkflowFromSpec(spec: WorkflowSpec, source: string): Promise<{ workflow_id: number }>;
+  // Resource monitoring and recovery (issue 22): reports, plots, recover.
+  listResults(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ResultModel>>;
+  listResourceRequirements(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ResourceRequirementsModel>>;
+  listComputeNodes(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ComputeNodeModel>>;
+  listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }): Promise<PageView<ResourceSample>>;
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean): Promise<RecoverOutcome>;
+  listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ScheduledComputeNodeModel>>;
   close(): Promise<void>;
 }
 
@@ -95,6 +117,24 @@ class ClientBackend implements WorkflowBackend {
   createWorkflowFromSpec(spec: WorkflowSpec) {
     return this.c.createWorkflowFromSpec(JSON.stringify(spec), 'application/json');
   }
+  listResults(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listResults(id, query);
+  }
+  listResourceRequirements(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listResourceRequirements(id, query);
+  }
+  listComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listComputeNodes(id, query);
+  }
+  listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }) {
+    return this.c.listResourceSamples(id, query);
+  }
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean) {
+    return this.c.recoverWorkflow(id, options, dryRun);
+  }
+  listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listScheduledComputeNodes(id, query);
+  }
   async close() {}
 }
 
@@ -149,6 +189,34 @@ class StoreBackend implements WorkflowBackend {
     const [doc] = loadWorkflowText(JSON.stringify(spec), { format: 'json', sourceName: source });
     const wf = await this.store.createWorkflowFromPlan(planDocument(doc!));
     return { workflow_id: wf.id };
+  }
+  async listResults(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    return pageView(await this.store.listResults(id, { offset, limit }), offset, limit, resultView) as PageView<ResultModel>;
+  }
+  async listResourceRequirements(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    return pageView(pageOfList(await this.store.listResourceRequirements(id), offset, limit), offset, limit, resourceRequirementsView);
+  }
+  async listComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    return pageView(await this.store.listComputeNodes(id, { offset, limit }), offset, limit, computeNodeView);
+  }
+  async listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    return pageView(await this.store.listResourceSamples(id, { ...query, offset, limit }), offset, limit, (s) => s);
+  }
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean) {
+    return this.store.recoverWorkflow(id, options, dryRun);
+  }
+  async listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    const all = await new SlurmAllocationStore(this.store).listAllocations(id);
+    return pageView(pageOfList(all, offset, limit), offset, limit, scheduledNodeView) as PageView<ScheduledComputeNodeModel>;
   }
   close() {
     return this.store.close();

@@ -22,6 +22,9 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   workflows: () => import('./commands/workflows.js'),
   jobs: () => import('./commands/jobs.js'),
   operator: () => import('./commands/operator.js'),
+  reports: () => import('./commands/reports.js'),
+  recover: () => import('./commands/recover.js'),
+  'plot-resources': () => import('./commands/plot-resources.js'),
 };
 
 /**

@@ -123,6 +123,11 @@ test('walking the document: every operation answers its documented status with a
         if (body && typeof body === 'object' && (body as { scheduler_config_id?: unknown }).scheduler_config_id) {
           body = { ...body, scheduler_config_id: s.scheduler };
         }
+        // Resource samples name their jobs; recovery of a workflow with running jobs is refused (409), its plan is not.
+        if (body && typeof body === 'object' && Array.isArray((body as { samples?: unknown }).samples)) {
+          body = { samples: (body as { samples: object[] }).samples.map((x) => ({ ...x, job_id: s.running })) };
+        }
+        if (op.operationId === 'recover_workflow') url.searchParams.set('dry_run', 'true');
       }
       const res = await api.http(method.toUpperCase(), url.toString(), {
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

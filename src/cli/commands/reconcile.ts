@@ -5,22 +5,30 @@
  * same command again: it carries on (completed jobs are never re-run; changed jobs are).
  */
 import type { Command } from 'commander';
-import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { SlurmDispatcher } from '../../reconciler/slurm-dispatch.js';
 import { registerSlurmScheduleNodes } from '../../reconciler/slurm-schedule-nodes.js';
 import { torcBin } from './slurm.js';
-import { awaitingClassification, Reconciler, type Dispatcher, type ReconcileResult } from '../../reconciler/reconciler.js';
+import { awaitingClassification, type Reconciler, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
-import type { WorkflowStatusView } from '../../contract/workflow-status.js';
-import { startServer, silentLogger, type RunningServer } from '../../api/app.js';
-import { createProgressView } from '../progress.js';
-import { parseFormat, parseIntOption, printJson, printWarnings, renderTable } from '../output.js';
+import { parseFormat, parseIntOption, printWarnings } from '../output.js';
 import { InputError } from '../../errors.js';
-import { addLocalJobOptions, localJobOptionsFromFlags, readToken, type LocalJobFlags } from '../runner-flags.js';
+import { addLocalJobOptions, localJobOptionsFromFlags, type LocalJobFlags } from '../runner-flags.js';
+import {
+  failedJobDigest,
+  plotsIfAsked,
+  printSummary,
+  recoverAndRun,
+  recoveryFromFlags,
+  runWorkflowOnce,
+  serveApi,
+  waitForExternalRunners,
+  type RunSettings,
+  type ServedApi,
+  type SummaryRow,
+} from '../run-workflow.js';
 
 interface ReconcileFlags extends LocalJobFlags {
   tokenFile?: string;
@@ -34,14 +42,11 @@ interface ReconcileFlags extends LocalJobFlags {
   format?: string;
   quiet?: boolean;
   maxRuns?: string;
-}
-
-interface SummaryRow {
-  name: string;
-  workflow_id: number;
-  /** The run's number, for a workflow with a schedule. */
-  run?: number;
-  status: WorkflowStatusView;
+  recover?: boolean;
+  maxRecoveries?: string;
+  memoryMultiplier?: string;
+  runtimeMultiplier?: string;
+  retryUnknown?: boolean;
 }
 
 /** `<dir>/.torc/<file name without extension>.db`, next to the workflow file. */
@@ -68,6 +73,11 @@ export function register(program: Command): void {
     .option('--runner <kind>', 'who runs the jobs: local (this machine) or slurm (allocations submitted for the slurm_schedulers)', 'local')
     .option('--max-allocations <n>', 'with --runner slurm: most allocations per scheduler queued or running at once', '4')
     .option('--max-runs <n>', 'a workflow with a schedule: stop after N runs (default: run on every tick until Ctrl-C)')
+    .option('--recover', 'when jobs fail, diagnose them, raise the memory (likely_oom) or runtime (likely_timeout) of each and run them again (torc recover)')
+    .option('--max-recoveries <n>', 'with --recover: at most this many rounds of recovery', '3')
+    .option('--memory-multiplier <x>', 'with --recover: memory × this for likely_oom', '1.5')
+    .option('--runtime-multiplier <x>', 'with --recover: runtime × this for likely_timeout', '1.5')
+    .option('--retry-unknown', 'with --recover: also run again, unchanged, jobs whose failure is unknown')
     .action(async (file: string, flags: ReconcileFlags) => {
       process.exitCode = await reconcileCommand(file, flags);
     });
@@ -75,7 +85,7 @@ export function register(program: Command): void {
 
 async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<number> {
   const format = parseFormat(flags.format);
-  const { maxParallelJobs, overrides, pollIntervalSeconds, outputDir } = localJobOptionsFromFlags(flags);
+  const local = localJobOptionsFromFlags(flags);
   const port = parseIntOption(flags.port, '--port', 0);
   if (port !== undefined && port > 65535) throw new InputError(`expected a port from 0 to 65535, got ${port}`, '--port');
   const maxRuns = parseIntOption(flags.maxRuns, '--max-runs', 1);
@@ -85,6 +95,9 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   if (runnerKind === 'slurm' && !flags.server) {
     throw new InputError('Slurm workers claim jobs over the REST API: --runner slurm cannot go with --no-server', '--no-server');
   }
+  const recovery = flags.recover ? recoveryFromFlags(flags) : null;
+  const maxRecoveries = parseIntOption(flags.maxRecoveries, '--max-recoveries', 1) ?? 3;
+  const settings: RunSettings = { ...local, runnerKind, maxAllocations, quiet: flags.quiet };
 
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
@@ -99,17 +112,13 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   }
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
-  const auth = flags.server ? await apiToken(flags.tokenFile, dbPath) : null;
-  const token = auth?.token;
-  const tokenFile = auth?.file ?? null;
-  // schedule_nodes actions of type slurm submit allocations that run this same torc.
-  const unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile });
-  mkdirSync(outputDir, { recursive: true });
+  mkdirSync(local.outputDir, { recursive: true });
   const store = await Store.open(dbPath);
-  let server: RunningServer | null = null;
+  let api: ServedApi | null = null;
   let active: Reconciler | null = null;
   let scheduled: ScheduledRuns | null = null;
   let stopRequested = false;
+  let unregisterSlurm = () => {};
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
     stopRequested = true;
@@ -121,18 +130,13 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   const results: SummaryRow[] = [];
   let finishedPlans = 0;
   try {
-    if (flags.server) {
-      server = await startServer({ store, host: flags.host, port: port ?? 0, logger: silentLogger, token, lazySchemas: true, dashboard: flags.dashboard });
-      process.stderr.write(
-        `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
-          (flags.dashboard ? `dashboard: ${server.url}/\n` : '') +
-          `other runners: torc run WF --url ${server.baseUrl} --token-file ${tokenFile}\n`,
-      );
-    }
+    if (flags.server) api = await serveApi(store, dbPath, flags.host, port ?? 0, flags.tokenFile, flags.dashboard);
+    // schedule_nodes actions of type slurm submit allocations that run this same torc.
+    unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile: api?.tokenFile ?? null });
     for (const plan of plans) {
       if (stopRequested) break;
       const applied = await store.applyPlan(plan);
-      let workflowId = applied.workflow_id;
+      const workflowId = applied.workflow_id;
       if (applied.action === 'replaced') {
         process.stderr.write(`workflow ${plan.name}: spec changed; kept ${applied.kept} completed job(s), ${applied.rerun} to run\n`);
       }
@@ -143,37 +147,13 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         const reset = await store.resetStatus(workflowId, { failedOnly: true });
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
       }
-      workflowId = applied.workflow_id;
-      process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${outputDir}\n`);
+      process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${local.outputDir}\n`);
       const runOnce = async (): Promise<ReconcileResult> => {
-        const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name: plan.name, quiet: flags.quiet });
-        const reconciler = new Reconciler({
-          store,
-          workflowId,
-          outputDir,
-          cwd: process.cwd(),
-          maxParallelJobs: maxParallelJobs ?? null,
-          overrides,
-          apiUrl: server?.baseUrl ?? null,
-          pollIntervalSeconds,
-          onStatus: (s) => view.status(s),
-          onRunnerEvent: (e) => view.runnerEvent(e),
-          onNotice: (m) => view.notice(m),
-          localRunner: runnerKind === 'local',
-          dispatchers:
-            runnerKind === 'slurm'
-              ? [slurmDispatcher(store, workflowId, maxAllocations, { url: server!.baseUrl, outputDir, maxParallelJobs, tokenFile }, (m) => view.notice(m))]
-              : [],
-        });
-        active = reconciler;
         // A signal that came while the plan was being stored found no reconciler to stop.
-        if (stopRequested) await reconciler.stop();
-        try {
-          return await reconciler.run();
-        } finally {
-          view.stop();
-          active = null;
-        }
+        return runWorkflowOnce(store, workflowId, plan.name, settings, api, (r) => {
+          active = r;
+          if (r && stopRequested) void r.stop();
+        });
       };
       const schedule = plan.settings.schedule;
       const runs: ReconcileResult[] = [];
@@ -194,13 +174,28 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         scheduled = null;
       } else {
         runs.push(await runOnce());
+        // --recover: diagnose, raise, run again, while jobs fail and rounds are left.
+        for (let round = 1; recovery && !stopRequested && round <= maxRecoveries && runs[runs.length - 1]!.status.phase === 'Failed'; round++) {
+          process.stderr.write(`workflow ${plan.name}: recovery round ${round} of at most ${maxRecoveries}\n`);
+          const { result } = await recoverAndRun(store, workflowId, plan.name, recovery, runOnce);
+          if (!result) break;
+          runs.push(result);
+        }
       }
+      const failed = await failedJobDigest(store, workflowId);
       for (const [i, result] of runs.entries()) {
         if (result.stuck) {
           process.stderr.write(`workflow ${plan.name}: ${result.stuck}\n`);
         }
-        results.push({ name: plan.name, workflow_id: workflowId, ...(schedule ? { run: i + 1 } : {}), status: result.status });
+        if (schedule || i === runs.length - 1) {
+          results.push({ name: plan.name, workflow_id: workflowId, ...(schedule ? { run: i + 1 } : {}), status: result.status, failed_jobs: failed });
+        }
       }
+      const plotsDir = await plotsIfAsked(store, workflowId, local.outputDir).catch((e: unknown) => {
+        process.stderr.write(`workflow ${plan.name}: plots not written: ${(e as Error).message}\n`);
+        return null;
+      });
+      if (plotsDir) process.stderr.write(`workflow ${plan.name}: resource plots in ${plotsDir}\n`);
       const last = runs[runs.length - 1];
       if (stopRequested || !last || (last.status.phase !== 'Succeeded' && last.status.phase !== 'Failed' && last.status.phase !== 'Canceled')) break; // stopped
       finishedPlans++;
@@ -209,98 +204,10 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     unregisterSlurm();
-    if (server && !stopRequested) await waitForExternalRunners(store, results.map((r) => r.workflow_id));
-    await server?.close();
+    if (api && !stopRequested) await waitForExternalRunners(store, results.map((r) => r.workflow_id));
+    await api?.close();
     await store.close();
-    if (auth?.generated) rmSync(auth.file, { force: true });
   }
   printSummary(results, format);
   return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
-}
-
-/**
- * The bearer token the REST API requires on its changing routes: the one in --token-file, or
- * (also when TORC_API_TOKEN is set, whose value then serves) one made for this run and written
- * next to the database, readable by this user only, and removed at the end. Reads stay open. An
- * API without a token on 127.0.0.1 would let any other user of a shared login node cancel the
- * workflow, or claim and complete its jobs.
- */
-async function apiToken(tokenFileFlag: string | undefined, dbPath: string): Promise<{ token: string; file: string; generated: boolean }> {
-  if (tokenFileFlag) return { token: (await readToken(tokenFileFlag))!, file: resolve(tokenFileFlag), generated: false };
-  const file = resolve(`${dbPath.replace(/\.db$/, '')}.token`);
-  const token = process.env.TORC_API_TOKEN || randomBytes(32).toString('base64url');
-  // Created (or truncated) private: the mode of an existing file is set before the token goes in.
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, `${token}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return { token, file, generated: true };
-}
-
-function printSummary(results: SummaryRow[], format: 'table' | 'json'): void {
-  if (format === 'json') {
-    printJson(results.map((r) => ({ name: r.name, workflow_id: r.workflow_id, ...(r.run ? { run: r.run } : {}), ...r.status })));
-    return;
-  }
-  const withRuns = results.some((r) => r.run !== undefined);
-  const rows = results.map((r) => ({
-    workflow: r.name,
-    id: r.workflow_id,
-    run: r.run ?? '',
-    phase: r.status.phase,
-    total: r.status.total,
-    completed: r.status.counts.completed,
-    failed: r.status.counts.failed,
-    terminated: r.status.counts.terminated,
-    canceled: r.status.counts.canceled,
-    unfinished: r.status.total - r.status.done,
-  }));
-  const columns = ['workflow', 'id', ...(withRuns ? ['run'] : []), 'phase', 'total', 'completed', 'failed', 'terminated', 'canceled', 'unfinished'];
-  process.stdout.write(`${renderTable(rows, columns)}\n`);
-}
-
-/** The Slurm dispatch of `--runner slurm`: allocations for ready jobs, canceled when the reconcile ends early. */
-function slurmDispatcher(
-  store: Store,
-  workflowId: number,
-  maxAllocationsPerScheduler: number,
-  launch: { url: string; outputDir: string; maxParallelJobs: number | null | undefined; tokenFile: string | null },
-  onNotice: (message: string) => void,
-): Dispatcher {
-  const dispatcher = new SlurmDispatcher({
-    store,
-    workflowId,
-    policy: { maxAllocationsPerScheduler },
-    launch: { ...launch, torcCommand: [process.execPath, torcBin()], maxParallelJobs: launch.maxParallelJobs ?? null },
-    onNotice,
-  });
-  return {
-    pass: () => dispatcher.pass(),
-    stop: async () => {
-      const progress = await store.getStatus(workflowId);
-      if (!progress.is_complete) {
-        const n = await dispatcher.cancelAll();
-        if (n > 0) onNotice(`canceled ${n} Slurm allocation(s)`);
-      }
-    },
-  };
-}
-
-/**
- * External runners (torc run, Slurm workers) learn that the workflow is complete from the API
- * and then deregister. Keep serving until they have, briefly, so they exit cleanly instead of
- * finding the server gone.
- */
-async function waitForExternalRunners(store: Store, workflowIds: number[], graceMs = 15_000): Promise<void> {
-  const deadline = Date.now() + graceMs;
-  for (const id of new Set(workflowIds)) {
-    while (Date.now() < deadline) {
-      const active = await store.listComputeNodes(id, { activeOnly: true, limit: 1 }).catch(() => null);
-      if (!active || active.total === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }

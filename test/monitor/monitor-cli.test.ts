@@ -28,7 +28,7 @@ async function workflowDir(yaml: string): Promise<string> {
 
 const json = <T>(text: string): T => JSON.parse(text) as T;
 
-test('a job allocating ~300 MB under a 100m requirement is flagged, its peak within 10% of truth; a CPU burner shows CPU time / wall time; samples over REST', async (t) => {
+test('a job allocating ~300 MB under a 100m requirement is flagged, its peak within 10% of truth; a CPU burner shows CPU time / wall time; the time series is stored', async (t) => {
   const dir = await workflowDir(`name: usage
 resource_monitor: {granularity: time_series, sample_interval_seconds: 1}
 resource_requirements:

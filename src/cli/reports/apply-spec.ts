@@ -1,8 +1,8 @@
 /**
  * `check-resource-utilization --suggest --apply FILE`: writes the suggested requirements into
  * the workflow's spec file, so the next run packs tighter. YAML is edited through the yaml
- * package's Document API, which keeps comments, key order, quoting and the other documents of
- * the file as they were; JSON is rewritten with its own indentation (JSON has no comments to
+ * package's Document API, which keeps comments, key order, quoting, flow or block style and the
+ * other documents of the file (it re-spaces a comment after a value to one space); JSON is rewritten with its own indentation (JSON has no comments to
  * keep). JSON5 and KDL are refused, naming the values to change by hand: no library here rewrites
  * them without losing the user's formatting. The new text is checked like any spec before the
  * file is replaced (atomically: written beside it, then renamed).
@@ -72,7 +72,9 @@ function applyYaml(text: string, file: string, workflowName: string, changes: Re
     item.set('runtime', c.runtime);
     applied.push(c.resource_class);
   }
-  return { text: docs.map((d) => d.toString()).join(''), applied, missing };
+  // Flow collections as the user wrote them: `{name: x}` or `{ name: x }`.
+  const flowCollectionPadding = /\{ \S/.test(text) && !/\{[^ \n}]/.test(text);
+  return { text: docs.map((d) => d.toString({ flowCollectionPadding })).join(''), applied, missing };
 }
 
 function yamlName(doc: Document): unknown {

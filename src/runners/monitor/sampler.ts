@@ -5,32 +5,22 @@
  * the summary torc stores with the result (peak and average CPU and memory) and hands each sample
  * to the job's onSample (the time series).
  *
- * CPU percent is of one core (200 = two cores busy): CPU time over wall time, per interval for a
- * sample and over the whole attempt for the average. With a cgroup the end is exact (its counters
+ * The summing up is usage.ts's. With a cgroup the end is exact (its counters
  * outlive the processes) and the peak memory also takes the kernel's high-water mark, so a spike
  * between two samples is not missed: the kernel's peak counts page cache, so the file cache the
  * group still holds at the end is taken off it (never below the highest sample). The /proc walk
  * sees only what is alive at each sample.
  */
-import type { ResourceSummary } from '../../contract/resources.js';
-import type { CgroupReading, JobCgroup } from './cgroups.js';
+import type { JobCgroup } from './cgroups.js';
 import { ProcTreeWalker } from './proc-tree.js';
+import { UsageAccumulator, type Sample, type UsageSummary } from './usage.js';
 
-export interface Sample {
-  /** Seconds since the epoch. */
-  timestamp: number;
-  cpu_percent: number;
-  memory_bytes: number;
-  num_processes: number;
-}
+export type { Sample } from './usage.js';
 
 export type MonitorBackend = 'cgroup-v2' | 'cgroup-v1' | 'proc';
 
-export interface MonitorReport extends ResourceSummary {
+export interface MonitorReport extends UsageSummary {
   backend: MonitorBackend;
-  samples: number;
-  /** CPU time the job's processes used, as measured (null when too short to tell). */
-  cpu_seconds: number | null;
   /** OOM kills its cgroup counted; null without a cgroup. */
   oom_kills: number | null;
   /** The memory limit its cgroup enforced, or null. */
@@ -60,17 +50,10 @@ interface Job {
   cgroup: JobCgroup | null;
   intervalMs: number;
   nextDueMs: number;
-  startMs: number;
   onSample?: (sample: Sample) => void;
-  lastMs: number;
-  /** CPU seconds counted so far (monotone). */
-  cpuSeconds: number;
+  usage: UsageAccumulator;
   /** /proc walk: the tree's last raw CPU reading, to take differences of. */
-  lastTreeCpu: number;
-  samples: number;
-  memorySum: number;
-  peakMemory: number;
-  peakCpu: number;
+  lastTreeCpu: number | null;
 }
 
 export interface SamplerStats {
@@ -100,21 +83,7 @@ export class ResourceSampler {
     const now = this.now();
     const intervalMs = Math.max(100, o.intervalSeconds * 1000);
     const startMs = Math.min(now, o.startedAtMs ?? now);
-    const job: Job = {
-      pid: o.pid,
-      cgroup: o.cgroup,
-      intervalMs,
-      nextDueMs: now + intervalMs,
-      startMs,
-      onSample: o.onSample,
-      lastMs: startMs,
-      cpuSeconds: 0,
-      lastTreeCpu: 0,
-      samples: 0,
-      memorySum: 0,
-      peakMemory: 0,
-      peakCpu: 0,
-    };
+    const job: Job = { pid: o.pid, cgroup: o.cgroup, intervalMs, nextDueMs: now + intervalMs, onSample: o.onSample, usage: new UsageAccumulator(startMs), lastTreeCpu: null };
     if (!job.cgroup) (this.walker ??= new ProcTreeWalker()).track(job.pid);
     this.jobs.add(job);
     this.arm();
@@ -133,39 +102,18 @@ export class ResourceSampler {
     let report: MonitorReport;
     if (job.cgroup) {
       const r = job.cgroup.read();
-      const wallMs = now - job.startMs;
-      // A job ended within a few milliseconds has no meaningful CPU percent (clock resolution, spawn cost).
-      const avgCpu = wallMs >= MIN_CPU_WALL_MS ? ((r.cpu_ns / 1e9) / (wallMs / 1000)) * 100 : null;
-      // Never below what was sampled; the kernel's peak less the file cache it still holds.
+      // The kernel's peak counts page cache: less the file cache the group still holds.
       const kernelPeak = r.memory_peak_bytes === null ? null : Math.max(0, r.memory_peak_bytes - r.file_bytes);
-      const peakMemory = Math.max(job.peakMemory, kernelPeak ?? 0);
       report = {
         backend: job.cgroup.kind === 'v2' ? 'cgroup-v2' : 'cgroup-v1',
-        samples: job.samples,
         oom_kills: r.oom_kills,
         memory_limit_bytes: job.cgroup.memoryLimitBytes,
-        cpu_seconds: r.cpu_ns / 1e9,
-        avg_cpu_percent: avgCpu === null ? null : round(avgCpu),
-        peak_cpu_percent: avgCpu === null ? null : round(Math.max(job.peakCpu, avgCpu)),
-        peak_memory_bytes: Math.round(peakMemory),
-        avg_memory_bytes: Math.round(job.samples > 0 ? job.memorySum / job.samples : peakMemory),
+        ...job.usage.summary(now, r.cpu_ns / 1e9, kernelPeak ?? r.memory_bytes),
       };
       if (!job.cgroup.remove()) this.lingering.add(job.cgroup);
     } else {
       this.walker!.untrack(job.pid);
-      const wall = (job.lastMs - job.startMs) / 1000;
-      const seen = job.samples > 0;
-      report = {
-        backend: 'proc',
-        samples: job.samples,
-        oom_kills: null,
-        memory_limit_bytes: null,
-        cpu_seconds: seen ? job.cpuSeconds : null,
-        avg_cpu_percent: seen && wall > 0 ? round((job.cpuSeconds / wall) * 100) : null,
-        peak_cpu_percent: seen ? round(job.peakCpu) : null,
-        peak_memory_bytes: seen ? Math.round(job.peakMemory) : null,
-        avg_memory_bytes: seen ? Math.round(job.memorySum / job.samples) : null,
-      };
+      report = { backend: 'proc', oom_kills: null, memory_limit_bytes: null, ...job.usage.summary(now) };
     }
     if (this.jobs.size === 0) this.disarm();
     return report;
@@ -200,7 +148,10 @@ export class ResourceSampler {
     const trees = due.some((j) => !j.cgroup) ? this.walker!.scan() : null;
     for (const job of due) {
       job.nextDueMs = Math.max(job.nextDueMs + job.intervalMs, now + job.intervalMs / 2);
-      if (job.cgroup) this.sampleCgroup(job, job.cgroup.read(), now);
+      if (job.cgroup) {
+        const r = job.cgroup.read();
+        this.sampleCgroup(job, r.cpu_ns / 1e9, r.memory_bytes, r.num_processes, now);
+      }
       else {
         const t = trees!.get(job.pid);
         if (t) this.sampleTree(job, t.cpu_seconds, t.memory_bytes, t.num_processes, now);
@@ -211,43 +162,27 @@ export class ResourceSampler {
     this.stats.busyMs += performance.now() - started;
   }
 
-  private sampleCgroup(job: Job, r: CgroupReading, now: number): void {
-    const cpu = r.cpu_ns / 1e9;
-    const delta = Math.max(0, cpu - job.cpuSeconds);
-    job.cpuSeconds = Math.max(job.cpuSeconds, cpu);
-    this.record(job, delta, r.memory_bytes, r.num_processes, now);
+  private sampleCgroup(job: Job, cpuSeconds: number, memory: number, processes: number, now: number): void {
+    // The group's counter is monotone and counts from zero.
+    this.record(job, cpuSeconds - job.usage.cpuSeconds, memory, processes, now);
   }
 
   private sampleTree(job: Job, treeCpu: number, memory: number, processes: number, now: number): void {
     // The tree's CPU total drops when a process leaves it uncounted (reaped outside the job):
     // count only increases.
-    const delta = job.samples === 0 ? treeCpu : Math.max(0, treeCpu - job.lastTreeCpu);
+    const delta = job.lastTreeCpu === null ? treeCpu : Math.max(0, treeCpu - job.lastTreeCpu);
     job.lastTreeCpu = treeCpu;
-    job.cpuSeconds += delta;
     this.record(job, delta, memory, processes, now);
   }
 
   private record(job: Job, cpuDelta: number, memory: number, processes: number, now: number): void {
-    const wall = Math.max(1, now - job.lastMs) / 1000;
-    const cpuPercent = (cpuDelta / wall) * 100;
-    job.lastMs = now;
-    job.samples++;
-    job.memorySum += memory;
-    job.peakMemory = Math.max(job.peakMemory, memory);
-    job.peakCpu = Math.max(job.peakCpu, cpuPercent);
+    const sample = job.usage.add(cpuDelta, memory, processes, now);
     try {
-      job.onSample?.({ timestamp: now / 1000, cpu_percent: round(cpuPercent), memory_bytes: Math.round(memory), num_processes: processes });
+      job.onSample?.(sample);
     } catch {
       // A consumer's failure must not stop the sampling of other jobs.
     }
   }
-}
-
-/** Below this wall time an attempt's CPU percent is not reported. */
-const MIN_CPU_WALL_MS = 100;
-
-function round(v: number): number {
-  return Math.round(v * 100) / 100;
 }
 
 let shared: ResourceSampler | undefined;

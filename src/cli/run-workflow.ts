@@ -24,6 +24,7 @@ import { createProgressView } from './progress.js';
 import { parseNumberOption, printJson, renderTable } from './output.js';
 import { readToken } from './runner-flags.js';
 import { torcBin } from './commands/slurm.js';
+import { registerSlurmScheduleNodes } from '../reconciler/slurm-schedule-nodes.js';
 import { failedJobs, renderFailedJobs, type FailedJobDigest } from './reports/results.js';
 import { writeResourcePlots } from './plots/resource-plots.js';
 
@@ -80,6 +81,63 @@ async function apiToken(tokenFileFlag: string | undefined, dbPath: string): Prom
     closeSync(fd);
   }
   return { token, file, generated: true };
+}
+
+/**
+ * What a command that runs stored workflows here holds while it does (`torc reconcile`,
+ * `torc recover`): the store, the REST API it may serve, the Slurm schedule_nodes handler, and
+ * Ctrl-C / SIGTERM, which stop the running reconcile (its jobs are terminated and re-run next time).
+ */
+export class RunSession {
+  api: ServedApi | null = null;
+  stopRequested = false;
+  private active: Reconciler | null = null;
+  private readonly stopHooks: (() => void)[] = [];
+  private unregisterSlurm: () => void = () => {};
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
+    this.stopRequested = true;
+    for (const hook of this.stopHooks) hook();
+    void this.active?.stop();
+  };
+
+  constructor(
+    readonly store: Store,
+    private readonly dbPath: string,
+  ) {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+  }
+
+  /** Also called on a stop signal (e.g. a schedule's runs). */
+  onStop(hook: () => void): void {
+    this.stopHooks.push(hook);
+  }
+
+  /** Serves the REST API (when asked) and lets schedule_nodes actions of type slurm submit allocations that run this torc. */
+  async open(server: { host: string; port: number; tokenFile?: string; dashboard?: boolean } | null): Promise<void> {
+    if (server) this.api = await serveApi(this.store, this.dbPath, server.host, server.port, server.tokenFile, server.dashboard ?? true);
+    this.unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile: this.api?.tokenFile ?? null });
+  }
+
+  /** Runs the workflow once to the end, or until stopped. */
+  run(workflowId: number, name: string, settings: RunSettings): Promise<ReconcileResult> {
+    return runWorkflowOnce(this.store, workflowId, name, settings, this.api, (r) => {
+      this.active = r;
+      // A signal that came while the run was being set up found no reconciler to stop.
+      if (r && this.stopRequested) void r.stop();
+    });
+  }
+
+  /** Lets external runners of these workflows leave, then closes the API and the store. */
+  async close(workflowIds: number[]): Promise<void> {
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    this.unregisterSlurm();
+    if (this.api && !this.stopRequested) await waitForExternalRunners(this.store, workflowIds);
+    await this.api?.close();
+    await this.store.close();
+  }
 }
 
 /** Runs the stored workflow once to the end (or until stopped), with a progress view. `onReconciler` sees the reconciler while it runs (for signals). */

@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { detectCgroups, parseMountInfo, parseProcCgroup, type CgroupHost } from '../../src/runners/monitor/cgroups.js';
+import { detectCgroups, parseMountInfo, parseProcCgroup, statValue, type CgroupHost } from '../../src/runners/monitor/cgroups.js';
 import { ResourceSampler } from '../../src/runners/monitor/sampler.js';
 import { diagnoseFailure } from '../../src/allocator/diagnosis.js';
 import { fakeCgroupTree, type FakeTree } from '../support/fake-cgroupfs.js';
@@ -41,6 +41,8 @@ test('mountinfo and /proc/self/cgroup are read as the kernel writes them (escape
   ]);
   t.true(mounts[0]!.superOptions.includes('cpuacct'));
   t.deepEqual([...parseProcCgroup('4:memory:/a/b\n2:cpu,cpuacct:/\n0::/c\n')], [['memory', '/a/b'], ['cpu,cpuacct', '/'], ['', '/c']]);
+  const stat = 'cache 10\nrss 20\ntotal_cache 30\ntotal_rss 40\ninactive_file 5\ntotal_inactive_file 6';
+  t.deepEqual(['cache', 'rss', 'total_rss', 'inactive_file', 'total_inactive_file', 'absent'].map((k) => statValue(stat, k)), [10, 20, 40, 5, 6, null]);
 });
 
 test('cgroup v2: a job group under a base of this runner, its memory limit (swap off), placement for the spawner, counters read back', (t) => {

@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { realCgroupFs, type CgroupFs } from '../../src/runners/monitor/cgroups.js';
+import { keptFile, realCgroupFs, type CgroupFs } from '../../src/runners/monitor/cgroups.js';
 
 export interface FakeTree {
   root: string;
@@ -51,6 +51,7 @@ export function fakeCgroupTree(root: string, kind: 'v2' | 'v1'): FakeTree {
   const isRootGroup = (dir: string) => !existsSync(path.join(path.dirname(dir), 'cgroup.procs'));
   const fs: CgroupFs = {
     read: realCgroupFs.read,
+    openReader: keptFile,
     subdirs: realCgroupFs.subdirs,
     mkdir: (dir) => {
       mkdirSync(dir);

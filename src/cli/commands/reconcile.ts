@@ -9,26 +9,12 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadWorkflowFile, planDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
-import { registerSlurmScheduleNodes } from '../../reconciler/slurm-schedule-nodes.js';
-import { torcBin } from './slurm.js';
-import { awaitingClassification, type Reconciler, type ReconcileResult } from '../../reconciler/reconciler.js';
+import { awaitingClassification, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
 import { parseFormat, parseIntOption, printWarnings } from '../output.js';
 import { InputError } from '../../errors.js';
 import { addLocalJobOptions, localJobOptionsFromFlags, type LocalJobFlags } from '../runner-flags.js';
-import {
-  failedJobDigest,
-  plotsIfAsked,
-  printSummary,
-  recoverAndRun,
-  recoveryFromFlags,
-  runWorkflowOnce,
-  serveApi,
-  waitForExternalRunners,
-  type RunSettings,
-  type ServedApi,
-  type SummaryRow,
-} from '../run-workflow.js';
+import { failedJobDigest, plotsIfAsked, printSummary, recoverAndRun, recoveryFromFlags, RunSession, type RunSettings, type SummaryRow } from '../run-workflow.js';
 
 interface ReconcileFlags extends LocalJobFlags {
   tokenFile?: string;
@@ -113,28 +99,16 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
   mkdirSync(local.outputDir, { recursive: true });
-  const store = await Store.open(dbPath);
-  let api: ServedApi | null = null;
-  let active: Reconciler | null = null;
+  const session = new RunSession(await Store.open(dbPath), dbPath);
+  const store = session.store;
   let scheduled: ScheduledRuns | null = null;
-  let stopRequested = false;
-  let unregisterSlurm = () => {};
-  const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
-    stopRequested = true;
-    scheduled?.stop();
-    void active?.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  session.onStop(() => scheduled?.stop());
   const results: SummaryRow[] = [];
   let finishedPlans = 0;
   try {
-    if (flags.server) api = await serveApi(store, dbPath, flags.host, port ?? 0, flags.tokenFile, flags.dashboard);
-    // schedule_nodes actions of type slurm submit allocations that run this same torc.
-    unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile: api?.tokenFile ?? null });
+    await session.open(flags.server ? { host: flags.host, port: port ?? 0, tokenFile: flags.tokenFile, dashboard: flags.dashboard } : null);
     for (const plan of plans) {
-      if (stopRequested) break;
+      if (session.stopRequested) break;
       const applied = await store.applyPlan(plan);
       const workflowId = applied.workflow_id;
       if (applied.action === 'replaced') {
@@ -148,13 +122,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
       }
       process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${local.outputDir}\n`);
-      const runOnce = async (): Promise<ReconcileResult> => {
-        // A signal that came while the plan was being stored found no reconciler to stop.
-        return runWorkflowOnce(store, workflowId, plan.name, settings, api, (r) => {
-          active = r;
-          if (r && stopRequested) void r.stop();
-        });
-      };
+      const runOnce = (): Promise<ReconcileResult> => session.run(workflowId, plan.name, settings);
       const schedule = plan.settings.schedule;
       const runs: ReconcileResult[] = [];
       if (schedule) {
@@ -169,13 +137,13 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
           onRunDone: (n, r) => process.stderr.write(`workflow ${plan.name}: run ${n} ended ${r.status.phase}\n`),
           onSkip: () => process.stderr.write(`workflow ${plan.name}: schedule tick skipped: the previous run is still going\n`),
         });
-        if (stopRequested) scheduled.stop();
+        if (session.stopRequested) scheduled.stop();
         runs.push(...(await scheduled.run()));
         scheduled = null;
       } else {
         runs.push(await runOnce());
         // --recover: diagnose, raise, run again, while jobs fail and rounds are left.
-        for (let round = 1; recovery && !stopRequested && round <= maxRecoveries && runs[runs.length - 1]!.status.phase === 'Failed'; round++) {
+        for (let round = 1; recovery && !session.stopRequested && round <= maxRecoveries && runs[runs.length - 1]!.status.phase === 'Failed'; round++) {
           process.stderr.write(`workflow ${plan.name}: recovery round ${round} of at most ${maxRecoveries}\n`);
           const { result } = await recoverAndRun(store, workflowId, plan.name, recovery, runOnce);
           if (!result) break;
@@ -197,16 +165,11 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       });
       if (plotsDir) process.stderr.write(`workflow ${plan.name}: resource plots in ${plotsDir}\n`);
       const last = runs[runs.length - 1];
-      if (stopRequested || !last || (last.status.phase !== 'Succeeded' && last.status.phase !== 'Failed' && last.status.phase !== 'Canceled')) break; // stopped
+      if (session.stopRequested || !last || (last.status.phase !== 'Succeeded' && last.status.phase !== 'Failed' && last.status.phase !== 'Canceled')) break; // stopped
       finishedPlans++;
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    unregisterSlurm();
-    if (api && !stopRequested) await waitForExternalRunners(store, results.map((r) => r.workflow_id));
-    await api?.close();
-    await store.close();
+    await session.close(results.map((r) => r.workflow_id));
   }
   printSummary(results, format);
   return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;

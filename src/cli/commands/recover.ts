@@ -9,24 +9,11 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { InputError } from '../../errors.js';
 import { Store } from '../../store/index.js';
-import { registerSlurmScheduleNodes } from '../../reconciler/slurm-schedule-nodes.js';
-import type { Reconciler } from '../../reconciler/reconciler.js';
+import { computeStatus } from '../../contract/workflow-status.js';
 import { addBackendOptions, openBackend, type BackendFlags } from '../backend.js';
 import { parseFormat, parseIntOption, printJson } from '../output.js';
 import { addLocalJobOptions, localJobOptionsFromFlags, parseWorkflowId, type LocalJobFlags } from '../runner-flags.js';
-import { torcBin } from './slurm.js';
-import {
-  describeRecovery,
-  failedJobDigest,
-  printSummary,
-  ranOnSlurm,
-  recoveryFromFlags,
-  runWorkflowOnce,
-  serveApi,
-  waitForExternalRunners,
-  type RunnerKind,
-  type ServedApi,
-} from '../run-workflow.js';
+import { describeRecovery, failedJobDigest, printSummary, ranOnSlurm, recoveryFromFlags, RunSession, type RunnerKind } from '../run-workflow.js';
 
 interface RecoverFlags extends BackendFlags, LocalJobFlags {
   dryRun?: boolean;
@@ -93,18 +80,8 @@ async function recoverCommand(workflowId: number, flags: RecoverFlags): Promise<
   if (!existsSync(flags.db)) throw new InputError(`no database at ${flags.db}`, '--db');
   const local = localJobOptionsFromFlags(flags);
   const port = parseIntOption(flags.port, '--port', 0);
-  const store = await Store.open(flags.db);
-  let api: ServedApi | null = null;
-  let active: Reconciler | null = null;
-  let stopRequested = false;
-  let unregisterSlurm = () => {};
-  const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\n${signal}: stopping; running jobs are terminated and will be re-run next time\n`);
-    stopRequested = true;
-    void active?.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const session = new RunSession(await Store.open(flags.db), flags.db);
+  const store = session.store;
   try {
     const wf = await store.getWorkflow(workflowId);
     const runnerKind: RunnerKind = (flags.runner as RunnerKind | undefined) ?? ((await ranOnSlurm(store, workflowId)) ? 'slurm' : 'local');
@@ -116,34 +93,18 @@ async function recoverCommand(workflowId: number, flags: RecoverFlags): Promise<
       return outcome.steps.length === 0 ? 0 : 1;
     }
     mkdirSync(local.outputDir, { recursive: true });
-    if (flags.server) api = await serveApi(store, flags.db, flags.host, port ?? 0, flags.tokenFile);
-    unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile: api?.tokenFile ?? null });
-    const result = await runWorkflowOnce(
-      store,
-      workflowId,
-      wf.name,
-      { ...local, runnerKind, maxAllocations: parseIntOption(flags.maxAllocations, '--max-allocations', 1) ?? 4, quiet: flags.quiet },
-      api,
-      (r) => {
-        active = r;
-        if (r && stopRequested) void r.stop();
-      },
-    );
+    await session.open(flags.server ? { host: flags.host, port: port ?? 0, tokenFile: flags.tokenFile } : null);
+    const maxAllocations = parseIntOption(flags.maxAllocations, '--max-allocations', 1) ?? 4;
+    const result = await session.run(workflowId, wf.name, { ...local, runnerKind, maxAllocations, quiet: flags.quiet });
     if (result.stuck) process.stderr.write(`workflow ${wf.name}: ${result.stuck}\n`);
     printSummary([{ name: wf.name, workflow_id: workflowId, status: result.status, failed_jobs: await failedJobDigest(store, workflowId) }], format);
     return result.status.phase === 'Succeeded' ? 0 : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    unregisterSlurm();
-    if (api && !stopRequested) await waitForExternalRunners(store, [workflowId]);
-    await api?.close();
-    await store.close();
+    await session.close([workflowId]);
   }
 }
 
 async function statusOf(store: Store, workflowId: number) {
-  const { computeStatus } = await import('../../contract/workflow-status.js');
   const p = await store.getStatus(workflowId);
   return computeStatus({ counts: p.counts, canceled: p.is_canceled });
 }

@@ -88,7 +88,10 @@ export interface JobRunnerOptions {
   maxConsecutiveApiErrors?: number;
   /** Cap each job's memory at its requirement (a cgroup limit): a runaway job is OOM-killed, not the node. */
   enforceMemory?: boolean;
-  /** How jobs are measured (default auto: a cgroup per job where possible, else /proc). */
+  /**
+   * How jobs are measured (default auto: resource-aware, a cgroup per job where possible, else the
+   * /proc walk; queue depth, the /proc walk unless memory is enforced).
+   */
   monitorBackend?: BackendChoice;
   /** Overrides of the workflow's resource_monitor settings (default: the server's). */
   resourceMonitor?: Partial<ResourceMonitorConfig>;
@@ -279,7 +282,11 @@ export class JobRunner {
     this.tracker = new ResourceTracker(resources.capacity.nodes, resources.gpu_ids, this.mode === 'resources');
     // Before registering: a runner that cannot enforce what it was asked to never takes a job.
     const monitorConfig = { ...(await this.session.monitorConfig()), ...(o.resourceMonitor ?? {}) };
-    this.monitor = new JobMonitor({ config: monitorConfig, enforceMemory: o.enforceMemory, backend: o.monitorBackend });
+    // Queue depth is for many small jobs whose requirements are not used: a cgroup per job
+    // (~0.5 ms of kernel work around each) is kept for resource-aware runs, where the peaks size the
+    // jobs, and for memory enforcement; the /proc walk measures queue-depth jobs.
+    const backend = (o.monitorBackend ?? 'auto') === 'auto' && this.mode === 'queue_depth' && !o.enforceMemory ? 'proc' : o.monitorBackend;
+    this.monitor = new JobMonitor({ config: monitorConfig, enforceMemory: o.enforceMemory, backend });
     const start = Date.now();
     this.endMs = o.endTime ? o.endTime.getTime() : o.timeLimitSeconds != null ? start + o.timeLimitSeconds * 1000 : null;
 

@@ -14,6 +14,9 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { keptFile, type KeptFile } from './kept-file.js';
+
+export { keptFile, type KeptFile } from './kept-file.js';
 
 /**
  * The file operations on cgroupfs, so that tests can run this code over a fake tree whose
@@ -21,6 +24,8 @@ import path from 'node:path';
  */
 export interface CgroupFs {
   read(file: string): string | null;
+  /** A file kept open and read again from its start each time (one pread instead of open, read, close). */
+  openReader(file: string): KeptFile;
   write(file: string, data: string): void;
   mkdir(dir: string): void;
   /** false while the group still holds processes (EBUSY), or it is gone. */
@@ -36,6 +41,7 @@ export const realCgroupFs: CgroupFs = {
       return null;
     }
   },
+  openReader: keptFile,
   write: (file, data) => writeFileSync(file, data),
   mkdir: (dir) => mkdirSync(dir),
   rmdir: (dir) => {
@@ -71,6 +77,13 @@ export interface CgroupReading {
   oom_kills: number;
 }
 
+/** What a sample needs, read cheaply (kept-open files): no peak, no OOM count. */
+export interface CgroupSample {
+  memory_bytes: number;
+  cpu_ns: number;
+  num_processes: number;
+}
+
 export interface JobCgroup {
   readonly kind: CgroupKind;
   /** The group's directories: one for v2, memory then cpuacct for v1. */
@@ -79,7 +92,10 @@ export interface JobCgroup {
   readonly placement: readonly { join: string; home: string }[];
   /** The memory limit set on it, or null. */
   readonly memoryLimitBytes: number | null;
+  /** Everything (at the end of the job). */
   read(): CgroupReading;
+  /** What a periodic sample needs, from files kept open between samples. */
+  sample(): CgroupSample;
   /** Removes the group; false while processes remain in it (try again later). */
   remove(): boolean;
 }
@@ -258,6 +274,17 @@ function tryV1(fs: CgroupFs, fsRoot: string, memMount: MountInfo, cpuMount: Moun
 }
 
 
+/** The value of one "key value" line of a stat file, without splitting the whole file (0 when absent). */
+export function statValue(text: string | null, key: string): number | null {
+  if (!text) return null;
+  const at = text.startsWith(`${key} `) ? 0 : text.indexOf(`\n${key} `) + 1;
+  if (at <= 0 && !text.startsWith(`${key} `)) return null;
+  const start = at + key.length + 1;
+  const end = text.indexOf('\n', start);
+  const v = Number(text.slice(start, end < 0 ? undefined : end));
+  return Number.isFinite(v) ? v : null;
+}
+
 /** "key value" lines (memory.stat, memory.events, cpu.stat, memory.oom_control) → map. */
 export function parseKeyValues(text: string | null): Map<string, number> {
   const out = new Map<string, number>();
@@ -277,7 +304,10 @@ function readNumber(fs: CgroupFs, file: string): number | null {
 }
 
 function countProcs(fs: CgroupFs, file: string): number {
-  const t = fs.read(file);
+  return countLines(fs.read(file));
+}
+
+function countLines(t: string | null): number {
   if (!t) return 0;
   let n = 0;
   for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) === 10) n++;
@@ -336,6 +366,7 @@ class V2Host extends BaseHost {
       }
     }
     const procs = path.join(dir, 'cgroup.procs');
+    const kept = { current: fs.openReader(path.join(dir, 'memory.current')), stat: fs.openReader(path.join(dir, 'memory.stat')), cpu: fs.openReader(path.join(dir, 'cpu.stat')), procs: fs.openReader(procs) };
     return {
       kind: 'v2',
       dirs: [dir],
@@ -354,7 +385,19 @@ class V2Host extends BaseHost {
           oom_kills: parseKeyValues(fs.read(path.join(dir, 'memory.events'))).get('oom_kill') ?? 0,
         };
       },
-      remove: () => fs.rmdir(dir),
+      sample: () => {
+        const current = Number(kept.current.read() ?? 0) || 0;
+        const inactiveFile = statValue(kept.stat.read(), 'inactive_file') ?? 0;
+        return {
+          memory_bytes: Math.max(0, current - inactiveFile),
+          cpu_ns: (statValue(kept.cpu.read(), 'usage_usec') ?? 0) * 1000,
+          num_processes: countLines(kept.procs.read()),
+        };
+      },
+      remove: () => {
+        for (const k of Object.values(kept)) k.close();
+        return fs.rmdir(dir);
+      },
     };
   }
 }
@@ -394,6 +437,7 @@ class V1Host extends BaseHost {
       throw e;
     }
     const memProcs = path.join(mem, 'cgroup.procs');
+    const kept = { stat: fs.openReader(path.join(mem, 'memory.stat')), cpu: fs.openReader(path.join(cpu, 'cpuacct.usage')), procs: fs.openReader(memProcs) };
     return {
       kind: 'v1',
       dirs: [mem, cpu],
@@ -415,7 +459,19 @@ class V1Host extends BaseHost {
           oom_kills: parseKeyValues(fs.read(path.join(mem, 'memory.oom_control'))).get('oom_kill') ?? 0,
         };
       },
+      sample: () => {
+        // memory.stat alone: charged memory is its rss + cache (usage_in_bytes is only an estimate of the same).
+        const stat = kept.stat.read();
+        const charged = (statValue(stat, 'total_rss') ?? statValue(stat, 'rss') ?? 0) + (statValue(stat, 'total_cache') ?? statValue(stat, 'cache') ?? 0);
+        const inactiveFile = statValue(stat, 'total_inactive_file') ?? statValue(stat, 'inactive_file') ?? 0;
+        return {
+          memory_bytes: Math.max(0, charged - inactiveFile),
+          cpu_ns: Number(kept.cpu.read() ?? 0) || 0,
+          num_processes: countLines(kept.procs.read()),
+        };
+      },
       remove: () => {
+        for (const k of Object.values(kept)) k.close();
         const a = fs.rmdir(cpu);
         const b = fs.rmdir(mem);
         return a && b;

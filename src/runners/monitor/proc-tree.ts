@@ -13,6 +13,7 @@
  * what a cgroup would charge the job (its anonymous memory).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { keptFile, type KeptFile } from './kept-file.js';
 
 /** Linux's USER_HZ, in which /proc reports CPU times (100 on every architecture Linux runs on today). */
 const CLOCK_TICKS = 100;
@@ -42,6 +43,10 @@ function readStat(procDir: string, pid: number): ProcStat | null {
   } catch {
     return null;
   }
+  return parseStat(text);
+}
+
+function parseStat(text: string): ProcStat {
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return {
     state: f[0]!,
@@ -74,6 +79,8 @@ export class ProcTreeWalker {
   private readonly leaders = new Set<number>();
   /** Member pid → its job's leader. */
   private readonly memberOf = new Map<number, number>();
+  /** Members' stat and statm, kept open between passes. */
+  private readonly files = new Map<number, { stat: KeptFile; statm: KeptFile }>();
   /** Pids known not to belong to any job → when they started. */
   private readonly foreign = new Map<number, number>();
   private readonly page: number;
@@ -93,7 +100,23 @@ export class ProcTreeWalker {
 
   untrack(leader: number): void {
     this.leaders.delete(leader);
-    for (const [pid, l] of this.memberOf) if (l === leader) this.memberOf.delete(pid);
+    for (const [pid, l] of this.memberOf) if (l === leader) this.forget(pid);
+  }
+
+  private forget(pid: number): void {
+    this.memberOf.delete(pid);
+    const f = this.files.get(pid);
+    if (f) {
+      f.stat.close();
+      f.statm.close();
+      this.files.delete(pid);
+    }
+  }
+
+  private filesOf(pid: number): { stat: KeptFile; statm: KeptFile } {
+    let f = this.files.get(pid);
+    if (!f) this.files.set(pid, (f = { stat: keptFile(`${this.procDir}/${pid}/stat`), statm: keptFile(`${this.procDir}/${pid}/statm`) }));
+    return f;
   }
 
   get size(): number {
@@ -119,11 +142,16 @@ export class ProcTreeWalker {
       const pid = Number(name);
       alive.add(pid);
       if (this.foreign.has(pid)) continue;
-      const stat = readStat(this.procDir, pid);
-      if (!stat) continue;
       const leader = this.memberOf.get(pid);
-      if (leader !== undefined) this.add(out.get(leader), pid, stat);
-      else fresh.push([pid, stat]);
+      if (leader !== undefined) {
+        const text = this.filesOf(pid).stat.read();
+        if (text) this.add(out.get(leader), pid, parseStat(text));
+        // Gone since the directory was read (or its pid taken by another process): judged afresh next time.
+        else if (pid !== leader) this.forget(pid);
+        continue;
+      }
+      const stat = readStat(this.procDir, pid);
+      if (stat) fresh.push([pid, stat]);
     }
     // New processes: by session or group at once, by parent until nothing changes (a parent may be new too).
     let pending = fresh;
@@ -144,7 +172,7 @@ export class ProcTreeWalker {
     }
     for (const [pid, stat] of pending) this.foreign.set(pid, stat.start);
     for (const pid of this.foreign.keys()) if (!alive.has(pid)) this.foreign.delete(pid);
-    for (const [pid, leader] of this.memberOf) if (!alive.has(pid) && pid !== leader) this.memberOf.delete(pid);
+    for (const [pid, leader] of this.memberOf) if (!alive.has(pid) && pid !== leader) this.forget(pid);
     return out;
   }
 
@@ -159,11 +187,9 @@ export class ProcTreeWalker {
 
   /** statm's resident − shared; the whole resident set when statm cannot be read. */
   private privatePages(pid: number, stat: ProcStat): number {
-    try {
-      const f = readFileSync(`${this.procDir}/${pid}/statm`, 'latin1').split(' ');
-      return Math.max(0, Number(f[1]) - Number(f[2]));
-    } catch {
-      return stat.rss_pages;
-    }
+    const text = this.filesOf(pid).statm.read();
+    if (text === null) return stat.rss_pages;
+    const f = text.split(' ');
+    return Math.max(0, Number(f[1]) - Number(f[2]));
   }
 }

@@ -149,7 +149,7 @@ export class ResourceSampler {
     for (const job of due) {
       job.nextDueMs = Math.max(job.nextDueMs + job.intervalMs, now + job.intervalMs / 2);
       if (job.cgroup) {
-        const r = job.cgroup.read();
+        const r = job.cgroup.sample();
         this.sampleCgroup(job, r.cpu_ns / 1e9, r.memory_bytes, r.num_processes, now);
       }
       else {

@@ -101,6 +101,20 @@ test('cgroup v2: a job group under a base of this runner, its memory limit (swap
   t.deepEqual(tree.fs.subdirs(tree.abs('sys/fs/cgroup/workload.slice/runner')), [], 'the base goes with the host');
 });
 
+test('groups left behind by a runner that died (kill -9) are removed by the next one; a live runner\'s are kept', (t) => {
+  const tree = v2Tree();
+  const runner = 'sys/fs/cgroup/workload.slice/runner';
+  for (const base of ['torc-111-1', 'torc-222-1']) {
+    tree.fs.mkdir(tree.abs(`${runner}/${base}`));
+    tree.fs.mkdir(tree.abs(`${runner}/${base}/job-1-1-1-1`));
+  }
+  const found = detectCgroups({ fsRoot: tree.root, fs: tree.fs, env: {}, pid: 333, isAlive: (pid) => pid === 222 });
+  if (!found.ok) return t.fail(found.why);
+  const left = tree.fs.subdirs(tree.abs(runner)).sort();
+  t.deepEqual(left.filter((d) => !d.startsWith('torc-333-')), ['torc-222-1'], 'the dead runner\'s groups are gone, the live one\'s stay');
+  found.host.close();
+});
+
 test('cgroup v2: a group that holds processes cannot hand memory down (no-internal-process rule): no cgroups, the reason says what to do', (t) => {
   const tree = v2Tree({ busyParent: true });
   const found = detectCgroups({ fsRoot: tree.root, fs: tree.fs, env: {}, pid: 1 });

@@ -115,6 +115,8 @@ export interface DetectOptions {
   fsRoot?: string;
   fs?: CgroupFs;
   env?: NodeJS.ProcessEnv;
+  /** Whether a runner process still lives (its left-over groups are removed otherwise). */
+  isAlive?: (pid: number) => boolean;
   /** Names the base group (default: this process's pid). */
   pid?: number;
 }
@@ -181,17 +183,18 @@ export function detectCgroups(options: DetectOptions = {}): CgroupDetection {
   if (mounts.length === 0) return { ok: false, why: 'no cgroup file system is mounted' };
   const baseName = `torc-${pid}-${++baseCounter}`;
   const reasons: string[] = [];
+  const alive = options.isAlive ?? processAlive;
 
   const v2mount = mounts.find((m) => m.fsType === 'cgroup2');
   if (v2mount) {
-    const v2 = tryV2(fs, fsRoot, v2mount, own.get(''), env.TORC_CGROUP_PARENT, baseName);
+    const v2 = tryV2(fs, fsRoot, v2mount, own.get(''), env.TORC_CGROUP_PARENT, baseName, alive);
     if (v2.ok) return v2;
     reasons.push(v2.why);
   }
   const memMount = mounts.find((m) => m.fsType === 'cgroup' && m.superOptions.includes('memory'));
   const cpuMount = mounts.find((m) => m.fsType === 'cgroup' && m.superOptions.includes('cpuacct'));
   if (memMount && cpuMount) {
-    const v1 = tryV1(fs, fsRoot, memMount, cpuMount, own, baseName);
+    const v1 = tryV1(fs, fsRoot, memMount, cpuMount, own, baseName, alive);
     if (v1.ok) return v1;
     reasons.push(v1.why);
   } else if (!v2mount || memMount || cpuMount) {
@@ -200,7 +203,15 @@ export function detectCgroups(options: DetectOptions = {}): CgroupDetection {
   return { ok: false, why: reasons.join('; ') };
 }
 
-function tryV2(fs: CgroupFs, fsRoot: string, mount: MountInfo, ownPath: string | undefined, parentEnv: string | undefined, baseName: string): CgroupDetection {
+function tryV2(
+  fs: CgroupFs,
+  fsRoot: string,
+  mount: MountInfo,
+  ownPath: string | undefined,
+  parentEnv: string | undefined,
+  baseName: string,
+  alive: (pid: number) => boolean,
+): CgroupDetection {
   let parent: string | null;
   if (parentEnv) {
     parent = path.isAbsolute(parentEnv) ? at(fsRoot, parentEnv) : null;
@@ -217,6 +228,7 @@ function tryV2(fs: CgroupFs, fsRoot: string, mount: MountInfo, ownPath: string |
   if (!enable(fs, parent, ['memory', 'cpu'], ['memory'])) {
     return { ok: false, why: `cgroup v2: cannot give the memory controller to groups under ${parent} (it holds processes or is not writable; set TORC_CGROUP_PARENT to a delegated, empty group)` };
   }
+  sweepLeftovers(fs, parent, alive);
   const base = path.join(parent, baseName);
   try {
     fs.mkdir(base);
@@ -248,7 +260,15 @@ function enable(fs: CgroupFs, dir: string, wanted: string[], needed: string[]): 
   return needed.every((c) => now.has(c));
 }
 
-function tryV1(fs: CgroupFs, fsRoot: string, memMount: MountInfo, cpuMount: MountInfo, own: Map<string, string>, baseName: string): CgroupDetection {
+function tryV1(
+  fs: CgroupFs,
+  fsRoot: string,
+  memMount: MountInfo,
+  cpuMount: MountInfo,
+  own: Map<string, string>,
+  baseName: string,
+  alive: (pid: number) => boolean,
+): CgroupDetection {
   const pathOf = (mount: MountInfo) => {
     const key = [...own.keys()].find((k) => k.split(',').some((c) => mount.superOptions.includes(c) && (c === 'memory' || c === 'cpuacct')));
     const dir = key === undefined ? null : dirUnder(mount, own.get(key)!);
@@ -257,6 +277,8 @@ function tryV1(fs: CgroupFs, fsRoot: string, memMount: MountInfo, cpuMount: Moun
   const memDir = pathOf(memMount);
   const cpuDir = pathOf(cpuMount);
   if (!memDir || !cpuDir) return { ok: false, why: 'cgroup v1: this process is in no memory / cpuacct group' };
+  sweepLeftovers(fs, memDir, alive);
+  sweepLeftovers(fs, cpuDir, alive);
   const memBase = path.join(memDir, baseName);
   const cpuBase = path.join(cpuDir, baseName);
   try {
@@ -283,6 +305,29 @@ export function statValue(text: string | null, key: string): number | null {
   const end = text.indexOf('\n', start);
   const v = Number(text.slice(start, end < 0 ? undefined : end));
   return Number.isFinite(v) ? v : null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Groups of runners that died without cleaning up (kill -9): their job groups, then their base,
+ * once empty (a job still inside keeps its group; the next runner tries again).
+ */
+function sweepLeftovers(fs: CgroupFs, parent: string, alive: (pid: number) => boolean): void {
+  for (const name of fs.subdirs(parent)) {
+    const m = /^torc-(\d+)-\d+$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    const base = path.join(parent, name);
+    for (const job of fs.subdirs(base)) fs.rmdir(path.join(base, job));
+    fs.rmdir(base);
+  }
 }
 
 /** "key value" lines (memory.stat, memory.events, cpu.stat, memory.oom_control) → map. */

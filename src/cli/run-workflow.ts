@@ -5,6 +5,7 @@
  * at the end (the summary table, then every failed job with its diagnosis, output paths and the
  * last lines of its stderr). After a run, recovery (`--recover`) and plots (`generate_plots`).
  */
+import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -41,6 +42,8 @@ export interface RunSettings extends Pick<JobRunnerOptions, 'maxParallelJobs' | 
 export interface ServedApi {
   server: RunningServer;
   tokenFile: string;
+  /** Where it is and how to join, for a person. */
+  banner: string;
   close(): Promise<void>;
 }
 
@@ -53,14 +56,13 @@ export interface ServedApi {
 export async function serveApi(store: Store, dbPath: string, host: string, port: number, tokenFileFlag: string | undefined, dashboard = true): Promise<ServedApi> {
   const auth = await apiToken(tokenFileFlag, dbPath);
   const server = await startServer({ store, host, port, logger: silentLogger, token: auth.token, lazySchemas: true, dashboard });
-  process.stderr.write(
-    `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
-      (dashboard ? `dashboard: ${server.url}/\n` : '') +
-      `other runners: torc run WF --url ${server.baseUrl} --token-file ${auth.file}\n`,
-  );
   return {
     server,
     tokenFile: auth.file,
+    banner:
+      `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
+      (dashboard ? `dashboard: ${server.url}/\n` : '') +
+      `other runners: torc run WF --url ${server.baseUrl} --token-file ${auth.file}\n`,
     close: async () => {
       await server.close();
       if (auth.generated) rmSync(auth.file, { force: true });
@@ -91,6 +93,7 @@ async function apiToken(tokenFileFlag: string | undefined, dbPath: string): Prom
 export class RunSession {
   api: ServedApi | null = null;
   stopRequested = false;
+  private announced = false;
   private active: Reconciler | null = null;
   private readonly stopHooks: (() => void)[] = [];
   private unregisterSlurm: () => void = () => {};
@@ -114,10 +117,21 @@ export class RunSession {
     this.stopHooks.push(hook);
   }
 
-  /** Serves the REST API (when asked) and lets schedule_nodes actions of type slurm submit allocations that run this torc. */
+  /**
+   * Serves the REST API (when asked) and lets schedule_nodes actions of type slurm submit
+   * allocations that run this torc. Its address is printed by announce(), once the workflows it
+   * will serve are stored (a script that reads the address may ask for them at once).
+   */
   async open(server: { host: string; port: number; tokenFile?: string; dashboard?: boolean } | null): Promise<void> {
     if (server) this.api = await serveApi(this.store, this.dbPath, server.host, server.port, server.tokenFile, server.dashboard ?? true);
     this.unregisterSlurm = registerSlurmScheduleNodes({ torcCommand: [process.execPath, torcBin()], tokenFile: this.api?.tokenFile ?? null });
+  }
+
+  /** Prints where the REST API is, the dashboard, and how other runners join (once). */
+  announce(): void {
+    if (!this.api || this.announced) return;
+    this.announced = true;
+    process.stderr.write(this.api.banner);
   }
 
   /** Runs the workflow once to the end, or until stopped. */
@@ -338,6 +352,14 @@ export function printSummary(results: SummaryRow[], format: 'table' | 'json'): v
     if (r.failed_jobs.length === 0) continue;
     process.stdout.write(`\nFailed jobs of ${r.name} (workflow ${r.workflow_id}):\n${renderFailedJobs(r.failed_jobs)}\n`);
   }
+}
+
+/** The recovery flags of `torc recover` and `torc reconcile --recover`; `prefix` says when they apply. */
+export function addRecoveryOptions(cmd: Command, prefix = ''): Command {
+  return cmd
+    .option('--memory-multiplier <x>', `${prefix}memory × this for likely_oom`, '1.5')
+    .option('--runtime-multiplier <x>', `${prefix}runtime × this for likely_timeout`, '1.5')
+    .option('--retry-unknown', `${prefix}also run again, unchanged, jobs whose failure is unknown`);
 }
 
 /** Recovery options from the flags of `reconcile --recover` and `recover`, each checked. */

@@ -14,7 +14,17 @@ import { ScheduledRuns } from '../../reconciler/schedule.js';
 import { parseFormat, parseIntOption, printWarnings } from '../output.js';
 import { InputError } from '../../errors.js';
 import { addLocalJobOptions, localJobOptionsFromFlags, type LocalJobFlags } from '../runner-flags.js';
-import { failedJobDigest, plotsIfAsked, printSummary, recoverAndRun, recoveryFromFlags, RunSession, type RunSettings, type SummaryRow } from '../run-workflow.js';
+import {
+  addRecoveryOptions,
+  failedJobDigest,
+  plotsIfAsked,
+  printSummary,
+  recoverAndRun,
+  recoveryFromFlags,
+  RunSession,
+  type RunSettings,
+  type SummaryRow,
+} from '../run-workflow.js';
 
 interface ReconcileFlags extends LocalJobFlags {
   tokenFile?: string;
@@ -42,7 +52,7 @@ export function defaultDbPath(file: string): string {
 }
 
 export function register(program: Command): void {
-  addLocalJobOptions(
+  const cmd = addLocalJobOptions(
     program
       .command('reconcile')
       .description('Run the workflow(s) declared in FILE to the end on this machine (embedded SQLite; re-run to resume)')
@@ -60,13 +70,10 @@ export function register(program: Command): void {
     .option('--max-allocations <n>', 'with --runner slurm: most allocations per scheduler queued or running at once', '4')
     .option('--max-runs <n>', 'a workflow with a schedule: stop after N runs (default: run on every tick until Ctrl-C)')
     .option('--recover', 'when jobs fail, diagnose them, raise the memory (likely_oom) or runtime (likely_timeout) of each and run them again (torc recover)')
-    .option('--max-recoveries <n>', 'with --recover: at most this many rounds of recovery', '3')
-    .option('--memory-multiplier <x>', 'with --recover: memory × this for likely_oom', '1.5')
-    .option('--runtime-multiplier <x>', 'with --recover: runtime × this for likely_timeout', '1.5')
-    .option('--retry-unknown', 'with --recover: also run again, unchanged, jobs whose failure is unknown')
-    .action(async (file: string, flags: ReconcileFlags) => {
-      process.exitCode = await reconcileCommand(file, flags);
-    });
+    .option('--max-recoveries <n>', 'with --recover: at most this many rounds of recovery', '3');
+  addRecoveryOptions(cmd, 'with --recover: ').action(async (file: string, flags: ReconcileFlags) => {
+    process.exitCode = await reconcileCommand(file, flags);
+  });
 }
 
 async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<number> {
@@ -121,6 +128,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
         const reset = await store.resetStatus(workflowId, { failedOnly: true });
         process.stderr.write(`workflow ${plan.name}: re-running ${reset.reset} job(s) that did not succeed\n`);
       }
+      session.announce();
       process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${local.outputDir}\n`);
       const runOnce = (): Promise<ReconcileResult> => session.run(workflowId, plan.name, settings);
       const schedule = plan.settings.schedule;

@@ -13,7 +13,7 @@ import { computeStatus } from '../../contract/workflow-status.js';
 import { addBackendOptions, openBackend, type BackendFlags } from '../backend.js';
 import { parseFormat, parseIntOption, printJson } from '../output.js';
 import { addLocalJobOptions, localJobOptionsFromFlags, parseWorkflowId, type LocalJobFlags } from '../runner-flags.js';
-import { describeRecovery, failedJobDigest, printSummary, ranOnSlurm, recoveryFromFlags, RunSession, type RunnerKind } from '../run-workflow.js';
+import { addRecoveryOptions, describeRecovery, failedJobDigest, printSummary, ranOnSlurm, recoveryFromFlags, RunSession, type RunnerKind } from '../run-workflow.js';
 
 interface RecoverFlags extends BackendFlags, LocalJobFlags {
   dryRun?: boolean;
@@ -31,7 +31,7 @@ interface RecoverFlags extends BackendFlags, LocalJobFlags {
 }
 
 export function register(program: Command): void {
-  addLocalJobOptions(
+  const cmd = addLocalJobOptions(
     addBackendOptions(
       program
         .command('recover')
@@ -40,9 +40,6 @@ export function register(program: Command): void {
   )
     .argument('<wf>', 'workflow id')
     .option('--dry-run', 'only show what would be done')
-    .option('--memory-multiplier <x>', 'memory × this for likely_oom', '1.5')
-    .option('--runtime-multiplier <x>', 'runtime × this for likely_timeout', '1.5')
-    .option('--retry-unknown', 'also run again, unchanged, jobs whose failure is unknown')
     .option('--no-run', 'with --db: only reset the recovered jobs, do not run them here')
     .option('--runner <kind>', 'with --db: local or slurm (default: slurm when the workflow ran on Slurm)')
     .option('--max-allocations <n>', 'with --runner slurm: most allocations per scheduler queued or running at once', '4')
@@ -50,10 +47,10 @@ export function register(program: Command): void {
     .option('--host <host>', 'address of the REST API', '127.0.0.1')
     .option('--port <port>', 'port of the REST API (default: a free one)')
     .option('--format <format>', 'table or json', 'table')
-    .option('-q, --quiet', 'log only phase changes and failures')
-    .action(async (id: string, flags: RecoverFlags) => {
-      process.exitCode = await recoverCommand(parseWorkflowId(id), flags);
-    });
+    .option('-q, --quiet', 'log only phase changes and failures');
+  addRecoveryOptions(cmd).action(async (id: string, flags: RecoverFlags) => {
+    process.exitCode = await recoverCommand(parseWorkflowId(id), flags);
+  });
 }
 
 async function recoverCommand(workflowId: number, flags: RecoverFlags): Promise<number> {
@@ -94,6 +91,7 @@ async function recoverCommand(workflowId: number, flags: RecoverFlags): Promise<
     }
     mkdirSync(local.outputDir, { recursive: true });
     await session.open(flags.server ? { host: flags.host, port: port ?? 0, tokenFile: flags.tokenFile } : null);
+    session.announce();
     const maxAllocations = parseIntOption(flags.maxAllocations, '--max-allocations', 1) ?? 4;
     const result = await session.run(workflowId, wf.name, { ...local, runnerKind, maxAllocations, quiet: flags.quiet });
     if (result.stuck) process.stderr.write(`workflow ${wf.name}: ${result.stuck}\n`);

@@ -75,13 +75,14 @@ export function register(program: Command): void {
     .argument('<wf>', 'workflow id')
     .option('--all-runs', 'every result of every run (default: each job\'s latest)')
     .option('-j, --job-id <id...>', 'only these jobs')
-    .action(async (id: string, flags: BackendFlags & { allRuns?: boolean; jobId?: string[] }) => {
+    .option('-o, --output-dir <dir>', "where the runners wrote job output, for results whose runner did not say (torc's runners)")
+    .action(async (id: string, flags: BackendFlags & { allRuns?: boolean; jobId?: string[]; outputDir?: string }) => {
       const workflowId = parseWorkflowId(id);
       const jobIds = (flags.jobId ?? []).map((j) => parseIntOption(j, '--job-id', 1)!);
       await withBackend(flags, async (backend) => {
         const records = await readRecords(backend, workflowId);
         const nodes = await readComputeNodes(backend, workflowId);
-        printJson(resultsReport(records.workflow, records.jobs, records.results, nodes, { allRuns: flags.allRuns, jobIds }));
+        printJson(resultsReport(records.workflow, records.jobs, records.results, nodes, { allRuns: flags.allRuns, jobIds, outputDir: flags.outputDir }));
       });
     });
 

@@ -8,6 +8,7 @@ import type { ComputeNodeModel, ResultModel, ScheduledComputeNodeModel, Workflow
 import type { JobRecord } from '../../contract/client.js';
 import { JOB_STATUS_NAMES, JobStatus, statusName } from '../../contract/status.js';
 import { formatSeconds, latestResults, tailLines } from './data.js';
+import { stdioPaths } from '../../runners/local/process.js';
 
 /** torc's JobResultRecord, plus the attempt, the resource summary and the diagnosis. */
 export interface JobResultRecord {
@@ -46,7 +47,7 @@ export function resultsReport(
   jobs: JobRecord[],
   results: ResultModel[],
   nodes: ComputeNodeModel[],
-  options: { allRuns?: boolean; jobIds?: number[] } = {},
+  options: { allRuns?: boolean; jobIds?: number[]; outputDir?: string } = {},
 ): ResultsReport {
   const names = new Map(jobs.map((j) => [j.id, j.name]));
   const nodesById = new Map(nodes.map((n) => [n.id, n]));
@@ -55,6 +56,8 @@ export function resultsReport(
   );
   const records = picked.map((r): JobResultRecord => {
     const node = r.compute_node_id !== null ? nodesById.get(r.compute_node_id) : undefined;
+    // Paths as the runner reported them; else where our runners put them under --output-dir.
+    const fallback = !r.job_stdout && options.outputDir ? stdioPaths(options.outputDir, r.job_id, r.attempt_id) : null;
     return {
       job_id: r.job_id,
       job_name: names.get(r.job_id) ?? '',
@@ -65,8 +68,8 @@ export function resultsReport(
       completion_time: r.completion_time,
       exec_time_minutes: r.exec_time_minutes,
       compute_node_id: r.compute_node_id,
-      ...(r.job_stdout ? { job_stdout: r.job_stdout } : {}),
-      ...(r.job_stderr ? { job_stderr: r.job_stderr } : {}),
+      ...(r.job_stdout ? { job_stdout: r.job_stdout } : fallback ? { job_stdout: fallback.stdout } : {}),
+      ...(r.job_stderr ? { job_stderr: r.job_stderr } : fallback ? { job_stderr: fallback.stderr } : {}),
       ...(node ? { compute_node_type: node.compute_node_type } : {}),
       ...(node?.scheduler_job_id ? { slurm_job_id: node.scheduler_job_id } : {}),
       peak_memory_bytes: r.peak_memory_bytes,

@@ -15,6 +15,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { keptFile, type KeptFile } from './kept-file.js';
+import { pidAlive } from '../../pid.js';
 
 export { keptFile, type KeptFile } from './kept-file.js';
 
@@ -183,7 +184,7 @@ export function detectCgroups(options: DetectOptions = {}): CgroupDetection {
   if (mounts.length === 0) return { ok: false, why: 'no cgroup file system is mounted' };
   const baseName = `torc-${pid}-${++baseCounter}`;
   const reasons: string[] = [];
-  const alive = options.isAlive ?? processAlive;
+  const alive = options.isAlive ?? pidAlive;
 
   const v2mount = mounts.find((m) => m.fsType === 'cgroup2');
   if (v2mount) {
@@ -305,15 +306,6 @@ export function statValue(text: string | null, key: string): number | null {
   const end = text.indexOf('\n', start);
   const v = Number(text.slice(start, end < 0 ? undefined : end));
   return Number.isFinite(v) ? v : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

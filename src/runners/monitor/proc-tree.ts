@@ -77,6 +77,8 @@ function pageSize(procDir: string): number {
 
 export class ProcTreeWalker {
   private readonly leaders = new Set<number>();
+  /** Tracked since the last pass (see track). */
+  private readonly newLeaders = new Set<number>();
   /** Member pid → its job's leader. */
   private readonly memberOf = new Map<number, number>();
   /** Members' stat and statm, kept open between passes. */
@@ -89,18 +91,34 @@ export class ProcTreeWalker {
     this.page = pageSize(procDir);
   }
 
+  /**
+   * Tracks a job from the next pass on. Nothing is read now: most short jobs end before any pass,
+   * and then they cost nothing here.
+   */
   track(leader: number): void {
-    this.leaders.add(leader);
-    this.memberOf.set(leader, leader);
-    // Processes judged foreign by a pass that ran before this job was tracked may be its own:
-    // any that started no earlier than the job is looked at again.
-    const since = readStat(this.procDir, leader)?.start ?? 0;
-    for (const [pid, start] of this.foreign) if (start >= since) this.foreign.delete(pid);
+    this.newLeaders.add(leader);
   }
 
   untrack(leader: number): void {
-    this.leaders.delete(leader);
+    if (this.newLeaders.delete(leader)) return;
+    if (!this.leaders.delete(leader)) return;
     for (const [pid, l] of this.memberOf) if (l === leader) this.forget(pid);
+  }
+
+  /**
+   * Leaders tracked since the last pass join it. Processes judged foreign by an earlier pass may
+   * belong to them: any that started no earlier than the earliest of them is looked at again.
+   */
+  private admitNewLeaders(): void {
+    if (this.newLeaders.size === 0) return;
+    let since = Infinity;
+    for (const leader of this.newLeaders) {
+      this.leaders.add(leader);
+      this.memberOf.set(leader, leader);
+      since = Math.min(since, readStat(this.procDir, leader)?.start ?? 0);
+    }
+    this.newLeaders.clear();
+    for (const [pid, start] of this.foreign) if (start >= since) this.foreign.delete(pid);
   }
 
   private forget(pid: number): void {
@@ -120,11 +138,12 @@ export class ProcTreeWalker {
   }
 
   get size(): number {
-    return this.leaders.size;
+    return this.leaders.size + this.newLeaders.size;
   }
 
   /** One pass over /proc: a reading per tracked leader (leaders whose processes are all gone read zero). */
   scan(): Map<number, TreeReading> {
+    this.admitNewLeaders();
     const out = new Map<number, TreeReading>();
     for (const l of this.leaders) out.set(l, { cpu_seconds: 0, memory_bytes: 0, num_processes: 0 });
     if (this.leaders.size === 0) return out;

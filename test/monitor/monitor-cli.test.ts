@@ -54,12 +54,15 @@ jobs:
   t.is(memory!.specified, '100.0 MB');
   t.regex(memory!.over_utilization, /^\+\d+\.\d%$/);
 
-  const results = json<{ results: { job_name: string; peak_memory_bytes: number; avg_cpu_percent: number; peak_cpu_percent: number; job_stdout: string; job_stderr: string }[] }>(
+  const results = json<{ results: { job_name: string; peak_memory_bytes: number; peak_memory_gb: number; avg_memory_bytes: number; avg_memory_gb: number; avg_cpu_percent: number; peak_cpu_percent: number; job_stdout: string; job_stderr: string }[] }>(
     (await runTorc(['reports', 'results', '1', ...db], { cwd: dir })).stdout,
   ).results;
   const big = results.find((x) => x.job_name === 'big')!;
   const truth = json<{ rss_anon_bytes: number }>(readFileSync(path.join(dir, 'big.json'), 'utf8')).rss_anon_bytes;
   t.true(Math.abs(big.peak_memory_bytes - truth) <= 0.1 * truth, `peak ${(big.peak_memory_bytes / MIB).toFixed(1)} MiB, held ${(truth / MIB).toFixed(1)} MiB`);
+  // torc's documented names, in GiB, alongside the API's bytes.
+  t.is(big.peak_memory_gb, Math.round((big.peak_memory_bytes / 1024 ** 3) * 1e4) / 1e4);
+  t.true(big.peak_memory_gb > 0.25 && big.avg_memory_gb > 0 && big.avg_memory_gb <= big.peak_memory_gb);
   t.true(existsSync(big.job_stdout) && existsSync(big.job_stderr), 'the report names the job\'s real output files');
   t.log(`300 MB job: peak_memory_bytes ${(big.peak_memory_bytes / MIB).toFixed(1)} MiB, the job held ${(truth / MIB).toFixed(1)} MiB`);
 

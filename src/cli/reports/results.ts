@@ -27,10 +27,18 @@ export interface JobResultRecord {
   slurm_job_id?: string;
   peak_memory_bytes: number | null;
   avg_memory_bytes: number | null;
+  /** The same in GiB, as torc's documentation names them. */
+  peak_memory_gb: number | null;
+  avg_memory_gb: number | null;
   peak_cpu_percent: number | null;
   avg_cpu_percent: number | null;
   failure_diagnosis: string | null;
   diagnosis_reason: string | null;
+}
+
+/** Bytes as GiB with 4 decimals (0.0001 GiB ≈ 107 kB), null kept. */
+export function toGb(bytes: number | null): number | null {
+  return bytes === null ? null : Math.round((bytes / 1024 ** 3) * 1e4) / 1e4;
 }
 
 export interface ResultsReport {
@@ -74,6 +82,8 @@ export function resultsReport(
       ...(node?.scheduler_job_id ? { slurm_job_id: node.scheduler_job_id } : {}),
       peak_memory_bytes: r.peak_memory_bytes,
       avg_memory_bytes: r.avg_memory_bytes,
+      peak_memory_gb: toGb(r.peak_memory_bytes),
+      avg_memory_gb: toGb(r.avg_memory_bytes),
       peak_cpu_percent: r.peak_cpu_percent,
       avg_cpu_percent: r.avg_cpu_percent,
       failure_diagnosis: r.failure_diagnosis,

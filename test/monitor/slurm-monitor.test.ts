@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTorc } from '../support/cli.js';
-import { slurmTest } from '../support/slurm.js';
+import { slurmApiHost, slurmTest } from '../support/slurm.js';
 import { Store } from '../../src/store/index.js';
 
 const slurm = slurmTest('test/monitor/slurm-monitor.test.ts');
@@ -38,7 +38,7 @@ slurm('Slurm workers measure their jobs (summary and time series over REST); rec
       '',
     ].join('\n'),
   );
-  const first = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm', '--max-allocations', '1', '--poll-interval', '1'], { cwd: dir, timeoutMs: 240_000 });
+  const first = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm', '--host', slurmApiHost(), '--max-allocations', '1', '--poll-interval', '1'], { cwd: dir, timeoutMs: 240_000 });
   t.is(first.code, 1, first.stderr);
   t.regex(first.stdout, /✗ job patient \(id 2, attempt 1\) terminated, return code 143: likely_timeout \(runtime limit\)/);
 
@@ -53,7 +53,7 @@ slurm('Slurm workers measure their jobs (summary and time series over REST); rec
     await store.close();
   }
 
-  const recover = await runTorc(['recover', '1', '--db', db, '--max-allocations', '1', '--poll-interval', '1'], { cwd: dir, timeoutMs: 240_000 });
+  const recover = await runTorc(['recover', '1', '--db', db, '--host', slurmApiHost(), '--max-allocations', '1', '--poll-interval', '1'], { cwd: dir, timeoutMs: 240_000 });
   t.is(recover.code, 0, `${recover.stdout}\n${recover.stderr}`);
   t.regex(recover.stderr, /job patient \(id 2\): likely_timeout, runtime PT1S -> PT2S/);
   t.regex(recover.stderr, /submitted Slurm allocation/, 'a new allocation, not the local runner');

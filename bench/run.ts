@@ -10,6 +10,7 @@
  *                                          #   takes minutes per run), the rest as the defaults
  *   npm run bench -- --only queue,claims --runs 7
  *   npm run bench -- --quick               # tiny sizes, to check the harness; writes to a temp file
+ *   npm run bench -- --only monitor --runs 3   # issue 22: monitoring overhead, 100 jobs × 20 s × 5 configurations
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,10 +27,11 @@ import { describeLoad, LoadMeter, machineFacts, type MachineFacts } from './lib/
 import { ROOT } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './lib/section.js';
 import { table } from './lib/stats.js';
+import { runMonitorBench } from './monitor.js';
 import { runPackingBench } from './packing.js';
 import { runQueueBench } from './queue.js';
 
-const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard', 'k8s'] as const;
+const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard', 'k8s', 'monitor'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface StoredSection extends BenchSection {
@@ -75,6 +77,8 @@ const program = new Command('bench')
   .option('--k8s-workflows <n>', 'item 8: Workflows', int(1))
   .option('--k8s-jobs <n>', 'item 8: jobs per Workflow', int(1))
   .option('--k8s-nodes <n>', 'item 8: fake nodes (8 cores each)', int(1))
+  .option('--monitor-jobs <n>', 'item 9: concurrent jobs sampled', int(1), 100)
+  .option('--monitor-seconds <n>', 'item 9: how long each job runs (sleep)', int(1))
   .option('--out <file>', 'where to write the results (default bench/RESULTS.md)')
   .option('--fresh', 'forget sections measured by earlier runs')
   .option('--render', 'only rebuild the results file from its .json (e.g. after editing bench/NOTES.md)')
@@ -85,6 +89,7 @@ const flags = program.opts<{
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
   createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
   k8sWorkflows?: number; k8sJobs?: number; k8sNodes?: number;
+  monitorJobs: number; monitorSeconds?: number;
 }>();
 
 const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
@@ -104,6 +109,7 @@ const dashboardJobs = size(10_000, 100_000, 100_000, flags.dashboardJobs);
 const k8sWorkflows = size(3, 50, 50, flags.k8sWorkflows);
 const k8sJobs = size(100, 1000, 1000, flags.k8sJobs);
 const k8sNodes = size(10, 100, 100, flags.k8sNodes);
+const monitorSeconds = size(5, 20, 30, flags.monitorSeconds);
 const outFile = path.resolve(flags.out ?? (flags.quick ? path.join(os.tmpdir(), 'torc-bench-RESULTS.md') : path.join(ROOT, 'bench', 'RESULTS.md')));
 const jsonFile = outFile.replace(/\.md$/, '') + '.json';
 
@@ -120,6 +126,7 @@ const benches: Record<BenchName, () => Promise<BenchSection>> = {
   claims: () => runClaimLatencyBench(ctx, { sizes: claimSizes, claimsPerRun: flags.claimsPerRun }),
   create: () => runCreateBench(ctx, { sizes: createSizes, largestRuns: createLargestRuns }),
   dashboard: () => runDashboardBench(ctx, { jobs: dashboardJobs }),
+  monitor: () => runMonitorBench(ctx, { jobs: flags.monitorJobs, seconds: monitorSeconds }),
   packing: async () => {
     const r = runPackingBench({ runs: flags.packingRuns ?? runs, scale: flags.packingScale });
     const body = r.markdown.split('\n').slice(1).join('\n').trim();

@@ -11,3 +11,6 @@ export { NodeLedger, type Reservation, type NodeShare } from './ledger.js';
 export { fitsOn, copiesOn, isMultiNode, formatResources, formatBytes, GIB, MIB, type FreeResources } from './fit.js';
 export { compareNeeds, claimComparator } from './order.js';
 export { SORT_METHODS, isSortMethod, checkLimit, checkClaimOptions } from './options.js';
+export { diagnoseFailure, type AttemptEvidence, type Diagnosis, type DiagnosisReason, type FailureDiagnosis } from './diagnosis.js';
+export { planRecovery, recoveryOptionIssues, DEFAULT_RECOVERY, type FailedJob, type RecoveryOptions, type RecoveryStep } from './recovery.js';
+export { suggestRequirements, underUse, percentile, roundMemoryUp, DEFAULT_SIZING, type ClassUsage, type SizingPolicy, type Suggestion, type UnderUse } from './right-size.js';

@@ -24,6 +24,10 @@ import type {
   WorkflowProgress,
 } from '../contract/client.js';
 import { GIB } from '../allocator/fit.js';
+import type { RecoveryOptions } from '../allocator/recovery.js';
+import type { DiagnosisReason, FailureDiagnosis, ResourceSample, ResourceSummary } from '../contract/resources.js';
+import { resolveResourceMonitor, type ResourceMonitorConfig } from '../spec/resource-monitor.js';
+import type { RecoverOutcome, SampleFilter } from '../store/index.js';
 import { formatDuration } from '../spec/units.js';
 import type { ComputeNodeRecord, EventRecord, FileRecord, ResultRecord, SlurmSchedulerRecord, UserDataRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
@@ -104,6 +108,8 @@ export interface ResourceRequirementsModel {
   runtime: string;
   memory_bytes: number;
   runtime_seconds: number;
+  /** The job whose own (raised) requirements these are, or null for a declared entry. */
+  job_id: number | null;
 }
 
 export interface PageQuery {
@@ -376,6 +382,32 @@ export class TorcClient implements RunnerClient {
     await this.call('POST', `/jobs/${id(jobId)}/retry/${id(runId)}`, { body, query: { max_retries } });
   }
 
+  // ---- resource monitoring and recovery (issue 22) ----------------------------------------
+
+  /** The workflow's resource_monitor settings with torc's defaults (works against torc's server too). */
+  async getResourceMonitor(workflowId: number): Promise<ResourceMonitorConfig> {
+    const wf = await this.getWorkflow(workflowId);
+    let raw: unknown = null;
+    try {
+      raw = wf.resource_monitor_config ? JSON.parse(wf.resource_monitor_config) : null;
+    } catch {
+      raw = null;
+    }
+    return resolveResourceMonitor(raw);
+  }
+
+  async recordResourceSamples(workflowId: number, samples: ResourceSample[]): Promise<void> {
+    await this.call('POST', `/workflows/${id(workflowId)}/job_resource_samples`, { body: { samples } });
+  }
+
+  async listResourceSamples(workflowId: number, query: PageQuery & SampleFilter = {}): Promise<PageView<ResourceSample>> {
+    return this.call('GET', `/workflows/${id(workflowId)}/job_resource_samples`, { query: { ...query } });
+  }
+
+  async recoverWorkflow(workflowId: number, options: Partial<RecoveryOptions>, dryRun = false): Promise<RecoverOutcome> {
+    return this.call('POST', `/workflows/${id(workflowId)}/recover`, { query: { dry_run: dryRun }, body: options });
+  }
+
   // ---- failure policy, reinitialize, actions (issue 6) ------------------------------------
 
   async listFailureHandlers(workflowId: number, query: PageQuery = {}): Promise<PageView<FailureHandlerModel>> {
@@ -424,7 +456,7 @@ export class TorcClient implements RunnerClient {
   async listResults(workflowId: number, query: ResultQuery = {}): Promise<PageView<ResultModel>> {
     const page = await this.call<PageView<WireModel>>('GET', '/results', { query: { workflow_id: workflowId, all_runs: true, ...query } });
     // 0 stands for no compute node (torc's model requires one).
-    return { ...page, items: page.items.map((r) => withNulls<ResultModel>({ ...r, compute_node_id: r.compute_node_id || undefined }, ['compute_node_id'])) };
+    return { ...page, items: page.items.map((r) => withNulls<ResultModel>({ ...r, compute_node_id: r.compute_node_id || undefined }, RESULT_NULLABLE)) };
   }
 
   /** torc's event models: epoch-ms timestamps, the category in data (and beside it). */
@@ -437,7 +469,8 @@ export class TorcClient implements RunnerClient {
   }
 
   async listResourceRequirements(workflowId: number, query: PageQuery = {}): Promise<PageView<ResourceRequirementsModel>> {
-    return this.call('GET', '/resource_requirements', { query: { workflow_id: workflowId, ...query } });
+    const page = await this.call<PageView<WireModel>>('GET', '/resource_requirements', { query: { workflow_id: workflowId, ...query } });
+    return { ...page, items: page.items.map((r) => withNulls<ResourceRequirementsModel>(r, ['job_id'])) };
   }
 
   async listSlurmSchedulers(workflowId: number, query: PageQuery = {}): Promise<PageView<SlurmSchedulerRecord>> {
@@ -541,6 +574,11 @@ function withNulls<T>(o: WireModel, fields: readonly string[]): T {
   for (const f of fields) if (out[f] === undefined) out[f] = null;
   return out as T;
 }
+
+/** A result's fields the wire leaves out when null: its node, and what monitoring measured and diagnosed. */
+const RESULT_NULLABLE = [
+  'compute_node_id', 'peak_memory_bytes', 'avg_memory_bytes', 'peak_cpu_percent', 'avg_cpu_percent', 'failure_diagnosis', 'diagnosis_reason', 'job_stdout', 'job_stderr',
+] as const;
 
 const JOB_NULLABLE = ['invocation_script', 'resource_requirements_id', 'scheduler_id', 'failure_handler_id', 'image', 'env', 'return_code', 'compute_node_id'] as const;
 

@@ -64,6 +64,34 @@ const jobProperties: Record<string, JsonSchema> = {
 };
 const JOB_REQUIRED = ['id', 'workflow_id', 'name', 'command', 'status', 'attempt_id', 'cancel_on_blocking_job_failure', 'supports_termination'];
 
+
+/** The resource summary and diagnosis a runner may send with a result (issue 22). */
+const resultMonitoringProperties: Record<string, JsonSchema> = {
+  peak_memory_bytes: nullable({ type: 'integer', minimum: 0, maximum: 1e18, description: 'Peak memory of the attempt (bytes)' }),
+  avg_memory_bytes: nullable({ type: 'integer', minimum: 0, maximum: 1e18, description: 'Average memory of the attempt (bytes)' }),
+  peak_cpu_percent: nullable({ type: 'number', minimum: 0, maximum: 1e9, description: 'Peak CPU use, percent of one core' }),
+  avg_cpu_percent: nullable({ type: 'number', minimum: 0, maximum: 1e9, description: 'CPU time / wall time, percent of one core' }),
+  failure_diagnosis: nullable({ type: 'string', enum: ['likely_oom', 'likely_timeout', 'unknown', null], description: 'Why an unsuccessful attempt failed (diagnosed by the server when absent)' }),
+  diagnosis_reason: nullable({ type: 'string', maxLength: 64, description: 'The evidence: oom_kill, sigkill_peak_at_limit, memory_exceeded, runtime_limit, sigxcpu, near_runtime, canceled, stopped, exit_code' }),
+  job_stdout: nullable({ type: 'string', maxLength: 4096, description: "Path of the attempt's stdout" }),
+  job_stderr: nullable({ type: 'string', maxLength: 4096, description: "Path of the attempt's stderr" }),
+};
+
+/** The same fields in a result as the API shows it: a null one is left out (torc's server omits unset fields). */
+const resultMonitoringResponse: Record<string, JsonSchema> = Object.fromEntries(
+  Object.entries(resultMonitoringProperties).map(([k, v]) => [k, { ...v, type: (v.type as string[])[0], ...(v.enum ? { enum: (v.enum as unknown[]).filter((e) => e !== null) } : {}) }]),
+);
+
+const sampleProperties: Record<string, JsonSchema> = {
+  job_id: int(1),
+  run_id: int(1),
+  attempt_id: int(1),
+  timestamp: { type: 'number', minimum: 0, description: 'Seconds since the epoch' },
+  cpu_percent: { type: 'number', minimum: 0, description: 'Percent of one core' },
+  memory_bytes: { type: 'integer', minimum: 0 },
+  num_processes: { type: 'integer', minimum: 0 },
+};
+
 export const COMPONENTS: Record<string, JsonSchema> = {
   error_response: obj(
     {
@@ -196,6 +224,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
           exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
           completion_time: { type: 'string', minLength: 1, maxLength: 64 },
           files: ref('file_observations'),
+          ...resultMonitoringProperties,
         },
         ['job_id', 'status', 'return_code', 'exec_time_minutes', 'completion_time'],
       ),
@@ -267,6 +296,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       files: ref('file_observations'),
       compute_node_id: nullable({ ...int(), description: "torc's: recorded when the job was started without a compute node" }),
+      ...resultMonitoringProperties,
     },
     ['return_code', 'exec_time_minutes', 'completion_time'],
   ),
@@ -282,6 +312,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       status: { type: 'string', enum: ['failed', 'terminated'], description: 'How the attempt ended (default failed)' },
+      ...resultMonitoringProperties,
     },
     [],
     { description: "The failed attempt's result (all three of return_code, exec_time_minutes, completion_time, or none)" },
@@ -412,9 +443,46 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       exec_time_minutes: { type: 'number' },
       completion_time: { type: 'string' },
       status: ref('job_status'),
+      // Ours on top of torc's (its four resource fields included): left out when not measured.
+      ...resultMonitoringResponse,
     },
     ['id', 'workflow_id', 'job_id', 'run_id', 'attempt_id', 'return_code', 'exec_time_minutes', 'completion_time', 'status'],
   ),
+  job_resource_sample_model: obj(sampleProperties),
+  list_job_resource_samples_response: pageOf('job_resource_sample_model'),
+  job_resource_samples_request: obj({
+    samples: { type: 'array', maxItems: 10_000, items: obj(sampleProperties) },
+  }),
+  job_resource_samples_response: obj({ stored: int(0, 10_000) }),
+  recover_request: obj(
+    {
+      memory_multiplier: { type: 'number', exclusiveMinimum: 1, maximum: 1000, description: 'Memory × this for likely_oom (default 1.5)' },
+      runtime_multiplier: { type: 'number', exclusiveMinimum: 1, maximum: 1000, description: 'Runtime × this for likely_timeout (default 1.5)' },
+      retry_unknown: { type: 'boolean', description: 'Also run again, unchanged, the jobs whose failure is unknown (default false)' },
+    },
+    [],
+  ),
+  recover_response: obj({
+    workflow_id: int(),
+    run_id: int(),
+    dry_run: { type: 'boolean' },
+    reset: int(),
+    steps: {
+      type: 'array',
+      items: obj(
+        {
+          job_id: int(),
+          name: { type: 'string' },
+          diagnosis: { type: 'string', enum: ['likely_oom', 'likely_timeout', 'unknown'] },
+          action: { type: 'string', enum: ['raise', 'retry', 'skip'] },
+          reason: { type: 'string', enum: ['unknown_cause', 'at_limit'] },
+          from: obj({ memory_bytes: int(), runtime_seconds: { type: 'number' } }),
+          to: obj({ memory_bytes: int(), runtime_seconds: { type: 'number' }, capped: { type: 'array', items: { type: 'string' } } }),
+        },
+        ['job_id', 'name', 'diagnosis', 'action'],
+      ),
+    },
+  }),
   event_model: obj({
     id: int(),
     workflow_id: int(),
@@ -433,7 +501,8 @@ export const COMPONENTS: Record<string, JsonSchema> = {
     runtime: { type: 'string', description: 'ISO 8601 duration' },
     memory_bytes: int(),
     runtime_seconds: { type: 'number' },
-  }),
+    job_id: { ...int(), description: 'The job whose own requirements these are (raised by a failure rule or torc recover); left out for a declared entry' },
+  }, ['id', 'workflow_id', 'name', 'num_cpus', 'num_gpus', 'num_nodes', 'memory', 'runtime', 'memory_bytes', 'runtime_seconds']),
   slurm_scheduler_model: obj(
     {
       id: int(),

@@ -7,10 +7,30 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import type { EventQuery, JobChanges, JobQuery, PageView, ResultQuery, TorcClient, WorkflowActionModel, WorkflowModel, WorkflowStatusModel } from '../api/client.js';
+import type {
+  ComputeNodeModel,
+  EventQuery,
+  JobChanges,
+  JobQuery,
+  PageView,
+  ResourceRequirementsModel,
+  ResultModel,
+  ResultQuery,
+  ScheduledComputeNodeModel,
+  TorcClient,
+  WorkflowActionModel,
+  WorkflowModel,
+  WorkflowStatusModel,
+} from '../api/client.js';
 import { buildTorcExport, type ExportOptions } from '../api/export-view.js';
-import { actionView, eventView, jobView, pageView, resultView, userDataView, workflowStatusView, workflowView } from '../api/views.js';
+import { actionView, eventView, jobView, pageOfList, pageView, userDataView, workflowStatusView, workflowView } from '../api/views.js';
+import { formatDuration, formatMemory } from '../spec/units.js';
+import type { RecoveryOptions } from '../allocator/recovery.js';
+import type { ResourceSample } from '../contract/resources.js';
 import { parseStatus } from '../contract/status.js';
+import type { RecoverOutcome, SampleFilter } from '../store/index.js';
+import { SlurmAllocationStore } from '../store/slurm-allocations.js';
+import { scheduledNodeView } from '../api/routes/scheduled-nodes.js';
 import { ConflictError, InputError } from '../errors.js';
 import type { AllocationRequest } from './commands/slurm.js';
 import type { WorkflowSpec } from '../spec/index.js';
@@ -33,7 +53,8 @@ export interface WorkflowBackend {
   /** A job with torc's id lists. */
   getJob(jobId: number): Promise<JobRecord>;
   updateJob(jobId: number, changes: JobChanges): Promise<JobRecord>;
-  listResults(id: number, query: ResultQuery): Promise<PageView<object>>;
+  /** Results with nulls (as the store keeps them); every attempt unless `all_runs: false`. */
+  listResults(id: number, query: ResultQuery): Promise<PageView<ResultModel>>;
   listEvents(id: number, query: EventQuery): Promise<PageView<object>>;
   getUserData(userDataId: number): Promise<object>;
   updateUserData(userDataId: number, changes: { name?: string; data?: unknown; is_ephemeral?: boolean }): Promise<object>;
@@ -51,6 +72,12 @@ export interface WorkflowBackend {
   exportWorkflow(id: number, options: ExportOptions): Promise<TorcExport>;
   /** Stores a new workflow from a spec (validated and planned as `torc validate` does). */
   createWorkflowFromSpec(spec: WorkflowSpec, source: string): Promise<{ workflow_id: number }>;
+  // Resource monitoring and recovery (issue 22): reports, plots, recover.
+  listResourceRequirements(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ResourceRequirementsModel>>;
+  listComputeNodes(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ComputeNodeModel>>;
+  listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }): Promise<PageView<ResourceSample>>;
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean): Promise<RecoverOutcome>;
+  listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }): Promise<PageView<ScheduledComputeNodeModel>>;
   close(): Promise<void>;
 }
 
@@ -158,6 +185,21 @@ class ClientBackend implements WorkflowBackend {
   createWorkflowFromSpec(spec: WorkflowSpec) {
     return this.c.createWorkflowFromSpec(JSON.stringify(spec), 'application/json');
   }
+  listResourceRequirements(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listResourceRequirements(id, query);
+  }
+  listComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listComputeNodes(id, query);
+  }
+  listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }) {
+    return this.c.listResourceSamples(id, query);
+  }
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean) {
+    return this.c.recoverWorkflow(id, options, dryRun);
+  }
+  listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    return this.c.listScheduledComputeNodes(id, query);
+  }
   async close() {}
 }
 
@@ -228,7 +270,7 @@ class StoreBackend implements WorkflowBackend {
     if (query.status !== undefined && status === undefined) throw new InputError(`unknown job status "${query.status}"`, '--status');
     const where = { job_id: query.job_id, run_id: query.run_id, return_code: query.return_code, status, compute_node_id: query.compute_node_id, latest_only: query.all_runs === false ? true : undefined };
     const page = await this.store.listRecords('results', id, { offset, limit, where, sort_by: query.sort_by, reverse_sort: query.reverse_sort });
-    return pageView(page, offset, limit, resultView);
+    return pageView(page, offset, limit, (r): ResultModel => r);
   }
   async listEvents(id: number, query: EventQuery) {
     const { offset, limit } = this.page(query);
@@ -267,6 +309,33 @@ class StoreBackend implements WorkflowBackend {
     const [doc] = loadWorkflowText(JSON.stringify(spec), { format: 'json', sourceName: source });
     const wf = await this.store.createWorkflowFromPlan(planDocument(doc!));
     return { workflow_id: wf.id };
+  }
+  async listResourceRequirements(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    return pageView(pageOfList(await this.store.listResourceRequirements(id), offset, limit), offset, limit, (r): ResourceRequirementsModel => ({
+      ...r,
+      memory: formatMemory(r.memory_bytes),
+      runtime: formatDuration(r.runtime_seconds),
+    }));
+  }
+  async listComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    return pageView(await this.store.listComputeNodes(id, { offset, limit }), offset, limit, (n): ComputeNodeModel => ({ ...n, start_time: n.created_at }));
+  }
+  async listResourceSamples(id: number, query: SampleFilter & { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    return pageView(await this.store.listResourceSamples(id, { ...query, offset, limit }), offset, limit, (s) => s);
+  }
+  recoverWorkflow(id: number, options: RecoveryOptions, dryRun: boolean) {
+    return this.store.recoverWorkflow(id, options, dryRun);
+  }
+  async listScheduledComputeNodes(id: number, query: { offset?: number; limit?: number }) {
+    const { offset, limit } = this.page(query);
+    await this.store.getWorkflow(id);
+    const all = await new SlurmAllocationStore(this.store).listAllocations(id);
+    return pageView(pageOfList(all, offset, limit), offset, limit, scheduledNodeView) as PageView<ScheduledComputeNodeModel>;
   }
   close() {
     return this.store.close();

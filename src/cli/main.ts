@@ -26,6 +26,9 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   'user-data': () => import('./commands/user-data.js'),
   completions: () => import('./commands/completions.js'),
   operator: () => import('./commands/operator.js'),
+  reports: () => import('./commands/reports.js'),
+  recover: () => import('./commands/recover.js'),
+  'plot-resources': () => import('./commands/plot-resources.js'),
 };
 
 /** torc's global options: given before the command, they apply to it (`torc -f json --url URL jobs list 1`). */

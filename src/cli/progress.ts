@@ -138,5 +138,6 @@ class LogView implements ProgressView {
 
 function describeOutcome(e: Extract<RunnerEvent, { type: 'job_finished' }>): string {
   const what = e.outcome.status === 'terminated' || e.outcome.status === 'failed' ? e.outcome.status : `ended ${e.outcome.status}`;
-  return `${what} (return code ${e.outcome.return_code})`;
+  const why = e.diagnosis ? `, ${e.diagnosis.failure_diagnosis}: ${e.diagnosis.diagnosis_reason.replaceAll('_', ' ')}` : '';
+  return `${what} (return code ${e.outcome.return_code}${why})`;
 }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { TorcClient } from '../api/client.js';
 import { InputError } from '../errors.js';
 import type { JobRunnerOptions, RunnerEvent } from '../runners/local/job-runner.js';
+import type { BackendChoice } from '../runners/monitor/index.js';
 import { parseIntOption, parseNumberOption } from './output.js';
 
 export interface RunnerFlags {
@@ -24,6 +25,7 @@ export interface RunnerFlags {
   timeLimit?: string;
   leaseSeconds?: string;
   quiet?: boolean;
+  enforceMemory?: boolean;
 }
 
 /** What every command that runs jobs on this machine offers: mode, resources, output, polling. */
@@ -34,13 +36,26 @@ export function addLocalJobOptions(cmd: Command, pollIntervalDefault?: string): 
     .option('--memory-gb <g>', 'memory to offer in GB (default: detected)')
     .option('--num-gpus <n>', 'GPUs to offer (default: detected)')
     .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
-    .option('--poll-interval <seconds>', 'longest wait between loop turns', pollIntervalDefault);
+    .option('--poll-interval <seconds>', 'longest wait between loop turns', pollIntervalDefault)
+    .option('--enforce-memory', "cap each job's memory at its requirement (a cgroup limit): a job over it is OOM-killed and diagnosed likely_oom");
 }
 
-export type LocalJobFlags = Pick<RunnerFlags, 'maxParallelJobs' | 'numCpus' | 'memoryGb' | 'numGpus' | 'outputDir' | 'pollInterval'>;
+export type LocalJobFlags = Pick<RunnerFlags, 'maxParallelJobs' | 'numCpus' | 'memoryGb' | 'numGpus' | 'outputDir' | 'pollInterval' | 'enforceMemory'>;
 
-export function localJobOptionsFromFlags(flags: LocalJobFlags): Pick<JobRunnerOptions, 'outputDir' | 'maxParallelJobs' | 'overrides' | 'pollIntervalSeconds'> {
+/** TORC_MONITOR_BACKEND=auto|cgroup|proc: how jobs are measured (default auto). */
+export function monitorBackendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendChoice {
+  const v = env.TORC_MONITOR_BACKEND;
+  if (v === undefined || v === '') return 'auto';
+  if (v === 'auto' || v === 'cgroup' || v === 'proc') return v;
+  throw new InputError(`expected auto, cgroup or proc, got "${v}"`, 'TORC_MONITOR_BACKEND');
+}
+
+export function localJobOptionsFromFlags(
+  flags: LocalJobFlags,
+): Pick<JobRunnerOptions, 'outputDir' | 'maxParallelJobs' | 'overrides' | 'pollIntervalSeconds' | 'enforceMemory' | 'monitorBackend'> {
   return {
+    enforceMemory: flags.enforceMemory === true,
+    monitorBackend: monitorBackendFromEnv(),
     outputDir: resolve(flags.outputDir ?? 'torc_output'),
     maxParallelJobs: parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null,
     overrides: {
@@ -115,13 +130,19 @@ export function logRunnerEvent(event: RunnerEvent, quiet = false): void {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   switch (event.type) {
     case 'registered':
-      if (!quiet) log(`registered as compute node ${event.compute_node_id} (${event.mode === 'queue_depth' ? 'queue depth' : 'resource-aware'})`);
+      if (!quiet) {
+        const monitor = event.monitor ? `, jobs measured by ${event.monitor}${event.enforce_memory ? ', memory enforced' : ''}` : '';
+        log(`registered as compute node ${event.compute_node_id} (${event.mode === 'queue_depth' ? 'queue depth' : 'resource-aware'}${monitor})`);
+      }
       break;
     case 'job_started':
       if (!quiet) log(`job ${event.job.name} (id ${event.job.id}) started, pid ${event.pid}`);
       break;
     case 'job_finished':
-      if (!quiet || event.outcome.status !== 'completed') log(`job ${event.job.name} (id ${event.job.id}) finished: status ${event.outcome.status}, return code ${event.outcome.return_code}`);
+      if (!quiet || event.outcome.status !== 'completed') {
+        const why = event.diagnosis ? ` (${event.diagnosis.failure_diagnosis}: ${event.diagnosis.diagnosis_reason})` : '';
+        log(`job ${event.job.name} (id ${event.job.id}) finished: status ${event.outcome.status}, return code ${event.outcome.return_code}${why}`);
+      }
       break;
     case 'warning':
       log(`warning: ${event.message}`);

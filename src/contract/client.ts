@@ -8,6 +8,8 @@
 import type { ResourceNeed, RunnerCapacity, SortMethod } from '../allocator/types.js';
 import type { Plan, PlanFailureRule } from '../spec/plan.js';
 import type { CompletionStatusName, JobStatusName } from './status.js';
+import type { ResourceMonitorConfig } from '../spec/resource-monitor.js';
+import type { DiagnosisReason, FailureDiagnosis, ResourceSample, ResourceSummary } from './resources.js';
 
 /**
  * A job as the API shows it: torc's JobModel (string status, attempt_id) plus our fields. On the
@@ -102,7 +104,7 @@ export interface CompleteJobItem extends CompleteJobResult {
   status: CompletionStatusName;
 }
 
-export interface CompleteJobResult {
+export interface CompleteJobResult extends Partial<ResourceSummary> {
   return_code: number;
   exec_time_minutes: number;
   completion_time: string;
@@ -113,6 +115,12 @@ export interface CompleteJobResult {
   compute_node_id?: number | null;
   /** For a completed job: its files' modification times right after it ran (see ClaimedJobRecord.files). */
   files?: FileObservation[];
+  /** Why an unsuccessful attempt failed (allocator/diagnosis.ts); the server diagnoses one sent without. */
+  failure_diagnosis?: FailureDiagnosis | null;
+  diagnosis_reason?: DiagnosisReason | null;
+  /** Where the attempt's output went, as the runner wrote it. */
+  job_stdout?: string | null;
+  job_stderr?: string | null;
 }
 
 /** The failed attempt a runner asks to retry (POST /jobs/{id}/retry/{run_id}). */
@@ -194,6 +202,13 @@ export interface RunnerClient {
   getFailureHandler?(failureHandlerId: number): Promise<FailureHandlerModel>;
   /** running → ready with attempt + 1 after a failed attempt that a rule retries; 409 when the rules refuse. */
   retryJob?(jobId: number, runId: number, request: RetryJobRequest): Promise<void>;
+  /**
+   * Resource monitoring (issue 22). Optional: a runner whose client lacks them monitors with
+   * torc's defaults and reports only the summary with each result.
+   */
+  getResourceMonitor?(workflowId: number): Promise<ResourceMonitorConfig>;
+  /** Stores time-series samples (granularity time_series). */
+  recordResourceSamples?(workflowId: number, samples: ResourceSample[]): Promise<void>;
 }
 
 export type ApplyAction = 'created' | 'unchanged' | 'replaced';

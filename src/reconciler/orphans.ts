@@ -12,6 +12,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Store } from '../store/index.js';
+import { pidAlive } from '../pid.js';
 
 export function pidDir(outputDir: string): string {
   return join(outputDir, '.torc', 'pids');
@@ -101,14 +102,6 @@ export function killOrphanJobs(outputDir: string): number {
   return killed;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Deactivates this host's compute nodes whose process is gone; their jobs return to ready. */
 export async function retireDeadLocalNodes(store: Store, workflowId: number): Promise<number> {

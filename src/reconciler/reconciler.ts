@@ -16,6 +16,7 @@
 import type { Store } from '../store/index.js';
 import { JobRunner, type RunnerEvent, type RunSummary } from '../runners/local/job-runner.js';
 import type { ResourceOverrides } from '../runners/local/resources.js';
+import type { BackendChoice } from '../runners/monitor/index.js';
 import { StoreRunnerClient } from '../store/runner-client.js';
 import { computeStatus, type WorkflowStatusView } from '../contract/workflow-status.js';
 import { killOrphanJobs, PidLog, retireDeadLocalNodes } from './orphans.js';
@@ -36,6 +37,9 @@ export interface ReconcilerOptions {
   localRunner?: boolean;
   maxParallelJobs?: number | null;
   overrides?: ResourceOverrides;
+  /** Cap each job's memory at its requirement (cgroup limit). */
+  enforceMemory?: boolean;
+  monitorBackend?: BackendChoice;
   /** TORC_API_URL handed to jobs when the REST API is served. */
   apiUrl?: string | null;
   /** Seconds between periodic resyncs (default 5). */
@@ -236,6 +240,8 @@ export class Reconciler {
           cwd: this.o.cwd,
           maxParallelJobs: this.o.maxParallelJobs ?? null,
           overrides: this.o.overrides,
+          enforceMemory: this.o.enforceMemory,
+          monitorBackend: this.o.monitorBackend,
           anyScheduler: true,
           apiUrl: this.o.apiUrl ?? null,
           pollIntervalSeconds: this.o.pollIntervalSeconds,

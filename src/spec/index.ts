@@ -21,6 +21,8 @@ export type { PlanOptions } from './planner.js';
 export { summarizePlan } from './summary.js';
 export type { PlanSummary } from './summary.js';
 export { API_VERSION, KIND, CRD_PATH } from './schema.js';
+export { resolveResourceMonitor, DEFAULT_RESOURCE_MONITOR } from './resource-monitor.js';
+export type { ResourceMonitorConfig, MonitorGranularity } from './resource-monitor.js';
 export { parseMemory, formatMemory, parseDuration, formatDuration, parseSlurmWalltime, formatSlurmWalltime } from './units.js';
 
 /**

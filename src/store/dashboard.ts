@@ -575,3 +575,52 @@ export async function jobsByIds(q: Queryable, ids: number[]): Promise<{ id: numb
   if (ids.length === 0) return [];
   return q.all('SELECT id, name, status FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id', [JSON.stringify(ids)]);
 }
+
+/** One job's measured use (its latest result's summary) against what it asked for. */
+export interface JobUsageRow {
+  job_id: number;
+  name: string;
+  status: number;
+  run_id: number;
+  attempt: number;
+  peak_memory_bytes: number | null;
+  avg_memory_bytes: number | null;
+  peak_cpu_percent: number | null;
+  avg_cpu_percent: number | null;
+  failure_diagnosis: string | null;
+  /** The job's memory and CPUs as it ran (its own raised requirements, else its class's); null without a class. */
+  memory_bytes: number | null;
+  num_cpus: number | null;
+}
+
+export interface UsageRecords {
+  /** Jobs with a result, and those whose latest result was measured. */
+  jobs_with_results: number;
+  measured: number;
+  /** The measured jobs with the highest peak memory first, at most `limit`. */
+  top: JobUsageRow[];
+}
+
+/** Resource use per job from each job's latest result (the dashboard's Resources tab). */
+export async function usageRecords(db: Database, workflowId: number, limit: number): Promise<UsageRecords> {
+  return db.read(async (q) => {
+    if (!(await q.get('SELECT 1 FROM workflows WHERE id = ?', [workflowId]))) throw new NotFoundError(`workflow ${workflowId}`);
+    const latest = 'SELECT MAX(id) FROM results WHERE workflow_id = ? GROUP BY job_id';
+    const counts = (await q.get<{ n: number; measured: number }>(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(peak_memory_bytes IS NOT NULL OR peak_cpu_percent IS NOT NULL), 0) AS measured
+       FROM results WHERE id IN (${latest})`,
+      [workflowId],
+    ))!;
+    const top = await q.all<JobUsageRow>(
+      `SELECT r.job_id, j.name, j.status, r.run_id, r.attempt, r.peak_memory_bytes, r.avg_memory_bytes, r.peak_cpu_percent, r.avg_cpu_percent,
+              r.failure_diagnosis,
+              COALESCE((SELECT memory_bytes FROM resource_requirements WHERE job_id = j.id ORDER BY id DESC LIMIT 1), rr.memory_bytes) AS memory_bytes,
+              COALESCE((SELECT num_cpus FROM resource_requirements WHERE job_id = j.id ORDER BY id DESC LIMIT 1), rr.num_cpus) AS num_cpus
+       FROM results r JOIN jobs j ON j.id = r.job_id LEFT JOIN resource_requirements rr ON rr.id = j.resource_requirements_id
+       WHERE r.id IN (${latest}) AND (r.peak_memory_bytes IS NOT NULL OR r.peak_cpu_percent IS NOT NULL)
+       ORDER BY r.peak_memory_bytes IS NULL, r.peak_memory_bytes DESC, r.job_id LIMIT ?`,
+      [workflowId, limit],
+    );
+    return { jobs_with_results: counts.n, measured: counts.measured, top };
+  });
+}

@@ -21,6 +21,11 @@ import { claimActionInTx, fireTriggers, insertAction, PENDING_SQL, resetActions,
 import { cancelJobInTx, runningCancelRequests, type CancelJobOutcome } from './job-cancel.js';
 import { reinitializeInTx, type ReinitOptions, type ReinitOutcome } from './reinit.js';
 import { retryJobInTx, type RetryOutcome } from './retry.js';
+import { recoverInTx, type RecoverOutcome } from './recover.js';
+import { dropOldSampleRuns, insertSamplesInTx, listSamples, type SampleFilter } from './samples.js';
+import { checkResultMonitoring } from './results.js';
+import type { RecoveryOptions } from '../allocator/recovery.js';
+import type { ResourceSample } from '../contract/resources.js';
 import { claimByResources, claimNext, newClaimStats, readHeldJobs, type ClaimStats } from './claim.js';
 import { completeJobsInTx, startJobsInTx, type CompleteItem, type CompleteJobsOutcome, type ItemOutcome } from './job-runs.js';
 import { checkPlan, insertPlan } from './create.js';
@@ -101,6 +106,9 @@ export type { ActionClaimer, ActionClaimOutcome, ActionInput } from './actions.j
 export type { ReinitJob, ReinitOptions, ReinitOutcome } from './reinit.js';
 export type { RetryOutcome } from './retry.js';
 export type { CancelJobOutcome } from './job-cancel.js';
+export type { RecoverOutcome } from './recover.js';
+export type { SampleFilter } from './samples.js';
+export { MAX_SAMPLES_PER_ATTEMPT, KEEP_SAMPLE_RUNS } from './samples.js';
 
 /** Default and largest page size of list methods. */
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -371,6 +379,7 @@ export class Store {
       await tx.run(`UPDATE workflows SET run_id = run_id + 1, status = 'active' WHERE id = ?`, [workflowId]);
       // A new run: its actions fire again.
       await resetActions(tx, workflowId);
+      await dropOldSampleRuns(tx, workflowId, wf.run_id + 1);
       return { run_id: wf.run_id + 1, reset };
     });
   }
@@ -612,6 +621,32 @@ export class Store {
    */
   async cancelJob(jobId: number): Promise<CancelJobOutcome> {
     return this.write((tx) => cancelJobInTx(tx, jobId, this.nowIso()));
+  }
+
+  /**
+   * `torc recover`: the workflow's failed / terminated / pending_failed jobs get what the
+   * recovery policy says for their diagnosis (more memory, more runtime, a plain retry, or
+   * nothing) and run again, with their downstream, in a new run (recover.ts). One transaction;
+   * ConflictError while jobs are claimed or running.
+   */
+  async recoverWorkflow(workflowId: number, options: RecoveryOptions, dryRun = false): Promise<RecoverOutcome> {
+    return this.write(async (tx) => recoverInTx(tx, await this.requireWorkflow(tx, workflowId), options, dryRun, this.nowIso()));
+  }
+
+  /** Stores time-series samples of the workflow's jobs (samples.ts: validated, bounded per attempt). */
+  async recordResourceSamples(workflowId: number, samples: ResourceSample[]): Promise<{ stored: number }> {
+    return this.write(async (tx) => {
+      await this.requireWorkflow(tx, workflowId);
+      return insertSamplesInTx(tx, workflowId, samples);
+    });
+  }
+
+  async listResourceSamples(workflowId: number, filter: SampleFilter & PageOptions = {}): Promise<Page<ResourceSample>> {
+    const { offset, limit } = pageOf(filter);
+    return this.db.read(async (q) => {
+      await this.requireWorkflow(q, workflowId);
+      return listSamples(q, workflowId, filter, offset, limit);
+    });
   }
 
   async getFailureHandler(failureHandlerId: number): Promise<FailureHandlerRecord> {
@@ -1024,4 +1059,5 @@ function checkResult(result: CompleteJobResult): void {
     }
   }
   if (issues.length) throw new InputError(issues.slice(0, 20));
+  checkResultMonitoring(result);
 }

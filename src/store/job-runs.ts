@@ -16,6 +16,7 @@ import { JOB_COLUMNS, toJob, type JobRecord } from './records.js';
 import { inputHash } from './reinit.js';
 import { JobStatus, statusName } from '../contract/status.js';
 import { cascadeFinished, UNSUCCESSFUL_STATES } from './transitions.js';
+import { insertResults } from './results.js';
 
 const S = JobStatus;
 
@@ -130,11 +131,13 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
   const ids = JSON.stringify(reported.map((i) => i.job_id));
   // One read for every item: the job, its workflow's run and use_pending_failed, and (for the
   // input hash of a completed job) its input user data in id order.
-  const rows = await tx.all<JobRow & { input_ud: string; w_pending_failed: number | null }>(
+  const rows = await tx.all<JobRow & { input_ud: string; w_pending_failed: number | null; rr_memory: number | null; rr_runtime: number | null }>(
     `SELECT ${J}, w.run_id AS w_run_id, json_extract(w.settings, '$.use_pending_failed') AS w_pending_failed,
+       rr.memory_bytes AS rr_memory, rr.runtime_seconds AS rr_runtime,
        (SELECT json_group_array(json_array(u.name, u.data) ORDER BY u.id)
           FROM job_input_user_data ju JOIN user_data u ON u.id = ju.user_data_id WHERE ju.job_id = j.id) AS input_ud
-     FROM jobs j JOIN workflows w ON w.id = j.workflow_id WHERE j.id IN (SELECT value FROM json_each(?))`,
+     FROM jobs j JOIN workflows w ON w.id = j.workflow_id LEFT JOIN resource_requirements rr ON rr.id = j.resource_requirements_id
+     WHERE j.id IN (SELECT value FROM json_each(?))`,
     [ids],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -202,17 +205,21 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
       [JSON.stringify(observations.map((f) => ({ id: f.id, st_mtime: f.st_mtime })))],
     );
   }
-  await tx.run(
-    `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
-     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8 FROM json_each(?)`,
-    [
-      JSON.stringify(
-        valid.map(({ it, row }) => [
-          row.workflow_id, it.job_id, it.run_id, row.attempt, nodeOf(it, row),
-          it.result.return_code, it.result.exec_time_minutes, it.result.completion_time, it.status,
-        ]),
-      ),
-    ],
+  await insertResults(
+    tx,
+    valid.map(({ it, row }) => ({
+      workflow_id: row.workflow_id,
+      job_id: it.job_id,
+      name: row.name as string,
+      run_id: it.run_id,
+      attempt: row.attempt as number,
+      compute_node_id: nodeOf(it, row),
+      status: it.status,
+      result: it.result,
+      memory_bytes: row.rr_memory,
+      runtime_seconds: row.rr_runtime,
+    })),
+    now,
   );
   // pending_failed may still be retried: it keeps blocking its dependents.
   const unsuccessful = valid.filter(({ it }) => (UNSUCCESSFUL_STATES as readonly number[]).includes(it.status)).map(({ it }) => it.job_id);

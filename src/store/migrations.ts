@@ -282,7 +282,36 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_cancel_requests_workflow ON job_cancel_requests(workflow_id);
   `,
-  // 5: the rest of torc's records (issue 15): local schedulers, remote workers, access groups.
+  // 5: resource monitoring and failure diagnosis (issue 22).
+  `
+  -- torc's ResultModel resource summary of the attempt (NULL: not monitored).
+  ALTER TABLE results ADD COLUMN peak_memory_bytes INTEGER;
+  ALTER TABLE results ADD COLUMN avg_memory_bytes INTEGER;
+  ALTER TABLE results ADD COLUMN peak_cpu_percent REAL;
+  ALTER TABLE results ADD COLUMN avg_cpu_percent REAL;
+  -- Why an unsuccessful attempt failed: likely_oom, likely_timeout or unknown, and the evidence.
+  ALTER TABLE results ADD COLUMN failure_diagnosis TEXT;
+  ALTER TABLE results ADD COLUMN diagnosis_reason TEXT;
+  -- Where the attempt's stdout and stderr went, as its runner wrote them.
+  ALTER TABLE results ADD COLUMN job_stdout TEXT;
+  ALTER TABLE results ADD COLUMN job_stderr TEXT;
+  -- torc's job_resource_samples (time_series granularity), per run and attempt. At most
+  -- MAX_SAMPLES_PER_ATTEMPT rows per attempt (older ones are merged pairwise), samples of runs
+  -- before the last KEEP_SAMPLE_RUNS are dropped when the workflow is reset (samples.ts).
+  CREATE TABLE job_resource_samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_id INTEGER NOT NULL REFERENCES workflows(id) ON DELETE CASCADE,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL,
+    attempt_id INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    cpu_percent REAL NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    num_processes INTEGER NOT NULL
+  );
+  CREATE INDEX job_resource_samples_attempt ON job_resource_samples(workflow_id, job_id, run_id, attempt_id, timestamp);
+  `,
+  // 6: the rest of torc's records (issue 15): local schedulers, remote workers, access groups.
   `
   CREATE TABLE local_schedulers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

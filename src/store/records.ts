@@ -5,6 +5,7 @@
 import type { PlanFailureRule, PlanSettings, ResourceNeed } from '../spec/plan.js';
 import type { ComputeNodeRegistration, JobRecord } from '../contract/client.js';
 import { statusName, type JobStatusName } from '../contract/status.js';
+import type { DiagnosisReason, FailureDiagnosis } from '../contract/resources.js';
 
 export type { JobRecord };
 
@@ -113,6 +114,14 @@ export interface ResultRecord {
   exec_time_minutes: number;
   completion_time: string;
   status: JobStatusName;
+  peak_memory_bytes: number | null;
+  avg_memory_bytes: number | null;
+  peak_cpu_percent: number | null;
+  avg_cpu_percent: number | null;
+  failure_diagnosis: FailureDiagnosis | null;
+  diagnosis_reason: DiagnosisReason | null;
+  job_stdout: string | null;
+  job_stderr: string | null;
 }
 
 export interface EventRecord {
@@ -226,6 +235,14 @@ export function toResult(r: R): ResultRecord {
     exec_time_minutes: r.exec_time_minutes as number,
     completion_time: r.completion_time as string,
     status: statusName(r.status as number),
+    peak_memory_bytes: (r.peak_memory_bytes as number | null) ?? null,
+    avg_memory_bytes: (r.avg_memory_bytes as number | null) ?? null,
+    peak_cpu_percent: (r.peak_cpu_percent as number | null) ?? null,
+    avg_cpu_percent: (r.avg_cpu_percent as number | null) ?? null,
+    failure_diagnosis: (r.failure_diagnosis as FailureDiagnosis | null) ?? null,
+    diagnosis_reason: (r.diagnosis_reason as DiagnosisReason | null) ?? null,
+    job_stdout: (r.job_stdout as string | null) ?? null,
+    job_stderr: (r.job_stderr as string | null) ?? null,
   };
 }
 

@@ -20,6 +20,7 @@ import type { WriteTx } from './db.js';
 import type { JobRecord, ResourceRequirementsRecord, WorkflowRecord } from './records.js';
 import { JobStatus } from '../contract/status.js';
 import { initializeJobs } from './transitions.js';
+import { insertResults } from './results.js';
 
 const S = JobStatus;
 const RETRYABLE = ['running', 'failed', 'terminated'];
@@ -61,10 +62,17 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
   const status = req.status === 'terminated' ? S.terminated : S.failed;
   // A job that already ended has its result from complete_job; a running one's is recorded here when given.
   if (hasResult && job.status === 'running') {
-    await tx.run(
-      `INSERT INTO results (workflow_id, job_id, run_id, attempt, compute_node_id, return_code, exec_time_minutes, completion_time, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [wf.id, job.id, runId, job.attempt_id, job.compute_node_id, req.return_code!, req.exec_time_minutes!, req.completion_time!, status],
+    const need = await tx.get<{ memory_bytes: number; runtime_seconds: number }>('SELECT memory_bytes, runtime_seconds FROM resource_requirements WHERE id = ?', [
+      job.resource_requirements_id,
+    ]);
+    const { status: _how, max_retries: _max, ...result } = req;
+    await insertResults(
+      tx,
+      [{
+        workflow_id: wf.id, job_id: job.id, name: job.name, run_id: runId, attempt: job.attempt_id, compute_node_id: job.compute_node_id, status,
+        result: result as RetryJobRequest, memory_bytes: need?.memory_bytes ?? null, runtime_seconds: need?.runtime_seconds ?? null,
+      }],
+      now,
     );
   }
   const resources = rule ? await raiseRequirements(tx, job, wf, rule, now) : null;
@@ -115,7 +123,7 @@ export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowReco
  * What runners offer: the most memory of any active compute node of the workflow (any node
  * ever registered when none is active), and for a job bound to a Slurm scheduler its walltime.
  */
-async function offeredCaps(tx: WriteTx, job: JobRecord, wf: WorkflowRecord): Promise<RaiseCaps> {
+export async function offeredCaps(tx: WriteTx, job: JobRecord, wf: WorkflowRecord): Promise<RaiseCaps> {
   const active = await tx.get<{ gb: number | null }>('SELECT MAX(memory_gb) AS gb FROM compute_nodes WHERE workflow_id = ? AND active = 1', [wf.id]);
   const any = active?.gb ?? (await tx.get<{ gb: number | null }>('SELECT MAX(memory_gb) AS gb FROM compute_nodes WHERE workflow_id = ?', [wf.id]))?.gb;
   let runtime: number | null = null;
@@ -130,11 +138,7 @@ async function offeredCaps(tx: WriteTx, job: JobRecord, wf: WorkflowRecord): Pro
   return { memory_bytes: any == null ? null : Math.floor(any * GIB), runtime_seconds: runtime };
 }
 
-/**
- * Raises the job's own requirements per the rule's multipliers: the first raise gives the job
- * a requirements row and a claim class of its own (so the others sharing its declared entry
- * keep theirs); later raises update that row. Recorded as a `job_resources_raised` event.
- */
+/** Raises the job's own requirements per the rule's multipliers (setJobRequirements); recorded as a `job_resources_raised` event. */
 async function raiseRequirements(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, rule: PlanFailureRule, now: string): Promise<RetryOutcome['resources']> {
   if (rule.memory_multiplier === null && rule.runtime_multiplier === null) return null;
   const current = await tx.get<ResourceRequirementsRecord>('SELECT * FROM resource_requirements WHERE id = ?', [job.resource_requirements_id]);
@@ -148,21 +152,35 @@ async function raiseRequirements(tx: WriteTx, job: JobRecord, wf: WorkflowRecord
     await event({ job_id: job.id, name: job.name, from, to: from, caps, changed: false, reason: 'already at what runners offer' });
     return null;
   }
-  if (current.job_id === job.id) {
-    await tx.run('UPDATE resource_requirements SET memory_bytes = ?, runtime_seconds = ? WHERE id = ?', [to.memory_bytes, to.runtime_seconds, current.id]);
-  } else {
-    const rr = await tx.run(
-      `INSERT INTO resource_requirements (workflow_id, name, num_cpus, memory_bytes, num_gpus, num_nodes, runtime_seconds, job_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [wf.id, `${current.name}@job${job.id}`, current.num_cpus, to.memory_bytes, current.num_gpus, current.num_nodes, to.runtime_seconds, job.id],
-    );
-    const cls = await tx.run('INSERT INTO claim_classes (workflow_id, resource_requirements_id, scheduler_id) VALUES (?, ?, ?)', [
-      wf.id,
-      rr.lastID,
-      job.scheduler_id,
-    ]);
-    await tx.run('UPDATE jobs SET resource_requirements_id = ?, claim_class_id = ? WHERE id = ?', [rr.lastID, cls.lastID, job.id]);
-  }
+  await setJobRequirements(tx, job, current, to);
   await event({ job_id: job.id, name: job.name, from, to: { memory_bytes: to.memory_bytes, runtime_seconds: to.runtime_seconds }, caps, capped: to.capped, changed: true });
   return { from, to };
+}
+
+/**
+ * Gives the job its own requirements (`to`): the first change gives it a requirements row and a
+ * claim class of its own, so the other jobs sharing its declared entry keep theirs; later
+ * changes update that row.
+ */
+export async function setJobRequirements(
+  tx: WriteTx,
+  job: Pick<JobRecord, 'id' | 'workflow_id' | 'scheduler_id'>,
+  current: ResourceRequirementsRecord,
+  to: { memory_bytes: number; runtime_seconds: number },
+): Promise<void> {
+  if (current.job_id === job.id) {
+    await tx.run('UPDATE resource_requirements SET memory_bytes = ?, runtime_seconds = ? WHERE id = ?', [to.memory_bytes, to.runtime_seconds, current.id]);
+    return;
+  }
+  const rr = await tx.run(
+    `INSERT INTO resource_requirements (workflow_id, name, num_cpus, memory_bytes, num_gpus, num_nodes, runtime_seconds, job_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    [job.workflow_id, `${current.name}@job${job.id}`, current.num_cpus, to.memory_bytes, current.num_gpus, current.num_nodes, to.runtime_seconds, job.id],
+  );
+  const cls = await tx.run('INSERT INTO claim_classes (workflow_id, resource_requirements_id, scheduler_id) VALUES (?, ?, ?)', [
+    job.workflow_id,
+    rr.lastID,
+    job.scheduler_id,
+  ]);
+  await tx.run('UPDATE jobs SET resource_requirements_id = ?, claim_class_id = ? WHERE id = ?', [rr.lastID, cls.lastID, job.id]);
 }

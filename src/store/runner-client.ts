@@ -7,6 +7,8 @@
 import { httpStatusOfError } from '../errors.js';
 import type { CompletionStatusName } from '../contract/status.js';
 import type { Plan } from '../spec/plan.js';
+import { resolveResourceMonitor, type ResourceMonitorConfig } from '../spec/resource-monitor.js';
+import type { ResourceSample } from '../contract/resources.js';
 import { Store, type ItemOutcome } from './index.js';
 import type {
   ApplyOutcome,
@@ -95,6 +97,14 @@ export class StoreRunnerClient implements OperatorClient {
   async retryJob(jobId: number, runId: number, request: RetryJobRequest): Promise<void> {
     await this.store.retryJob(jobId, runId, request);
     this.onChange();
+  }
+
+  async getResourceMonitor(workflowId: number): Promise<ResourceMonitorConfig> {
+    return resolveResourceMonitor((await this.store.getWorkflow(workflowId)).settings.resource_monitor);
+  }
+
+  async recordResourceSamples(workflowId: number, samples: ResourceSample[]): Promise<void> {
+    await this.store.recordResourceSamples(workflowId, samples);
   }
 
   async applyWorkflow(plan: Plan, resource: DeclaringResource): Promise<ApplyOutcome> {

@@ -253,13 +253,41 @@ export interface JobDetail {
   };
   workflow: { id: number; name: string; run_id: number; is_canceled: boolean };
   requirements: { name: string; num_cpus: number; num_gpus: number; num_nodes: number; memory: string; runtime: string; raised_for_this_job: boolean } | null;
-  attempts: { attempt_id: number; run_id: number; status: StatusName; return_code: number; exec_time_minutes: number; start_ms: number | null; completion_ms: number | null; hostname: string | null; stdio_recorded: boolean }[];
+  attempts: ({ attempt_id: number; run_id: number; status: StatusName; return_code: number; exec_time_minutes: number; start_ms: number | null; completion_ms: number | null; hostname: string | null; stdio_recorded: boolean; diagnosis_reason: string | null } & UsageSummary)[];
   blockers: { id: number; name: string; status: StatusName }[];
   blocker_count: number;
   dependents: { id: number; name: string; status: StatusName }[];
   dependent_count: number;
   input_files: { id: number; name: string; path: string }[];
   output_files: { id: number; name: string; path: string }[];
+}
+
+/** A result's resource summary (torc's fields) and its diagnosis when it failed; null: not measured. */
+export interface UsageSummary {
+  peak_memory_bytes: number | null;
+  avg_memory_bytes: number | null;
+  peak_cpu_percent: number | null;
+  avg_cpu_percent: number | null;
+  failure_diagnosis: string | null;
+}
+
+/** The Resources tab: each job's latest measured result, highest peak memory first. */
+export interface ResourcesData {
+  jobs_with_results: number;
+  measured: number;
+  jobs: ({ job_id: number; name: string; status: StatusName; run_id: number; attempt_id: number; memory_bytes: number | null; num_cpus: number | null } & UsageSummary)[];
+}
+
+/** One time-series sample (GET /workflows/{id}/job_resource_samples). */
+export interface ResourceSample {
+  job_id: number;
+  run_id: number;
+  attempt_id: number;
+  /** Seconds since the epoch. */
+  timestamp: number;
+  cpu_percent: number;
+  memory_bytes: number;
+  num_processes: number;
 }
 
 export interface StdioChunk {

@@ -92,3 +92,21 @@ export function eventSummary(data: unknown): string {
   }
   return parts.join(' · ');
 }
+
+/** Bytes as people read them (1024-based): "312 MiB", "1.4 GiB"; "—" for null. */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** A CPU percentage of one core: "98%", "—" for null. */
+export function cpu(n: number | null | undefined): string {
+  return n === null || n === undefined ? '—' : `${n >= 10 ? Math.round(n) : n.toFixed(1)}%`;
+}

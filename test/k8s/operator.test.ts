@@ -1,8 +1,10 @@
 /**
- * Operator scenarios (issue 8 "Done when"), through @kubernetes/client-node over HTTP against
+ * Operator scenarios (issue 8 "Done when"; resource monitoring of job pods, issue 22), through @kubernetes/client-node over HTTP against
  * the API-server fake with its simulated kubelet, or a real cluster (TORC_K8S_REAL=1).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import test from 'ava';
 import YAML from 'yaml';
@@ -12,7 +14,8 @@ import { WF, WorkflowClient, diamondSpec, startOperator, tempDb } from '../suppo
 import { allowed, grantsFor, loadManifests } from '../support/k8s/rbac.js';
 import { Store } from '../../src/store/index.js';
 import { LABEL_JOB_ID } from '../../src/runners/k8s/pods.js';
-import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { PodMetricsHook } from '../../src/runners/k8s/pod-metrics.js';
 import { OPERATOR_USER, REAL, openCluster, type TestCluster } from '../support/k8s/target.js';
 
 /** Scenarios that need the fake's hooks (known nodes, OOM kill, forced 410, request log) are skipped on a real cluster. */
@@ -356,6 +359,57 @@ fakeOnly('examples/diamond.yaml as is: jobs share files through the work volume'
   t.true(existsSync(out), 'the last job wrote its output where the first ones wrote theirs');
   const pods = await wf.pods();
   t.true(pods.every((p) => p.spec?.containers[0]?.workingDir === '/work'));
+});
+
+// Resource monitoring (issue 22): the operator hook in src/runners/k8s/pod-metrics.ts.
+const HOG = fileURLToPath(new URL('../fixtures/monitor/hog.mjs', import.meta.url));
+const MIB = 1024 ** 2;
+
+fakeOnly('job pods are measured from the kubelet stats summary: summary with the result, time series in the store; an OOM kill is likely_oom', async (t) => {
+  t.timeout(180_000);
+  const c = await cluster(t, { nodes: [{ name: 'node-1', cpu: 4, memory: '8Gi' }] });
+  const fake = c.fake!;
+  const db = tempDb(t);
+  const hook = new PodMetricsHook(c.operatorKc().makeApiClient(CoreV1Api));
+  await startOperator(t, c, db, { hooks: [hook] });
+  const dir = mkdtempSync(join(tmpdir(), 'torc-k8s-monitor-'));
+  const wf = new WorkflowClient(c.kc, c.namespace);
+  await wf.apply('measured', {
+    name: 'measured',
+    resource_monitor: { granularity: 'time_series', sample_interval_seconds: 1 },
+    resource_requirements: [{ name: 'mem', num_cpus: 1, memory: '512m', runtime: 'PT10M' }],
+    jobs: [
+      { name: 'hog', command: `node ${HOG} --mb 150 --ready-file ${dir}/ready --wait-file ${dir}/go --report ${dir}/hog.json`, resource_requirements: 'mem' },
+      { name: 'victim', command: 'exec sleep 600', resource_requirements: 'mem' },
+    ],
+  });
+  const store = await Store.open(db);
+  t.teardown(() => store.close());
+  const [rec] = await waitFor(async () => {
+    const found = await store.findWorkflowsByK8sName(c.namespace, 'measured');
+    return found.length > 0 ? found : null;
+  }, 'the workflow in the store');
+  const jobId = async (name: string) => (await store.listJobs(rec!.id, { name })).items[0]!.id;
+  // Seen by the operator's sampler with its memory held, then it may finish.
+  await waitFor(() => existsSync(`${dir}/ready`), 'the hog allocated', 60_000);
+  const hogId = await jobId('hog');
+  await waitFor(async () => (await store.listResourceSamples(rec!.id, { job_id: hogId, limit: 1000 })).items.some((s) => s.memory_bytes >= 150 * MIB), 'a sample of the hog holding its memory', 60_000);
+  writeFileSync(`${dir}/go`, '');
+  const victim = await waitFor(async () => (await wf.pods()).find((p) => p.metadata?.name?.includes('victim') && p.status?.phase === 'Running'), 'the victim to run');
+  const victimId = await jobId('victim');
+  await waitFor(async () => (await store.listResourceSamples(rec!.id, { job_id: victimId })).total > 0, 'a sample of the victim', 60_000);
+  t.true(fake.kubelet.oomKill(c.namespace, victim.metadata!.name!));
+  const done = await wf.waitForPhase('measured', ['Succeeded', 'Failed']);
+  t.is(done.status?.phase, 'Failed');
+
+  const results = new Map((await store.listResults(rec!.id)).items.map((r) => [r.job_id, r]));
+  const hog = results.get(hogId)!;
+  const truth = (JSON.parse(readFileSync(`${dir}/hog.json`, 'utf8')) as { rss_anon_bytes: number }).rss_anon_bytes;
+  t.true(Math.abs(hog.peak_memory_bytes! - truth) <= 0.1 * truth, `peak ${(hog.peak_memory_bytes! / MIB).toFixed(1)} MiB vs ${(truth / MIB).toFixed(1)} MiB held`);
+  t.true(hog.avg_memory_bytes! > 0 && hog.peak_cpu_percent! >= 0);
+  t.like(results.get(victimId), { return_code: 137, failure_diagnosis: 'likely_oom', diagnosis_reason: 'oom_kill' });
+  t.true(fake.server.calls({ resource: 'nodes/proxy', verb: 'get' }).length > 0, 'through the node proxy');
+  t.log(`pod hog: peak ${(hog.peak_memory_bytes! / MIB).toFixed(1)} MiB (held ${(truth / MIB).toFixed(1)} MiB), avg CPU ${hog.avg_cpu_percent}%`);
 });
 
 fakeOnly('every API call declared for RBAC was made in some scenario (no stale grants)', (t) => {

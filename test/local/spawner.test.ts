@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { jobArgv } from '../../src/runners/local/process.js';
-import { HelperSpawner, NativeSpawner, NodeSpawner, PerlSpawner, nativeSpawnerCandidates, nativeSpawnerPath, type Spawner } from '../../src/runners/local/spawner.js';
+import { HelperSpawner, NativeSpawner, NodeSpawner, PerlSpawner, nativeSpawnerCandidates, nativeSpawnerPath, type ChildExit, type Spawner } from '../../src/runners/local/spawner.js';
 import { groupMembers, isAlive, tempDir, waitFor } from '../support/procs.js';
 
 test('plain command lines are exec\'d directly; anything bash must interpret goes through bash -c', (t) => {
@@ -41,6 +41,9 @@ test('plain command lines are exec\'d directly; anything bash must interpret goe
   }
 });
 
+/** An exit without when it happened (which every spawner adds). */
+const codeAndSignal = (e: ChildExit) => ({ code: e.code, signal: e.signal });
+
 const hasPerl = spawnSync('perl', ['-e', '1']).status === 0;
 const hasCc = spawnSync(process.env.CC || 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
 const nativeBinary = nativeSpawnerPath();
@@ -73,7 +76,7 @@ for (const [kind, make] of spawners) {
     };
     const first = await spawner.spawn(req);
     t.true(first.pid! > 0);
-    t.deepEqual(await first.exit, { code: 4, signal: null });
+    t.deepEqual(codeAndSignal(await first.exit), { code: 4, signal: null });
     await (await spawner.spawn(req)).exit;
     t.is(await readFile(req.stdout, 'utf8'), `this|unset|${dir}\n`.repeat(2), 'appended, not truncated');
     t.is(await readFile(req.stderr, 'utf8'), 'err\nerr\n');
@@ -82,7 +85,9 @@ for (const [kind, make] of spawners) {
   test(`${kind} spawner: a signal death reports the signal`, async (t) => {
     const dir = await tempDir();
     const child = await make().spawn({ argv: ['bash', '-c', 'kill -TERM $$'], cwd: dir, env: { PATH: process.env.PATH }, stdout: path.join(dir, 'o'), stderr: path.join(dir, 'e') });
-    t.deepEqual(await child.exit, { code: null, signal: 'SIGTERM' });
+    const exit = await child.exit;
+    t.deepEqual(codeAndSignal(exit), { code: null, signal: 'SIGTERM' });
+    t.true(child.startedAtMs! <= exit.endedAtMs! && exit.endedAtMs! <= Date.now(), 'start and end times, in order');
   });
 
   test(`${kind} spawner: a missing program or working directory is exit 127 with the reason in stderr`, async (t) => {
@@ -296,7 +301,7 @@ for (const [kind, make] of spawners) {
     writeFileSync(path.join(other, 'torc-test-tool'), '#!/bin/sh\necho wrong\n');
     const env = { PATH: `${other}:${bin}:${process.env.PATH}` };
     const child = await spawner.spawn({ argv: ['torc-test-tool', 'ran'], cwd: dir, env, stdout: path.join(dir, 'o'), stderr: path.join(dir, 'e') });
-    t.deepEqual(await child.exit, { code: 0, signal: null });
+    t.deepEqual(codeAndSignal(await child.exit), { code: 0, signal: null });
     t.is(await readFile(path.join(dir, 'o'), 'utf8'), 'tool ran\n');
     // With the job's PATH lacking it, the same name is not found.
     const missing = await spawner.spawn({ argv: ['torc-test-tool'], cwd: dir, env: { PATH: '/usr/bin:/bin' }, stdout: path.join(dir, 'o2'), stderr: path.join(dir, 'e2') });
@@ -315,15 +320,17 @@ if (nativeBinary) {
       const payload = Buffer.from(fields.join('\0'));
       return Buffer.concat([Buffer.from(`${payload.length}\n`), payload]);
     };
-    const job = (id: string, argv: string[]) => record(['J', id, '', '0', dir, path.join(dir, `o${id}`), path.join(dir, `e${id}`), '0', '0', ...argv]);
+    // J id group limit cwd out err ncg (join home)… nunset … nset … argv…
+    const job = (id: string, argv: string[]) => record(['J', id, '', '0', dir, path.join(dir, `o${id}`), path.join(dir, `e${id}`), '0', '0', '0', ...argv]);
     helper.stdin!.write(
       Buffer.concat([
         job('1', ['bash', '-c', 'exit 3']),
         Buffer.from('not a header\n'),
         record(['J', '2', '', 'x', dir]), // too few fields, bad limit
-        record(['J', '3', '', '0', dir, path.join(dir, 'o3'), path.join(dir, 'e3'), '5', 'A', '0', 'true']), // unset count past the end
+        record(['J', '3', '', '0', dir, path.join(dir, 'o3'), path.join(dir, 'e3'), '0', '5', 'A', '0', 'true']), // unset count past the end
+        record(['J', '6', '', '0', dir, path.join(dir, 'o6'), path.join(dir, 'e6'), '9', 'a', 'b', '0', '0', 'true']), // cgroup pairs past the end
         record(['Q', 'what']), // unknown type: skipped
-        record(['J', 'bad id', '', '0', dir, 'o', 'e', '0', '0', 'true']), // an id that cannot be answered: skipped
+        record(['J', 'bad id', '', '0', dir, 'o', 'e', '0', '0', '0', 'true']), // an id that cannot be answered: skipped
         job('4', []), // no command
         record(['C', 'no-such-group']),
         job('5', ['bash', '-c', 'exit 7']),
@@ -331,10 +338,12 @@ if (nativeBinary) {
     );
     await waitFor(() => /^E 5 /m.test(out) && /^E 1 /m.test(out), 30_000, 'replies to both good records');
     const lines = out.trim().split('\n');
-    t.true(lines.includes('E 1 3 0'));
-    t.true(lines.includes('E 5 7 0'));
+    t.true(lines.some((l) => /^E 1 3 0 \d{13}$/.test(l)), 'an exit carries when the helper saw it');
+    t.true(lines.some((l) => /^E 5 7 0 \d{13}$/.test(l)));
+    t.true(lines.some((l) => /^S 1 \d+ \d{13}$/.test(l)), 'a start carries when it happened');
     t.true(lines.includes('X 2 malformed request') && lines.includes('E 2 127 0'));
     t.true(lines.includes('X 3 malformed request') && lines.includes('E 3 127 0'));
+    t.true(lines.includes('X 6 malformed request') && lines.includes('E 6 127 0'));
     t.true(lines.some((l) => l.startsWith('X 4 ')) && lines.includes('E 4 127 0'));
     t.false(lines.some((l) => /^\S+ bad/.test(l)), 'nothing answered for the unanswerable id');
     t.true(lines.every((l) => /^[SXEK] [0-9]+( |$)/.test(l)), out);

@@ -163,7 +163,8 @@ function ids(s: Scene, operationId: string): Record<string, unknown> {
   return {
     workflow_id: s.wf,
     scheduler_config_id: s.scheduler,
-    job_id: s.ready,
+    // Resource samples are a running job's; other bodies name a ready one.
+    job_id: operationId === 'create_job_resource_samples' ? s.running : s.ready,
     resource_requirements_id: s.rr,
     failure_handler_id: s.handler,
     compute_node_id: s.node,
@@ -191,6 +192,8 @@ function retarget(value: unknown, map: Record<string, unknown>): unknown {
 /** Extra query values some operations need to succeed in the scene. */
 const EXTRA_QUERY: Record<string, Record<string, string>> = {
   reset_workflow_status: { force: 'true' },
+  // Recovery of a workflow with running jobs is refused (409); its plan is not.
+  recover_workflow: { dry_run: 'true' },
 };
 
 /**

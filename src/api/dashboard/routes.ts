@@ -134,6 +134,17 @@ export const dashboardRoutes: ApiRoute[] = [
     handler: ({ deps, params }) => service(deps).throughput(params.id as number, params.buckets as number),
   },
   {
+    operationId: 'dashboard_get_resources',
+    method: 'GET',
+    path: '/dashboard/workflows/{id}/resources',
+    summary: "Dashboard: each job's measured resource use (its latest result's summary) against its requirements, highest peak memory first",
+    mutating: false,
+    params: [WF_ID, p.queryInt('limit', 'Most jobs (at most 500)', { default: 50, minimum: 1, maximum: 500 })],
+    errors: [404],
+    response: { status: 200, schema: ref('dashboard_resources'), description: 'Counts and the top jobs' },
+    handler: ({ deps, params }) => service(deps).resources(params.id as number, params.limit as number),
+  },
+  {
     operationId: 'dashboard_get_job',
     method: 'GET',
     path: '/jobs/{id}/detail',

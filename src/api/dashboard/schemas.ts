@@ -36,6 +36,10 @@ const workflowSummary: Record<string, JsonSchema> = {
   compute_nodes: int,
   active_compute_nodes: int,
 };
+/** A result's resource summary (torc's ResultModel fields) and diagnosis; null when not measured / not failed. */
+const usageSummary: Record<string, JsonSchema> = {
+  peak_memory_bytes: nullable(int), avg_memory_bytes: nullable(int), peak_cpu_percent: nullable(num), avg_cpu_percent: nullable(num), failure_diagnosis: nullable(str),
+};
 const eventSchema = obj({ id: int, workflow_id: int, timestamp_ms: nullable(int), category: str, data: {} });
 
 export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
@@ -106,6 +110,15 @@ export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
       obj({ job_id: int, name: str, attempt: int, compute_node_id: nullable(int), start_ms: int, end_ms: nullable(int), status: statusName, return_code: nullable(int) }),
     ),
   }),
+  dashboard_resources: obj({
+    workflow_id: int,
+    jobs_with_results: int,
+    measured: int,
+    jobs: arr(obj({
+      job_id: int, name: str, status: statusName, run_id: int, attempt_id: int, ...usageSummary,
+      memory_bytes: nullable(int), num_cpus: nullable(int),
+    })),
+  }),
   dashboard_throughput: obj({ workflow_id: int, start_ms: int, bucket_ms: int, series: arr(obj({ status: statusName, counts: arr(int) })) }),
   dashboard_job: obj({
     job: obj({
@@ -137,6 +150,7 @@ export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
       obj({
         attempt_id: int, run_id: int, status: statusName, return_code: int, exec_time_minutes: num, start_ms: nullable(int), completion_ms: nullable(int),
         compute_node_id: nullable(int), hostname: nullable(str), stdio_recorded: bool,
+        ...usageSummary, diagnosis_reason: nullable(str),
       }),
     ),
     blockers: arr(obj({ id: int, name: str, status: statusName })),

@@ -17,6 +17,7 @@ import {
   stdioOwner,
   throughputRecords,
   timelineRecords,
+  usageRecords,
   workflowIdRange,
   workflowTimes,
   type JobTableQuery,
@@ -55,7 +56,7 @@ export class DashboardService {
   }
 
   config() {
-    return { version: VERSION, auth_required: this.options.authRequired, resource_monitoring: false, api_base: '/torc-service/v1' };
+    return { version: VERSION, auth_required: this.options.authRequired, resource_monitoring: true, api_base: '/torc-service/v1' };
   }
 
   async listWorkflows(offset: number, limit: number) {
@@ -239,6 +240,16 @@ export class DashboardService {
     return { workflow_id: workflowId, start_ms: t.start_ms, bucket_ms: t.bucket_ms, series: t.buckets.map((b) => ({ status: statusName(b.status), counts: b.counts })) };
   }
 
+  async resources(workflowId: number, limit: number) {
+    const u = await usageRecords(this.store.db, workflowId, limit);
+    return {
+      workflow_id: workflowId,
+      jobs_with_results: u.jobs_with_results,
+      measured: u.measured,
+      jobs: u.top.map(({ status, attempt, ...r }) => ({ ...r, status: statusName(status), attempt_id: attempt })),
+    };
+  }
+
   async jobDetail(jobId: number) {
     const d = await jobDetailRecords(this.store.db, jobId);
     const wf = await this.store.getWorkflow(d.job.workflow_id);
@@ -260,6 +271,12 @@ export class DashboardService {
         compute_node_id: (r.compute_node_id as number | null) ?? null,
         hostname: hostname(r.compute_node_id),
         stdio_recorded: hasOutputDir(r.compute_node_id),
+        peak_memory_bytes: (r.peak_memory_bytes as number | null) ?? null,
+        avg_memory_bytes: (r.avg_memory_bytes as number | null) ?? null,
+        peak_cpu_percent: (r.peak_cpu_percent as number | null) ?? null,
+        avg_cpu_percent: (r.avg_cpu_percent as number | null) ?? null,
+        failure_diagnosis: (r.failure_diagnosis as string | null) ?? null,
+        diagnosis_reason: (r.diagnosis_reason as string | null) ?? null,
       };
     });
     const neighbour = (n: { id: number; name: string; status: number }) => ({ id: n.id, name: n.name, status: statusName(n.status) });

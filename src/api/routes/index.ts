@@ -8,6 +8,7 @@ import type { ApiRoute } from './common.js';
 import { jobBatchRoutes } from './job-batches.js';
 import { jobRoutes } from './jobs.js';
 import { metaRoutes } from './meta.js';
+import { monitoringRoutes } from './monitoring.js';
 import { nodeRoutes } from './nodes.js';
 import { recordRoutes } from './records.js';
 import { scheduledNodeRoutes } from './scheduled-nodes.js';
@@ -26,6 +27,7 @@ export function apiRoutes(): ApiRoute[] {
     ...claimRoutes,
     ...nodeRoutes,
     ...recordRoutes,
+    ...monitoringRoutes,
     ...scheduledNodeRoutes,
     ...accessRoutes,
     ...dashboardRoutes,

@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { JOB_STATUS_NAMES, parseStatus } from '../../contract/status.js';
+import type { JobRecord } from '../../contract/client.js';
+import { latestResults } from '../reports/data.js';
 import { omitNulls } from '../../api/views.js';
 import type { JobChanges } from '../../api/client.js';
 import { addBackendOptions, allPages, openBackend, type BackendFlags, type WorkflowBackend } from '../backend.js';
@@ -49,6 +51,7 @@ function sub(parent: Command, name: string, description: string): Command {
 }
 
 const JOB_COLUMNS = ['id', 'name', 'status', 'attempt', 'return_code', 'command'];
+const UNSUCCESSFUL: readonly string[] = ['failed', 'terminated', 'pending_failed'];
 const jobRow = (j: { id: number; name: string; status: string; attempt_id: number; return_code: number | null; command: string }) => ({
   id: j.id,
   name: j.name,
@@ -91,8 +94,19 @@ export function register(program: Command): void {
           include_relationships: flags.includeRelationships,
         };
         const items = (await allPages((offset, pageLimit) => b.listJobs(workflowId, { ...query, offset: start + offset, limit: pageLimit }), limit)).slice(0, limit);
-        if (format === 'json') return printJson(items.map(omitNulls));
-        printTable(items.map(jobRow), JOB_COLUMNS);
+        // Why each unsuccessful job failed: the diagnosis of its latest result.
+        const diagnosis = new Map<number, string | null>();
+        if (items.some((j) => UNSUCCESSFUL.includes(j.status))) {
+          for (const r of latestResults(await allPages((offset, pageLimit) => b.listResults(workflowId, { offset, limit: pageLimit })))) {
+            diagnosis.set(r.job_id, r.failure_diagnosis);
+          }
+        }
+        const diagnosisOf = (j: JobRecord) => (UNSUCCESSFUL.includes(j.status) ? (diagnosis.get(j.id) ?? null) : null);
+        if (format === 'json') return printJson(items.map((j) => ({ ...omitNulls(j), failure_diagnosis: diagnosisOf(j) })));
+        printTable(
+          items.map((j) => ({ ...jobRow(j), diagnosis: diagnosisOf(j) })),
+          ['id', 'name', 'status', 'attempt', 'return_code', 'diagnosis', 'command'],
+        );
       }),
     );
   sub(jobs, 'get', "A job, with torc's id lists")

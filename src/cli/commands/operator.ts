@@ -103,9 +103,10 @@ export function register(program: Command): void {
       const dbPath = resolve(flags.db ?? process.env.TORC_DB ?? DEFAULT_DB);
       mkdirSync(dirname(dbPath), { recursive: true });
 
-      const [{ KubeConfig }, { Operator }, { OperatorMetrics, serveMetrics }, { connectStore }, { startServer }] = await Promise.all([
+      const [{ KubeConfig, CoreV1Api }, { Operator }, { OperatorMetrics, serveMetrics }, { connectStore }, { startServer }, { PodMetricsHook }, { makeApiClient }] = await Promise.all([
         import('@kubernetes/client-node'), import('../../runners/k8s/operator.js'), import('../../runners/k8s/metrics.js'),
-        import('../../store/runner-client.js'), import('../../api/app.js'),
+        import('../../store/runner-client.js'), import('../../api/app.js'), import('../../runners/k8s/pod-metrics.js'),
+        import('../../runners/k8s/api-clients.js'),
       ]);
       const kc = new KubeConfig();
       try {
@@ -125,8 +126,10 @@ export function register(program: Command): void {
       let exitCode = 0;
       let finish!: () => void;
       const finished = new Promise<void>((r) => { finish = r; });
+      // Resource monitoring of job pods (the workflows' resource_monitor settings): kubelet stats summaries.
+      const podMetrics = new PodMetricsHook(makeApiClient(kc, CoreV1Api), { onError: (what, e) => log(`${what}: ${e instanceof Error ? e.message : String(e)}`) });
       const op = new Operator({
-        kubeConfig: kc, namespace, identity, metrics, tolerations, resyncSeconds, maxConcurrentReconciles,
+        kubeConfig: kc, namespace, identity, metrics, tolerations, resyncSeconds, maxConcurrentReconciles, hooks: [podMetrics],
         connect: () => connectStore(dbPath),
         defaultImage: flags.defaultImage,
         capacity: { nodeSelector, tolerations },

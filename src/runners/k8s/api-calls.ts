@@ -31,6 +31,7 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { group: '', resource: 'pods', verb: 'watch', scope: 'cluster', why: 'informer: pod phases → job start / completion' },
   { group: '', resource: 'nodes', verb: 'list', scope: 'cluster', why: 'informer: allocatable capacity' },
   { group: '', resource: 'nodes', verb: 'watch', scope: 'cluster', why: 'informer: readiness and capacity changes' },
+  { group: '', resource: 'nodes/proxy', verb: 'get', scope: 'cluster', why: "resource monitoring: the kubelet's stats summary of nodes running job pods" },
   { group: '', resource: 'events', verb: 'create', scope: 'cluster', why: 'Events on Workflows' },
   { group: '', resource: 'events', verb: 'patch', scope: 'cluster', why: 'fold repeated Events into a count', note: 'rare' },
   { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', scope: 'operator-namespace', why: 'leader election' },

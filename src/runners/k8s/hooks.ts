@@ -6,7 +6,7 @@
  * failed reconcile (logged, retried with backoff).
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { OperatorClient } from '../../contract/client.js';
+import type { CompleteJobResult, OperatorClient } from '../../contract/client.js';
 
 export interface WorkflowHookContext {
   /** The work-queue key: namespace/name. */
@@ -22,11 +22,32 @@ export interface WorkflowHookContext {
   client: OperatorClient;
 }
 
+/** A job's pod that finished, about to be reported as the job's result. */
+export interface FinishedPod {
+  key: string;
+  workflowId: number;
+  runId: number;
+  pod: V1Pod;
+  jobId: number;
+  attempt: number;
+  /** When its container started and ended (ms since the epoch; started NaN when unknown). */
+  startedAtMs: number;
+  finishedAtMs: number;
+}
+
+/** What a hook may add to a finished job's result (e.g. the resources it used). */
+export type ResultExtras = Partial<Pick<CompleteJobResult, 'peak_cpu_percent' | 'avg_cpu_percent' | 'peak_memory_bytes' | 'avg_memory_bytes'>>;
+
 export interface WorkflowHook {
   /** Named in logs. */
   name: string;
   /** Called at the end of every reconcile of a workflow held in the store; may return when to be called again. */
   reconcile(ctx: WorkflowHookContext): Promise<{ requeueAfterMs?: number } | void>;
+  /**
+   * A job's pod finished (called in the reconcile that reports it, before the result is stored):
+   * what the hook adds to the job's result. The operator diagnoses a failure after, with these.
+   */
+  finishedPod?(pod: FinishedPod): ResultExtras | void;
   /** The workflow is gone (deleted), or this replica stopped leading: drop what is kept for `key`. */
   forget?(key: string): void;
 }

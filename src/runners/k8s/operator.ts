@@ -17,7 +17,8 @@
  *      them → status Failed + a condition and a Warning event saying why);
  *   3. a due `schedule` tick starts a new run when the last one finished (else it is skipped);
  *   4. pods → job transitions: Running → start, finished → complete (exit code; OOMKilled →
- *      137), gone while running → terminated; pods of stale attempts are deleted; a pod still
+ *      137; a failure's diagnosis, with what the hooks measured), gone while running →
+ *      terminated; pods of stale attempts are deleted; a pod still
  *      running well past its job's runtime limit is deleted;
  *   5. dispatch: free capacity per node (allocatable − requests of every non-terminal pod, kept
  *      current pod event by pod event, plus the pods being created) → one claim through the
@@ -46,12 +47,12 @@ import { isAlreadyExists, isConflict, isNotFound, kubeStatus } from './api-error
 import { NodeUsage, freeCapacities, isTerminalPod, type CapacityOptions } from './capacity.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import { EventRecorder } from './events.js';
-import type { WorkflowHook } from './hooks.js';
+import type { FinishedPod, ResultExtras, WorkflowHook } from './hooks.js';
 import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import {
-  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podJob, podOutcome, slimPod,
+  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podDiagnosis, podJob, podOutcome, slimPod,
 } from './pods.js';
 import { RoomLine } from './room-line.js';
 import { checkSchedule, scheduleTicks } from './schedule.js';
@@ -634,9 +635,15 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
         const started = outcome.startedAt ? Date.parse(outcome.startedAt) : NaN;
         const finished = outcome.finishedAt ? Date.parse(outcome.finishedAt) : Date.now();
         const seconds = Number.isFinite(started) ? Math.max(0, (finished - started) / 1000) : 0;
+        const extras = this.finishedPodExtras({
+          key: keyOf(cr.metadata.namespace, cr.metadata.name), workflowId: st.workflowId!, runId, pod, jobId: job.id, attempt: job.attempt_id,
+          startedAtMs: started, finishedAtMs: finished,
+        });
         completions.push({
           job_id: job.id, status: outcome.status, return_code: outcome.returnCode, exec_time_minutes: seconds / 60,
-          completion_time: new Date(finished).toISOString(), job, pod, outcome,
+          completion_time: new Date(finished).toISOString(), ...extras,
+          ...podDiagnosis(outcome, job.resources, seconds, extras.peak_memory_bytes ?? null),
+          job, pod, outcome,
         });
       } else if (job.resources.runtime_seconds > 0 && outcome.startedAt && !pod.metadata?.deletionTimestamp) {
         // Running: the kubelet stops it at its runtime limit; if it still runs well past it
@@ -678,6 +685,20 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
     st.swept = `${st.workflowId}/${runId}`;
     this.metrics.runningPods.set(labels, active.size - finished.length);
     return { changed: starts.length + finished.length > 0, nextDeadlineMs: nextDeadline === Infinity ? null : Math.max(0, nextDeadline - now) };
+  }
+
+  /** What the hooks add to a finished pod's result (a hook that throws adds nothing: the result is stored anyway). */
+  private finishedPodExtras(f: FinishedPod): ResultExtras {
+    let extras: ResultExtras = {};
+    for (const hook of this.o.hooks ?? []) {
+      if (!hook.finishedPod) continue;
+      try {
+        extras = { ...extras, ...(hook.finishedPod(f) ?? {}) };
+      } catch (err) {
+        this.warn(`hook ${hook.name}`, err);
+      }
+    }
+    return extras;
   }
 
   /** Starts jobs in one call when the client has the bulk form; any refusal fails the reconcile (it is retried). */

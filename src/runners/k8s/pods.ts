@@ -6,6 +6,7 @@
  * deleted maps to one completion with an exit code the failure policy can match.
  */
 import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import { diagnoseFailure, type Diagnosis } from '../../allocator/diagnosis.js';
 import { InputError } from '../../errors.js';
 import type { CompletionStatusName } from '../../contract/status.js';
 import type { ClaimedJobRecord } from '../../contract/client.js';
@@ -251,4 +252,28 @@ export function podOutcome(pod: V1Pod, deleted = false): PodOutcome {
   }
   if (phase === 'Running') return { state: 'running', startedAt, node: pod.spec?.nodeName ?? null };
   return { state: 'pending', reason: waiting?.reason ?? null };
+}
+
+/**
+ * Why a finished pod's job failed (null when it succeeded): the kubelet's OOMKilled → likely_oom;
+ * DeadlineExceeded (activeDeadlineSeconds = the job's runtime) → likely_timeout; a deleted pod
+ * (cancel, kubectl delete) → unknown (stopped); otherwise the
+ * exit code with the peak memory measured (when the pod was measured) against the requirement.
+ */
+export function podDiagnosis(
+  outcome: Extract<PodOutcome, { state: 'finished' }>,
+  need: { memory_bytes: number; runtime_seconds: number },
+  execSeconds: number,
+  peakMemoryBytes: number | null,
+): Diagnosis | null {
+  if (outcome.returnCode === 0 && outcome.reason === 'Completed') return null;
+  return diagnoseFailure({
+    return_code: outcome.returnCode,
+    oom_kills: outcome.reason === 'OOMKilled' ? 1 : 0,
+    termination_reason: outcome.reason === 'DeadlineExceeded' ? 'runtime_limit' : outcome.reason === 'Deleted' ? 'stopped' : null,
+    peak_memory_bytes: peakMemoryBytes,
+    memory_limit_bytes: need.memory_bytes,
+    exec_time_seconds: execSeconds,
+    runtime_seconds: need.runtime_seconds > 0 ? need.runtime_seconds : null,
+  });
 }

@@ -31,6 +31,10 @@ import { ServerSession, type EndReport, type EndReportHandlers } from './server-
 import { defaultSpawner } from './spawner.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
 import { Waker } from './waker.js';
+import { diagnoseFailure, type Diagnosis } from '../../allocator/diagnosis.js';
+import type { ResourceSample } from '../../contract/resources.js';
+import type { ResourceMonitorConfig } from '../../spec/resource-monitor.js';
+import { JobMonitor, type BackendChoice, type MonitorBackend, type MonitorReport, type Placement, type Tracking } from '../monitor/index.js';
 
 export interface JobRunnerOptions {
   client: RunnerClient;
@@ -81,18 +85,27 @@ export interface JobRunnerOptions {
   claimLimit?: number;
   /** Give up after this many API failures in a row (default 30). */
   maxConsecutiveApiErrors?: number;
+  /** Cap each job's memory at its requirement (a cgroup limit): a runaway job is OOM-killed, not the node. */
+  enforceMemory?: boolean;
+  /**
+   * How jobs are measured (default auto: resource-aware, a cgroup per job where possible, else the
+   * /proc walk; queue depth, the /proc walk unless memory is enforced).
+   */
+  monitorBackend?: BackendChoice;
+  /** Overrides of the workflow's resource_monitor settings (default: the server's). */
+  resourceMonitor?: Partial<ResourceMonitorConfig>;
   onEvent?: (event: RunnerEvent) => void;
 }
 
 export type StopReason = 'complete' | 'canceled' | 'idle' | 'time_limit' | 'stopped' | 'error';
 
 export type RunnerEvent =
-  | { type: 'registered'; compute_node_id: number; resources: DetectedResources; mode: 'resources' | 'queue_depth' }
+  | { type: 'registered'; compute_node_id: number; resources: DetectedResources; mode: 'resources' | 'queue_depth'; monitor: MonitorBackend | null; enforce_memory: boolean }
   | { type: 'progress'; progress: WorkflowProgress; running: number }
   | { type: 'claimed'; jobs: ClaimedJobRecord[]; reason: string | null }
   | { type: 'job_started'; job: ClaimedJobRecord; pid: number | null; gpus: string[]; stdout: string; stderr: string }
   | { type: 'job_terminating'; job: ClaimedJobRecord; reason: TerminationReason }
-  | { type: 'job_finished'; job: ClaimedJobRecord; outcome: JobOutcome; reported: boolean }
+  | { type: 'job_finished'; job: ClaimedJobRecord; outcome: JobOutcome; reported: boolean; monitor?: MonitorReport | null; diagnosis?: Diagnosis | null }
   /** A failed attempt its failure handler retries: the job is ready again with `attempt`. */
   | { type: 'job_retried'; job: ClaimedJobRecord; outcome: JobOutcome; attempt: number; recovery_return_code: number | null }
   | { type: 'api_error'; operation: string; error: unknown }
@@ -124,6 +137,8 @@ interface Running {
   grant: Grant;
   /** The failure handler's recovery script, while it runs. */
   recovery?: JobProcess;
+  /** Its resource sampling, while it runs. */
+  tracking: Tracking | null;
 }
 
 /** An ended attempt, as reported to the server (see ServerSession.deliverEnds). */
@@ -132,6 +147,8 @@ interface Finished extends EndReport {
   outcome: JobOutcome;
   /** Set when the failure handler retries this attempt (report it with retry_job). */
   retry?: { max_retries: number; recovery_return_code: number | null };
+  monitor: MonitorReport | null;
+  diagnosis: Diagnosis | null;
 }
 
 let runnerCount = 0;
@@ -160,6 +177,9 @@ export function claimAheadDepth(meanJobMs: number | null, slots: number): number
 }
 /** Longest time the loop goes on an old view of the workflow's progress while claims keep finding jobs. */
 const PROGRESS_REFRESH_MS = 1000;
+/** Time-series samples are sent at least this often, or once this many wait (and always before their job's end). */
+const SAMPLE_FLUSH_MS = 10_000;
+const SAMPLE_FLUSH_COUNT = 500;
 
 export class JobRunner {
   private readonly o: JobRunnerOptions;
@@ -189,6 +209,9 @@ export class JobRunner {
   private unrecorded: Running[] = [];
   private readonly launching = new Set<Promise<void>>();
   private runPromise: Promise<RunSummary> | undefined;
+  private monitor: JobMonitor | null = null;
+  private samples: ResourceSample[] = [];
+  private samplesSentAt = Date.now();
   private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
 
   constructor(options: JobRunnerOptions) {
@@ -256,6 +279,13 @@ export class JobRunner {
     this.processOptions = { outputDir: o.outputDir, apiUrl: o.apiUrl, graceSeconds: o.graceSeconds, cwd: o.cwd, baseEnv: { ...process.env } };
     const resources = o.resources ?? (await detectResources({ overrides: o.overrides }));
     this.tracker = new ResourceTracker(resources.capacity.nodes, resources.gpu_ids, this.mode === 'resources');
+    // Before registering: a runner that cannot enforce what it was asked to never takes a job.
+    const monitorConfig = { ...(await this.session.monitorConfig()), ...(o.resourceMonitor ?? {}) };
+    // Queue depth is for many small jobs whose requirements are not used: a cgroup per job
+    // (~0.5 ms of kernel work around each) is kept for resource-aware runs, where the peaks size the
+    // jobs, and for memory enforcement; the /proc walk measures queue-depth jobs.
+    const backend = (o.monitorBackend ?? 'auto') === 'auto' && this.mode === 'queue_depth' && !o.enforceMemory ? 'proc' : o.monitorBackend;
+    this.monitor = new JobMonitor({ config: monitorConfig, enforceMemory: o.enforceMemory, backend });
     const start = Date.now();
     this.endMs = o.endTime ? o.endTime.getTime() : o.timeLimitSeconds != null ? start + o.timeLimitSeconds * 1000 : null;
 
@@ -275,7 +305,7 @@ export class JobRunner {
     this.register = async () => {
       const id = await this.session.register(registration);
       this.summary.compute_node_id = id;
-      this.emit({ type: 'registered', compute_node_id: id, resources, mode: this.mode });
+      this.emit({ type: 'registered', compute_node_id: id, resources, mode: this.mode, monitor: this.monitor?.backend ?? null, enforce_memory: o.enforceMemory === true });
     };
     await this.register();
 
@@ -313,6 +343,7 @@ export class JobRunner {
       await Promise.all(this.terminateAll('stopped'));
       await this.settleFinished();
       await this.reap(true);
+      await this.flushSamples(true);
       await this.session.deactivate();
     }
     this.emit({ type: 'stopped', reason: this.summary.reason, summary: { ...this.summary } });
@@ -550,7 +581,9 @@ export class JobRunner {
       return;
     }
     let proc: JobProcess | null;
+    let placement: Placement = { cgroup: null };
     try {
+      placement = this.monitor?.prepare({ workflow_id: o.workflowId, job_id: job.id, attempt: job.attempt_id, memory_bytes: job.resources.memory_bytes }) ?? placement;
       proc = await queueJobProcess(
         {
           workflow_id: o.workflowId,
@@ -562,12 +595,14 @@ export class JobRunner {
           env: { ...(o.env ?? {}), ...(job.env ?? {}), ...resourceEnv(job) },
           gpus: grant.gpus,
           runtime_limit_seconds: o.enforceRuntime === false || !(job.resources.runtime_seconds > 0) ? null : job.resources.runtime_seconds,
+          cgroups: placement.cgroup?.placement,
         },
         this.processOptions,
         start === 'queued' ? { group: this.spawnGroup, limit: o.maxParallelJobs! } : undefined,
       );
     } catch (e) {
       // The process could not even be set up (output dir not writable): the job failed.
+      this.monitor?.discard(placement);
       tracker.release(job.id);
       this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
       if (start === 'queued') this.alive--;
@@ -578,11 +613,19 @@ export class JobRunner {
     if (proc === null) {
       // Withdrawn from the spawner's queue (stop, cancel, lost lease) before it started: still
       // pending on the server, which requeues or cancels it.
+      this.monitor?.discard(placement);
       tracker.release(job.id);
       this.alive--;
       return;
     }
-    const entry: Running = { job, runId, proc, grant };
+    const tracking =
+      proc.pid === null
+        ? null
+        : (this.monitor?.start(placement, proc.pid, proc.startedAt.getTime(), (sample) =>
+            this.samples.push({ job_id: job.id, run_id: runId, attempt_id: job.attempt_id, ...sample }),
+          ) ?? null);
+    if (proc.pid === null) this.monitor?.discard(placement);
+    const entry: Running = { job, runId, proc, grant, tracking };
     this.running.set(job.id, entry);
     this.summary.started++;
     this.emit({ type: 'job_started', job, pid: proc.pid, gpus: grant.gpus ?? [], stdout: proc.paths.stdout, stderr: proc.paths.stderr });
@@ -600,11 +643,23 @@ export class JobRunner {
    * starts it meanwhile); then the attempt waits in `finished` for the next report.
    */
   private async ended(entry: Running, outcome: JobOutcome, queued: boolean): Promise<void> {
+    // The attempt's last reading, before a recovery script runs.
+    const monitor = entry.tracking?.finish(Date.parse(outcome.completion_time)) ?? null;
+    const diagnosis = diagnose(entry.job, outcome, monitor);
     const retry = await this.planRetry(entry, outcome).catch((e: unknown) => {
       this.emit({ type: 'warning', message: `job ${entry.job.id}: failure handling failed: ${(e as Error).message}` });
       return undefined;
     });
-    this.finished.push({ entry, outcome, job_id: entry.job.id, run_id: entry.runId, status: outcome.status, result: toCompleteResult(outcome), tries: 0, retry });
+    const result = {
+      ...toCompleteResult(outcome),
+      ...(monitor
+        ? { peak_cpu_percent: monitor.peak_cpu_percent, avg_cpu_percent: monitor.avg_cpu_percent, peak_memory_bytes: monitor.peak_memory_bytes, avg_memory_bytes: monitor.avg_memory_bytes }
+        : {}),
+      ...(diagnosis ?? {}),
+      job_stdout: entry.proc.paths.stdout,
+      job_stderr: entry.proc.paths.stderr,
+    };
+    this.finished.push({ entry, outcome, job_id: entry.job.id, run_id: entry.runId, status: outcome.status, result, tries: 0, retry, monitor, diagnosis });
     const ms = Date.now() - entry.proc.startedAt.getTime();
     this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
     if (queued) this.alive--;
@@ -675,13 +730,15 @@ export class JobRunner {
    * to ready), retried ones with retry_job, the rest completed with their files' times.
    */
   private async report(batch: Finished[], final: boolean): Promise<void> {
+    // A job's samples reach the server before its end does (reports and plots read them then).
+    await this.flushSamples(batch.length > 0 || final);
     const toDeliver: Finished[] = [];
     await Promise.all(
       batch.map(async (f) => {
         const reason = f.outcome.termination_reason;
         if (reason === 'lease_lost' || (reason === 'stopped' && this.stopReport === 'requeue')) {
           this.summary.requeued++;
-          this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false });
+          this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false, monitor: f.monitor, diagnosis: f.diagnosis });
           return;
         }
         // The run its start was recorded in (recordStarts may have moved it on since it ended).
@@ -706,10 +763,20 @@ export class JobRunner {
       if (status === 'completed') this.summary.completed++;
       else if (status === 'terminated') this.summary.terminated++;
       else this.summary.failed++;
-      this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true });
+      this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true, monitor: f.monitor, diagnosis: f.diagnosis });
     },
-    undelivered: (f) => this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false }),
+    undelivered: (f) => this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false, monitor: f.monitor, diagnosis: f.diagnosis }),
   };
+
+  /** Sends the waiting time-series samples: `force`, or when enough wait or enough time passed. */
+  private async flushSamples(force: boolean): Promise<void> {
+    if (this.samples.length === 0) return;
+    if (!force && this.samples.length < SAMPLE_FLUSH_COUNT && Date.now() - this.samplesSentAt < SAMPLE_FLUSH_MS) return;
+    const batch = this.samples;
+    this.samples = [];
+    this.samplesSentAt = Date.now();
+    await this.session.reportResourceSamples(batch);
+  }
 
   private emit(event: RunnerEvent): void {
     try {
@@ -718,6 +785,20 @@ export class JobRunner {
       // A display callback must never break the runner.
     }
   }
+}
+
+/** Why an unsuccessful attempt failed, from how it ended and what its monitoring saw (allocator/diagnosis.ts). */
+function diagnose(job: ClaimedJobRecord, outcome: JobOutcome, monitor: MonitorReport | null): Diagnosis | null {
+  if (outcome.status === 'completed') return null;
+  return diagnoseFailure({
+    return_code: outcome.return_code,
+    termination_reason: outcome.termination_reason,
+    oom_kills: monitor?.oom_kills ?? null,
+    peak_memory_bytes: monitor?.peak_memory_bytes ?? null,
+    memory_limit_bytes: monitor?.memory_limit_bytes ?? job.resources.memory_bytes,
+    exec_time_seconds: outcome.exec_time_minutes * 60,
+    runtime_seconds: job.resources.runtime_seconds > 0 ? job.resources.runtime_seconds : null,
+  });
 }
 
 /** The job's own requirements, for jobs that size themselves (threads, heap) to what they were given. */

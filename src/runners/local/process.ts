@@ -40,6 +40,8 @@ export interface JobLaunch {
   gpus?: string[] | null;
   /** Terminate after this many seconds; null/undefined = no limit. */
   runtime_limit_seconds?: number | null;
+  /** The job's cgroups (see SpawnRequest.cgroups), when it has any. */
+  cgroups?: readonly { join: string; home: string }[];
 }
 
 export interface ProcessOptions {
@@ -162,6 +164,8 @@ export async function startRecoveryScript(failed: JobProcess, returnCode: number
       invocation_script: null,
       env: { ...(launch.env ?? {}), TORC_RETURN_CODE: String(returnCode) },
       runtime_limit_seconds: launch.runtime_limit_seconds ?? null,
+      // Not measured as the job, nor held to its (just exceeded) memory.
+      cgroups: undefined,
     },
     opts,
   );
@@ -193,6 +197,7 @@ export async function queueJobProcess(
     ...(opts.baseEnv ? { env: jobEnvironmentChanges(launch, opts), envBase: opts.baseEnv } : { env: jobEnvironment(launch, opts) }),
     stdout: paths.stdout,
     stderr: paths.stderr,
+    ...(launch.cgroups && launch.cgroups.length > 0 ? { cgroups: launch.cgroups } : {}),
   }, queue);
   if (child.pid === null && (await Promise.race([child.exit, Promise.resolve(null)]))?.canceled) return null;
   return new JobProcess(launch, child, paths, (opts.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000);
@@ -200,7 +205,8 @@ export async function queueJobProcess(
 
 export class JobProcess {
   readonly pid: number | null;
-  readonly startedAt = new Date();
+  /** When the process started (the spawner's clock when it says, else when we heard). */
+  readonly startedAt: Date;
   readonly done: Promise<JobOutcome>;
   private reason: TerminationReason | null = null;
   private terminating = false;
@@ -217,9 +223,10 @@ export class JobProcess {
     private readonly graceMs: number,
   ) {
     this.pid = child.pid;
+    this.startedAt = new Date(child.startedAtMs !== undefined ? Math.min(child.startedAtMs, Date.now()) : Date.now());
     this.done = new Promise((r) => (this.resolve = r));
     // Failed to start (no such program, bad cwd): the spawner said why in the job's stderr; exit 127.
-    void child.exit.then((exit) => this.finish(exit.code, exit.signal));
+    void child.exit.then((exit) => this.finish(exit.code, exit.signal, exit.endedAtMs));
     if (this.pid !== null) {
       const limit = launch.runtime_limit_seconds;
       if (limit != null && limit >= 0 && limit * 1000 <= MAX_TIMER_MS)
@@ -253,11 +260,11 @@ export class JobProcess {
     return this.done;
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null): void {
+  private finish(code: number | null, signal: NodeJS.Signals | null, endedAtMs?: number): void {
     this.exitedFlag = true;
     clearTimeout(this.runtimeTimer);
     clearTimeout(this.killTimer);
-    const end = new Date();
+    const end = new Date(endedAtMs !== undefined ? Math.max(this.startedAt.getTime(), Math.min(endedAtMs, Date.now())) : Date.now());
     const returnCode = code ?? (signal ? signalReturnCode(signal) : 1);
     const status =
       this.reason !== null ? 'terminated' : returnCode === 0 ? 'completed' : 'failed';

@@ -27,6 +27,8 @@ import type {
 import type { CompletionStatusName } from '../../contract/status.js';
 import { ConflictError, InputError, NotFoundError } from '../../errors.js';
 import type { PlanFailureRule } from '../../spec/plan.js';
+import { resolveResourceMonitor, type ResourceMonitorConfig } from '../../spec/resource-monitor.js';
+import type { ResourceSample } from '../../contract/resources.js';
 
 /** Deliveries an end report gets before it is given up. */
 const END_REPORT_TRIES = 5;
@@ -80,6 +82,7 @@ export class ServerSession<R extends EndReport = EndReport> {
   private readonly handlerRules = new Map<number, Promise<PlanFailureRule[]>>();
   /** End reports not delivered yet, oldest first: sent ahead of the next ones. */
   private held: R[] = [];
+  private samplesRefused = false;
 
   constructor(
     readonly client: RunnerClient,
@@ -323,6 +326,32 @@ export class ServerSession<R extends EndReport = EndReport> {
         on.completed(r);
       }),
     );
+  }
+
+  // ---- resource monitoring -------------------------------------------------------------------
+
+  /** The workflow's resource_monitor settings; torc's defaults when the server cannot say. */
+  async monitorConfig(): Promise<ResourceMonitorConfig> {
+    const client = this.client;
+    if (!client.getResourceMonitor) return resolveResourceMonitor(null);
+    const config = await this.tryApi('get_resource_monitor', () => client.getResourceMonitor!(this.workflowId));
+    return config ?? resolveResourceMonitor(null);
+  }
+
+  /**
+   * Sends time-series samples: the one place sample reports leave the runner. A batch the
+   * server does not take is dropped (reported as an API error): samples must never hold up jobs.
+   */
+  async reportResourceSamples(samples: ResourceSample[]): Promise<void> {
+    const client = this.client;
+    if (samples.length === 0 || !client.recordResourceSamples || this.samplesRefused) return;
+    try {
+      await this.api(() => client.recordResourceSamples!(this.workflowId, samples));
+    } catch (e) {
+      this.o.onApiError('record_resource_samples', e);
+      // A server without the route (torc's own) will not take any: stop sending.
+      if (isPermanent(e) && !(e instanceof InputError)) this.samplesRefused = true;
+    }
   }
 
   // ---- how calls are made ------------------------------------------------------------------

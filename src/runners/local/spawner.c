@@ -7,11 +7,14 @@
  * 5,000-job run of `true`.
  *
  * Protocol (all fields NUL-separated, each record preceded by "<byte length>\n"):
- *   → J id group limit cwd stdout stderr nunset unset… nset K=V… argv…
+ *   → J id group limit cwd stdout stderr ncg (join home)… nunset unset… nset K=V… argv…
+ *     (ncg pairs of cgroup.procs files: the helper steps into each `join` before it starts the
+ *     job, so the job and all it forks are in the job's cgroups, and back into `home` after)
  *   → C group                 withdraw the group's queued requests
- *   ← "S <id> <pid>"          started
+ *   ← "S <id> <pid> <ms>"     started (ms: wall clock, milliseconds since the epoch)
  *   ← "X <id> <message>"      could not start (the message is also in the job's stderr file)
- *   ← "E <id> <code> <signo>" ended: exit code and 0, or -1 and the signal number
+ *   ← "E <id> <code> <signo> [<ms>]" ended: exit code and 0, or -1 and the signal number;
+ *                             ms: when it was reaped (absent when it never started)
  *   ← "K <id>"                withdrawn from the queue; never started
  * EOF on stdin means Node is gone: TERM every job's process group, reap for up to 10 s, KILL.
  */
@@ -41,6 +44,8 @@ struct req {
   const char *id;
   long limit;
   const char *cwd, *out, *err;
+  char **cg; /* ncg pairs: join, home */
+  long ncg;
   char **unset;
   long nunset;
   char **set;
@@ -116,6 +121,13 @@ static void out_add(const char *s, size_t n) {
   olen += n;
 }
 
+/* Wall clock in milliseconds since the epoch: when a job started and ended, as the helper saw it. */
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
   char line[8192];
@@ -175,6 +187,7 @@ static void group_maybe_free(struct group *g) {
 static void req_free(struct req *r) {
   if (!r) return;
   free(r->buf);
+  free(r->cg);
   free(r->unset);
   free(r->set);
   free(r->argv);
@@ -323,6 +336,17 @@ static int is_directory(const char *path, int *err) {
   return 1;
 }
 
+/* Moves this helper into the cgroup whose cgroup.procs is `procs`; 0 or an errno. */
+static int enter_cgroup(const char *procs) {
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  int rc = write(fd, pid, (size_t)n) == n ? 0 : errno;
+  close(fd);
+  return rc;
+}
+
 /* Starts the request now. Returns 1 if a process is running (counted in its group). */
 /*
  * A job that could not start: as the perl helper, a bad working directory is named before the
@@ -369,6 +393,20 @@ static int launch(struct req *r, struct group *g) {
     goto done;
   }
 
+  /* Into the job's cgroups first: the child is created where its parent is. */
+  long joined = 0;
+  for (; joined < r->ncg; joined++) {
+    int cerr = enter_cgroup(r->cg[2 * joined]);
+    if (cerr) {
+      for (long i = 0; i < joined; i++) enter_cgroup(r->cg[2 * i + 1]);
+      char what[PATH_MAX + 16];
+      snprintf(what, sizeof what, "cgroup %s", r->cg[2 * joined]);
+      start_failed(r, e, what, cerr);
+      free(prog);
+      goto done;
+    }
+  }
+
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, all;
@@ -399,6 +437,8 @@ static int launch(struct req *r, struct group *g) {
   }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
+  /* Back home, last entered first left: the CPU controller's group (given last) holds only the spawn itself. */
+  for (long i = joined - 1; i >= 0; i--) enter_cgroup(r->cg[2 * i + 1]);
   if (rc != 0) {
     /* glibc reports a failed chdir or exec in the child as the return value (and reaps it). */
     start_failed_cwd_or(r, e, rc);
@@ -425,7 +465,7 @@ static int launch(struct req *r, struct group *g) {
   *slot = j;
   njobs++;
   if (g) g->running++;
-  say("S %s %ld\n", r->id, (long)pid);
+  say("S %s %ld %lld\n", r->id, (long)pid, now_ms());
   started = 1;
 done:
   if (extra)
@@ -459,9 +499,9 @@ static void reap(void) {
     *slot = j->next;
     njobs--;
     if (WIFSIGNALED(st))
-      say("E %s -1 %d\n", j->id, WTERMSIG(st));
+      say("E %s -1 %d %lld\n", j->id, WTERMSIG(st), now_ms());
     else
-      say("E %s %d 0\n", j->id, WEXITSTATUS(st));
+      say("E %s %d 0 %lld\n", j->id, WEXITSTATUS(st), now_ms());
     struct group *g = j->group;
     free(j->id);
     free(j);
@@ -539,18 +579,25 @@ static void handle(char *buf, size_t len) {
   }
   r->buf = buf;
   r->id = f[1];
-  /* J id group limit cwd out err nunset … nset … argv… */
+  /* J id group limit cwd out err ncg (join home)… nunset … nset … argv… */
   size_t i = 2;
   const char *group = NULL;
-  int ok = nf >= 9;
+  int ok = nf >= 10;
   if (ok) {
     group = f[i++];
     r->limit = number(f[i++]);
     r->cwd = f[i++];
     r->out = f[i++];
     r->err = f[i++];
+    r->ncg = number(f[i++]);
+    ok = r->limit >= 0 && r->ncg >= 0 && (size_t)r->ncg * 2 < nf - i;
+  }
+  if (ok) {
+    r->cg = malloc(((size_t)r->ncg * 2 + 1) * sizeof *r->cg);
+    if (r->cg) memcpy(r->cg, f + i, (size_t)r->ncg * 2 * sizeof *r->cg);
+    i += (size_t)r->ncg * 2;
     r->nunset = number(f[i++]);
-    ok = r->limit >= 0 && r->nunset >= 0 && (size_t)r->nunset < nf - i;
+    ok = r->cg && r->nunset >= 0 && (size_t)r->nunset < nf - i;
   }
   if (ok) {
     r->unset = f + i; /* copied below: f is freed */

@@ -22,11 +22,11 @@
  *
  * Protocol with a helper (all on its stdin/stdout):
  *   → "<length>\n" then NUL-separated fields, one of
- *       J id group limit cwd stdout stderr nunset unset… nset K=V… argv…   (limit 0: no queue)
+ *       J id group limit cwd stdout stderr ncg (join home)… nunset unset… nset K=V… argv…   (limit 0: no queue)
  *       C group                              withdraw the group's queued requests
- *   ← "S <id> <pid>"          started
+ *   ← "S <id> <pid> <ms>"     started (ms: the helper's wall clock, ms since the epoch)
  *   ← "X <id> <message>"      the job could not start
- *   ← "E <id> <code> <signo>" ended: exit code, or -1 and the signal number
+ *   ← "E <id> <code> <signo> [<ms>]" ended: exit code, or -1 and the signal number; when it was reaped
  *   ← "K <id>"                withdrawn from the queue (C) before it started
  * EOF on its stdin (Node gone) makes a helper end its jobs: see `orphaned` in HELPER.
  */
@@ -51,6 +51,12 @@ export interface SpawnRequest {
   /** Absolute paths, opened for appending. */
   stdout: string;
   stderr: string;
+  /**
+   * The job's cgroups (resource monitoring, memory enforcement): the cgroup.procs file of each,
+   * and the one of the spawner's own group in the same hierarchy. The job is in them before it
+   * runs anything, so its first fork cannot escape.
+   */
+  cgroups?: readonly { join: string; home: string }[];
 }
 
 export interface ChildExit {
@@ -60,11 +66,15 @@ export interface ChildExit {
   error?: string;
   /** Set when a queued request was withdrawn (cancelQueued) before it started: no process. */
   canceled?: boolean;
+  /** When the exit was seen, by the spawner's clock (ms since the epoch), when it says. */
+  endedAtMs?: number;
 }
 
 export interface SpawnedChild {
   /** Null when not even a process was created. */
   pid: number | null;
+  /** When it started, by the spawner's clock (ms since the epoch). */
+  startedAtMs?: number;
   exit: Promise<ChildExit>;
 }
 
@@ -154,9 +164,11 @@ export class NodeSpawner implements Spawner {
     const out = openSync(req.stdout, 'a');
     let err: number | undefined;
     let child: ChildProcess;
+    const startedAtMs = Date.now();
     try {
       err = openSync(req.stderr, 'a');
-      child = spawn(req.argv[0]!, req.argv.slice(1), {
+      const argv = inCgroups(req);
+      child = spawn(argv[0]!, argv.slice(1), {
         cwd: req.cwd,
         env: requestedEnv(req),
         stdio: ['ignore', out, err],
@@ -190,16 +202,27 @@ export class NodeSpawner implements Spawner {
         if (settled) return;
         settled = true;
         closeSync(errFd);
-        resolve({ code, signal });
+        resolve({ code, signal, endedAtMs: Date.now() });
       });
     });
-    return { pid: child.pid ?? null, exit };
+    return { pid: child.pid ?? null, exit, startedAtMs };
   }
+}
+
+/**
+ * Node's spawn runs no code in the child before exec: a job with cgroups starts as a small shell
+ * that writes its own pid into each cgroup.procs, then execs the job's argv.
+ */
+function inCgroups(req: SpawnRequest): string[] {
+  if (!req.cgroups || req.cgroups.length === 0) return req.argv;
+  const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || { echo "torc: could not start job: cgroup $1" >&2; exit 127; }; shift; done; shift; exec "$@"';
+  return ['/bin/sh', '-c', script, 'torc-cgroup', ...req.cgroups.map((c) => c.join), '--', ...req.argv];
 }
 
 const HELPER = String.raw`
 use strict; use warnings;
 use POSIX qw(:sys_wait_h setsid _exit);
+use Time::HiRes ();
 use Fcntl;
 use Errno qw(EINTR);
 binmode STDIN; binmode STDOUT;
@@ -216,7 +239,8 @@ sub say_line { my $s = shift; while (length $s) { my $w = syswrite(STDOUT, $s); 
 sub reap {
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $st = $?; my $id = delete $job{$pid}; next unless defined $id;
-    say_line(($st & 127) ? "E $id -1 " . ($st & 127) . "\n" : "E $id " . ($st >> 8) . " 0\n");
+    my $ms = int(Time::HiRes::time() * 1000);
+    say_line(($st & 127) ? "E $id -1 " . ($st & 127) . " $ms\n" : "E $id " . ($st >> 8) . " 0 $ms\n");
     my $g = delete $group_of{$pid};
     if (defined $g) { $running{$g}--; drain($g); }
   }
@@ -227,7 +251,7 @@ sub drain {
   delete $queue{$g} unless @$q;
 }
 sub child {
-  my ($id, $cwd, $o, $e, $env, $argv) = @_;
+  my ($id, $cwd, $o, $e, $env, $argv, $cgroups) = @_;
   $SIG{CHLD} = 'DEFAULT';
   setsid();
   open(my $report, '>&', \*STDOUT) or _exit(127);
@@ -236,6 +260,8 @@ sub child {
   open(STDERR, '>&', $e) or _exit(127);
   close $o; close $e;
   my $fail = sub { my $m = shift; $m =~ s/[\r\n]+/ /g; print STDERR "torc: could not start job: $m\n"; syswrite($report, "X $id $m\n"); _exit(127) };
+  # Into the job's cgroups before anything of the job runs.
+  for my $procs (@$cgroups) { my $fh; (open($fh, '>', $procs) && print($fh "$$") && close($fh)) or $fail->("cgroup $procs: $!"); }
   chdir($cwd) or $fail->("chdir $cwd: $!");
   # The job's environment as a change of the helper's own: unset these, set those.
   delete $ENV{$_} for @{$env->[0]};
@@ -259,7 +285,10 @@ sub start {
   launch($limit > 0 ? $g : undef, $id, @f);
 }
 sub launch {
-  my ($g, $id, $cwd, $out, $err, $nunset, @f) = @_;
+  my ($g, $id, $cwd, $out, $err, $ncg, @f) = @_;
+  my @cg = splice(@f, 0, 2 * $ncg);
+  my @join = @cg[grep { $_ % 2 == 0 } 0 .. $#cg];
+  my $nunset = shift @f;
   my @unset = splice(@f, 0, $nunset);
   my $nset = shift @f;
   my @set = splice(@f, 0, $nset);
@@ -268,11 +297,11 @@ sub launch {
   if (!open($o, '>>', $out) || !open($e, '>>', $err)) { my $m = "$!"; say_line("X $id cannot open job output: $m\n"); say_line("E $id 127 0\n"); return; }
   my $pid = fork;
   if (!defined $pid) { say_line("X $id fork: $!\n"); say_line("E $id 127 0\n"); return; }
-  child($id, $cwd, $o, $e, [\@unset, \@set], \@f) if $pid == 0;
+  child($id, $cwd, $o, $e, [\@unset, \@set], \@f, \@join) if $pid == 0;
   close $o; close $e;
   $job{$pid} = $id;
   if (defined $g) { $group_of{$pid} = $g; $running{$g}++; }
-  say_line("S $id $pid\n");
+  say_line("S $id $pid " . int(Time::HiRes::time() * 1000) . "\n");
 }
 # Node is gone (a clean runner ends its jobs first, so this is a kill -9 or a crash): nobody will
 # report these jobs, and the server gives them to another runner once this one's lease runs out.
@@ -312,6 +341,7 @@ interface Pending {
   started: (pid: number | null) => void;
   exited: (exit: ChildExit) => void;
   pid: number | null;
+  startedAtMs?: number;
   error?: string;
   /** Sent with a queue: may wait in the helper before it starts. */
   queued: boolean;
@@ -379,6 +409,7 @@ export class HelperSpawner implements Spawner {
       if (!p) continue;
       if (kind === 'S') {
         p.pid = Number(rest[0]);
+        p.startedAtMs = timeField(rest[1]);
         p.started(p.pid);
       } else if (kind === 'X') {
         p.error = rest.join(' ');
@@ -393,7 +424,9 @@ export class HelperSpawner implements Spawner {
         const signo = Number(rest[1]);
         this.pending.delete(Number(idText));
         p.started(p.pid);
-        p.exited(p.error !== undefined ? { code: 127, signal: null, error: p.error } : code >= 0 ? { code, signal: null } : { code: null, signal: signalName(signo) });
+        const endedAtMs = timeField(rest[2]);
+        const at = endedAtMs === undefined ? {} : { endedAtMs };
+        p.exited(p.error !== undefined ? { code: 127, signal: null, error: p.error, ...at } : code >= 0 ? { code, signal: null, ...at } : { code: null, signal: signalName(signo), ...at });
         this.refresh();
       }
     }
@@ -435,15 +468,20 @@ export class HelperSpawner implements Spawner {
     let exited!: (exit: ChildExit) => void;
     const pidKnown = new Promise<number | null>((r) => (started = r));
     const exit = new Promise<ChildExit>((r) => (exited = r));
-    this.pending.set(id, { started, exited, pid: null, queued: queue !== undefined });
+    const pending: Pending = { started, exited, pid: null, queued: queue !== undefined };
+    this.pending.set(id, pending);
     this.refresh();
     // Only what differs from the helper's own environment travels (a job's torc variables, mostly).
     const { unset, set } = this.envChange(req);
-    const fields = ['J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr, String(unset.length), ...unset, String(set.length), ...set, ...req.argv];
+    const cgroups = (req.cgroups ?? []).flatMap((c) => [c.join, c.home]);
+    const fields = [
+      'J', String(id), queue?.group ?? '', String(queue?.limit ?? 0), req.cwd, req.stdout, req.stderr,
+      String(cgroups.length / 2), ...cgroups, String(unset.length), ...unset, String(set.length), ...set, ...req.argv,
+    ];
     this.send(helper, fields);
     const pid = await pidKnown;
     const ended = await Promise.race([exit, Promise.resolve(null)]);
-    return ended?.canceled ? CANCELED : { pid, exit };
+    return ended?.canceled ? CANCELED : { pid, exit, ...(pending.startedAtMs !== undefined ? { startedAtMs: pending.startedAtMs } : {}) };
   }
 
   /** What to unset and set in the helper's environment to get the request's. */
@@ -494,6 +532,12 @@ export class HelperSpawner implements Spawner {
     const payload = Buffer.from(fields.join('\0'), 'utf8');
     helper.stdin!.write(Buffer.concat([Buffer.from(`${payload.length}\n`), payload]));
   }
+}
+
+/** A helper's millisecond timestamp field, if it sent a sane one. */
+function timeField(text: string | undefined): number | undefined {
+  const v = Number(text);
+  return text !== undefined && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
 
 /** Whether the job's main process has ended (a zombie nobody reaps counts as ended). */

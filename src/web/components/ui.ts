@@ -128,3 +128,17 @@ export function ToastHost() {
     ${toasts.map((t) => html`<div key=${t.id} class=${`toast toast-${t.kind}`} role=${t.kind === 'error' ? 'alert' : 'status'}>${t.text}</div>`)}
   </div>`;
 }
+
+/** The element's width in CSS pixels, kept current as it resizes (charts are drawn to it). */
+export function useWidth(ref: { current: HTMLElement | null }): number {
+  const [w, setW] = useState(900);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setW(Math.floor(el.clientWidth)));
+    ro.observe(el);
+    setW(Math.floor(el.clientWidth));
+    return () => ro.disconnect();
+  }, [ref.current]);
+  return w;
+}

@@ -1,18 +1,21 @@
 /** One job: command, requirements, placement and times, attempts, neighbours, files, output. */
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { change, get, type JobDetail, type StatusName } from '../api.js';
-import { clock, duration, FINISHED, fullTime, num } from '../format.js';
+import { bytes, clock, cpu, duration, FINISHED, fullTime, num } from '../format.js';
 import { useStream, useThrottled } from '../live.js';
 import { Link } from '../router.js';
 import { runAction } from '../components/auth.js';
+import { JobResources } from '../components/charts.js';
 import { LogViewer } from '../components/log-viewer.js';
-import { Card, confirmAction, Empty, Spinner, StatusDot, StatusPill } from '../components/ui.js';
+import { Card, confirmAction, Empty, Spinner, StatusDot, StatusPill, useWidth } from '../components/ui.js';
 
 export function JobPage({ id }: { id: number }) {
   const [d, setD] = useState<JobDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const resourcesRef = useRef<HTMLDivElement>(null);
+  const resourcesWidth = useWidth(resourcesRef);
   const load = () =>
     get<JobDetail>(`/jobs/${id}/detail`).then(
       (x) => {
@@ -112,9 +115,12 @@ export function JobPage({ id }: { id: number }) {
         ${d.attempts.length === 0
           ? html`<p class="muted">${running ? `Attempt ${j.attempt_id} is running.` : 'No attempt has finished yet.'}</p>`
           : html`<table class="table" data-attempts=${d.attempts.length}>
-              <thead><tr><th class="num">Attempt</th><th class="num">Run</th><th>Result</th><th class="num">Exit</th><th>Node</th><th>Started</th><th>Finished</th><th class="num">Duration</th></tr></thead>
-              <tbody>${d.attempts.map((a) => html`<tr><td class="num">${a.attempt_id}</td><td class="num">${a.run_id}</td><td><${StatusPill} status=${a.status} /></td><td class=${`num mono ${a.return_code ? 'bad' : ''}`}>${a.return_code}</td><td>${a.hostname ?? '—'}</td><td class="muted">${clock(a.start_ms)}</td><td class="muted">${clock(a.completion_ms)}</td><td class="num">${duration(a.exec_time_minutes * 60_000)}</td></tr>`)}</tbody>
+              <thead><tr><th class="num">Attempt</th><th class="num">Run</th><th>Result</th><th class="num">Exit</th><th>Diagnosis</th><th>Node</th><th>Started</th><th>Finished</th><th class="num">Duration</th><th class="num">Peak memory</th><th class="num">Avg CPU</th></tr></thead>
+              <tbody>${d.attempts.map((a) => html`<tr data-attempt-row=${a.attempt_id}><td class="num">${a.attempt_id}</td><td class="num">${a.run_id}</td><td><${StatusPill} status=${a.status} /></td><td class=${`num mono ${a.return_code ? 'bad' : ''}`}>${a.return_code}</td><td data-diagnosis=${a.failure_diagnosis ?? ''} title=${a.diagnosis_reason ?? ''}>${a.failure_diagnosis ?? ''}</td><td>${a.hostname ?? '—'}</td><td class="muted">${clock(a.start_ms)}</td><td class="muted">${clock(a.completion_ms)}</td><td class="num">${duration(a.exec_time_minutes * 60_000)}</td><td class="num">${bytes(a.peak_memory_bytes)}</td><td class="num">${cpu(a.avg_cpu_percent)}</td></tr>`)}</tbody>
             </table>`}
+      </${Card}>
+      <${Card} title="Resources" class="span-3">
+        <div ref=${resourcesRef}><${JobResources} detail=${d} width=${Math.max(320, resourcesWidth)} refresh=${d} /></div>
       </${Card}>
       <${Card} title="Output" class="span-3">
         <${LogViewer} jobId=${j.id} attempts=${attemptIds} currentAttempt=${j.attempt_id} running=${running} status=${j.status} />

@@ -15,7 +15,7 @@ import { DagView } from '../components/dag.js';
 import { EventsFeed } from '../components/events.js';
 import { DEFAULT_TABLE, JobsTable, type TableState } from '../components/jobs-table.js';
 import { Timeline } from '../components/timeline.js';
-import { Card, confirmAction, Empty, Legend, PhaseBadge, ProgressBar, Spinner } from '../components/ui.js';
+import { Card, confirmAction, Empty, Legend, PhaseBadge, ProgressBar, Spinner, useWidth } from '../components/ui.js';
 
 type Tab = 'overview' | 'jobs' | 'timeline' | 'resources';
 const TABS: [Tab, string][] = [['overview', 'Overview'], ['jobs', 'Jobs'], ['timeline', 'Timeline'], ['resources', 'Resources']];
@@ -33,19 +33,6 @@ interface Update {
   dag_key: string | null;
   events: EventItem[];
   workflow_changed: boolean;
-}
-
-function useWidth(ref: { current: HTMLElement | null }): number {
-  const [w, setW] = useState(900);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    const ro = new ResizeObserver(() => setW(Math.floor(el.clientWidth)));
-    ro.observe(el);
-    setW(Math.floor(el.clientWidth));
-    return () => ro.disconnect();
-  }, [ref.current]);
-  return w;
 }
 
 export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | null }) {
@@ -246,7 +233,7 @@ export function WorkflowPage({ id, tab: tabParam }: { id: number; tab: string | 
           </${Card}>`
         : null}
       ${tab === 'resources'
-        ? html`<${Card} title="Resources"><${ResourceCharts} monitorConfigured=${wf.settings.resource_monitor !== null} /></${Card}>
+        ? html`<${Card} title="Resources"><${ResourceCharts} workflowId=${id} monitorConfigured=${wf.settings.resource_monitor !== null} refresh=${wf.done} /></${Card}>
             <${Card} title="Compute nodes">
               ${wf.compute_node_list.length === 0 ? html`<${Empty}>No runner has registered yet.</${Empty}>` : html`<table class="table">
                 <thead><tr><th>Node</th><th>Host</th><th>Type</th><th class="num">CPUs</th><th class="num">Memory</th><th class="num">GPUs</th><th>Registered</th><th>State</th></tr></thead>

@@ -62,6 +62,7 @@ export class FakeCluster {
     const kubelet = new SimulatedKubelet(store, { workDir, nodes: opts.kubeletNodes, maxGraceMs: opts.maxGraceMs, env: opts.podEnv, simulate: opts.simulate });
     server.logSource = (ns, name) => kubelet.logs(ns, name);
     server.logFollower = (ns, name, onData, onEnd) => kubelet.followLogs(ns, name, onData, onEnd);
+    server.statsSource = (node) => kubelet.statsSummary(node);
     kubelet.start();
     await server.start();
     const cluster = new FakeCluster(server, kubelet, workDir);

@@ -14,6 +14,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { podRequests, isNodeReady, GPU_RESOURCE, type Resources } from '../../../src/runners/k8s/capacity.js';
 import { parseBytes, parseCpu, parseQuantity } from '../../../src/runners/k8s/quantity.js';
 import type { ClusterStore, StoreEvent } from './store.js';
+import { ProcTreeWalker } from '../../../src/runners/monitor/proc-tree.js';
 import { nowTime } from './store.js';
 import type { Obj } from './validation.js';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -80,6 +81,10 @@ export class SimulatedKubelet {
   private readonly followers = new Map<string, Set<{ onData: (chunk: string) => void; onEnd: () => void }>>();
   private podIp = 1;
   private running = false;
+  /** Measures pods' real processes for the Summary API (one /proc pass per request). */
+  private readonly walker = new ProcTreeWalker();
+  /** Per pod: the CPU seen at the previous summary, for usageNanoCores. */
+  private readonly lastCpu = new Map<string, { cpuNs: number; atMs: number }>();
 
   constructor(private readonly store: ClusterStore, private readonly opts: KubeletOptions) {}
 
@@ -134,6 +139,41 @@ export class SimulatedKubelet {
     if (!this.followers.has(k)) this.followers.set(k, new Set());
     this.followers.get(k)!.add(f);
     return () => this.followers.get(k)?.delete(f);
+  }
+
+  /**
+   * The kubelet's Summary API (GET /stats/summary) for a node: each running pod's CPU (cumulative
+   * usageCoreNanoSeconds, and usageNanoCores since the previous summary), memory (workingSetBytes,
+   * rssBytes: what its processes hold now) and process count, measured from the pod's real
+   * processes as the kubelet reads them from its cgroups. Undefined for a node it does not serve.
+   */
+  statsSummary(node: string): unknown {
+    if (!this.serves(node)) return undefined;
+    const pods = [...this.pods.values()].filter((p) => p.node === node && !p.finished && p.child?.pid);
+    for (const p of pods) this.walker.track(p.child!.pid!);
+    const trees = this.walker.scan();
+    const now = Date.now();
+    const time = new Date(now).toISOString();
+    const podStats = pods.map((p) => {
+      const t = trees.get(p.child!.pid!) ?? { cpu_seconds: 0, memory_bytes: 0, num_processes: 0 };
+      const k = key(p.namespace, p.name);
+      const cpuNs = Math.round(t.cpu_seconds * 1e9);
+      const last = this.lastCpu.get(k) ?? { cpuNs: 0, atMs: Date.parse(p.startedAt) };
+      const nanoCores = now > last.atMs ? Math.max(0, Math.round(((cpuNs - last.cpuNs) / (now - last.atMs)) * 1e6)) : 0;
+      this.lastCpu.set(k, { cpuNs, atMs: now });
+      const cpu = { time, usageNanoCores: nanoCores, usageCoreNanoSeconds: cpuNs };
+      const memory = { time, usageBytes: t.memory_bytes, workingSetBytes: t.memory_bytes, rssBytes: t.memory_bytes };
+      return {
+        podRef: { name: p.name, namespace: p.namespace, uid: p.uid },
+        startTime: p.startedAt,
+        containers: [{ name: p.container.name as string, startTime: p.startedAt, cpu, memory }],
+        cpu,
+        memory,
+        process_stats: { process_count: t.num_processes },
+      };
+    });
+    for (const p of pods) this.walker.untrack(p.child!.pid!);
+    return { node: { nodeName: node, startTime: time }, pods: podStats };
   }
 
   /** Kills a running pod as the kernel's OOM killer would: exit 137, reason OOMKilled. */

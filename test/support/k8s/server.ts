@@ -68,6 +68,12 @@ interface Route {
   subresource: string | null;
 }
 
+/**
+ * Provided by a kubelet: its stats summary (the Summary API, GET /stats/summary, reached through
+ * the API server's node proxy), or undefined when no kubelet serves the node.
+ */
+export type StatsSource = (node: string) => unknown;
+
 /** Provided by a kubelet: a pod's container output for GET pods/log. */
 export type LogSource = (namespace: string, name: string) => string | undefined;
 
@@ -97,6 +103,7 @@ export class FakeApiServer {
   private readonly bookmarkIntervalMs: number;
   logSource: LogSource = () => undefined;
   logFollower: LogFollower = () => null;
+  statsSource: StatsSource = () => undefined;
   url = '';
 
   constructor(opts: FakeApiServerOptions = {}) {
@@ -280,6 +287,19 @@ export class FakeApiServer {
     const q = url.searchParams;
     const method = (req.method ?? 'GET').toUpperCase();
     const user = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1] ?? null;
+    // The node proxy to the kubelet's Summary API (clients send the proxied path as stats%2Fsummary or stats/summary).
+    const proxy = /^\/api\/v1\/nodes\/([^/]+)\/proxy\/stats(?:\/|%2F)summary$/i.exec(path);
+    if (proxy && method === 'GET') {
+      const node = decodeURIComponent(proxy[1]!);
+      const call = { verb: 'get', method, group: '', resource: 'nodes/proxy', namespace: null, name: node, path, user };
+      const exists = this.store.tryGet(this.store.resourceFor('', 'v1', 'nodes')!, '', node);
+      const stats = exists ? this.statsSource(node) : undefined;
+      this.requests.push({ ...call, code: !exists ? 404 : stats === undefined ? 503 : 200 });
+      if (!exists) throw new ApiError(404, 'NotFound', `nodes "${node}" not found`);
+      if (stats === undefined) throw new ApiError(503, 'ServiceUnavailable', `no kubelet answers for node ${node}`);
+      this.json(res, 200, stats);
+      return;
+    }
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/(.+)$/.exec(path);
     if (!m) {
       let served = false;

@@ -16,7 +16,9 @@ import type {
   ComputeNodeRegistration,
   FailureHandlerModel,
   FileObservation,
+  HeldJob,
   JobRecord,
+  NodeSyncOutcome,
   RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
@@ -58,6 +60,7 @@ export interface WorkflowModel {
   compute_node_expiration_buffer_seconds: number;
   compute_node_wait_for_new_jobs_seconds: number;
   compute_node_ignore_workflow_completion: boolean;
+  compute_node_wait_for_healthy_database_minutes: number;
   schedule: string | null;
   default_image: string | null;
   resource_monitor_config: string | null;
@@ -299,9 +302,9 @@ export class TorcClient implements RunnerClient {
   }
 
   /** Bulk start_job (one request, one transaction): per-job results in request order. */
-  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]> {
+  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number, attemptIds?: number[]): Promise<BulkItemResult[]> {
     const out = await this.call<{ items: BulkItemResult[] }>('POST', `/workflows/${id(workflowId)}/start_jobs/${id(runId)}/${id(computeNodeId)}`, {
-      body: { job_ids: jobIds },
+      body: attemptIds ? { job_ids: jobIds, attempt_ids: attemptIds } : { job_ids: jobIds },
     });
     return out.items;
   }
@@ -314,8 +317,13 @@ export class TorcClient implements RunnerClient {
     return out.items;
   }
 
-  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
-    await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`);
+  async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<void> {
+    await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`, { query: { attempt_id: attemptId } });
+  }
+
+  /** After an outage: what the node holds, agreed with the server (RunnerClient.syncComputeNode). */
+  async syncComputeNode(computeNodeId: number, held: HeldJob[]): Promise<NodeSyncOutcome> {
+    return this.call('POST', `/compute_nodes/${id(computeNodeId)}/sync_jobs`, { body: { jobs: held } });
   }
 
   async completeJob(jobId: number, status: number, runId: number, result: CompleteJobResult): Promise<void> {

@@ -4,6 +4,7 @@
 import { computeStatus, type WorkflowStatusView } from '../contract/workflow-status.js';
 import type { WorkflowProgress } from '../contract/client.js';
 import { formatDuration, formatMemory } from '../spec/units.js';
+import { waitForHealthyDatabaseMinutes } from '../spec/plan.js';
 import type {
   ActionRecord,
   ComputeNodeRecord,
@@ -57,6 +58,7 @@ export function workflowView(w: WorkflowRecord) {
     compute_node_expiration_buffer_seconds: s.compute_node_expiration_buffer_seconds,
     compute_node_wait_for_new_jobs_seconds: s.compute_node_wait_for_new_jobs_seconds,
     compute_node_ignore_workflow_completion: s.compute_node_ignore_workflow_completion,
+    compute_node_wait_for_healthy_database_minutes: waitForHealthyDatabaseMinutes(s),
     schedule: s.schedule ?? null,
     default_image: s.default_image ?? null,
     resource_monitor_config: s.resource_monitor === null || s.resource_monitor === undefined ? null : JSON.stringify(s.resource_monitor),

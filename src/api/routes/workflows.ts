@@ -1,5 +1,5 @@
 /** Workflows: torc's CRUD, status, initialize_jobs, cancel, reset_status, is_complete; actions and reinitialize (actions.ts). */
-import type { Plan, PlanSettings, SortMethod } from '../../spec/plan.js';
+import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES, type Plan, type PlanSettings, type SortMethod } from '../../spec/plan.js';
 import { p, type Params } from '../params.js';
 import { pageView, workflowStatusView, workflowView } from '../views.js';
 import { actionRoutes } from './actions.js';
@@ -16,6 +16,7 @@ interface WorkflowCreateBody {
   compute_node_expiration_buffer_seconds?: number;
   compute_node_wait_for_new_jobs_seconds?: number;
   compute_node_ignore_workflow_completion?: boolean;
+  compute_node_wait_for_healthy_database_minutes?: number;
 }
 
 /** torc's create_workflow makes an empty workflow; its jobs come later (we take them from a spec). */
@@ -26,6 +27,7 @@ function emptyPlan(body: WorkflowCreateBody): Plan {
     compute_node_expiration_buffer_seconds: body.compute_node_expiration_buffer_seconds ?? 60,
     compute_node_wait_for_new_jobs_seconds: body.compute_node_wait_for_new_jobs_seconds ?? 90,
     compute_node_ignore_workflow_completion: body.compute_node_ignore_workflow_completion ?? false,
+    compute_node_wait_for_healthy_database_minutes: body.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
     schedule: null,
     default_image: null,
     resource_monitor: null,

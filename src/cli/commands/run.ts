@@ -6,7 +6,9 @@
 import type { Command } from 'commander';
 import { JobRunner } from '../../runners/local/job-runner.js';
 import { stopOnSignals } from '../../runners/local/signals.js';
-import { addRunnerOptions, clientFromFlags, logRunnerEvent, parseWorkflowId, runnerOptionsFromFlags, type RunnerFlags } from '../runner-flags.js';
+import {
+  addRunnerOptions, clientFromFlags, logRunnerEvent, parseWorkflowId, resolveWaitForServer, runnerOptionsFromFlags, type RunnerFlags,
+} from '../runner-flags.js';
 
 export function register(program: Command): void {
   addRunnerOptions(
@@ -18,8 +20,10 @@ export function register(program: Command): void {
     const workflowId = parseWorkflowId(wf);
     const options = runnerOptionsFromFlags(flags);
     const { client, url } = await clientFromFlags(flags);
+    const waitForServerSeconds = await resolveWaitForServer(flags, client, workflowId);
     const runner = new JobRunner({
       ...options,
+      waitForServerSeconds,
       client,
       workflowId,
       apiUrl: url,
@@ -29,7 +33,7 @@ export function register(program: Command): void {
     const release = stopOnSignals(runner);
     try {
       const summary = await runner.run();
-      process.exitCode = summary.reason === 'error' ? 1 : 0;
+      process.exitCode = summary.reason === 'error' || summary.reason === 'server_unreachable' ? 1 : 0;
     } finally {
       release();
     }

@@ -231,7 +231,7 @@ export function outageLine(event: RunnerEvent): string | null {
   switch (event.type) {
     case 'server_lost':
       return (
-        `server unreachable (${errorText(event.error)}): running jobs go on, nothing new is claimed, reports are kept` +
+        `server unreachable (${errorText(event.error).split('\n')[0]}): running jobs go on, nothing new is claimed, reports are kept` +
         ` (${event.kept} so far) and sent when it is back; giving up after ${formatMs(event.wait_for_server_seconds * 1000)}`
       );
     case 'server_back':
@@ -263,8 +263,9 @@ export function giveUpMessage(summary: RunSummary): string[] {
       ? `Not delivered (${summary.undelivered.length}), the server never learned of:`
       : 'Nothing was left undelivered.',
     ...summary.undelivered.map((u) => `  ${u}`),
-    'The jobs still running here were terminated. When the server is back it requeues this node\'s unfinished jobs once its',
-    'lease runs out (--lease-seconds after the server is up again); jobs whose completion is listed above run again.',
+    `${summary.requeued > 0 ? `The ${summary.requeued} job(s) still running here were terminated.` : 'No job was running here any more.'}` +
+      " When the server is back it requeues this node's",
+    'unfinished jobs once its lease runs out (--lease-seconds after the server is up again); jobs listed above run again.',
     "To wait longer, pass --wait-for-server (default: the workflow's compute_node_wait_for_healthy_database_minutes).",
   ];
 }

@@ -99,6 +99,11 @@ export class OutageClock {
     return this.since === null ? 0 : this.now() - this.since;
   }
 
+  /** How much longer the current outage may last before the runner gives up (Infinity while up). */
+  get remainingMs(): number {
+    return this.since === null ? Infinity : Math.max(0, this.waitForServerMs - (this.now() - this.since));
+  }
+
   /** The outage outlasted the patience: time to give up. */
   get exceeded(): boolean {
     return this.since !== null && this.now() - this.since >= this.waitForServerMs;

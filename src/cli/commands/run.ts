@@ -1,7 +1,9 @@
 /**
  * `torc run WF`: a job runner on this machine for a workflow served elsewhere (`torc server`,
  * or a `torc reconcile` that serves its API). Resource-aware by default; `--max-parallel-jobs`
- * for queue depth. Exits when the workflow is complete (or after --wait-for-new-jobs idle).
+ * for queue depth. Exits 0 when the workflow is complete (or after --wait-for-new-jobs idle);
+ * 1 after an error, or when the server stayed away longer than --wait-for-server (the message
+ * lists what the server never learned).
  */
 import type { Command } from 'commander';
 import { JobRunner } from '../../runners/local/job-runner.js';

@@ -510,7 +510,8 @@ export class JobRunner {
       if (this.session.clock.down) this.outageSeen();
       if (!delivered) {
         // The server has not taken it all: the jobs here run on, nothing new is claimed.
-        await this.waker.wait(Math.max(MIN_TURN_MS, Math.min(pollMs, this.session.reports.retryInMs() || pollMs)));
+        const patience = this.session.clock.remainingMs;
+        await this.waker.wait(Math.max(MIN_TURN_MS, Math.min(pollMs, this.session.reports.retryInMs() || pollMs, patience)));
         continue;
       }
       const fresh = this.needSync || claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
@@ -538,7 +539,7 @@ export class JobRunner {
       if (this.session.clock.down || progress === null) {
         // No answer: wait for the server (or a job to end), probing now and then.
         this.outageSeen();
-        await this.waker.wait(Math.min(pollMs, OUTAGE_PROBE_MS));
+        await this.waker.wait(Math.max(MIN_TURN_MS, Math.min(pollMs, OUTAGE_PROBE_MS, this.session.clock.remainingMs)));
         continue;
       }
       // Back after an outage: agree on what this node holds before claiming anything new.

@@ -164,22 +164,9 @@ export class ServerSession {
    * outage up to its limit (ServerUnreachableError); a refusal is thrown at once.
    */
   async register(registration: ComputeNodeRegistration): Promise<number> {
-    for (let failures = 1; ; failures++) {
-      try {
-        const node = await this.api(() => this.client.registerComputeNode(this.workflowId, registration));
-        this.answered();
-        this.computeNodeId = node.id;
-        return node.id;
-      } catch (e) {
-        if (isPermanent(e)) {
-          this.o.onApiError('create_compute_node', e);
-          throw e;
-        }
-        this.transientFailure('create_compute_node', e);
-        if (this.clock.exceeded) throw new ServerUnreachableError(this.clock.elapsedMs, e);
-        await sleep(Math.min(backoffDelay(failures, this.o.backoff), Math.max(10, this.clock.waitForServerMs - this.clock.elapsedMs)));
-      }
-    }
+    const node = await this.patiently('create_compute_node', () => this.client.registerComputeNode(this.workflowId, registration));
+    this.computeNodeId = node.id;
+    return node.id;
   }
 
   /**
@@ -309,7 +296,9 @@ export class ServerSession {
     if (failureHandlerId === null || !client.getFailureHandler || !client.retryJob) return undefined;
     let rules = this.handlerRules.get(failureHandlerId);
     if (!rules) {
-      rules = this.api(() => client.getFailureHandler!(failureHandlerId)).then((h) => h.rules);
+      // Waits through an outage like a report: a failure must not lose its retry because the
+      // server was away when the rules were first needed.
+      rules = this.patiently('get_failure_handler', () => client.getFailureHandler!(failureHandlerId)).then((h) => h.rules);
       this.handlerRules.set(failureHandlerId, rules);
       rules.catch(() => this.handlerRules.delete(failureHandlerId));
     }
@@ -531,6 +520,25 @@ export class ServerSession {
       if (++this.refusalsInRow >= (this.o.maxConsecutiveApiErrors ?? 30))
         throw new Error(`giving up after ${this.refusalsInRow} refused API calls in a row (last: ${operation}: ${errorText(e)})`);
       return null;
+    }
+  }
+
+  /** A call tried again with backoff until it is answered or the outage outlasts the patience (ServerUnreachableError). */
+  private async patiently<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    for (let failures = 1; ; failures++) {
+      try {
+        const result = await this.api(fn);
+        this.answered();
+        return result;
+      } catch (e) {
+        if (isPermanent(e)) {
+          this.o.onApiError(operation, e);
+          throw e;
+        }
+        this.transientFailure(operation, e);
+        if (this.clock.exceeded) throw new ServerUnreachableError(this.clock.elapsedMs, e);
+        await sleep(Math.min(backoffDelay(failures, this.o.backoff), Math.max(10, this.clock.remainingMs)));
+      }
     }
   }
 

@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TorcClient } from '../../src/api/client.js';
 import { chaosFigures, chaosTrial } from '../support/chaos.js';
-import { startTorc } from '../support/cli.js';
+import { runTorc, startTorc } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { waitFor } from '../support/procs.js';
 import { startTorcServer } from '../support/server-proc.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { parseWaitForServer } from '../../src/cli/runner-flags.js';
 
 const seed = Number(process.env.TORC_CHAOS_SEED ?? Date.now() % 1_000_000);
 
@@ -105,4 +106,16 @@ test.serial('a server that does not come back within --wait-for-server: torc run
   t.regex(res.stderr, /gave up on the server: no answer for \d+(\.\d)?s \(--wait-for-server\)\./);
   t.regex(res.stderr, /Not delivered \(2\), the server never learned of:\n.*job \d+ \(j\d\) attempt 1: completed, return code 0\n.*job \d+ \(j\d\) attempt 1: completed, return code 0/);
   t.regex(res.stderr, /To wait longer, pass --wait-for-server/);
+});
+
+test('--wait-for-server takes a duration with a unit; anything else is refused naming the flag', async (t) => {
+  t.deepEqual(['90s', '20m', '1.5h', 'PT20M', 'pt1h', '0', '250ms'].map((v) => parseWaitForServer(v)), [90, 1200, 5400, 1200, 3600, 0, 0.25]);
+  for (const bad of ['20', 'soon', '-5m', '5 m', 'P']) t.throws(() => parseWaitForServer(bad), { message: /--wait-for-server: expected a duration with a unit/ }, bad);
+  const refused = await runTorc(['run', '1', '--url', 'http://127.0.0.1:9', '--wait-for-server', '20']);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /^error: --wait-for-server: expected a duration with a unit \(90s, 20m, 1h\) or ISO 8601 \(PT20M\), got "20"$/m);
+  // 0: no patience. A server that is not there ends the run at once, saying so.
+  const gone = await runTorc(['run', '1', '--url', 'http://127.0.0.1:9', '--wait-for-server', '0', '--num-cpus', '1']);
+  t.is(gone.code, 1, gone.stderr);
+  t.regex(gone.stderr, /could not register with the server: the server did not answer for 0\.0s/);
 });

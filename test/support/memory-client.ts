@@ -179,26 +179,22 @@ export class MemoryRunnerClient implements RunnerClient {
 
   async deactivateComputeNode(computeNodeId: number): Promise<void> {
     this.enter('deactivateComputeNode');
-    const node = this.mustNode(computeNodeId);
-    node.active = false;
-    for (const job of this.jobs.values()) {
-      const mine =
-        (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
-        (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId);
-      if (mine) this.requeue(job);
-    }
+    this.expireLease(computeNodeId);
   }
 
   /** The server retires the node (its lease ran out): as deactivate, but server-side, so it works while `down`. */
   expireLease(computeNodeId: number): void {
     const node = this.mustNode(computeNodeId);
     node.active = false;
-    for (const job of this.jobs.values()) {
-      const mine =
-        (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
-        (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId);
-      if (mine) this.requeue(job);
-    }
+    for (const job of this.jobs.values()) if (this.heldBy(job, computeNodeId)) this.requeue(job);
+  }
+
+  /** Pending (claimed) or running on the node. */
+  private heldBy(job: ClaimedJobRecord, computeNodeId: number): boolean {
+    return (
+      (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
+      (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId)
+    );
   }
 
   async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
@@ -275,10 +271,7 @@ export class MemoryRunnerClient implements RunnerClient {
     const released: number[] = [];
     const mineAt = new Map<number, number>();
     for (const job of this.jobs.values()) {
-      const mine =
-        (job.status === JobStatus.running && job.compute_node_id === computeNodeId) ||
-        (job.status === JobStatus.pending && this.claimedBy.get(job.id) === computeNodeId);
-      if (!mine) continue;
+      if (!this.heldBy(job, computeNodeId)) continue;
       mineAt.set(job.id, job.attempt);
       if (heldAt.get(job.id) === job.attempt) continue;
       released.push(job.id);

@@ -23,7 +23,6 @@ import type {
   BulkItemResult,
   ClaimByResourcesRequest,
   ClaimResponse,
-  CompleteJobItem,
   CompleteJobResult,
   ComputeNodeRegistration,
   HeldJob,
@@ -334,34 +333,18 @@ export class ServerSession {
     return this.reports.remove(() => true);
   }
 
-  /** Start and end reports delivered in one bulk call per run and node where the server has the bulk route. */
+  /** Starts recorded in one bulk call per run and node where the server has the bulk route, else one call per job. */
   private async deliverStarts(batch: StartReport[]): Promise<Verdict[]> {
     const client = this.client;
     const verdicts = new Map<StartReport, Verdict>();
-    const single: StartReport[] = [];
-    for (const group of groupBy(batch, (r) => `${r.run_id}/${r.compute_node_id}`)) {
-      if (group.length < 2 || !client.startJobs || !this.bulkRoutes) {
-        single.push(...group);
-        continue;
-      }
-      const { run_id: runId, compute_node_id: nodeId } = group[0]!;
-      try {
-        const results = await this.api(() => client.startJobs!(this.workflowId, group.map((r) => r.job_id), runId, nodeId, group.map((r) => r.attempt)));
-        this.setBulkVerdicts(group, results, verdicts);
-      } catch (e) {
-        if (isPermanent(e)) {
-          // A server without the bulk routes: one by one from now on.
-          this.bulkRoutes = false;
-          single.push(...group);
-        } else {
-          for (const r of group) verdicts.set(r, this.failedVerdict('start_jobs', e));
-        }
-      }
-    }
-    await Promise.all(
-      single.map(async (r) => {
-        verdicts.set(r, await this.verdictOf('start_job', () => client.startJob(r.job_id, r.run_id, r.compute_node_id, r.attempt)));
-      }),
+    await this.bulkOrSingle(
+      batch,
+      (r) => `${r.run_id}/${r.compute_node_id}`,
+      client.startJobs &&
+        ((group) => client.startJobs!(this.workflowId, group.map((r) => r.job_id), group[0]!.run_id, group[0]!.compute_node_id, group.map((r) => r.attempt))),
+      (r) => client.startJob(r.job_id, r.run_id, r.compute_node_id, r.attempt),
+      ['start_jobs', 'start_job'],
+      verdicts,
     );
     return batch.map((r) => verdicts.get(r)!);
   }
@@ -396,31 +379,50 @@ export class ServerSession {
         completions.push(r);
       }),
     );
-    const single: EndReport[] = [];
-    for (const group of groupBy(completions, (r) => String(r.run_id))) {
-      if (group.length < 2 || !client.completeJobs || !this.bulkRoutes) {
-        single.push(...group);
+    await this.bulkOrSingle(
+      completions,
+      (r) => String(r.run_id),
+      client.completeJobs &&
+        ((group) => client.completeJobs!(this.workflowId, group[0]!.run_id, group.map((r) => ({ job_id: r.job_id, status: r.status, ...this.identified(r) })))),
+      (r) => client.completeJob(r.job_id, r.status, r.run_id, this.identified(r)),
+      ['complete_jobs', 'complete_job'],
+      verdicts,
+    );
+    return batch.map((r) => verdicts.get(r)!);
+  }
+
+  /**
+   * Delivers reports grouped by `key`: a group of two or more in one bulk call where the
+   * server has the bulk route (found out once: a refused bulk call means it has not), the rest
+   * one call each. Sets one verdict per report.
+   */
+  private async bulkOrSingle<T extends AttemptReport>(
+    reports: T[],
+    key: (r: T) => string,
+    bulk: ((group: T[]) => Promise<BulkItemResult[]>) | undefined,
+    single: (r: T) => Promise<unknown>,
+    [bulkOp, singleOp]: [string, string],
+    verdicts: Map<T, Verdict>,
+  ): Promise<void> {
+    const oneByOne: T[] = [];
+    for (const group of groupBy(reports, key)) {
+      if (group.length < 2 || !bulk || !this.bulkRoutes) {
+        oneByOne.push(...group);
         continue;
       }
-      const items: CompleteJobItem[] = group.map((r) => ({ job_id: r.job_id, status: r.status, ...this.identified(r) }));
       try {
-        const results = await this.api(() => client.completeJobs!(this.workflowId, group[0]!.run_id, items));
-        this.setBulkVerdicts(group, results, verdicts);
+        this.setBulkVerdicts(group, await this.api(() => bulk(group)), verdicts);
       } catch (e) {
         if (isPermanent(e)) {
+          // A server without the bulk routes: one by one from now on.
           this.bulkRoutes = false;
-          single.push(...group);
+          oneByOne.push(...group);
         } else {
-          for (const r of group) verdicts.set(r, this.failedVerdict('complete_jobs', e));
+          for (const r of group) verdicts.set(r, this.failedVerdict(bulkOp, e));
         }
       }
     }
-    await Promise.all(
-      single.map(async (r) => {
-        verdicts.set(r, await this.verdictOf('complete_job', () => client.completeJob(r.job_id, r.status, r.run_id, this.identified(r))));
-      }),
-    );
-    return batch.map((r) => verdicts.get(r)!);
+    await Promise.all(oneByOne.map(async (r) => verdicts.set(r, await this.verdictOf(singleOp, () => single(r)))));
   }
 
   /** The result with the report's identity: its attempt and node. */
@@ -524,7 +526,15 @@ export class ServerSession {
   }
 
   /** A call tried again with backoff until it is answered or the outage outlasts the patience (ServerUnreachableError). */
-  private async patiently<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private patiently<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.withRetries(operation, fn, Infinity);
+  }
+
+  /**
+   * Transient failures are tried again with backoff, at most `tries` times and never past the
+   * outage limit (then ServerUnreachableError); a refusal (4xx) is thrown at once.
+   */
+  private async withRetries<T>(operation: string, fn: () => Promise<T>, tries = 3): Promise<T> {
     for (let failures = 1; ; failures++) {
       try {
         const result = await this.api(fn);
@@ -536,29 +546,9 @@ export class ServerSession {
           throw e;
         }
         this.transientFailure(operation, e);
+        if (failures >= tries) throw e;
         if (this.clock.exceeded) throw new ServerUnreachableError(this.clock.elapsedMs, e);
         await sleep(Math.min(backoffDelay(failures, this.o.backoff), Math.max(10, this.clock.remainingMs)));
-      }
-    }
-  }
-
-  /** Transient failures are retried a few times with backoff; a refusal (4xx) is not. */
-  private async withRetries<T>(operation: string, fn: () => Promise<T>, tries = 3): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        const result = await this.api(fn);
-        this.answered();
-        return result;
-      } catch (e) {
-        if (isPermanent(e)) {
-          this.o.onApiError(operation, e);
-          throw e;
-        }
-        if (i + 1 >= tries) {
-          this.transientFailure(operation, e);
-          throw e;
-        }
-        await sleep(100 * 2 ** i);
       }
     }
   }

@@ -1,6 +1,7 @@
 /**
  * Runners and server survive each other (issue 24), with real processes: a `torc server` SIGKILLed
- * and restarted on the same port and database under an external `torc run --url`; a TCP proxy
+ * and restarted on the same port and database under an external `torc run --url` and (with
+ * TORC_SLURM_AVAILABLE=1) under a `torc worker` in a real Slurm allocation; a TCP proxy
  * that resets every connection; a lease that runs out while the runner is cut off; a server that
  * never comes back. The short form of test/stress/outage.test.ts: every fault is triggered by a
  * condition (N jobs finished on disk, the node retired), and each trial ends with every job
@@ -16,11 +17,13 @@ import { chaosFigures, chaosTrial } from '../support/chaos.js';
 import { runTorc, startTorc } from '../support/cli.js';
 import { checkDatabaseFile } from '../support/invariants.js';
 import { isAlive, waitFor } from '../support/procs.js';
+import { slurmTest } from '../support/slurm.js';
 import { startTorcServer } from '../support/server-proc.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { parseWaitForServer } from '../../src/cli/runner-flags.js';
 
 const seed = Number(process.env.TORC_CHAOS_SEED ?? Date.now() % 1_000_000);
+const slurm = slurmTest('test/reliability/outage.test.ts');
 
 test.serial('server SIGKILLed and restarted under torc run, then connections reset by a proxy: every job once in the store and on disk, Succeeded', async (t) => {
   t.timeout(600_000);
@@ -30,6 +33,14 @@ test.serial('server SIGKILLed and restarted under torc run, then connections res
   t.deepEqual(reset.problems, [], `seed ${seed + 1}`);
   t.true(reset.proxyStats!.resets > 0, 'the proxy reset connections');
   t.log(chaosFigures([kill, reset]));
+});
+
+slurm('server SIGKILLed and restarted under a torc worker in a real Slurm allocation: every job once in the store and on disk, Succeeded, the allocation ends', async (t) => {
+  t.timeout(600_000);
+  const r = await chaosTrial({ seed: seed + 2, jobs: 30, jobSeconds: 0.1, runner: 'slurm', mode: 'queue', kills: 1, maxOutageMs: 3000, log: (l) => t.log(l) });
+  t.deepEqual(r.problems, [], `seed ${seed + 2}`);
+  t.is(r.faults.length, 1, 'the server was killed while the worker ran');
+  t.log(chaosFigures([r]));
 });
 
 /** A server, a workflow of `n` jobs that append their id (and attempt) to ran.log after waiting for `gate`, and its files. */

@@ -19,6 +19,7 @@ import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 import { runTorc, startTorc, type StartedTorc } from './cli.js';
 import { checkDatabaseFile } from './invariants.js';
 import { rng } from './rng.js';
+import { slurmApiHost } from './slurm.js';
 import { TcpProxy, type ProxyMode } from './tcp-proxy.js';
 
 export interface ChaosOptions {
@@ -53,9 +54,9 @@ export interface ChaosResult {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => srv.listen(0, host, () => r()));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
@@ -70,10 +71,10 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
 }
 
 /** A `torc server` on a fixed port (a restart reuses it); resolves once it listens. */
-async function startServer(db: string, port: number, tokenFile: string): Promise<StartedTorc> {
+async function startServer(db: string, host: string, port: number, tokenFile: string): Promise<StartedTorc> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const proc = startTorc(['server', '--db', db, '--port', String(port), '--token-file', tokenFile], { timeoutMs: 1_800_000 });
+    const proc = startTorc(['server', '--db', db, '--host', host, '--port', String(port), '--token-file', tokenFile], { timeoutMs: 1_800_000 });
     for (;;) {
       if (/listening on/.test(proc.output().stdout)) return proc;
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) break;
@@ -124,13 +125,15 @@ export async function chaosTrial(o: ChaosOptions): Promise<ChaosResult> {
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `chaos-${o.seed}-${Math.random().toString(36).slice(2)}\n`, { mode: 0o600 });
   const token = readFileSync(tokenFile, 'utf8').trim();
-  const port = await freePort();
+  // A worker in a Slurm allocation may run on a test node that reaches the host only on the bridge.
+  const host = o.runner === 'slurm' ? slurmApiHost() : '127.0.0.1';
+  const port = await freePort(host);
   const problems: string[] = [];
   const faults: ChaosResult['faults'] = [];
   const convergeMs: number[] = [];
   const total = o.jobs + 1;
-  let server: StartedTorc | null = await startServer(db, port, tokenFile);
-  const url = `http://127.0.0.1:${port}/torc-service/v1`;
+  let server: StartedTorc | null = await startServer(db, host, port, tokenFile);
+  const url = `http://${host}:${port}/torc-service/v1`;
   const client = new TorcClient(url, { token });
   const proxy = o.proxy ? await TcpProxy.start(port) : null;
   const runnerUrl = proxy ? `http://127.0.0.1:${proxy.port}/torc-service/v1` : url;
@@ -184,7 +187,7 @@ export async function chaosTrial(o: ChaosOptions): Promise<ChaosResult> {
         server = null;
         const t0 = Date.now();
         await sleep(Math.round(random() * o.maxOutageMs)); // likewise: the outage drawn for this trial
-        server = await startServer(db, port, tokenFile);
+        server = await startServer(db, host, port, tokenFile);
         outageMs = Date.now() - t0;
       }
       faults.push({ finishedOnDisk: linesOnDisk(dir).length, outageMs });

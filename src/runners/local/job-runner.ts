@@ -312,6 +312,7 @@ export class JobRunner {
       },
       ends: this.endHandlers,
       startRefused: (report, error) => this.startRefused(report, error),
+      startMovedOn: (report, fromRun) => this.startMovedOn(report, fromRun),
     });
   }
 
@@ -736,6 +737,13 @@ export class JobRunner {
     if (!entry || entry.job.attempt !== report.attempt || entry.runId !== report.run_id) return;
     this.emit({ type: 'warning', message: `${report.label}: the server refused it (${errorText(error)}); killing it, reporting nothing` });
     void this.terminate(entry, 'lease_lost');
+  }
+
+  /** Started in a newer run than the one it was claimed under (the run moved on): its end is reported with that run. */
+  private startMovedOn(report: StartReport, fromRun: number): void {
+    this.runId = Math.max(this.runId, report.run_id);
+    const entry = this.running.get(report.job_id);
+    if (entry && entry.job.attempt === report.attempt && entry.runId === fromRun) entry.runId = report.run_id;
   }
 
   // ---- one job: start, end -----------------------------------------------------------------

@@ -56,6 +56,11 @@ export interface ServerSessionOptions {
   ends: EndReportHandlers;
   /** The server refused a start report (canceled, reset, the node's lease ran out): the job must not run here. */
   startRefused(report: StartReport, error: unknown): void;
+  /**
+   * A start refused because the run moved on was asked again in the current run (see
+   * deliverStarts); `report.run_id` is that run now, `fromRun` the one the runner knew.
+   */
+  startMovedOn(report: StartReport, fromRun: number): void;
 }
 
 export type OutageEvent =
@@ -333,8 +338,39 @@ export class ServerSession {
     return this.reports.remove(() => true);
   }
 
-  /** Starts recorded in one bulk call per run and node where the server has the bulk route, else one call per job. */
+  /**
+   * Starts recorded in one bulk call per run and node where the server has the bulk route, else
+   * one call per job. A start refused because the run moved on between the runner's last look
+   * at the workflow and its claim-ahead (a reset, e.g. "rerun failed": the claim was of the new
+   * run) is asked again in the current run, and the attempt's end reports kept behind it move
+   * with it; killed instead, such a job stayed pending for good (this node's lease never runs
+   * out) and the workflow never ended.
+   */
   private async deliverStarts(batch: StartReport[]): Promise<Verdict[]> {
+    const verdicts = await this.startVerdicts(batch);
+    const refused = batch.filter((r) => verdicts.get(r)!.outcome === 'refused');
+    const progress = refused.length > 0 ? await this.progress() : null;
+    const moved = progress ? refused.filter((r) => r.run_id < progress.run_id) : [];
+    if (progress && moved.length > 0) {
+      const asked = moved.map((r) => ({ ...r, run_id: progress.run_id }));
+      const again = await this.startVerdicts(asked);
+      moved.forEach((r, i) => {
+        const v = again.get(asked[i]!)!;
+        // Refused in the current run too: the first refusal stands (the job is not run here).
+        if (v.outcome === 'refused') return;
+        const from = r.run_id;
+        r.run_id = progress.run_id;
+        for (const end of this.undeliveredEnds()) {
+          if (end.job_id === r.job_id && end.attempt === r.attempt && end.run_id === from) end.run_id = progress.run_id;
+        }
+        this.o.startMovedOn(r, from);
+        verdicts.set(r, v);
+      });
+    }
+    return batch.map((r) => verdicts.get(r)!);
+  }
+
+  private async startVerdicts(batch: StartReport[]): Promise<Map<StartReport, Verdict>> {
     const client = this.client;
     const verdicts = new Map<StartReport, Verdict>();
     await this.bulkOrSingle(
@@ -346,7 +382,7 @@ export class ServerSession {
       ['start_jobs', 'start_job'],
       verdicts,
     );
-    return batch.map((r) => verdicts.get(r)!);
+    return verdicts;
   }
 
   /**

@@ -54,6 +54,9 @@ test.serial('server away: running jobs go on, nothing is claimed, reports are ke
   const { runner: r, events } = await runner(client, dir);
   const run = r.run();
   await waitFor(async () => (await ranLog(dir)).length === 2, 60_000, 'two jobs to start');
+  // Their starts are delivered (queue depth records them on a later turn): else the kept starts
+  // come first in the queue and no completion is tried while the server is away.
+  await waitFor(() => client.allJobs().filter((j) => j.status === JobStatus.running).length === 2, 60_000, 'the server to record both starts');
   client.down = true;
   await open(dir, 'a');
   await open(dir, 'b');
@@ -127,6 +130,7 @@ test.serial('a lease that ran out during the outage: old reports are refused as 
   const { runner: r, events } = await runner(client, dir);
   const run = r.run();
   await waitFor(async () => (await ranLog(dir)).length === 2, 60_000, 'both jobs to start');
+  await waitFor(() => client.allJobs().filter((j) => j.status === JobStatus.running).length === 2, 60_000, 'the server to record both starts');
   const firstPids = new Map((await ranLog(dir)).map((l) => [l.id, l.pid]));
   const firstNode = client.job(a!.id).compute_node_id!;
   client.down = true;

@@ -3,6 +3,7 @@
  * It implements RunnerClient plus the calls the CLI needs. Server errors come back as the same
  * error classes the server threw (InputError, NotFoundError, ConflictError, TooLargeError) with
  * the server's message and field; 401 and anything else unexpected as ApiError.
+ * The dashboard's reads and its server-sent event streams (`torc tui` uses them) are here too.
  */
 import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
@@ -31,6 +32,17 @@ import type { RecoverOutcome, SampleFilter } from '../store/index.js';
 import { formatDuration } from '../spec/units.js';
 import type { ComputeNodeRecord, EventRecord, FileRecord, SlurmSchedulerRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
+import type { JobTableSort } from '../store/dashboard.js';
+import type { CancelJobOutcome } from '../store/job-cancel.js';
+import type {
+  DashboardConfig,
+  DashboardDag,
+  DashboardJobDetail,
+  DashboardJobPage,
+  DashboardStdio,
+  DashboardWorkflow,
+  DashboardWorkflowPage,
+} from './dashboard/service.js';
 import { BASE_PATH } from './route.js';
 import type { PageView, WorkflowActionModel, WorkflowStatusModel } from './views.js';
 
@@ -135,6 +147,39 @@ export interface JobQuery extends PageQuery {
   /** Status name or code. */
   status?: string | number;
   name?: string;
+}
+
+/** The dashboard's job table: filtered, sorted and paged by the server. */
+export interface DashboardJobQuery extends PageQuery {
+  /** Status names (torc's strings); none: every status. */
+  status?: string[];
+  /** Case-insensitive substring of the job name. */
+  q?: string;
+  sort?: JobTableSort;
+  order?: 'asc' | 'desc';
+}
+
+export interface StdioQuery {
+  stream: 'stdout' | 'stderr';
+  /** Default: the job's current attempt. */
+  attempt?: number;
+  offset?: number;
+  /** Read the last max_bytes instead of from offset. */
+  tail?: boolean;
+  max_bytes?: number;
+}
+
+/** Where a server-sent event stream stands (it reconnects by itself after a drop). */
+export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StreamHandlers {
+  /** Event name → handler of its JSON data. Every (re)connection starts with `hello`. */
+  events: Record<string, (data: any) => void>;
+  onState?: (state: StreamState, detail?: string) => void;
+}
+
+export interface EventStream {
+  close(): void;
 }
 
 export interface ClientOptions {
@@ -433,6 +478,108 @@ export class TorcClient implements RunnerClient {
 
   async listScheduledComputeNodes(workflowId: number, query: PageQuery & { open_only?: boolean } = {}): Promise<PageView<ScheduledComputeNodeModel>> {
     return this.call('GET', '/scheduled_compute_nodes', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  // ---- the dashboard's reads (torc's string statuses, epoch-ms times) ---------------------
+
+  async dashboardConfig(): Promise<DashboardConfig> {
+    return this.call('GET', '/dashboard/config');
+  }
+
+  async dashboardWorkflows(query: PageQuery = {}): Promise<DashboardWorkflowPage> {
+    return this.call('GET', '/dashboard/workflows', { query: { ...query } });
+  }
+
+  async dashboardWorkflow(workflowId: number): Promise<DashboardWorkflow> {
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}`);
+  }
+
+  async dashboardJobs(workflowId: number, query: DashboardJobQuery = {}): Promise<DashboardJobPage> {
+    const { status, ...rest } = query;
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}/jobs`, { query: { ...rest, status: status?.length ? status.join(',') : undefined } });
+  }
+
+  /** The grouped DAG; `expand` lists the groups whose jobs to show one by one. */
+  async dashboardDag(workflowId: number, expand: number[] = []): Promise<DashboardDag> {
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}/dag`, { query: { expand: expand.length ? expand.map(id).join(',') : undefined } });
+  }
+
+  async jobDetail(jobId: number): Promise<DashboardJobDetail> {
+    return this.call('GET', `/jobs/${id(jobId)}/detail`);
+  }
+
+  async jobStdio(jobId: number, query: StdioQuery): Promise<DashboardStdio> {
+    return this.call('GET', `/jobs/${id(jobId)}/stdio`, { query: { ...query } });
+  }
+
+  /** Cancels one job: not started, it is canceled now; running, its runner terminates it. */
+  async cancelJob(jobId: number): Promise<CancelJobOutcome> {
+    return this.call('POST', `/jobs/${id(jobId)}/cancel`);
+  }
+
+  // ---- server-sent event streams -------------------------------------------------------------
+
+  /** A workflow's changes: `hello` (counts as of now), then `update`, `resync`, `deleted`. */
+  streamWorkflow(workflowId: number, handlers: StreamHandlers): EventStream {
+    return this.openStream(`/workflows/${id(workflowId)}/events/stream`, handlers);
+  }
+
+  /** Which workflows changed: `hello`, then `workflows` with their ids (null: re-read all). */
+  streamWorkflows(handlers: StreamHandlers): EventStream {
+    return this.openStream('/dashboard/stream', handlers);
+  }
+
+  /** What is appended to a running attempt's output: `data` chunks, `unavailable`, then `end`. */
+  followJobStdio(jobId: number, query: Pick<StdioQuery, 'stream' | 'attempt' | 'offset'>, handlers: StreamHandlers): EventStream {
+    const q = new URLSearchParams({ stream: query.stream });
+    if (query.attempt !== undefined) q.set('attempt', id(query.attempt));
+    if (query.offset !== undefined) q.set('offset', id(query.offset));
+    return this.openStream(`/jobs/${id(jobId)}/stdio/follow?${q}`, handlers);
+  }
+
+  /**
+   * An EventSource (the `eventsource` package: reconnects by itself, as a browser's does) with
+   * the bearer token in its header, never in the URL. Loaded on first use: only live views need it.
+   */
+  private openStream(path: string, handlers: StreamHandlers): EventStream {
+    let closed = false;
+    let source: { close(): void } | undefined;
+    const state = (s: StreamState, detail?: string) => {
+      if (!closed || s === 'closed') handlers.onState?.(s, detail);
+    };
+    state('connecting');
+    const token = this.options.token;
+    void import('eventsource').then(
+      ({ EventSource }) => {
+        if (closed) return;
+        const es = new EventSource(`${this.base}${path}`, {
+          fetch: (input, init) => fetch(input, { ...init, headers: token ? { ...init.headers, Authorization: `Bearer ${token}` } : init.headers }),
+        });
+        source = es;
+        es.onopen = () => state('open');
+        es.onerror = (e) => state(es.readyState === es.CLOSED ? 'closed' : 'reconnecting', e.message ?? (e.code ? `HTTP ${e.code}` : undefined));
+        for (const [name, handler] of Object.entries(handlers.events)) {
+          es.addEventListener(name, (m) => {
+            if (closed) return;
+            let data: unknown;
+            try {
+              data = JSON.parse(String((m as { data?: unknown }).data));
+            } catch {
+              return;
+            }
+            handler(data);
+          });
+        }
+      },
+      (err: unknown) => state('closed', (err as Error).message),
+    );
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        source?.close();
+      },
+    };
   }
 
   // ---- transport ---------------------------------------------------------------------------

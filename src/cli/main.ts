@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   reports: () => import('./commands/reports.js'),
   recover: () => import('./commands/recover.js'),
   'plot-resources': () => import('./commands/plot-resources.js'),
+  tui: () => import('./commands/tui.js'),
 };
 
 /**

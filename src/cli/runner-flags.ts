@@ -161,11 +161,12 @@ export async function readToken(file: string | undefined): Promise<string | unde
   return token;
 }
 
-export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string }> {
+export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string; token: string | undefined }> {
   const url = flags.url ?? process.env.TORC_API_URL;
   if (!url) throw new InputError('no server given: pass --url or set TORC_API_URL', '--url');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
-  return { client: new TorcClient(url, { token: await readToken(flags.tokenFile) }), url };
+  const token = await readToken(flags.tokenFile);
+  return { client: new TorcClient(url, { token }), url, token };
 }
 
 /** JobRunnerOptions from the shared flags; the caller adds what is specific to it. */

@@ -5,7 +5,7 @@
  * fixed sleep). `kill` ends the tmux server and with it the program; call it in teardown always.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -34,25 +34,33 @@ export interface TmuxOptions {
 
 let sockets = 0;
 
+/**
+ * Runs the program, writes its exit status to a file, then keeps the pane open (showing what the
+ * program left on the terminal) until the tmux server is killed: a pane whose process exits at
+ * once may lose its last output.
+ */
+const WRAPPER = 'status=$1; shift; "$@"; echo $? > "$status"; while :; do sleep 3600; done';
+
 export class TmuxSession {
   private constructor(
     private readonly socket: string,
     readonly target: string,
+    private readonly statusFile: string,
   ) {}
 
   static async start(options: TmuxOptions): Promise<TmuxSession> {
     const socket = `torc-test-${process.pid}-${++sockets}`;
     const conf = path.join(options.dir, `${socket}.conf`);
-    // No status line (the pane is the whole window), keep the pane after the program exits (to
-    // read its last screen), a terminal type every Debian has.
-    writeFileSync(conf, ['set -g status off', 'set -g remain-on-exit on', 'set -g default-terminal tmux-256color', 'set -g history-limit 0', ''].join('\n'));
-    const session = new TmuxSession(socket, 'tui');
+    const status = path.join(options.dir, `${socket}.status`);
+    // No status line (the pane is the whole window), a terminal type every Debian has.
+    writeFileSync(conf, ['set -g status off', 'set -g default-terminal tmux-256color', 'set -g history-limit 0', ''].join('\n'));
+    const session = new TmuxSession(socket, 'tui', status);
     const env = Object.entries(options.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    await run(
-      'tmux',
-      ['-L', socket, '-f', conf, 'new-session', '-d', '-s', 'tui', '-x', String(options.cols), '-y', String(options.rows), ...(options.cwd ? ['-c', options.cwd] : []), ...env, '--', ...options.command],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm-256color', ...options.env } },
-    );
+    const size = ['-x', String(options.cols), '-y', String(options.rows)];
+    const cwd = options.cwd ? ['-c', options.cwd] : [];
+    await run('tmux', ['-u', '-L', socket, '-f', conf, 'new-session', '-d', '-s', 'tui', ...size, ...cwd, ...env, '--', 'sh', '-c', WRAPPER, 'sh', status, ...options.command], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm-256color', ...options.env },
+    });
     return session;
   }
 
@@ -86,11 +94,14 @@ export class TmuxSession {
     return { cols: cols!, rows: rows! };
   }
 
-  /** Whether the program has exited (the pane is kept: remain-on-exit), and its status. */
-  async exited(): Promise<{ dead: boolean; status: number | null }> {
-    const { stdout } = await this.tmux(['display-message', '-p', '-t', this.target, '#{pane_dead} #{pane_dead_status}']);
-    const [dead, status] = stdout.trim().split(' ');
-    return { dead: dead === '1', status: status ? Number(status) : null };
+  /** The program's exit status once it has exited, else null. */
+  exitStatus(): number | null {
+    try {
+      const text = readFileSync(this.statusFile, 'utf8').trim();
+      return text === '' ? null : Number(text);
+    } catch {
+      return null;
+    }
   }
 
   /** Polls the screen until `predicate` holds; the last screen is in the error when it never does. */

@@ -23,7 +23,10 @@ export function defaultSource(flags: BackendFlags, cwd = process.cwd(), env = pr
   }
   if (found.length === 1) return { ...flags, db: path.join('.torc', found[0]!) };
   const hint = found.length > 1 ? `; this directory has ${found.map((f) => `.torc/${f}`).join(', ')}` : '';
-  throw new InputError(`what to show: --url URL (a torc server), --db PATH (a database file, e.g. the .torc/NAME.db of torc reconcile) or TORC_API_URL${hint}`, '--url');
+  throw new InputError(
+    `what to show: --url URL (a torc server), --db PATH (a database file, e.g. the .torc/NAME.db of torc reconcile) or TORC_API_URL${hint}`,
+    '--url',
+  );
 }
 
 export function register(program: Command): void {

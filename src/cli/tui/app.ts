@@ -39,6 +39,8 @@ import type { LiveState, TuiSource } from './source.js';
 import type { Line, Style } from './style.js';
 import { filterText, nextStatus, parseFilter } from './filter.js';
 import { fitLine, seg } from './style.js';
+import { truncate } from './text.js';
+import { splitKeys, type KeyPress } from './keys.js';
 
 const h = React.createElement;
 
@@ -49,8 +51,7 @@ export type View =
   | { kind: 'log'; id: number; workflowId: number; name?: string; stream: StreamName; crumbs: string[] };
 
 type Modal =
-  | { kind: 'confirm'; text: string; run: () => Promise<string> }
-  | { kind: 'prompt'; label: string; value: string; onSubmit: (value: string) => string | null };
+  { kind: 'confirm'; text: string; run: () => Promise<string> } | { kind: 'prompt'; label: string; value: string; onSubmit: (value: string) => string | null };
 
 interface Ctx {
   source: TuiSource;
@@ -68,6 +69,20 @@ interface Ctx {
   push: (view: View) => void;
   /** State of the views in the stack, so going back finds a view as it was left. */
   memory: Map<string, unknown>;
+  /** The shown view's key handler (see useKeys). */
+  viewKeys: { current: KeyHandler | null };
+}
+
+type KeyHandler = (input: string, key: InkKey) => void;
+
+/**
+ * The view's keys. Set while the view is drawn, not in an effect: a key that arrives right after
+ * a screen is shown must reach the handler of that screen. (ink's useInput subscribes in an
+ * effect, and each toggle of its isActive switches the terminal out of raw mode and back; so the
+ * app has one input handler, always on, that hands keys to the modal or to this.)
+ */
+function useKeys(ctx: Ctx, handler: KeyHandler): void {
+  ctx.viewKeys.current = handler;
 }
 
 const errorText = (err: unknown): string => {
@@ -95,11 +110,7 @@ const STYLE_PROPS: Record<Style, Record<string, unknown>> = {
 function LineView({ line, color }: { line: Line; color: boolean }) {
   // NO_COLOR: one plain string per line, so the terminal gets no SGR sequence at all.
   if (!color) return h(Text, { wrap: 'truncate' }, line.map((s) => s.text).join(''));
-  return h(
-    Text,
-    { wrap: 'truncate' },
-    ...line.map((s, i) => (s.style ? h(Text, { key: i, ...STYLE_PROPS[s.style] }, s.text) : s.text)),
-  );
+  return h(Text, { wrap: 'truncate' }, ...line.map((s, i) => (s.style ? h(Text, { key: i, ...STYLE_PROPS[s.style] }, s.text) : s.text)));
 }
 
 /** Rows left for a view's body under the header, above the message line and the footer. */
@@ -112,8 +123,10 @@ function Frame({ ctx, crumbs, keys, body, message }: { ctx: Ctx; crumbs: string[
   const lines: Line[] = [headerLine(crumbs, ctx.live, ctx.source.where, width)];
   for (let i = 0; i < height; i++) lines.push(body[i] ?? fitLine([], width));
   const modal = ctx.modal;
-  if (modal?.kind === 'confirm') lines.push(messageLine(`${modal.text} [y/N]`, 'confirm', width));
-  else if (modal?.kind === 'prompt') lines.push(fitLine([seg(` ${modal.label}: `, 'warn'), seg(`${modal.value}█`), seg('   Enter apply · Esc cancel', 'dim')], width));
+  // The question is cut to fit, never its [y/N].
+  if (modal?.kind === 'confirm') lines.push(messageLine(`${truncate(modal.text, width - 8)} [y/N]`, 'confirm', width));
+  else if (modal?.kind === 'prompt')
+    lines.push(fitLine([seg(` ${modal.label}: `, 'warn'), seg(`${modal.value}█`), seg('   Enter apply · Esc cancel', 'dim')], width));
   else lines.push(message ? messageLine(message.text, message.tone, width) : fitLine([], width));
   lines.push(...footerLines(keys, width));
   return h(Box, { flexDirection: 'column', width: ctx.cols, height: ctx.rows }, ...lines.map((line, i) => h(LineView, { key: i, line, color: ctx.color })));
@@ -192,30 +205,32 @@ function WorkflowsView({ ctx, message, memoryKey }: { ctx: Ctx; message: Msg; me
 
   const items = page?.items ?? [];
   const current = items[selected];
-  useInput(
-    (input, key) => {
-      const move = moveBy(input, key);
-      if (move === 'first') setSelected(0);
-      else if (move === 'last') setSelected(Math.max(0, items.length - 1));
-      else if (move !== null) {
-        const next = selected + move;
-        if (next < 0 && offset > 0) {
-          setOffset(Math.max(0, offset - limit));
-          setSelected(limit - 1);
-        } else if (next >= items.length && page?.has_more) {
-          setOffset(offset + limit);
-          setSelected(0);
-        } else setSelected(Math.max(0, Math.min(items.length - 1, next)));
-      } else if (key.pageDown && page?.has_more) setOffset(offset + limit);
-      else if (key.pageUp) setOffset(Math.max(0, offset - limit));
-      else if (key.return && current) ctx.push({ kind: 'workflow', id: current.id, name: current.name });
-      else if (input === 'c' && current) {
-        const active = current.total - current.done;
-        ctx.confirm(`Cancel workflow ${current.id} "${current.name}"? ${active} unfinished jobs stop (running ones are terminated).`, () => ctx.source.cancelWorkflow(current.id));
-      } else if (input === 'r' && current) ctx.confirm(`Rerun the failed, terminated and canceled jobs of workflow ${current.id} "${current.name}" (and what depends on them)?`, () => ctx.source.rerunFailed(current.id));
-    },
-    { isActive: ctx.modal === null },
-  );
+  useKeys(ctx, (input, key) => {
+    const move = moveBy(input, key);
+    if (move === 'first') setSelected(0);
+    else if (move === 'last') setSelected(Math.max(0, items.length - 1));
+    else if (move !== null) {
+      const next = selected + move;
+      if (next < 0 && offset > 0) {
+        setOffset(Math.max(0, offset - limit));
+        setSelected(limit - 1);
+      } else if (next >= items.length && page?.has_more) {
+        setOffset(offset + limit);
+        setSelected(0);
+      } else setSelected(Math.max(0, Math.min(items.length - 1, next)));
+    } else if (key.pageDown && page?.has_more) setOffset(offset + limit);
+    else if (key.pageUp) setOffset(Math.max(0, offset - limit));
+    else if (key.return && current) ctx.push({ kind: 'workflow', id: current.id, name: current.name });
+    else if (input === 'c' && current) {
+      const active = current.total - current.done;
+      ctx.confirm(`Cancel workflow ${current.id} "${current.name}"? ${active} unfinished jobs stop (running ones are terminated).`, () =>
+        ctx.source.cancelWorkflow(current.id),
+      );
+    } else if (input === 'r' && current)
+      ctx.confirm(`Rerun the failed, terminated and canceled jobs of workflow ${current.id} "${current.name}" (and what depends on them)?`, () =>
+        ctx.source.rerunFailed(current.id),
+      );
+  });
   const body = workflowsBody({ page, selected, error }, ctx.cols, height);
   return h(Frame, { ctx, crumbs: ['Workflows'], keys: WORKFLOWS_KEYS, body, message: message.value });
 }
@@ -265,7 +280,9 @@ function WorkflowView({ ctx, view, message, memoryKey }: { ctx: Ctx; view: Extra
     try {
       const [summary, jobs, dag] = await Promise.all([
         parts.has('summary') ? ctx.source.workflow(id) : undefined,
-        parts.has('jobs') ? ctx.source.jobs(id, { status: table.statuses, q: table.q, sort: table.sort, order: table.order, offset: table.offset, limit }) : undefined,
+        parts.has('jobs')
+          ? ctx.source.jobs(id, { status: table.statuses, q: table.q, sort: table.sort, order: table.order, offset: table.offset, limit })
+          : undefined,
         parts.has('dag') ? ctx.source.dag(id) : undefined,
       ]);
       setState((s) => {
@@ -298,61 +315,58 @@ function WorkflowView({ ctx, view, message, memoryKey }: { ctx: Ctx; view: Extra
   const wfName = state.summary?.name ?? view.name ?? '';
   const crumbs = ['Workflows', `#${id} ${wfName}`];
 
-  useInput(
-    (input, key) => {
-      if (key.tab) {
-        setState((s) => ({ ...s, pane: s.pane === 'jobs' ? 'dag' : 'jobs' }));
-        return;
-      }
-      if (input === 'c') {
-        const s = state.summary;
-        const unfinished = s ? s.total - s.done : 0;
-        ctx.confirm(`Cancel workflow ${id} "${wfName}"? ${unfinished} unfinished jobs stop (running ones are terminated).`, () => ctx.source.cancelWorkflow(id));
-        return;
-      }
-      if (input === 'r') {
-        ctx.confirm(`Rerun the failed, terminated and canceled jobs of workflow ${id} "${wfName}" (and what depends on them)?`, () => ctx.source.rerunFailed(id));
-        return;
-      }
-      const move = moveBy(input, key);
-      if (state.pane === 'dag') {
-        if (move === 'first') setState((s) => ({ ...s, dagSelected: 0 }));
-        else if (move === 'last') setState((s) => ({ ...s, dagSelected: Math.max(0, dagGroups - 1) }));
-        else if (move !== null) setState((s) => ({ ...s, dagSelected: Math.max(0, Math.min(dagGroups - 1, s.dagSelected + move)) }));
-        return;
-      }
-      const lastOffset = Math.max(0, Math.floor((total - 1) / pageSize) * pageSize);
-      if (move === 'first') setTable({ offset: 0, selected: 0 });
-      else if (move === 'last') setTable({ offset: lastOffset, selected: Math.max(0, (total - 1) % pageSize) });
-      else if (move !== null) {
-        const next = state.table.selected + move;
-        if (next < 0 && offset > 0) setTable({ offset: Math.max(0, offset - pageSize), selected: pageSize - 1 });
-        else if (next >= rows.length && page?.has_more) setTable({ offset: offset + pageSize, selected: 0 });
-        else setTable({ selected: Math.max(0, Math.min(rows.length - 1, next)) });
-      } else if (key.pageDown) {
-        if (page?.has_more) setTable({ offset: offset + pageSize });
-        else setTable({ selected: Math.max(0, rows.length - 1) });
-      } else if (key.pageUp) {
-        if (offset > 0) setTable({ offset: Math.max(0, offset - pageSize) });
-        else setTable({ selected: 0 });
-      } else if (key.return && job) ctx.push({ kind: 'job', id: job.id, workflowId: id, name: job.name, crumbs });
-      else if (input === 'l' && job) ctx.push({ kind: 'log', id: job.id, workflowId: id, name: job.name, stream: 'stdout', crumbs });
-      else if (input === '/')
-        ctx.prompt('Filter (words in the name, status:failed,running)', filterText(state.table), (value) => {
-          try {
-            const f = parseFilter(value);
-            setTable({ ...f, offset: 0, selected: 0 });
-            return null;
-          } catch (err) {
-            return errorText(err);
-          }
-        });
-      else if (input === 'f') setTable({ statuses: nextStatus(statuses, state.summary?.counts ?? {}, COUNT_ORDER), offset: 0, selected: 0 });
-      else if (input === 's') setTable({ sort: JOB_SORTS[(JOB_SORTS.indexOf(sort) + 1) % JOB_SORTS.length]!, offset: 0, selected: 0 });
-      else if (input === 'S') setTable({ order: order === 'asc' ? 'desc' : 'asc', offset: 0, selected: 0 });
-    },
-    { isActive: ctx.modal === null },
-  );
+  useKeys(ctx, (input, key) => {
+    if (key.tab) {
+      setState((s) => ({ ...s, pane: s.pane === 'jobs' ? 'dag' : 'jobs' }));
+      return;
+    }
+    if (input === 'c') {
+      const s = state.summary;
+      const unfinished = s ? s.total - s.done : 0;
+      ctx.confirm(`Cancel workflow ${id} "${wfName}"? ${unfinished} unfinished jobs stop (running ones are terminated).`, () => ctx.source.cancelWorkflow(id));
+      return;
+    }
+    if (input === 'r') {
+      ctx.confirm(`Rerun the failed, terminated and canceled jobs of workflow ${id} "${wfName}" (and what depends on them)?`, () => ctx.source.rerunFailed(id));
+      return;
+    }
+    const move = moveBy(input, key);
+    if (state.pane === 'dag') {
+      if (move === 'first') setState((s) => ({ ...s, dagSelected: 0 }));
+      else if (move === 'last') setState((s) => ({ ...s, dagSelected: Math.max(0, dagGroups - 1) }));
+      else if (move !== null) setState((s) => ({ ...s, dagSelected: Math.max(0, Math.min(dagGroups - 1, s.dagSelected + move)) }));
+      return;
+    }
+    const lastOffset = Math.max(0, Math.floor((total - 1) / pageSize) * pageSize);
+    if (move === 'first') setTable({ offset: 0, selected: 0 });
+    else if (move === 'last') setTable({ offset: lastOffset, selected: Math.max(0, (total - 1) % pageSize) });
+    else if (move !== null) {
+      const next = state.table.selected + move;
+      if (next < 0 && offset > 0) setTable({ offset: Math.max(0, offset - pageSize), selected: pageSize - 1 });
+      else if (next >= rows.length && page?.has_more) setTable({ offset: offset + pageSize, selected: 0 });
+      else setTable({ selected: Math.max(0, Math.min(rows.length - 1, next)) });
+    } else if (key.pageDown) {
+      if (page?.has_more) setTable({ offset: offset + pageSize });
+      else setTable({ selected: Math.max(0, rows.length - 1) });
+    } else if (key.pageUp) {
+      if (offset > 0) setTable({ offset: Math.max(0, offset - pageSize) });
+      else setTable({ selected: 0 });
+    } else if (key.return && job) ctx.push({ kind: 'job', id: job.id, workflowId: id, name: job.name, crumbs });
+    else if (input === 'l' && job) ctx.push({ kind: 'log', id: job.id, workflowId: id, name: job.name, stream: 'stdout', crumbs });
+    else if (input === '/')
+      ctx.prompt('Filter (words in the name, status:failed,running)', filterText(state.table), (value) => {
+        try {
+          const f = parseFilter(value);
+          setTable({ ...f, offset: 0, selected: 0 });
+          return null;
+        } catch (err) {
+          return errorText(err);
+        }
+      });
+    else if (input === 'f') setTable({ statuses: nextStatus(statuses, state.summary?.counts ?? {}, COUNT_ORDER), offset: 0, selected: 0 });
+    else if (input === 's') setTable({ sort: JOB_SORTS[(JOB_SORTS.indexOf(sort) + 1) % JOB_SORTS.length]!, offset: 0, selected: 0 });
+    else if (input === 'S') setTable({ order: order === 'asc' ? 'desc' : 'asc', offset: 0, selected: 0 });
+  });
   const body = workflowBody({ ...state, now }, width, height);
   return h(Frame, { ctx, crumbs, keys, body, message: message.value });
 }
@@ -402,21 +416,25 @@ function useJobLog(ctx: Ctx, jobId: number, stream: StreamName, detail: Dashboar
         const following = chunk.available && chunk.running;
         setLog({ stream, attempt, text: chunk.text, skipped: chunk.offset, size: chunk.size, following, reason: chunk.reason, loading: false });
         if (!following) return;
-        unfollow = ctx.source.follow(jobId, { stream, attempt, offset: chunk.next_offset }, {
-          data: (d) =>
-            setLog((l) => {
-              let text = l.text + d.text;
-              let skipped = l.skipped;
-              if (text.length > LOG_KEEP) {
-                const cut = text.length - LOG_KEEP;
-                skipped += Buffer.byteLength(text.slice(0, cut));
-                text = text.slice(cut);
-              }
-              return { ...l, text, skipped, size: Math.max(d.size, d.next_offset) };
-            }),
-          unavailable: (reason) => setLog((l) => ({ ...l, reason })),
-          end: () => setLog((l) => ({ ...l, following: false })),
-        });
+        unfollow = ctx.source.follow(
+          jobId,
+          { stream, attempt, offset: chunk.next_offset },
+          {
+            data: (d) =>
+              setLog((l) => {
+                let text = l.text + d.text;
+                let skipped = l.skipped;
+                if (text.length > LOG_KEEP) {
+                  const cut = text.length - LOG_KEEP;
+                  skipped += Buffer.byteLength(text.slice(0, cut));
+                  text = text.slice(cut);
+                }
+                return { ...l, text, skipped, size: Math.max(d.size, d.next_offset) };
+              }),
+            unavailable: (reason) => setLog((l) => ({ ...l, reason })),
+            end: () => setLog((l) => ({ ...l, following: false })),
+          },
+        );
       },
       (err: unknown) => !stopped && setLog({ ...EMPTY_LOG(stream), attempt, loading: false, reason: errorText(err) }),
     );
@@ -448,14 +466,12 @@ function JobView({ ctx, view, message }: { ctx: Ctx; view: Extract<View, { kind:
   const log = useJobLog(ctx, view.id, stream, detail);
   const now = useClock(detail?.job.status === 'running');
   const { width, height } = bodySize(ctx, JOB_KEYS);
-  useInput(
-    (input, key) => {
-      if (key.tab) setStream((s) => (s === 'stdout' ? 'stderr' : 'stdout'));
-      else if (input === 'l') ctx.push({ kind: 'log', id: view.id, workflowId: view.workflowId, name: detail?.job.name ?? view.name, stream, crumbs: view.crumbs });
-      else if (input === 'c') cancelJob(ctx, detail);
-    },
-    { isActive: ctx.modal === null },
-  );
+  useKeys(ctx, (input, key) => {
+    if (key.tab) setStream((s) => (s === 'stdout' ? 'stderr' : 'stdout'));
+    else if (input === 'l')
+      ctx.push({ kind: 'log', id: view.id, workflowId: view.workflowId, name: detail?.job.name ?? view.name, stream, crumbs: view.crumbs });
+    else if (input === 'c') cancelJob(ctx, detail);
+  });
   const body = jobBody({ detail, log, resources: ctx.resources, error, now }, width, height);
   return h(Frame, { ctx, crumbs: [...view.crumbs, `job ${view.id} ${detail?.job.name ?? view.name ?? ''}`], keys: JOB_KEYS, body, message: message.value });
 }
@@ -477,22 +493,19 @@ function LogView({ ctx, view, message }: { ctx: Ctx; view: Extract<View, { kind:
   const log = useJobLog(ctx, view.id, stream, detail);
   const { width, height } = bodySize(ctx, LOG_KEYS);
   const maxBack = logMaxBack(log, width, height);
-  useInput(
-    (input, key) => {
-      const page = Math.max(1, height - 2);
-      if (key.tab) {
-        setStream((s) => (s === 'stdout' ? 'stderr' : 'stdout'));
-        setBack(0);
-      } else if (key.upArrow || input === 'k') setBack((b) => Math.min(maxBack, b + 1));
-      else if (key.downArrow || input === 'j') setBack((b) => Math.max(0, b - 1));
-      else if (key.pageUp) setBack((b) => Math.min(maxBack, b + page));
-      else if (key.pageDown) setBack((b) => Math.max(0, b - page));
-      else if (key.home || input === 'g') setBack(maxBack);
-      else if (key.end || input === 'G') setBack(0);
-      else if (input === 'c') cancelJob(ctx, detail);
-    },
-    { isActive: ctx.modal === null },
-  );
+  useKeys(ctx, (input, key) => {
+    const page = Math.max(1, height - 2);
+    if (key.tab) {
+      setStream((s) => (s === 'stdout' ? 'stderr' : 'stdout'));
+      setBack(0);
+    } else if (key.upArrow || input === 'k') setBack((b) => Math.min(maxBack, b + 1));
+    else if (key.downArrow || input === 'j') setBack((b) => Math.max(0, b - 1));
+    else if (key.pageUp) setBack((b) => Math.min(maxBack, b + page));
+    else if (key.pageDown) setBack((b) => Math.max(0, b - page));
+    else if (key.home || input === 'g') setBack(maxBack);
+    else if (key.end || input === 'G') setBack(0);
+    else if (input === 'c') cancelJob(ctx, detail);
+  });
   const body = logViewBody({ job: detail, log: error && !log.text ? { ...log, reason: error } : log, back: Math.min(back, maxBack) }, width, height);
   const name = detail?.job.name ?? view.name ?? '';
   return h(Frame, { ctx, crumbs: [...view.crumbs, `job ${view.id} ${name}`, stream], keys: LOG_KEYS, body, message: message.value });
@@ -525,7 +538,9 @@ function useTerminalSize(): { cols: number; rows: number } {
 export function App({ source, color, initialWorkflow }: AppProps) {
   const { exit } = useApp();
   const { cols, rows } = useTerminalSize();
-  const [stack, setStack] = useState<View[]>(() => (initialWorkflow ? [{ kind: 'workflows' }, { kind: 'workflow', id: initialWorkflow }] : [{ kind: 'workflows' }]));
+  const [stack, setStack] = useState<View[]>(() =>
+    initialWorkflow ? [{ kind: 'workflows' }, { kind: 'workflow', id: initialWorkflow }] : [{ kind: 'workflows' }],
+  );
   const [live, setLiveState] = useState<LiveIndicator>('connecting');
   const [message, setMessage] = useState<Msg['value']>(null);
   const [modal, setModal] = useState<Modal | null>(null);
@@ -554,26 +569,30 @@ export function App({ source, color, initialWorkflow }: AppProps) {
     },
     [source, notify],
   );
-  const prompt = useCallback((label: string, value: string, onSubmit: (value: string) => string | null) => setModal({ kind: 'prompt', label, value, onSubmit }), []);
+  const prompt = useCallback(
+    (label: string, value: string, onSubmit: (value: string) => string | null) => setModal({ kind: 'prompt', label, value, onSubmit }),
+    [],
+  );
   const push = useCallback((view: View) => {
     setMessage(null);
     setStack((s) => [...s, view]);
   }, []);
 
-  useInput(
-    (input, key) => {
-      if (!modal) return;
-      if (modal.kind === 'confirm') {
-        setModal(null);
-        if (input === 'y' || input === 'Y') {
-          notify('Sending…');
-          modal.run().then(
-            (text) => notify(text, 'ok'),
-            (err: unknown) => notify(errorText(err), 'error'),
-          );
-        } else notify('Nothing was changed.');
-        return;
-      }
+  const viewKeys = useRef<KeyHandler | null>(null);
+  /** One key: to the open question or prompt, else q and back, else the shown view. */
+  const dispatch: KeyHandler = (input, key) => {
+    if (modal?.kind === 'confirm') {
+      setModal(null);
+      if (input === 'y' || input === 'Y') {
+        notify('Sending…');
+        modal.run().then(
+          (text) => notify(text, 'ok'),
+          (err: unknown) => notify(errorText(err), 'error'),
+        );
+      } else notify('Nothing was changed.');
+      return;
+    }
+    if (modal?.kind === 'prompt') {
       if (key.return) {
         const error = modal.onSubmit(modal.value);
         if (error) notify(error, 'error');
@@ -583,23 +602,38 @@ export function App({ source, color, initialWorkflow }: AppProps) {
       else if (key.backspace || key.delete) setModal({ ...modal, value: [...modal.value].slice(0, -1).join('') });
       else if (key.ctrl && input === 'u') setModal({ ...modal, value: '' });
       else if (input && !key.ctrl && !key.meta && !/[\u0000-\u001f\u007f]/.test(input)) setModal({ ...modal, value: modal.value + input });
-    },
-    { isActive: modal !== null },
-  );
-  useInput(
-    (input, key) => {
-      if (input === 'q') exit();
-      else if ((key.escape || key.backspace || key.delete) && stack.length > 1) {
+      return;
+    }
+    if (input === 'q') exit();
+    else if (key.escape || key.backspace || key.delete) {
+      if (stack.length > 1) {
         setMessage(null);
         const gone = `${stack.length - 1}:`;
         for (const k of [...memory.keys()]) if (k.startsWith(gone)) memory.delete(k);
         setStack((s) => s.slice(0, -1));
       }
-    },
-    { isActive: modal === null },
+    } else viewKeys.current?.(input, key);
+  };
+  // Keys wait in a queue and are handled one per render, after it: each sees the state (and the
+  // view) that the key before it left. ink hands over keys that arrive together (typed fast, a
+  // held j, a script) in one call, and several calls before React renders again.
+  const keyQueue = useRef<KeyPress[]>([]);
+  const [keyTurn, setKeyTurn] = useState(0);
+  useInput(
+    useCallback<KeyHandler>((input, key) => {
+      keyQueue.current.push(...splitKeys(input, key));
+      setKeyTurn((n) => n + 1);
+    }, []),
   );
+  useEffect(() => {
+    const next = keyQueue.current.shift();
+    if (!next) return;
+    dispatch(next.input, next.key);
+    // Render again for the next key even when this one changed nothing.
+    if (keyQueue.current.length > 0) setKeyTurn((n) => n + 1);
+  }, [keyTurn]);
 
-  const ctx: Ctx = { source, color, cols, rows, live, setLive, resources, modal, notify, confirm, prompt, push, memory };
+  const ctx: Ctx = { source, color, cols, rows, live, setLive, resources, modal, notify, confirm, prompt, push, memory, viewKeys };
   const view = stack[stack.length - 1]!;
   const msg: Msg = { value: message };
   // Each view is keyed by its place in the stack; going back remounts the one below from its memory.

@@ -22,7 +22,8 @@ export function parseFilter(text: string): TableFilter {
     }
     for (const s of m[1]!.split(',').filter(Boolean)) {
       const name = s.toLowerCase().replace(/-/g, '_');
-      if (!(JOB_STATUS_NAMES as readonly string[]).includes(name)) throw new InputError(`unknown status "${s}" (one of: ${JOB_STATUS_NAMES.join(', ')})`, 'filter');
+      if (!(JOB_STATUS_NAMES as readonly string[]).includes(name))
+        throw new InputError(`unknown status "${s}" (one of: ${JOB_STATUS_NAMES.join(', ')})`, 'filter');
       if (!statuses.includes(name)) statuses.push(name);
     }
   }

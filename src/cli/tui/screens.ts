@@ -3,13 +3,21 @@
  * read and of the view's state, so each can be checked without a terminal. app.ts reads, keeps
  * the state and draws these with ink.
  */
-import type { DashboardDag, DashboardJobDetail, DashboardJobPage, DashboardJobRow, DashboardWorkflow, DashboardWorkflowPage, DashboardWorkflowSummary } from '../../api/dashboard/service.js';
+import type {
+  DashboardDag,
+  DashboardJobDetail,
+  DashboardJobPage,
+  DashboardJobRow,
+  DashboardWorkflow,
+  DashboardWorkflowPage,
+  DashboardWorkflowSummary,
+} from '../../api/dashboard/service.js';
 import type { JobTableSort } from '../../store/dashboard.js';
 import { resourceSlot, type ResourceSamples } from './resources.js';
-import { stagesOf } from './stages.js';
-import { besideLines, fitLine, seg, statusStyle, type Line, type Seg, type Style } from './style.js';
+import { stagesOf, type DagNode } from './stages.js';
+import { besideLines, fitLine, lineWidth, seg, statusStyle, type Line, type Seg, type Style } from './style.js';
 import { layoutColumns, tableHeader, tableRow, type Column } from './table.js';
-import { bar, bytes, clean, clock, count, duration, fit, logLines, wrap } from './text.js';
+import { bar, bytes, cellWidth, clean, clock, count, duration, fit, logLines, wrap } from './text.js';
 
 // ---- frame: header, message, footer ---------------------------------------------------------
 
@@ -25,14 +33,25 @@ const LIVE_TEXT: Record<LiveIndicator, [string, Style]> = {
 
 export function headerLine(crumbs: string[], live: LiveIndicator, where: string, width: number): Line {
   const [liveText, liveStyle] = LIVE_TEXT[live];
-  const right = ` ${liveText}  ${where} `;
-  const leftParts: Line = [seg(' torc ', 'title')];
-  crumbs.forEach((c, i) => {
-    leftParts.push(seg(i === 0 ? ' ' : ' › ', 'dim'));
-    leftParts.push(seg(clean(c), i === crumbs.length - 1 ? 'title' : undefined));
-  });
-  const leftWidth = Math.max(10, width - Math.min(right.length, Math.floor(width / 3)));
-  return [...fitLine(leftParts, leftWidth), ...fitLine([seg(` ${liveText}`, liveStyle), seg(`  ${where} `, 'dim')], width - leftWidth)];
+  const right = ` ${liveText}  ${clean(where)} `;
+  const leftOf = (shown: string[], cut: boolean): Line => {
+    const parts: Line = [seg(' torc ', 'title')];
+    if (cut) parts.push(seg(' …', 'dim'));
+    shown.forEach((c, i) => {
+      parts.push(seg(i === 0 && !cut ? ' ' : ' › ', 'dim'));
+      parts.push(seg(clean(c), i === shown.length - 1 ? 'title' : undefined));
+    });
+    return parts;
+  };
+  // Where the user is matters most: when the crumbs do not fit, the first ones give way to "…".
+  const leftRoom = width - Math.min(cellWidth(right), Math.floor(width * 0.4));
+  let dropped = 0;
+  while (dropped < crumbs.length - 1 && lineWidth(leftOf(crumbs.slice(dropped), dropped > 0)) > leftRoom) dropped++;
+  const leftParts = leftOf(crumbs.slice(dropped), dropped > 0);
+  // Both in full when they fit; else the right side keeps at least 40 % (the live state first).
+  const rightWidth = Math.min(cellWidth(right), Math.max(width - lineWidth(leftParts), Math.floor(width * 0.4)));
+  const leftWidth = Math.max(10, width - rightWidth);
+  return [...fitLine(leftParts, leftWidth), ...fitLine([seg(` ${liveText}`, liveStyle), seg(`  ${clean(where)} `, 'dim')], width - leftWidth)];
 }
 
 export type Key = [key: string, label: string];
@@ -71,7 +90,19 @@ export function messageLine(text: string, tone: Tone, width: number): Line {
 
 // ---- status counts -----------------------------------------------------------------------
 
-export const COUNT_ORDER = ['running', 'completed', 'failed', 'terminated', 'pending_failed', 'canceled', 'pending', 'ready', 'blocked', 'uninitialized', 'disabled'];
+export const COUNT_ORDER = [
+  'running',
+  'completed',
+  'failed',
+  'terminated',
+  'pending_failed',
+  'canceled',
+  'pending',
+  'ready',
+  'blocked',
+  'uninitialized',
+  'disabled',
+];
 
 /** "running 4  completed 32  failed 1": the non-zero counts, each in its status's style. */
 export function countSegs(counts: Record<string, number>): Seg[] {
@@ -101,7 +132,12 @@ const WORKFLOW_COLUMNS: Column<DashboardWorkflowSummary>[] = [
   { title: 'ID', width: 4, right: true, cell: (w) => String(w.id) },
   { title: 'NAME', width: 12, flex: 1, cell: (w) => clean(w.name) },
   { title: 'PHASE', width: 9, cell: (w) => seg(w.phase, statusStyle(w.phase)) },
-  { title: 'PROGRESS', width: 15, drop: 3, cell: (w) => seg(`${bar(w.done, w.total, 10)} ${String(w.total ? Math.floor((w.done / w.total) * 100) : 0).padStart(3)}%`, 'ok') },
+  {
+    title: 'PROGRESS',
+    width: 15,
+    drop: 3,
+    cell: (w) => seg(`${bar(w.done, w.total, 10)} ${String(w.total ? Math.floor((w.done / w.total) * 100) : 0).padStart(3)}%`, 'ok'),
+  },
   { title: 'DONE/TOTAL', width: 13, right: true, cell: (w) => `${count(w.done)}/${count(w.total)}` },
   { title: 'RUN', width: 5, right: true, cell: (w) => seg(count(w.counts.running ?? 0), (w.counts.running ?? 0) > 0 ? 'run' : 'dim') },
   { title: 'FAIL', width: 5, right: true, cell: (w) => failedOf(w) },
@@ -119,7 +155,15 @@ export function workflowsBody(s: WorkflowsState, width: number, height: number):
   if (!s.page) return [fitLine([seg(s.error ? ` ${clean(s.error)}` : ' loading workflows…', s.error ? 'bad' : 'dim')], width)];
   const layout = layoutColumns(WORKFLOW_COLUMNS, width);
   const total = s.page.total_count;
-  lines.push(fitLine([seg(` Workflows (${count(total)})`, 'title'), seg(total > s.page.items.length ? `  showing ${count(s.page.offset + 1)}–${count(s.page.offset + s.page.items.length)}` : '', 'dim')], width));
+  lines.push(
+    fitLine(
+      [
+        seg(` Workflows (${count(total)})`, 'title'),
+        seg(total > s.page.items.length ? `  showing ${count(s.page.offset + 1)}–${count(s.page.offset + s.page.items.length)}` : '', 'dim'),
+      ],
+      width,
+    ),
+  );
   lines.push(tableHeader(layout, width));
   if (s.page.items.length === 0) lines.push(fitLine([seg('  No workflows yet: torc reconcile FILE, or POST /workflow_specs.', 'dim')], width));
   const rows = height - lines.length;
@@ -181,7 +225,12 @@ function jobColumns(now: number): Column<DashboardJobRow>[] {
     { title: 'ATT', width: 3, right: true, drop: 4, cell: (j) => String(j.attempt_id) },
     { title: 'RC', width: 4, right: true, cell: (j) => (j.return_code === null ? '' : seg(String(j.return_code), j.return_code === 0 ? undefined : 'bad')) },
     { title: 'STARTED', width: 8, drop: 2, cell: (j) => clock(j.started_ms, now) },
-    { title: 'TIME', width: 7, right: true, cell: (j) => duration(j.duration_ms ?? (j.status === 'running' && j.started_ms !== null ? now - j.started_ms : null)) },
+    {
+      title: 'TIME',
+      width: 7,
+      right: true,
+      cell: (j) => duration(j.duration_ms ?? (j.status === 'running' && j.started_ms !== null ? now - j.started_ms : null)),
+    },
     { title: 'HOST', width: 10, flex: 0, drop: 3, cell: (j) => clean(j.hostname ?? '') },
     { title: 'RESOURCES', width: 10, drop: 1, cell: (j) => clean(j.resource_requirements ?? '') },
   ];
@@ -198,9 +247,24 @@ function jobsPane(s: WorkflowState, width: number, height: number, focused: bool
   const lines: Line[] = [];
   const t = s.table;
   const page = s.jobs;
-  const range = page && page.items.length ? `${count(page.offset + 1)}–${count(page.offset + page.items.length)} of ${count(page.total_count)}` : page ? `0 of ${count(page.total_count)}` : '…';
+  const range =
+    page && page.items.length
+      ? `${count(page.offset + 1)}–${count(page.offset + page.items.length)} of ${count(page.total_count)}`
+      : page
+        ? `0 of ${count(page.total_count)}`
+        : '…';
   lines.push(fitLine([seg(` Jobs ${range}`, focused ? 'title' : 'dim')], width));
-  lines.push(fitLine([seg(' filter: ', 'dim'), seg(clean(describeFilter(t)), t.statuses.length || t.q ? 'warn' : undefined), seg('   sort: ', 'dim'), seg(`${t.sort} ${t.order === 'asc' ? '↑' : '↓'}`)], width));
+  lines.push(
+    fitLine(
+      [
+        seg(' filter: ', 'dim'),
+        seg(clean(describeFilter(t)), t.statuses.length || t.q ? 'warn' : undefined),
+        seg('   sort: ', 'dim'),
+        seg(`${t.sort} ${t.order === 'asc' ? '↑' : '↓'}`),
+      ],
+      width,
+    ),
+  );
   const layout = layoutColumns(jobColumns(s.now), width);
   lines.push(tableHeader(layout, width));
   if (!page) return lines;
@@ -230,17 +294,31 @@ export function dagLines(dag: DashboardDag | undefined, width: number): { lines:
   if (!dag) return { lines: [fitLine([seg(' loading the DAG…', 'dim')], width)], groupLine };
   const stages = stagesOf(dag);
   const sizeWidth = Math.max(3, ...dag.nodes.map((n) => count(n.size).length));
+  const countsOf = (n: DagNode): Seg[] => {
+    const out: Seg[] = [];
+    for (const status of COUNT_ORDER) {
+      const c = n.kind === 'job' ? (n.status === status ? 1 : 0) : (n.counts?.[status] ?? 0);
+      if (c > 0) out.push(seg(`${SHORT[status]} `, 'dim'), seg(count(c), statusStyle(status)), seg(' '));
+    }
+    return out;
+  };
+  const countsWidth = Math.max(0, ...dag.nodes.map((n) => lineWidth(countsOf(n))));
+  const longest = Math.max(0, ...dag.nodes.map((n) => cellWidth(clean(n.label))));
+  // The counts get their room first; the label takes the rest (at least 8 cells).
+  const labelWidth = Math.max(8, Math.min(longest, width - 3 - 1 - sizeWidth - 2 - countsWidth));
   for (const stage of stages) {
-    lines.push(fitLine([seg(` Stage ${stage.number}`, 'head'), seg(`  ${stage.nodes.length === 1 ? '1 group' : `${stage.nodes.length} groups`}, ${count(stage.jobs)} ${stage.jobs === 1 ? 'job' : 'jobs'}`, 'dim')], width));
+    lines.push(
+      fitLine(
+        [
+          seg(` Stage ${stage.number}`, 'head'),
+          seg(`  ${stage.nodes.length === 1 ? '1 group' : `${stage.nodes.length} groups`}, ${count(stage.jobs)} ${stage.jobs === 1 ? 'job' : 'jobs'}`, 'dim'),
+        ],
+        width,
+      ),
+    );
     for (const n of stage.nodes) {
-      const counts: Seg[] = [];
-      for (const status of COUNT_ORDER) {
-        const c = n.kind === 'job' ? (n.status === status ? 1 : 0) : (n.counts?.[status] ?? 0);
-        if (c > 0) counts.push(seg(`${SHORT[status]} `, 'dim'), seg(count(c), statusStyle(status)), seg(' '));
-      }
-      const labelWidth = Math.max(8, Math.min(32, width - sizeWidth - 30));
       groupLine.push(lines.length);
-      lines.push(fitLine([seg('   '), seg(fit(clean(n.label), labelWidth)), seg(` ${count(n.size).padStart(sizeWidth)}  `), ...counts], width));
+      lines.push(fitLine([seg('   '), seg(fit(clean(n.label), labelWidth)), seg(` ${count(n.size).padStart(sizeWidth)}  `), ...countsOf(n)], width));
     }
   }
   return { lines, groupLine };
@@ -254,7 +332,9 @@ function dagPane(s: WorkflowState, width: number, height: number, focused: boole
   const sel = groupLine[Math.min(s.dagSelected, groupLine.length - 1)] ?? 0;
   const first = Math.max(0, Math.min(sel - Math.floor(rows / 2), lines.length - rows));
   // A group's line starts with three spaces; the selected one shows the cursor there.
-  const shown = lines.slice(first, first + rows).map((l, i) => (focused && first + i === sel && groupLine.length ? fitLine([seg(' › ', 'focus'), ...l.slice(1)], width) : l));
+  const shown = lines
+    .slice(first, first + rows)
+    .map((l, i) => (focused && first + i === sel && groupLine.length ? fitLine([seg(' › ', 'focus'), ...l.slice(1)], width) : l));
   return [title, ...shown];
 }
 
@@ -283,7 +363,9 @@ export function workflowBody(s: WorkflowState, width: number, height: number): L
   if (width >= WIDE) {
     const right = dagWidth(width);
     const left = width - right - 1;
-    lines.push(...besideLines(jobsPane(s, left, paneHeight, s.pane === 'jobs'), dagPane(s, right, paneHeight, s.pane === 'dag'), left, right).slice(0, paneHeight));
+    lines.push(
+      ...besideLines(jobsPane(s, left, paneHeight, s.pane === 'jobs'), dagPane(s, right, paneHeight, s.pane === 'dag'), left, right).slice(0, paneHeight),
+    );
   } else {
     const tabs: Line = [seg(' ')];
     for (const [pane, label] of [
@@ -317,7 +399,16 @@ export interface LogState {
   loading: boolean;
 }
 
-export const EMPTY_LOG = (stream: StreamName): LogState => ({ stream, attempt: null, text: '', skipped: 0, size: 0, following: false, reason: null, loading: true });
+export const EMPTY_LOG = (stream: StreamName): LogState => ({
+  stream,
+  attempt: null,
+  text: '',
+  skipped: 0,
+  size: 0,
+  following: false,
+  reason: null,
+  loading: true,
+});
 
 export interface JobState {
   detail?: DashboardJobDetail;
@@ -346,17 +437,36 @@ export function jobDetailLines(d: DashboardJobDetail, width: number, now: number
   ]);
   lines.push(field('command', clean(j.command)));
   const r = d.requirements;
-  const times = [j.started_ms ? `started ${clock(j.started_ms, now)}` : 'not started', j.completed_ms ? `ended ${clock(j.completed_ms, now)}` : '', elapsed !== null ? duration(elapsed) : '']
+  const times = [
+    j.started_ms ? `started ${clock(j.started_ms, now)}` : 'not started',
+    j.completed_ms ? `ended ${clock(j.completed_ms, now)}` : '',
+    elapsed !== null ? duration(elapsed) : '',
+  ]
     .filter(Boolean)
     .join(' · ');
   lines.push([
-    ...field('needs', r ? `${clean(r.name)}: ${r.num_cpus} CPU · ${r.memory} · ${r.num_gpus} GPU · ${r.runtime}${r.raised_for_this_job ? ' (raised)' : ''}` : 'defaults'),
+    ...field(
+      'needs',
+      r ? `${clean(r.name)}: ${r.num_cpus} CPU · ${r.memory} · ${r.num_gpus} GPU · ${r.runtime}${r.raised_for_this_job ? ' (raised)' : ''}` : 'defaults',
+    ),
     ...field('  ', times),
   ]);
   const names = (list: { name: string; status: string }[], total: number) =>
-    list.length === 0 ? [seg('none', 'dim')] : [...list.slice(0, 4).flatMap((n, i) => [seg(i ? ', ' : ''), seg(clean(n.name), statusStyle(n.status))]), seg(total > 4 ? ` +${count(total - Math.min(4, list.length))}` : '', 'dim')];
+    list.length === 0
+      ? [seg('none', 'dim')]
+      : [
+          ...list.slice(0, 4).flatMap((n, i) => [seg(i ? ', ' : ''), seg(clean(n.name), statusStyle(n.status))]),
+          seg(total > 4 ? ` +${count(total - Math.min(4, list.length))}` : '', 'dim'),
+        ];
   lines.push([...field('after', names(d.blockers, d.blocker_count)), seg('  '), ...field('before', names(d.dependents, d.dependent_count))]);
-  const attempts = d.attempts.slice(-4).flatMap((a, i) => [seg(i ? '  ' : ''), seg(`#${a.attempt_id} `), seg(a.status, statusStyle(a.status)), seg(` rc ${a.return_code} ${duration(a.exec_time_minutes * 60_000)}`, 'dim')]);
+  const attempts = d.attempts
+    .slice(-4)
+    .flatMap((a, i) => [
+      seg(i ? '  ' : ''),
+      seg(`#${a.attempt_id} `),
+      seg(a.status, statusStyle(a.status)),
+      seg(` rc ${a.return_code} ${duration(a.exec_time_minutes * 60_000)}`, 'dim'),
+    ]);
   lines.push(field('attempts', attempts.length ? attempts : [seg('none yet', 'dim')]));
   lines.push(field('resources', resourceSlot(resources, Math.max(10, width - 12))));
   return lines.map((l) => fitLine(l, width));

@@ -212,7 +212,10 @@ class FileSource extends Actions implements TuiSource {
   }
   jobs(id: number, query: DashboardJobQuery & { offset: number; limit: number }) {
     return this.service.jobs(id, {
-      statuses: (query.status ?? []).flatMap((s) => { const code = parseStatus(s); return code === undefined ? [] : [code]; }),
+      statuses: (query.status ?? []).flatMap((s) => {
+        const code = parseStatus(s);
+        return code === undefined ? [] : [code];
+      }),
       text: query.q || undefined,
       sort: query.sort ?? 'id',
       descending: query.order === 'desc',

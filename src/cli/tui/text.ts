@@ -55,7 +55,8 @@ export function clean(text: string): string {
 }
 
 // CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \), other two-byte escapes, and the 8-bit CSI.
-const ESCAPES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[P^_X][^\u001b]*(?:\u001b\\)?|\u001b[ -~]|\u009b[0-?]*[ -/]*[@-~]/g;
+const ESCAPES =
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[P^_X][^\u001b]*(?:\u001b\\)?|\u001b[ -~]|\u009b[0-?]*[ -/]*[@-~]/g;
 
 /** Expands tabs to the next multiple of 8 cells. */
 function expandTabs(line: string): string {

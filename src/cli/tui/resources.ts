@@ -8,7 +8,7 @@ import { seg, type Seg } from './style.js';
 
 export type ResourceSamples = { available: false; reason: string } | { available: true; cpuPercent: number[]; memoryBytes: number[] };
 
-export const NOT_RECORDED: ResourceSamples = { available: false, reason: 'not recorded (this server keeps no resource samples yet)' };
+export const NOT_RECORDED: ResourceSamples = { available: false, reason: 'not recorded (torc keeps no resource samples yet)' };
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
 

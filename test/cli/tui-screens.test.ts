@@ -216,8 +216,8 @@ test('header: the breadcrumb and the live state fit the width, names cleaned', (
   t.is(cellWidth(deep.replace(/\n$/, '')), 80);
 });
 
-test('resource slot: says it is not recorded until samples exist; the sparkline scales to the largest sample', (t) => {
-  t.regex(plain([resourceSlot(NOT_RECORDED, 60)]), /not recorded/);
+test('resource slot: says the samples are not shown here (nothing made up); the sparkline scales to the largest sample', (t) => {
+  t.regex(plain([resourceSlot(NOT_RECORDED, 60)]), /not shown here yet/);
   t.is(sparkline([0, 50, 100], 10), '▁▅█');
   t.is(sparkline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 4), '▆▇▇█', 'the last samples that fit, scaled from 0');
   t.is(sparkline([0, 0], 4), '▁▁');

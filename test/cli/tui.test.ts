@@ -293,7 +293,7 @@ serial('job detail: command, attempts and its stdout followed while it grows; th
   let screen = await openJob(s, 'chatty');
   t.regex(screen, new RegExp(`chatty +job ${ctx.ids.chatty} +running +attempt 1`));
   t.regex(screen, /command i=0; while/);
-  t.regex(screen, /resources not recorded/, 'the resource slot says there are no samples; none are made up');
+  t.regex(screen, /resources samples not shown here yet/, 'the resource slot says where the samples are; none are made up');
   screen = await s.waitForText(/stdout attempt 1 .* following/);
   const ticks = (text: string) => [...text.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
   const first = Math.max(...ticks(screen));

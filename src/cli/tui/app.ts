@@ -548,7 +548,7 @@ export function App({ source, color, initialWorkflow }: AppProps) {
   const memory = useRef(new Map<string, unknown>()).current;
 
   useEffect(() => {
-    // The slot stays "not recorded" until the server records samples (issue 22).
+    // The slot says where the samples are until the TUI reads them (issue 22 records them).
     source.resourceMonitoring().then(
       (on) => on || setResources(NOT_RECORDED),
       () => undefined,

@@ -1,14 +1,13 @@
 /**
- * The job view's resource line: a sparkline of the job's CPU and memory samples once resource
- * monitoring records them (issue 22, being built beside this). Until the server says it
- * records samples (`resource_monitoring` in /dashboard/config), the line says so; nothing is
- * made up. `sparkline` is the drawing the samples will use.
+ * The job view's resource line: room for a sparkline of the job's CPU and memory samples. The
+ * runners record samples now (issue 22), but the TUI does not read them yet: the line names the
+ * commands that show them; nothing is made up. `sparkline` is the drawing the samples will use.
  */
 import { seg, type Seg } from './style.js';
 
 export type ResourceSamples = { available: false; reason: string } | { available: true; cpuPercent: number[]; memoryBytes: number[] };
 
-export const NOT_RECORDED: ResourceSamples = { available: false, reason: 'not recorded (torc keeps no resource samples yet)' };
+export const NOT_RECORDED: ResourceSamples = { available: false, reason: 'samples not shown here yet (torc plot-resources WF, torc reports check-resource-utilization WF)' };
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
 

@@ -206,8 +206,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.once('error', reject);
   });
   // Guard against slow-loris style clients holding sockets forever.
-  server.headersTimeout = 60_000;
+  server.headersTimeout = 66_000; // above keepAliveTimeout, as Node advises
   server.requestTimeout = 300_000;
+  // Idle keep-alive connections stay open well past a busy client's next request: with Node's
+  // 5 s default a client could send a POST on a socket the server was closing at that moment and
+  // get a reset ('fetch failed'; seen under load). Clients honour the advertised timeout.
+  server.keepAliveTimeout = 65_000;
   const sweepMs = options.leaseSweepMs ?? 5000;
   let sweeping: Promise<unknown> | undefined;
   const sweeper =

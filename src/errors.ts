@@ -51,15 +51,41 @@ export class TooLargeError extends Error {
   }
 }
 
+/** What went wrong with the storage under the database. */
+export type StorageFaultKind = 'disk_full' | 'damaged' | 'not_a_database' | 'io_error' | 'cannot_open' | 'read_only';
+
+/**
+ * The machine failed the store, not the request: the disk under the database is full, the
+ * file is damaged or not a database, an I/O error. Its message is written for a person (what
+ * happened, what was kept, what to do; see store/faults.ts). HTTP 503: the server is up but its
+ * database is not healthy, so runners keep their reports and try again (torc's
+ * compute_node_wait_for_healthy_database_minutes). CLI exit 1, the message without a stack.
+ */
+export class StorageFault extends Error {
+  constructor(
+    readonly kind: StorageFaultKind,
+    /** The database file. */
+    readonly path: string,
+    message: string,
+    /** SQLite's result code (SQLITE_FULL, …). */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageFault';
+  }
+}
+
 /**
  * The HTTP status of an error of these classes: InputError 400 (a route may answer 422 for a
  * well-formed document judged invalid), NotFoundError 404, ConflictError 409, TooLargeError
- * 413; undefined for anything else. The one table from error class to status.
+ * 413, StorageFault 503; undefined for anything else. The one table from error class to status.
  */
-export function httpStatusOfError(err: unknown): 400 | 404 | 409 | 413 | undefined {
+export function httpStatusOfError(err: unknown): 400 | 404 | 409 | 413 | 503 | undefined {
   if (err instanceof InputError) return 400;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof TooLargeError) return 413;
+  if (err instanceof StorageFault) return 503;
   return undefined;
 }

@@ -9,6 +9,7 @@ import Router from '@koa/router';
 import type { Store } from '../store/index.js';
 import { tokenChecker, type TokenChecker } from './auth.js';
 import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, mediaType, readRawBody } from './body.js';
+import { StorageFault } from '../errors.js';
 import { BadRequestError, toErrorResponse } from './errors.js';
 import { decodeParams } from './params.js';
 import { BASE_PATH, routerPath, type Route } from './route.js';
@@ -67,6 +68,7 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
   const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const auth = options.token !== undefined ? tokenChecker(options.token) : undefined;
   const schemas = new SchemaRegistry(COMPONENTS, { eager: !options.lazySchemas });
+  const faults = new FaultLog(logger);
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -87,6 +89,7 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
     } catch (err) {
       const res = toErrorResponse(err, (ctx.state as { inputErrorStatus?: number }).inputErrorStatus);
       if (res.internal) logger.error(`${ctx.method} ${ctx.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (err instanceof StorageFault) faults.log(err);
       ctx.status = res.status;
       ctx.body = res.body;
       // After a body was cut short, the rest of it is still on the wire: do not reuse the connection.
@@ -152,6 +155,22 @@ async function dispatch<D>(route: Route<D>, ctx: Koa.Context, deps: D, dc: Dispa
   return route.handler({ deps, params, body, mediaType: mediaType(ctx.get('Content-Type') || undefined) });
 }
 
+/**
+ * A fault of the machine under the database (disk full, damaged file) is answered 503 to every
+ * request it hits (runners keep their reports and try again); the log says it once a minute
+ * per kind, not once per request.
+ */
+class FaultLog {
+  private readonly last = new Map<string, number>();
+  constructor(private readonly logger: ApiLogger) {}
+  log(fault: StorageFault): void {
+    const now = Date.now();
+    if (now - (this.last.get(fault.kind) ?? -Infinity) < 60_000) return;
+    this.last.set(fault.kind, now);
+    this.logger.error(`database fault (requests answered 503 until it is fixed): ${fault.message}`);
+  }
+}
+
 export interface RunningServer {
   url: string;
   /** http://host:port/torc-service/v1 */
@@ -175,6 +194,8 @@ export interface ServerOptions extends AppOptions {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? stderrLogger;
+  // The time this server was down is not held against the runners' leases (issue 24).
+  await options.store.resumeLeases();
   const dashboard =
     options.dashboard === false
       ? undefined
@@ -186,8 +207,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.once('error', reject);
   });
   // Guard against slow-loris style clients holding sockets forever.
-  server.headersTimeout = 60_000;
+  server.headersTimeout = 66_000; // above keepAliveTimeout, as Node advises
   server.requestTimeout = 300_000;
+  // Idle keep-alive connections stay open well past a busy client's next request: with Node's
+  // 5 s default a client could send a POST on a socket the server was closing at that moment and
+  // get a reset ('fetch failed'; seen under load). Clients honour the advertised timeout.
+  server.keepAliveTimeout = 65_000;
   const sweepMs = options.leaseSweepMs ?? 5000;
   let sweeping: Promise<unknown> | undefined;
   const sweeper =

@@ -3,6 +3,7 @@
  * It implements RunnerClient plus the calls the CLI needs. Server errors come back as the same
  * error classes the server threw (InputError, NotFoundError, ConflictError, TooLargeError) with
  * the server's message and field; 401 and anything else unexpected as ApiError.
+ * The dashboard's reads and its server-sent event streams (`torc tui` uses them) are here too.
  */
 import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
@@ -18,7 +19,9 @@ import type {
   ComputeNodeRegistration,
   FailureHandlerModel,
   FileObservation,
+  HeldJob,
   JobRecord,
+  NodeSyncOutcome,
   RetryJobRequest,
   RunnerClient,
   WorkflowProgress,
@@ -31,6 +34,17 @@ import type { RecoverOutcome, SampleFilter } from '../store/index.js';
 import { formatDuration } from '../spec/units.js';
 import type { ComputeNodeRecord, EventRecord, FileRecord, ResultRecord, SlurmSchedulerRecord, UserDataRecord } from '../store/records.js';
 import type { ReinitOutcome } from '../store/reinit.js';
+import type { JobTableSort } from '../store/dashboard.js';
+import type { CancelJobOutcome } from '../store/job-cancel.js';
+import type {
+  DashboardConfig,
+  DashboardDag,
+  DashboardJobDetail,
+  DashboardJobPage,
+  DashboardStdio,
+  DashboardWorkflow,
+  DashboardWorkflowPage,
+} from './dashboard/service.js';
 import { BASE_PATH } from './route.js';
 import type { PageView, WorkflowActionModel, WorkflowStatusModel } from './views.js';
 
@@ -60,6 +74,7 @@ export interface WorkflowModel {
   compute_node_expiration_buffer_seconds: number;
   compute_node_wait_for_new_jobs_seconds: number;
   compute_node_ignore_workflow_completion: boolean;
+  compute_node_wait_for_healthy_database_minutes: number;
   schedule: string | null;
   default_image: string | null;
   resource_monitor_config: string | null;
@@ -159,6 +174,39 @@ export interface JobChanges {
   failure_handler_id?: number;
   cancel_on_blocking_job_failure?: boolean;
   supports_termination?: boolean;
+}
+
+/** The dashboard's job table: filtered, sorted and paged by the server. */
+export interface DashboardJobQuery extends PageQuery {
+  /** Status names (torc's strings); none: every status. */
+  status?: string[];
+  /** Case-insensitive substring of the job name. */
+  q?: string;
+  sort?: JobTableSort;
+  order?: 'asc' | 'desc';
+}
+
+export interface StdioQuery {
+  stream: 'stdout' | 'stderr';
+  /** Default: the job's current attempt. */
+  attempt?: number;
+  offset?: number;
+  /** Read the last max_bytes instead of from offset. */
+  tail?: boolean;
+  max_bytes?: number;
+}
+
+/** Where a server-sent event stream stands (it reconnects by itself after a drop). */
+export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StreamHandlers {
+  /** Event name → handler of its JSON data. Every (re)connection starts with `hello`. */
+  events: Record<string, (data: any) => void>;
+  onState?: (state: StreamState, detail?: string) => void;
+}
+
+export interface EventStream {
+  close(): void;
 }
 
 export interface ClientOptions {
@@ -348,9 +396,9 @@ export class TorcClient implements RunnerClient {
   }
 
   /** Bulk start_job (one request, one transaction): per-job results in request order. */
-  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]> {
+  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number, attemptIds?: number[]): Promise<BulkItemResult[]> {
     const out = await this.call<{ items: BulkItemResult[] }>('POST', `/workflows/${id(workflowId)}/start_jobs/${id(runId)}/${id(computeNodeId)}`, {
-      body: { job_ids: jobIds },
+      body: attemptIds ? { job_ids: jobIds, attempt_ids: attemptIds } : { job_ids: jobIds },
     });
     return out.items;
   }
@@ -363,8 +411,13 @@ export class TorcClient implements RunnerClient {
     return out.items;
   }
 
-  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
-    await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`);
+  async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<void> {
+    await this.call('PUT', `/jobs/${id(jobId)}/start_job/${id(runId)}/${id(computeNodeId)}`, { query: { attempt_id: attemptId } });
+  }
+
+  /** After an outage: what the node holds, agreed with the server (RunnerClient.syncComputeNode). */
+  async syncComputeNode(computeNodeId: number, held: HeldJob[]): Promise<NodeSyncOutcome> {
+    return this.call('POST', `/compute_nodes/${id(computeNodeId)}/sync_jobs`, { body: { jobs: held } });
   }
 
   async completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void> {
@@ -487,6 +540,108 @@ export class TorcClient implements RunnerClient {
 
   async listScheduledComputeNodes(workflowId: number, query: PageQuery & { open_only?: boolean } = {}): Promise<PageView<ScheduledComputeNodeModel>> {
     return this.call('GET', '/scheduled_compute_nodes', { query: { workflow_id: workflowId, ...query } });
+  }
+
+  // ---- the dashboard's reads (torc's string statuses, epoch-ms times) ---------------------
+
+  async dashboardConfig(): Promise<DashboardConfig> {
+    return this.call('GET', '/dashboard/config');
+  }
+
+  async dashboardWorkflows(query: PageQuery = {}): Promise<DashboardWorkflowPage> {
+    return this.call('GET', '/dashboard/workflows', { query: { ...query } });
+  }
+
+  async dashboardWorkflow(workflowId: number): Promise<DashboardWorkflow> {
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}`);
+  }
+
+  async dashboardJobs(workflowId: number, query: DashboardJobQuery = {}): Promise<DashboardJobPage> {
+    const { status, ...rest } = query;
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}/jobs`, { query: { ...rest, status: status?.length ? status.join(',') : undefined } });
+  }
+
+  /** The grouped DAG; `expand` lists the groups whose jobs to show one by one. */
+  async dashboardDag(workflowId: number, expand: number[] = []): Promise<DashboardDag> {
+    return this.call('GET', `/dashboard/workflows/${id(workflowId)}/dag`, { query: { expand: expand.length ? expand.map(id).join(',') : undefined } });
+  }
+
+  async jobDetail(jobId: number): Promise<DashboardJobDetail> {
+    return this.call('GET', `/jobs/${id(jobId)}/detail`);
+  }
+
+  async jobStdio(jobId: number, query: StdioQuery): Promise<DashboardStdio> {
+    return this.call('GET', `/jobs/${id(jobId)}/stdio`, { query: { ...query } });
+  }
+
+  /** Cancels one job: not started, it is canceled now; running, its runner terminates it. */
+  async cancelJob(jobId: number): Promise<CancelJobOutcome> {
+    return this.call('POST', `/jobs/${id(jobId)}/cancel`);
+  }
+
+  // ---- server-sent event streams -------------------------------------------------------------
+
+  /** A workflow's changes: `hello` (counts as of now), then `update`, `resync`, `deleted`. */
+  streamWorkflow(workflowId: number, handlers: StreamHandlers): EventStream {
+    return this.openStream(`/workflows/${id(workflowId)}/events/stream`, handlers);
+  }
+
+  /** Which workflows changed: `hello`, then `workflows` with their ids (null: re-read all). */
+  streamWorkflows(handlers: StreamHandlers): EventStream {
+    return this.openStream('/dashboard/stream', handlers);
+  }
+
+  /** What is appended to a running attempt's output: `data` chunks, `unavailable`, then `end`. */
+  followJobStdio(jobId: number, query: Pick<StdioQuery, 'stream' | 'attempt' | 'offset'>, handlers: StreamHandlers): EventStream {
+    const q = new URLSearchParams({ stream: query.stream });
+    if (query.attempt !== undefined) q.set('attempt', id(query.attempt));
+    if (query.offset !== undefined) q.set('offset', id(query.offset));
+    return this.openStream(`/jobs/${id(jobId)}/stdio/follow?${q}`, handlers);
+  }
+
+  /**
+   * An EventSource (the `eventsource` package: reconnects by itself, as a browser's does) with
+   * the bearer token in its header, never in the URL. Loaded on first use: only live views need it.
+   */
+  private openStream(path: string, handlers: StreamHandlers): EventStream {
+    let closed = false;
+    let source: { close(): void } | undefined;
+    const state = (s: StreamState, detail?: string) => {
+      if (!closed || s === 'closed') handlers.onState?.(s, detail);
+    };
+    state('connecting');
+    const token = this.options.token;
+    void import('eventsource').then(
+      ({ EventSource }) => {
+        if (closed) return;
+        const es = new EventSource(`${this.base}${path}`, {
+          fetch: (input, init) => fetch(input, { ...init, headers: token ? { ...init.headers, Authorization: `Bearer ${token}` } : init.headers }),
+        });
+        source = es;
+        es.onopen = () => state('open');
+        es.onerror = (e) => state(es.readyState === es.CLOSED ? 'closed' : 'reconnecting', e.message ?? (e.code ? `HTTP ${e.code}` : undefined));
+        for (const [name, handler] of Object.entries(handlers.events)) {
+          es.addEventListener(name, (m) => {
+            if (closed) return;
+            let data: unknown;
+            try {
+              data = JSON.parse(String((m as { data?: unknown }).data));
+            } catch {
+              return;
+            }
+            handler(data);
+          });
+        }
+      },
+      (err: unknown) => state('closed', (err as Error).message),
+    );
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        source?.close();
+      },
+    };
   }
 
   // ---- transport ---------------------------------------------------------------------------

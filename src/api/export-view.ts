@@ -5,6 +5,7 @@
  * directly by `--db`; `torc workflows import` (and torc's own) reads it back.
  */
 import { formatDuration, formatMemory } from '../spec/units.js';
+import { waitForHealthyDatabaseMinutes } from '../spec/plan.js';
 import type { TorcExport } from '../spec/torc-export.js';
 import { TORC_EXPORT_VERSION } from '../spec/torc-export.js';
 import type { Store } from '../store/index.js';
@@ -44,6 +45,7 @@ export async function buildTorcExport(store: Store, workflowId: number, options:
       compute_node_expiration_buffer_seconds: s.compute_node_expiration_buffer_seconds,
       compute_node_wait_for_new_jobs_seconds: s.compute_node_wait_for_new_jobs_seconds,
       compute_node_ignore_workflow_completion: s.compute_node_ignore_workflow_completion,
+      compute_node_wait_for_healthy_database_minutes: waitForHealthyDatabaseMinutes(s),
       jobs_sort_method: s.jobs_sort_method,
       resource_monitor_config: s.resource_monitor === null || s.resource_monitor === undefined ? null : JSON.stringify(s.resource_monitor),
       use_pending_failed: s.use_pending_failed,

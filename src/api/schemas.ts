@@ -208,8 +208,29 @@ export const COMPONENTS: Record<string, JsonSchema> = {
     ['jobs'],
   ),
 
-  start_jobs_request: obj({
-    job_ids: { type: 'array', minItems: 1, maxItems: 10_000, items: int(1), description: 'Pending jobs claimed by this compute node' },
+  start_jobs_request: obj(
+    {
+      job_ids: { type: 'array', minItems: 1, maxItems: 10_000, items: int(1), description: 'Pending jobs claimed by this compute node' },
+      attempt_ids: {
+        type: 'array',
+        maxItems: 10_000,
+        items: int(1),
+        description: 'The attempt started, per job (same order): another is refused as stale; a start sent again is acknowledged with duplicate: true',
+      },
+    },
+    ['job_ids'],
+  ),
+  sync_jobs_request: obj({
+    jobs: {
+      type: 'array',
+      maxItems: 10_000,
+      items: obj({ job_id: int(1), attempt_id: int(1) }),
+      description: 'Every job the runner holds: claimed, running, or ended with its report not delivered',
+    },
+  }),
+  sync_jobs_response: obj({
+    released: { type: 'array', items: int(), description: "The node's jobs the runner did not hold, sent back to ready (canceled in a canceled workflow)" },
+    revoked: { type: 'array', items: int(), description: "Held jobs that are not the node's any more at that attempt: kill them, report nothing" },
   }),
   complete_jobs_request: obj({
     jobs: {
@@ -225,6 +246,8 @@ export const COMPONENTS: Record<string, JsonSchema> = {
           completion_time: { type: 'string', minLength: 1, maxLength: 64 },
           files: ref('file_observations'),
           ...resultMonitoringProperties,
+          attempt_id: { ...int(1), description: 'The attempt this result is of (default: the current one): a report sent again is acknowledged, one of an older attempt refused (409)' },
+          compute_node_id: nullable({ ...int(1), description: 'The node that ran it: a report from another node than the one the job runs on is refused (409)' }),
         },
         ['job_id', 'status', 'return_code', 'exec_time_minutes', 'completion_time'],
       ),
@@ -237,6 +260,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
         {
           job_id: int(),
           ok: { type: 'boolean' },
+          duplicate: { type: 'boolean', description: 'The same report had been applied before (its answer was lost): acknowledged, nothing changed' },
           status: { type: 'integer', description: 'Why this item was refused, as the single call would answer: 400, 404 or 409' },
           message: { type: 'string' },
         },
@@ -295,8 +319,12 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       exec_time_minutes: { type: 'number', minimum: 0, maximum: 1e9 },
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       files: ref('file_observations'),
-      compute_node_id: nullable({ ...int(), description: "torc's: recorded when the job was started without a compute node" }),
       ...resultMonitoringProperties,
+      attempt_id: { ...int(1), description: 'The attempt this result is of (default: the current one): a report sent again is acknowledged, one of an older attempt refused (409)' },
+      compute_node_id: nullable({
+        ...int(),
+        description: "The node that ran it: a report from another node than the one the job runs on is refused (409); recorded when the job was started without a compute node (torc's manage_status_change)",
+      }),
     },
     ['return_code', 'exec_time_minutes', 'completion_time'],
   ),
@@ -313,6 +341,8 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       completion_time: { type: 'string', minLength: 1, maxLength: 64 },
       status: { type: 'string', enum: ['failed', 'terminated'], description: 'How the attempt ended (default failed)' },
       ...resultMonitoringProperties,
+      attempt_id: { ...int(1), description: 'The attempt this result is of (default: the current one): a report sent again is acknowledged, one of an older attempt refused (409)' },
+      compute_node_id: nullable({ ...int(1), description: 'The node that ran it: a report from another node than the one the job runs on is refused (409)' }),
     },
     [],
     { description: "The failed attempt's result (all three of return_code, exec_time_minutes, completion_time, or none)" },

@@ -7,6 +7,7 @@
 import type { ClaimResponse, ClaimedJobRecord, JobRecord, WorkflowProgress } from '../contract/client.js';
 import { computeStatus, type WorkflowStatusView } from '../contract/workflow-status.js';
 import { formatDuration, formatMemory } from '../spec/units.js';
+import { waitForHealthyDatabaseMinutes } from '../spec/plan.js';
 import type {
   ActionRecord,
   ComputeNodeRecord,
@@ -70,7 +71,7 @@ export function workflowView(w: WorkflowRecord) {
     compute_node_expiration_buffer_seconds: s.compute_node_expiration_buffer_seconds,
     compute_node_wait_for_new_jobs_seconds: s.compute_node_wait_for_new_jobs_seconds,
     compute_node_ignore_workflow_completion: s.compute_node_ignore_workflow_completion,
-    compute_node_wait_for_healthy_database_minutes: s.compute_node_wait_for_healthy_database_minutes ?? 20,
+    compute_node_wait_for_healthy_database_minutes: waitForHealthyDatabaseMinutes(s),
     compute_node_min_time_for_new_jobs_seconds: s.compute_node_min_time_for_new_jobs_seconds ?? 300,
     jobs_sort_method: s.jobs_sort_method,
     resource_monitor_config: s.resource_monitor === null || s.resource_monitor === undefined ? null : JSON.stringify(s.resource_monitor),

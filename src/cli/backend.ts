@@ -95,13 +95,35 @@ export function addBackendOptions(cmd: Command): Command {
 }
 
 export async function openBackend(flags: BackendFlags): Promise<WorkflowBackend> {
+  const opened = await openBackendParts(flags);
+  return opened.backend;
+}
+
+/** The backend with what it talks to: the store it opened, or the client (and its URL). */
+export type OpenedBackend =
+  | { kind: 'db'; backend: WorkflowBackend; store: Store; path: string }
+  | { kind: 'server'; backend: WorkflowBackend; client: TorcClient; url: string; hasToken: boolean };
+
+export async function openBackendParts(flags: BackendFlags): Promise<OpenedBackend> {
   if (flags.db !== undefined) {
     if (flags.url !== undefined) throw new InputError('give either --db or --url, not both', '--db');
+    if (flags.tokenFile !== undefined) throw new InputError('a token is for a server (--url); --db changes the file directly', '--token-file');
     if (!existsSync(flags.db) && !flags.createDb) throw new InputError(`no database at ${flags.db}`, '--db');
-    return new StoreBackend(await Store.open(flags.db));
+    const store = await Store.open(flags.db);
+    return { kind: 'db', backend: new StoreBackend(store), store, path: flags.db };
   }
-  const { client, url } = await clientFromFlags(flags);
-  return new ClientBackend(client, url, flags.tokenFile ?? null);
+  const { client, url, token } = await clientFromFlags(flags);
+  return { kind: 'server', backend: new ClientBackend(client, url, flags.tokenFile ?? null), client, url, hasToken: token !== undefined };
+}
+
+/**
+ * Jobs back to run in a new run, then initialized (`torc workflows reset-status`, and "rerun
+ * failed" in the dashboard and `torc tui` with failedOnly).
+ */
+export async function resetAndInitialize(backend: Pick<WorkflowBackend, 'resetStatus' | 'initializeJobs'>, workflowId: number, options: { failedOnly: boolean }) {
+  const reset = await backend.resetStatus(workflowId, options);
+  const initialized = await backend.initializeJobs(workflowId);
+  return { reset, initialized };
 }
 
 class ClientBackend implements WorkflowBackend {

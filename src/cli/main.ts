@@ -5,7 +5,7 @@
  * 2 bad input (usage, spec validation).
  */
 import { Command, CommanderError } from 'commander';
-import { InputError, NotFoundError, ConflictError, TooLargeError } from '../errors.js';
+import { InputError, NotFoundError, ConflictError, StorageFault, TooLargeError } from '../errors.js';
 import { VERSION } from '../version.js';
 
 export type Register = (program: Command) => void;
@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   reports: () => import('./commands/reports.js'),
   recover: () => import('./commands/recover.js'),
   'plot-resources': () => import('./commands/plot-resources.js'),
+  tui: () => import('./commands/tui.js'),
 };
 
 /** torc's global options: given before the command, they apply to it (`torc -f json --url URL jobs list 1`). */
@@ -97,6 +98,11 @@ export function reportError(err: unknown): number {
     return 2;
   }
   if (err instanceof NotFoundError || err instanceof ConflictError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return 1;
+  }
+  // The machine failed the database: a message for a person, not a driver's stack.
+  if (err instanceof StorageFault) {
     process.stderr.write(`error: ${err.message}\n`);
     return 1;
   }

@@ -6,8 +6,12 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { TorcClient } from '../api/client.js';
 import { InputError } from '../errors.js';
-import type { JobRunnerOptions, RunnerEvent } from '../runners/local/job-runner.js';
+import type { JobRunnerOptions, RunnerEvent, RunSummary } from '../runners/local/job-runner.js';
 import type { BackendChoice } from '../runners/monitor/index.js';
+import { errorText, formatMs, isPermanent } from '../runners/local/server-session.js';
+import { backoffDelay } from '../runners/report-queue.js';
+import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES } from '../spec/plan.js';
+import { parseDuration } from '../spec/units.js';
 import { parseIntOption, parseNumberOption } from './output.js';
 
 export interface RunnerFlags {
@@ -24,6 +28,7 @@ export interface RunnerFlags {
   waitForNewJobs?: string;
   timeLimit?: string;
   leaseSeconds?: string;
+  waitForServer?: string;
   quiet?: boolean;
   enforceMemory?: boolean;
 }
@@ -77,7 +82,65 @@ export function addRunnerOptions(cmd: Command): Command {
     .option('--wait-for-new-jobs <seconds>', 'exit after this long without work (default: when the workflow is complete)')
     .option('--time-limit <seconds>', 'stop claiming jobs that cannot finish within this many seconds')
     .option('--lease-seconds <seconds>', 'lease of this runner: silent (dead) this long, its jobs go back to ready for other runners (default 60; heartbeat every third of it)')
+    .option(...WAIT_FOR_SERVER_OPTION)
     .option('-q, --quiet', 'log only failures');
+}
+
+/** `--wait-for-server DURATION`, shared by every runner command. */
+export const WAIT_FOR_SERVER_OPTION = [
+  '--wait-for-server <duration>',
+  "how long to wait through a server outage, jobs running on and reports kept, before giving up (90s, 20m, 1h, PT20M; default: the workflow's compute_node_wait_for_healthy_database_minutes, 20m)",
+] as const;
+
+/** `90s`, `20m`, `1.5h`, `0`, or ISO 8601 (`PT20M`) → seconds; undefined when not given. */
+export function parseWaitForServer(value: string | undefined, flag = '--wait-for-server'): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (v === '0') return 0;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
+  if (m) return (Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']);
+  if (/^P/i.test(v)) {
+    try {
+      return parseDuration(v.toUpperCase(), flag);
+    } catch {
+      // fall through to the message below
+    }
+  }
+  throw new InputError(`expected a duration with a unit (90s, 20m, 1h) or ISO 8601 (PT20M), got "${value}"`, flag);
+}
+
+/**
+ * Calls `fn` until the server answers, for up to `patienceSeconds` (a runner starting while its
+ * server restarts waits for it, as it would mid-run). A refusal (4xx) is thrown at once.
+ */
+export async function withPatience<T>(what: string, fn: () => Promise<T>, patienceSeconds: number, log: (line: string) => void): Promise<T> {
+  const started = Date.now();
+  for (let failures = 1; ; failures++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isPermanent(e) || Date.now() - started >= patienceSeconds * 1000) throw e;
+      if (failures === 1) log(`${what}: no answer from the server (${errorText(e)}); trying again for up to ${formatMs(patienceSeconds * 1000)}`);
+      await new Promise((r) => setTimeout(r, backoffDelay(failures)));
+    }
+  }
+}
+
+/**
+ * How long a runner waits through an outage: --wait-for-server, else the workflow's
+ * compute_node_wait_for_healthy_database_minutes (asked of the server; torc's default, 20 min,
+ * while it does not answer).
+ */
+export async function resolveWaitForServer(flags: Pick<RunnerFlags, 'waitForServer'>, client: TorcClient, workflowId: number): Promise<number> {
+  const given = parseWaitForServer(flags.waitForServer);
+  if (given !== undefined) return given;
+  try {
+    const wf = await client.getWorkflow(workflowId);
+    return 60 * (wf.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES);
+  } catch (e) {
+    if (isPermanent(e)) throw e;
+    return 60 * DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES;
+  }
 }
 
 export function parseWorkflowId(value: string, arg = 'WF'): number {
@@ -98,11 +161,12 @@ export async function readToken(file: string | undefined): Promise<string | unde
   return token;
 }
 
-export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string }> {
+export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: TorcClient; url: string; token: string | undefined }> {
   const url = flags.url ?? process.env.TORC_API_URL;
   if (!url) throw new InputError('no server given: pass --url or set TORC_API_URL', '--url');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
-  return { client: new TorcClient(url, { token: await readToken(flags.tokenFile) }), url };
+  const token = await readToken(flags.tokenFile);
+  return { client: new TorcClient(url, { token }), url, token };
 }
 
 /** JobRunnerOptions from the shared flags; the caller adds what is specific to it. */
@@ -121,6 +185,7 @@ export function runnerOptionsFromFlags(flags: RunnerFlags): Omit<JobRunnerOption
     timeLimitSeconds: parseNumberOption(flags.timeLimit, '--time-limit', 0) ?? null,
     // Three heartbeats per lease (at most 10 s apart), so one lost heartbeat does not lose it.
     ...(leaseSeconds !== undefined ? { leaseSeconds, heartbeatSeconds: Math.min(10, leaseSeconds / 3) } : {}),
+    waitForServerSeconds: parseWaitForServer(flags.waitForServer) ?? null,
     cwd: process.cwd(),
   };
 }
@@ -151,9 +216,57 @@ export function logRunnerEvent(event: RunnerEvent, quiet = false): void {
       log(`API error in ${event.operation}: ${event.error instanceof Error ? event.error.message : String(event.error)}`);
       break;
     case 'stopped':
-      log(`stopped (${event.reason}): ${event.summary.completed} completed, ${event.summary.failed} failed, ${event.summary.terminated} terminated, ${event.summary.requeued} requeued`);
+      log(`stopped (${event.reason}): ${event.summary.completed} completed, ${event.summary.failed} failed, ${event.summary.terminated} terminated, ${event.summary.requeued} requeued${outageSummary(event.summary)}`);
+      for (const line of giveUpMessage(event.summary)) log(line);
       break;
-    default:
+    default: {
+      const line = outageLine(event);
+      if (line) log(line);
       break;
+    }
   }
+}
+
+/** The outage events of a runner, as one log line each (null for other events). */
+export function outageLine(event: RunnerEvent): string | null {
+  switch (event.type) {
+    case 'server_lost':
+      return (
+        `server unreachable (${errorText(event.error).split('\n')[0]}): running jobs go on, nothing new is claimed, reports are kept` +
+        ` (${event.kept} so far) and sent when it is back; giving up after ${formatMs(event.wait_for_server_seconds * 1000)}`
+      );
+    case 'server_back':
+      return `server back after ${formatMs(event.outage_ms)}; delivering ${event.kept} kept report(s) in order`;
+    case 'synced':
+      return (
+        `agreed with the server on this node's jobs: ${event.released.length} claimed but not started here went back to ready` +
+        `${event.revoked.length > 0 ? `; ${event.revoked.length} no longer this node's were killed (${event.revoked.join(', ')})` : ''}`
+      );
+    default:
+      return null;
+  }
+}
+
+/** `; 2 server outage(s), longest 8.1s, 14 report(s) delivered after one` (empty without outages). */
+export function outageSummary(summary: RunSummary): string {
+  if (summary.outages === 0) return '';
+  return `; ${summary.outages} server outage(s), longest ${formatMs(summary.longest_outage_ms)}, ${summary.replayed} report(s) delivered after one`;
+}
+
+/** What a runner that gave up on its server says: how long, what the server never learned, what to do. */
+export function giveUpMessage(summary: RunSummary): string[] {
+  if (summary.reason !== 'server_unreachable') {
+    return summary.undelivered.length > 0 ? [`not delivered (${summary.undelivered.length}):`, ...summary.undelivered.map((u) => `  ${u}`)] : [];
+  }
+  return [
+    `gave up on the server: no answer for ${formatMs(summary.longest_outage_ms)} (--wait-for-server).`,
+    summary.undelivered.length > 0
+      ? `Not delivered (${summary.undelivered.length}), the server never learned of:`
+      : 'Nothing was left undelivered.',
+    ...summary.undelivered.map((u) => `  ${u}`),
+    `${summary.requeued > 0 ? `The ${summary.requeued} job(s) still running here were terminated.` : 'No job was running here any more.'}` +
+      " When the server is back it requeues this node's",
+    'unfinished jobs once its lease runs out (--lease-seconds after the server is up again); jobs listed above run again.',
+    "To wait longer, pass --wait-for-server (default: the workflow's compute_node_wait_for_healthy_database_minutes).",
+  ];
 }

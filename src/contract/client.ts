@@ -93,7 +93,9 @@ export interface ClaimNextOptions {
 export interface BulkItemResult {
   job_id: number;
   ok: boolean;
-  /** HTTP-style status of the refusal: 404 unknown job, 409 wrong state or stale run, 400 bad item. */
+  /** The same report had been applied already (its answer was lost): acknowledged, nothing changed. */
+  duplicate?: boolean;
+  /** HTTP-style status of the refusal: 404 unknown job, 409 wrong state, stale run or attempt, 400 bad item. */
   status?: number;
   message?: string;
 }
@@ -109,9 +111,14 @@ export interface CompleteJobResult extends Partial<ResourceSummary> {
   exec_time_minutes: number;
   completion_time: string;
   /**
-   * torc's result_model names the compute node that ran the job; it is recorded when the job
-   * has none of its own (started with manage_status_change rather than start_job).
+   * The attempt this result is of, and the compute node that ran it (torc's result_model fields).
+   * With them a report is idempotent: sent again after a lost answer it is acknowledged and not
+   * applied twice; one of an older attempt (the job was requeued meanwhile) or from another node
+   * is refused (409). Without them the job's current attempt is assumed (torc's own clients). The
+   * node is recorded when the job has none of its own (started with manage_status_change rather
+   * than start_job).
    */
+  attempt_id?: number;
   compute_node_id?: number | null;
   /** For a completed job: its files' modification times right after it ran (see ClaimedJobRecord.files). */
   files?: FileObservation[];
@@ -187,13 +194,14 @@ export interface RunnerClient {
   deactivateComputeNode(computeNodeId: number): Promise<void>;
   claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse>;
   claimNextJobs(workflowId: number, limit: number, computeNodeId?: number, options?: ClaimNextOptions): Promise<ClaimResponse>;
-  startJob(jobId: number, runId: number, computeNodeId: number): Promise<void>;
+  /** `attemptId`: the attempt being started; a start sent again (same node, run, attempt) is acknowledged. */
+  startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<void>;
   completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void>;
   /**
    * Bulk forms (issue 9): many jobs in one call / transaction. Optional: a runner whose client
    * lacks them makes the single calls. Items succeed or fail one by one.
    */
-  startJobs?(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]>;
+  startJobs?(workflowId: number, jobIds: number[], runId: number, computeNodeId: number, attemptIds?: number[]): Promise<BulkItemResult[]>;
   completeJobs?(workflowId: number, runId: number, items: CompleteJobItem[]): Promise<BulkItemResult[]>;
   /**
    * Failure handling (issue 6). Optional so that thin wrappers keep compiling; a runner whose
@@ -209,6 +217,28 @@ export interface RunnerClient {
   getResourceMonitor?(workflowId: number): Promise<ResourceMonitorConfig>;
   /** Stores time-series samples (granularity time_series). */
   recordResourceSamples?(workflowId: number, samples: ResourceSample[]): Promise<void>;
+  /**
+   * After an outage, runner and server agree on what the node holds (issue 24): the server sends
+   * back to ready the jobs it has on this node that the runner does not hold (claimed but never
+   * started here, or a claim whose answer was lost), and names the held jobs that are no longer
+   * this node's (requeued, canceled, reset): the runner kills those and reports nothing for them.
+   * 409 when the node is no longer active (its lease ran out: every job of it was requeued).
+   * Optional: a runner whose client lacks it skips the step.
+   */
+  syncComputeNode?(computeNodeId: number, held: HeldJob[]): Promise<NodeSyncOutcome>;
+}
+
+/** A job a runner holds: claimed (not started yet), running, or ended with its report not delivered. */
+export interface HeldJob {
+  job_id: number;
+  attempt_id: number;
+}
+
+export interface NodeSyncOutcome {
+  /** Jobs of this node the runner did not hold, sent back to ready (canceled in a canceled workflow). */
+  released: number[];
+  /** Held jobs that are not this node's (at that attempt) any more: kill them, report nothing. */
+  revoked: number[];
 }
 
 export type ApplyAction = 'created' | 'unchanged' | 'replaced';

@@ -22,6 +22,8 @@ import { computeStatus, type WorkflowStatusView } from '../contract/workflow-sta
 import { killOrphanJobs, PidLog, retireDeadLocalNodes } from './orphans.js';
 import { ActionExecutor } from './actions.js';
 import { CoalescedPass } from '../coalesced.js';
+import { StorageFault } from '../errors.js';
+import { waitForHealthyDatabaseMinutes } from '../spec/plan.js';
 
 /** Shortest gap between passes woken by job changes (the resync and explicit passes do not wait). */
 const PASS_GAP_MS = 200;
@@ -86,9 +88,20 @@ export class Reconciler {
   private readonly passes = new CoalescedPass(async () => {
     const fullPass = this.fullDue;
     this.fullDue = false;
-    await this.passOnce(fullPass);
+    try {
+      await this.passOnce(fullPass);
+    } catch (err) {
+      // The machine failed the database (a full disk, a damaged file): nothing here can go on;
+      // run() stops the runner and throws it, with its message for a person.
+      if (!(err instanceof StorageFault)) throw err;
+      this.fault ??= err;
+      this.finished = true;
+      this.resolveDone();
+    }
     this.lastPassAt = Date.now();
   }, () => !this.finished);
+  /** A fault of the storage that ended the reconcile (thrown by run()). */
+  private fault: StorageFault | null = null;
   private lastStatus: WorkflowStatusView | null = null;
   private lastKey = '';
   private finished = false;
@@ -233,7 +246,9 @@ export class Reconciler {
     let runnerSummary: RunSummary | null = null;
     try {
       if (this.o.localRunner !== false) {
+        const settings = (await store.getWorkflow(workflowId)).settings;
         this.runner = new JobRunner({
+          waitForServerSeconds: 60 * waitForHealthyDatabaseMinutes(settings),
           client: this.client,
           workflowId,
           outputDir,
@@ -255,6 +270,13 @@ export class Reconciler {
               if (this.idleClaimReason && !wasIdle) wake();
             }
             if (event.type === 'job_started' && event.pid) pidLog.record(event.job.id, event.pid);
+            // The runner's reports cannot be stored (a full disk, a damaged file): stop rather
+            // than have it wait for a database that will not heal by itself.
+            if (event.type === 'server_lost' && event.error instanceof StorageFault) {
+              this.fault ??= event.error;
+              this.finished = true;
+              this.resolveDone();
+            }
             this.o.onRunnerEvent?.(event);
           },
         });
@@ -264,7 +286,10 @@ export class Reconciler {
         const early = await Promise.race([runnerDone, this.done.then(() => null)]);
         if (early) {
           runnerSummary = early;
-          await this.pass();
+          await this.pass().catch((err: unknown) => {
+            if (!(err instanceof StorageFault)) throw err;
+            this.fault ??= err;
+          });
           if (!this.finished && early.reason !== 'complete' && early.reason !== 'canceled') {
             this.stuck = `the local runner stopped (${early.reason})`;
             this.finished = true;
@@ -280,11 +305,14 @@ export class Reconciler {
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
       this.wakeTimer = null;
       if (this.runner) runnerSummary = (await this.runner.stop()) ?? runnerSummary;
+      const lost = runnerSummary?.undelivered.length ?? 0;
+      if (lost > 0) this.o.onNotice?.(`${lost} report(s) of jobs that ran here could not be stored; those jobs run again next time`);
       // Every job this process started has ended: nothing left for a later run to kill.
       pidLog.close();
       await this.actions?.stop();
       for (const d of this.o.dispatchers ?? []) await d.stop?.();
     }
+    if (this.fault) throw this.fault;
     return { status: this.lastStatus!, runner: runnerSummary, stuck: this.stuck };
   }
 

@@ -131,17 +131,29 @@ export interface PlanSettings {
   compute_node_expiration_buffer_seconds: number;
   compute_node_wait_for_new_jobs_seconds: number;
   compute_node_ignore_workflow_completion: boolean;
+  /**
+   * How long runners wait through a server outage, keeping their reports, before they give up
+   * (torc's field; default DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES). Absent in workflows stored
+   * before it was kept: read it with waitForHealthyDatabaseMinutes().
+   */
+  compute_node_wait_for_healthy_database_minutes?: number;
   /** Cron expression, or null. */
   schedule: string | null;
   default_image: string | null;
   resource_monitor: unknown;
   /** torc workflow fields a spec does not set but torc's API stores and shows (create/update_workflow). */
-  compute_node_wait_for_healthy_database_minutes?: number;
   compute_node_min_time_for_new_jobs_seconds?: number;
   /** torc's slurm_defaults as given to update_workflow (a spec's are merged into its schedulers). */
   slurm_defaults?: Record<string, unknown> | null;
   /** torc's archived flag (update_workflow_status). */
   is_archived?: boolean;
+}
+
+/** torc's default for compute_node_wait_for_healthy_database_minutes. */
+export const DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES = 20;
+
+export function waitForHealthyDatabaseMinutes(settings: Pick<PlanSettings, 'compute_node_wait_for_healthy_database_minutes'>): number {
+  return settings.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES;
 }
 
 export interface Plan {

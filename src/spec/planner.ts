@@ -17,7 +17,7 @@ import type {
   Plan, PlanAction, PlanFailureHandler, PlanFile, PlanJob, PlanResourceClass, PlanSettings, PlanSlurmScheduler, PlanUserData,
   SortMethod,
 } from './plan.js';
-import { DEFAULT_NEED } from './plan.js';
+import { DEFAULT_NEED, DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES } from './plan.js';
 import { staticIssues } from './static-checks.js';
 import { closest, didYouMean } from './suggest.js';
 import { parseDuration, parseMemory } from './units.js';
@@ -306,6 +306,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
     compute_node_expiration_buffer_seconds: spec.compute_node_expiration_buffer_seconds ?? 60,
     compute_node_wait_for_new_jobs_seconds: spec.compute_node_wait_for_new_jobs_seconds ?? 90,
     compute_node_ignore_workflow_completion: spec.compute_node_ignore_workflow_completion ?? false,
+    compute_node_wait_for_healthy_database_minutes: spec.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
     schedule: spec.schedule ?? null,
     default_image: spec.default_image ?? null,
     resource_monitor: spec.resource_monitor ?? null,

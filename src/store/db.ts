@@ -11,6 +11,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import sqlite3 from 'sqlite3';
+import { resolve as resolvePath } from 'node:path';
+import { storageFaultOf } from './faults.js';
 
 export type SqlValue = string | number | bigint | null | Buffer;
 export type Params = SqlValue[] | Record<string, SqlValue>;
@@ -49,12 +51,20 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 class Connection implements Queryable {
   private readonly statements = new Map<string, sqlite3.Statement>();
 
-  private constructor(private readonly handle: sqlite3.Database) {}
+  private constructor(
+    private readonly handle: sqlite3.Database,
+    private readonly path: string,
+  ) {}
 
   static open(path: string, mode: number): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const handle = new sqlite3.Database(path, mode, (err) => (err ? reject(err) : resolve(new Connection(handle))));
+      const handle = new sqlite3.Database(path, mode, (err) => (err ? reject(storageFaultOf(err, resolvePath(path)) ?? err) : resolve(new Connection(handle, resolvePath(path)))));
     });
+  }
+
+  /** sqlite3's error, as a StorageFault when the machine failed, else with the statement added for context. */
+  private failure(err: Error, sql?: string): Error {
+    return storageFaultOf(err, this.path) ?? (sql === undefined ? err : withSql(err, sql));
   }
 
   private prepared(sql: string): Promise<sqlite3.Statement> {
@@ -62,7 +72,7 @@ class Connection implements Queryable {
     if (cached) return Promise.resolve(cached);
     return new Promise((resolve, reject) => {
       const stmt = this.handle.prepare(sql, (err) => {
-        if (err) return reject(withSql(err, sql));
+        if (err) return reject(this.failure(err, sql));
         this.statements.set(sql, stmt);
         resolve(stmt);
       });
@@ -71,9 +81,10 @@ class Connection implements Queryable {
 
   async run(sql: string, params: Params = []): Promise<RunResult> {
     const stmt = await this.prepared(sql);
+    const failure = (err: Error) => this.failure(err, sql);
     return new Promise((resolve, reject) => {
       stmt.run(params, function (this: sqlite3.RunResult, err: Error | null) {
-        if (err) reject(withSql(err, sql));
+        if (err) reject(failure(err));
         else resolve({ changes: this.changes, lastID: this.lastID });
       });
     });
@@ -84,7 +95,7 @@ class Connection implements Queryable {
     // `all` steps to the end and resets the statement, so no read snapshot stays open
     // (Statement#get would leave it open until the next reset).
     return new Promise((resolve, reject) => {
-      stmt.all(params, (err: Error | null, rows: T[]) => (err ? reject(withSql(err, sql)) : resolve(rows)));
+      stmt.all(params, (err: Error | null, rows: T[]) => (err ? reject(this.failure(err, sql)) : resolve(rows)));
     });
   }
 
@@ -94,7 +105,7 @@ class Connection implements Queryable {
   }
 
   exec(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.handle.exec(sql, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => this.handle.exec(sql, (err) => (err ? reject(this.failure(err)) : resolve())));
   }
 
   /** Resets every cached statement, so none counts as "in progress" for COMMIT. */

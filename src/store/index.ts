@@ -58,7 +58,7 @@ import {
   type RelationshipRow,
 } from './workflow-queries.js';
 import { deleteRow, deleteRows, getRow, insertRow, listRows, tableOf, updateRow, type ListQuery, type RecordOf, type TableName } from './tables.js';
-import { checkRegistration, expiredNodes, insertComputeNode, renewLease, retireNodes } from './nodes.js';
+import { checkRegistration, expiredNodes, insertComputeNode, renewLease, resumeLeases, retireNodes, syncNodeJobs, type HeldJobRef } from './nodes.js';
 import {
   JOB_COLUMNS,
   toAction,
@@ -526,11 +526,16 @@ export class Store {
     return this.write((tx) => claimNext(tx, workflowId, limit, computeNodeId, this.claimStats, this.nowIso(), start));
   }
 
-  /** pending → running on `computeNodeId`. ConflictError (nothing changed) on a stale run_id or a job not pending. */
-  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<JobRecord> {
+  /**
+   * pending → running on `computeNodeId`. ConflictError (nothing changed) on a stale run_id or
+   * attempt, or a job not pending. The same start sent again (the job runs on this node at that
+   * run and attempt) is acknowledged and changes nothing.
+   */
+  async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<JobRecord> {
     checkId(computeNodeId, 'compute_node_id');
+    if (attemptId !== undefined) checkId(attemptId, 'attempt_id');
     return this.write(async (tx) => {
-      const [out] = await startJobsInTx(tx, [jobId], runId, computeNodeId, this.nowIso());
+      const [out] = await startJobsInTx(tx, [jobId], runId, computeNodeId, this.nowIso(), undefined, [attemptId]);
       if (!out!.ok) throw out!.error;
       return out!.value;
     });
@@ -541,11 +546,17 @@ export class Store {
    * Each job is checked on its own: the valid ones start, each refused one changes nothing and
    * comes back with the error start_job would have thrown.
    */
-  async startJobs(jobIds: number[], runId: number, computeNodeId: number, workflowId?: number): Promise<ItemOutcome<JobRecord>[]> {
+  async startJobs(jobIds: number[], runId: number, computeNodeId: number, workflowId?: number, attemptIds?: number[]): Promise<ItemOutcome<JobRecord>[]> {
     checkId(computeNodeId, 'compute_node_id');
     checkBulkSize(jobIds, 'job_ids');
     jobIds.forEach((id, i) => checkId(id, `job_ids[${i}]`));
-    return this.write((tx) => startJobsInTx(tx, jobIds, runId, computeNodeId, this.nowIso(), workflowId));
+    if (attemptIds !== undefined) {
+      if (!Array.isArray(attemptIds) || attemptIds.length !== jobIds.length) {
+        throw new InputError(`expected one attempt per job (${jobIds.length}), got ${Array.isArray(attemptIds) ? attemptIds.length : String(attemptIds)}`, 'attempt_ids');
+      }
+      attemptIds.forEach((a, i) => checkId(a, `attempt_ids[${i}]`));
+    }
+    return this.write((tx) => startJobsInTx(tx, jobIds, runId, computeNodeId, this.nowIso(), workflowId, attemptIds));
   }
 
   /**
@@ -772,6 +783,25 @@ export class Store {
       await tx.run('DELETE FROM compute_nodes WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(rows.map((n) => n.id))]);
       return rows;
     });
+  }
+
+  /**
+   * After an outage: the jobs the server has on the node that the runner does not hold go back
+   * to ready; held jobs that are no longer the node's come back as revoked (see nodes.ts).
+   * ConflictError when the node is no longer active.
+   */
+  async syncComputeNode(computeNodeId: number, held: HeldJobRef[]): Promise<{ released: number[]; revoked: number[] }> {
+    checkBulkSize(held, 'jobs');
+    held.forEach((h, i) => {
+      checkId(h?.job_id, `jobs[${i}].job_id`);
+      checkId(h?.attempt_id, `jobs[${i}].attempt_id`);
+    });
+    return this.write((tx) => syncNodeJobs(tx, computeNodeId, held, this.clock()));
+  }
+
+  /** A server starting: every active node gets a full lease from now (the time it was down is not held against runners). */
+  async resumeLeases(): Promise<number> {
+    return this.write((tx) => resumeLeases(tx, this.clock()));
   }
 
   /** Retires every active node whose lease ran out before `nowMs`; their pending/running jobs go back to ready (attempt + 1). */
@@ -1045,6 +1075,12 @@ function checkResult(result: CompleteJobResult): void {
   }
   if (typeof result?.completion_time !== 'string' || result.completion_time === '') {
     issues.push({ path: 'completion_time', message: 'expected a timestamp string' });
+  }
+  if (result?.attempt_id !== undefined && !(Number.isSafeInteger(result.attempt_id) && result.attempt_id >= 1)) {
+    issues.push({ path: 'attempt_id', message: 'expected the attempt number (1 or more)' });
+  }
+  if (result?.compute_node_id != null && !(Number.isSafeInteger(result.compute_node_id) && result.compute_node_id >= 1)) {
+    issues.push({ path: 'compute_node_id', message: 'expected a compute node id or null' });
   }
   if (result?.files !== undefined) {
     if (!Array.isArray(result.files) || result.files.length > 100_000) {

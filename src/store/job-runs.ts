@@ -20,7 +20,8 @@ import { insertResults } from './results.js';
 
 const S = JobStatus;
 
-export type ItemOutcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+/** One item's outcome; `duplicate`: the same report had been applied before, nothing changed. */
+export type ItemOutcome<T> = { ok: true; value: T; duplicate?: boolean } | { ok: false; error: Error };
 
 export interface CompleteItem {
   job_id: number;
@@ -48,12 +49,28 @@ interface JobRow extends Record<string, unknown> {
   id: number;
   workflow_id: number;
   status: number;
+  attempt: number;
+  compute_node_id: number | null;
   w_run_id: number;
 }
 
 const fail = (error: Error): ItemOutcome<never> => ({ ok: false, error });
 
-/** pending → running on `computeNodeId`, for each job. Call inside a write transaction. */
+/** A report about an attempt the job is past: it was requeued (lease, deactivation) or retried meanwhile. */
+function staleAttempt(jobId: number, reported: number, current: number): ConflictError {
+  return new ConflictError(
+    reported < current
+      ? `attempt ${reported} of job ${jobId} is stale: the job was requeued and is on attempt ${current}; this report is dropped`
+      : `job ${jobId} has no attempt ${reported} yet (it is on attempt ${current})`,
+  );
+}
+
+/**
+ * pending → running on `computeNodeId`, for each job. Call inside a write transaction.
+ * `attempts[i]` (when given) is the attempt the runner starts: another one is refused as stale.
+ * A start sent again (the job already runs on this node, same run and attempt) is acknowledged
+ * as a duplicate and changes nothing.
+ */
 export async function startJobsInTx(
   tx: WriteTx,
   jobIds: number[],
@@ -61,6 +78,7 @@ export async function startJobsInTx(
   computeNodeId: number,
   now: string,
   workflowId?: number,
+  attempts?: (number | undefined)[],
 ): Promise<ItemOutcome<JobRecord>[]> {
   if (jobIds.length === 0) return [];
   const ids = JSON.stringify(jobIds);
@@ -73,19 +91,22 @@ export async function startJobsInTx(
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const seen = new Set<number>();
-  const outcomes = jobIds.map((jobId): ItemOutcome<JobRecord> => {
+  const outcomes = jobIds.map((jobId, i): ItemOutcome<JobRecord> => {
     const r = byId.get(jobId);
     if (!r) return fail(new NotFoundError(`job ${jobId}`));
     if (workflowId !== undefined && r.workflow_id !== workflowId) return fail(new NotFoundError(`job ${jobId} of workflow ${workflowId}`));
     if (seen.has(jobId)) return fail(new ConflictError(`job ${jobId} is listed twice`));
     seen.add(jobId);
     if (runId !== r.w_run_id) return fail(new ConflictError(`run_id ${runId} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
+    const attempt = attempts?.[i];
+    if (attempt !== undefined && attempt !== r.attempt) return fail(staleAttempt(jobId, attempt, r.attempt));
+    if (r.status === S.running && r.compute_node_id === computeNodeId && r.n_active) return { ok: true, value: toJob(r), duplicate: true };
     if (r.status !== S.pending) return fail(new ConflictError(`job ${jobId} is ${statusName(r.status)}, not pending`));
     if (r.n_workflow_id === null || r.n_workflow_id !== r.workflow_id) return fail(new NotFoundError(`compute node ${computeNodeId} of workflow ${r.workflow_id}`));
     if (!r.n_active) return fail(new ConflictError(`compute node ${computeNodeId} is no longer active; register again`));
     return { ok: true, value: { ...toJob(r), status: 'running', compute_node_id: computeNodeId } };
   });
-  const valid = outcomes.flatMap((o) => (o.ok ? [o.value.id] : []));
+  const valid = outcomes.flatMap((o) => (o.ok && !o.duplicate ? [o.value.id] : []));
   if (valid.length > 0) {
     await tx.run(
       `UPDATE jobs SET status = ${S.running}, compute_node_id = ?, started_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = ${S.pending}`,
@@ -122,6 +143,29 @@ async function withPendingFailed(tx: WriteTx, items: CompleteItem[], byId: Map<n
 }
 
 /**
+ * The result rows already stored for the items whose job is not running (or not at the reported
+ * attempt), keyed `job/run/attempt`: a report sent again is recognised by its result.
+ */
+async function earlierResults(
+  tx: WriteTx,
+  items: CompleteItem[],
+  byId: Map<number, JobRow>,
+): Promise<Map<string, { status: number; compute_node_id: number | null }>> {
+  const ids = items
+    .filter((it) => {
+      const r = byId.get(it.job_id);
+      return r !== undefined && (r.status !== S.running || (it.result.attempt_id ?? r.attempt) !== r.attempt);
+    })
+    .map((it) => it.job_id);
+  if (ids.length === 0) return new Map();
+  const rows = await tx.all<{ job_id: number; run_id: number; attempt: number; status: number; compute_node_id: number | null }>(
+    'SELECT job_id, run_id, attempt, status, compute_node_id FROM results WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+    [JSON.stringify(ids)],
+  );
+  return new Map(rows.map((r) => [`${r.job_id}/${r.run_id}/${r.attempt}`, r]));
+}
+
+/**
  * running → completed / failed / canceled / terminated / pending_failed with a result row,
  * then the unblock / cancel cascade of every finished item at once. Call inside a write
  * transaction; items must carry valid status codes and results (checked by the caller).
@@ -142,6 +186,7 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const items = await withPendingFailed(tx, reported, byId);
+  const earlier = await earlierResults(tx, items, byId);
   const seen = new Set<number>();
   const outcomes: ItemOutcome<CompletedJob>[] = items.map((item) => {
     const r = byId.get(item.job_id);
@@ -150,12 +195,27 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
     if (seen.has(item.job_id)) return fail(new ConflictError(`job ${item.job_id} is listed twice`));
     seen.add(item.job_id);
     if (item.run_id !== r.w_run_id) return fail(new ConflictError(`run_id ${item.run_id} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
-    if (r.status !== S.running) return fail(new ConflictError(`job ${item.job_id} is ${statusName(r.status)}, not running`));
+    const attempt = item.result.attempt_id ?? r.attempt;
+    const node = item.result.compute_node_id;
+    if (r.status !== S.running || attempt !== r.attempt) {
+      // Reported before (its answer was lost)? Then acknowledge it as it was recorded.
+      const before = earlier.get(`${item.job_id}/${item.run_id}/${attempt}`);
+      if (before && before.status === item.status && (node == null || before.compute_node_id === node)) {
+        return { ok: true, value: { job: toJob(r) }, duplicate: true };
+      }
+      if (before) return fail(new ConflictError(`attempt ${attempt} of job ${item.job_id} was already reported ${statusName(before.status)}`));
+      if (attempt !== r.attempt) return fail(staleAttempt(item.job_id, attempt, r.attempt));
+      return fail(new ConflictError(`job ${item.job_id} is ${statusName(r.status)}, not running`));
+    }
+    // A job started without a node (torc's manage_status_change) takes the node its result names (below).
+    if (node != null && r.compute_node_id != null && node !== r.compute_node_id) {
+      return fail(new ConflictError(`job ${item.job_id} runs on compute node ${r.compute_node_id ?? 'none'}, not ${node}: it was requeued; this report is dropped`));
+    }
     return { ok: true, value: { job: { ...toJob(r), status: statusName(item.status), return_code: item.result.return_code } } };
   });
 
   // Files a completed job observed must be its own inputs or outputs.
-  const withFiles = items.filter((it, k) => outcomes[k]!.ok && it.status === S.completed && it.result.files && it.result.files.length > 0);
+  const withFiles = items.filter((it, k) => outcomes[k]!.ok && !outcomes[k]!.duplicate && it.status === S.completed && it.result.files && it.result.files.length > 0);
   if (withFiles.length > 0) {
     const own = await tx.all<{ job_id: number; file_id: number }>(
       `SELECT job_id, file_id FROM job_input_files WHERE job_id IN (SELECT value FROM json_each(?1))
@@ -172,7 +232,7 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
     });
   }
 
-  const valid = items.flatMap((it, k) => (outcomes[k]!.ok ? [{ it, row: byId.get(it.job_id)! }] : []));
+  const valid = items.flatMap((it, k) => (outcomes[k]!.ok && !outcomes[k]!.duplicate ? [{ it, row: byId.get(it.job_id)! }] : []));
   if (valid.length === 0) return { items: outcomes, newly_ready: 0, canceled_dependents: [] };
   // A job started without a compute node (manage_status_change): the node its result names, when it is one of the workflow's.
   const named = valid.filter(({ it, row }) => row.compute_node_id == null && typeof it.result.compute_node_id === 'number');

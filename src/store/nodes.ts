@@ -100,3 +100,67 @@ export async function expiredNodes(tx: WriteTx, nowMs: number): Promise<number[]
   const rows = await tx.all<{ id: number }>('SELECT id FROM compute_nodes WHERE active = 1 AND lease_expires_ms < ? ORDER BY id', [nowMs]);
   return rows.map((r) => r.id);
 }
+
+/**
+ * A restarted server heard no heartbeat while it was down, so that time is not held against
+ * any runner: every active node gets a full lease from now (never a shorter one). Without it a
+ * server down longer than the leases would requeue the jobs of every runner on its first sweep,
+ * runners that merely waited for it (issue 24). Returns the nodes renewed.
+ */
+export async function resumeLeases(tx: WriteTx, nowMs: number): Promise<number> {
+  const res = await tx.run(
+    `UPDATE compute_nodes SET lease_expires_ms = MAX(lease_expires_ms, ? + CAST(lease_seconds * 1000 AS INTEGER)) WHERE active = 1`,
+    [nowMs],
+  );
+  return res.changes;
+}
+
+export interface HeldJobRef {
+  job_id: number;
+  attempt_id: number;
+}
+
+/**
+ * What a runner and the server agree the node holds, after an outage. Jobs the server has on the
+ * node (pending or running) that the runner does not hold go back to ready at the same attempt
+ * (they never ran there: a claim whose answer was lost, or claimed ahead and withdrawn while the
+ * server was away), or to canceled in a canceled workflow. Held jobs that are not the node's at
+ * that attempt any more are returned as revoked. The node's lease is renewed (it is alive).
+ * ConflictError when the node is inactive: its lease ran out and all its jobs were requeued.
+ */
+export async function syncNodeJobs(tx: WriteTx, nodeId: number, held: HeldJobRef[], nowMs: number): Promise<{ released: number[]; revoked: number[] }> {
+  const node = await tx.get<{ active: number; workflow_id: number }>('SELECT active, workflow_id FROM compute_nodes WHERE id = ?', [nodeId]);
+  if (!node) throw new NotFoundError(`compute node ${nodeId}`);
+  if (!node.active) {
+    throw new ConflictError(`compute node ${nodeId} is no longer active (its lease expired or it was deactivated): its jobs were requeued; register again`);
+  }
+  await renewLease(tx, nodeId, nowMs);
+  const mine = await tx.all<{ id: number; status: number; attempt: number }>(
+    `SELECT id, status, attempt FROM jobs WHERE compute_node_id = ? AND status IN (${S.pending}, ${S.running})`,
+    [nodeId],
+  );
+  const heldAt = new Map(held.map((h) => [h.job_id, h.attempt_id]));
+  const mineAt = new Map(mine.map((j) => [j.id, j.attempt]));
+  const released = mine.filter((j) => heldAt.get(j.id) !== j.attempt).map((j) => j.id);
+  const revoked = held.filter((h) => mineAt.get(h.job_id) !== h.attempt_id).map((h) => h.job_id);
+  if (released.length > 0) {
+    const ids = JSON.stringify(released);
+    const nowIso = new Date(nowMs).toISOString();
+    await tx.run(
+      `UPDATE jobs SET status = ${S.canceled}, compute_node_id = NULL, completed_at = ?
+       WHERE id IN (SELECT value FROM json_each(?)) AND workflow_id IN (SELECT id FROM workflows WHERE status = 'canceled')`,
+      [nowIso, ids],
+    );
+    await tx.run(
+      `UPDATE jobs SET status = ${S.ready}, compute_node_id = NULL, claimed_at = NULL, started_at = NULL
+       WHERE id IN (SELECT value FROM json_each(?)) AND status IN (${S.pending}, ${S.running})`,
+      [ids],
+    );
+    await tx.run(`INSERT INTO events (workflow_id, timestamp, category, data) VALUES (?, ?, 'compute_node_synced', ?)`, [
+      node.workflow_id,
+      nowIso,
+      JSON.stringify({ compute_node_id: nodeId, released, revoked }),
+    ]);
+  }
+  return { released, revoked };
+}

@@ -27,6 +27,8 @@ const RETRYABLE = ['running', 'failed', 'terminated'];
 
 export interface RetryOutcome {
   job: JobRecord;
+  /** The same retry had been applied before (its answer was lost): acknowledged, nothing changed. */
+  duplicate?: boolean;
   /** The attempt the job will run next. */
   attempt: number;
   /** The failure-handler rule that retried it (a result was given and the job has a handler), else null. */
@@ -38,6 +40,26 @@ export interface RetryOutcome {
 /** Call inside a write transaction with the job and its workflow as read in it. */
 export async function retryJobInTx(tx: WriteTx, job: JobRecord, wf: WorkflowRecord, runId: number, req: Partial<RetryJobRequest>, now: string): Promise<RetryOutcome> {
   if (runId !== wf.run_id) throw new ConflictError(`run_id ${runId} is stale: workflow ${wf.id} is on run ${wf.run_id}`);
+  const reported = req.attempt_id ?? job.attempt_id;
+  if (job.status !== 'running' || reported !== job.attempt_id) {
+    // Sent again after a lost answer: the attempt's result is stored and the job moved past it.
+    const before = await tx.get<{ status: number; compute_node_id: number | null }>(
+      'SELECT status, compute_node_id FROM results WHERE job_id = ? AND run_id = ? AND attempt = ? ORDER BY id DESC LIMIT 1',
+      [job.id, runId, reported],
+    );
+    const status = req.status === 'terminated' ? S.terminated : S.failed;
+    const sameNode = req.compute_node_id == null || before?.compute_node_id === req.compute_node_id;
+    if (before && before.status === status && sameNode && job.attempt_id > reported) {
+      return { job, attempt: job.attempt_id, rule_index: -1, resources: null, duplicate: true };
+    }
+    if (reported < job.attempt_id) {
+      throw new ConflictError(`attempt ${reported} of job ${job.id} is stale: the job was requeued and is on attempt ${job.attempt_id}; this report is dropped`);
+    }
+    if (reported > job.attempt_id) throw new ConflictError(`job ${job.id} has no attempt ${reported} yet (it is on attempt ${job.attempt_id})`);
+  }
+  if (req.compute_node_id != null && job.status === 'running' && req.compute_node_id !== job.compute_node_id) {
+    throw new ConflictError(`job ${job.id} runs on compute node ${job.compute_node_id ?? 'none'}, not ${req.compute_node_id}: it was requeued; this report is dropped`);
+  }
   if (wf.status === 'canceled') throw new ConflictError(`workflow ${wf.id} is canceled: nothing is retried`);
   if (!RETRYABLE.includes(job.status)) {
     throw new ConflictError(`job ${job.id} is ${job.status}; only a running, failed or terminated job can be retried (reset_job_status with failed_only re-runs the others)`);

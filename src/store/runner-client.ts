@@ -22,6 +22,8 @@ import type {
   ClaimedJobRecord,
   DeclaringResource,
   FailureHandlerModel,
+  HeldJob,
+  NodeSyncOutcome,
   OperatorClient,
   OperatorConnection,
   RetryJobRequest,
@@ -65,8 +67,8 @@ export class StoreRunnerClient implements OperatorClient {
     return res;
   }
 
-  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
-    await this.store.startJob(jobId, runId, computeNodeId);
+  async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<void> {
+    await this.store.startJob(jobId, runId, computeNodeId, attemptId);
     this.onChange();
   }
 
@@ -75,8 +77,8 @@ export class StoreRunnerClient implements OperatorClient {
     this.onChange();
   }
 
-  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number): Promise<BulkItemResult[]> {
-    const out = await this.store.startJobs(jobIds, runId, computeNodeId, workflowId);
+  async startJobs(workflowId: number, jobIds: number[], runId: number, computeNodeId: number, attemptIds?: number[]): Promise<BulkItemResult[]> {
+    const out = await this.store.startJobs(jobIds, runId, computeNodeId, workflowId, attemptIds);
     if (out.some((o) => o.ok)) this.onChange();
     return out.map((o, i) => bulkResult(jobIds[i]!, o));
   }
@@ -105,6 +107,12 @@ export class StoreRunnerClient implements OperatorClient {
 
   async recordResourceSamples(workflowId: number, samples: ResourceSample[]): Promise<void> {
     await this.store.recordResourceSamples(workflowId, samples);
+  }
+
+  async syncComputeNode(computeNodeId: number, held: HeldJob[]): Promise<NodeSyncOutcome> {
+    const out = await this.store.syncComputeNode(computeNodeId, held);
+    if (out.released.length > 0) this.onChange();
+    return out;
   }
 
   async applyWorkflow(plan: Plan, resource: DeclaringResource): Promise<ApplyOutcome> {
@@ -147,7 +155,7 @@ export async function connectStore(path: string): Promise<OperatorConnection & {
 
 /** A store item outcome as the bulk REST routes answer it (the status the single call would get). */
 export function bulkResult(jobId: number, o: ItemOutcome<unknown>): BulkItemResult {
-  if (o.ok) return { job_id: jobId, ok: true };
+  if (o.ok) return o.duplicate ? { job_id: jobId, ok: true, duplicate: true } : { job_id: jobId, ok: true };
   const e = o.error;
   const status = httpStatusOfError(e) ?? 500;
   return { job_id: jobId, ok: false, status, message: e.message };

@@ -3,7 +3,6 @@
  * changed in the store (jobs, results, nodes, events, run id) after the refused request.
  */
 import test from 'ava';
-import { JobStatus } from '../../src/contract/status.js';
 import { startTestApi, storeSnapshot, type TestApi } from '../support/api.js';
 import { makePlan } from '../support/plans.js';
 
@@ -46,25 +45,58 @@ async function expectRefused(
 }
 
 test('409: complete_job with a wrong run_id, or for a job that is not running, changes nothing', async (t) => {
-  const { api, wf, a, b, c } = await scene(t);
+  const { api, wf, node, a, b, c } = await scene(t);
   const stale = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/7`, RESULT);
   t.regex(stale.message, /run_id 7 is stale/);
   const pending = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${c}/complete_job/completed/1`, RESULT);
   t.regex(pending.message, /pending, not running/);
   const blocked = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${b}/complete_job/failed/1`, { ...RESULT, return_code: 1 });
   t.regex(blocked.message, /blocked, not running/);
-  // The right call still works afterwards, exactly once.
-  t.is((await api.http('POST', `/jobs/${a}/complete_job/completed/1`, { body: RESULT })).status, 200);
-  await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/1`, RESULT);
+  // The right call still works afterwards, exactly once: sent again (its answer lost) it is
+  // acknowledged with the same job and applied once; a different outcome for it is refused.
+  const first = await api.http('POST', `/jobs/${a}/complete_job/completed/1`, { body: { ...RESULT, attempt_id: 1, compute_node_id: node } });
+  t.is(first.status, 200);
+  const before = await storeSnapshot(api.store, wf);
+  const again = await api.http('POST', `/jobs/${a}/complete_job/completed/1`, { body: { ...RESULT, attempt_id: 1, compute_node_id: node } });
+  t.is(again.status, 200);
+  t.deepEqual(again.json, first.json);
+  t.deepEqual(await storeSnapshot(api.store, wf), before, 'a duplicate report changed the store');
+  const otherOutcome = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/failed/1`, { ...RESULT, return_code: 1 });
+  t.regex(otherOutcome.message, /already reported completed/);
   t.is((await api.client.listResults(wf)).total_count, 1);
   t.is((await api.client.getJob(b)).status, 'ready');
+});
+
+test('409: a report of an older attempt or from another node than the one running the job changes nothing', async (t) => {
+  const { api, wf, node, a } = await scene(t);
+  const stale = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/1`, { ...RESULT, attempt_id: 2 });
+  t.regex(stale.message, /no attempt 2 yet/);
+  const other = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/1`, { ...RESULT, compute_node_id: node + 1 });
+  t.regex(other.message, /runs on compute node \d+, not \d+/);
+  // The lease runs out: the job is requeued (attempt 2); the old attempt's reports are stale.
+  await api.client.deactivateComputeNode(node);
+  const late = await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/complete_job/completed/1`, { ...RESULT, attempt_id: 1, compute_node_id: node });
+  t.regex(late.message, /attempt 1 of job \d+ is stale: the job was requeued and is on attempt 2/);
+  await expectRefused(t, api, wf, 409, 'PUT', `/jobs/${a}/start_job/1/${node}?attempt_id=1`);
+  t.is((await api.client.listResults(wf)).total_count, 0);
 });
 
 test('409: start_job on a stale run, on a job not pending, or on a deactivated node changes nothing', async (t) => {
   const { api, wf, node, a, b, c } = await scene(t);
   // The workflow is on run 1: run 2 is not (yet) valid.
   await expectRefused(t, api, wf, 409, 'PUT', `/jobs/${c}/start_job/2/${node}`);
-  await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/start_job/1/${node}`);
+  // `a` runs on `node`: the same start sent again is acknowledged and changes nothing; a start
+  // of another attempt, or from another node, is refused.
+  const before = await storeSnapshot(api.store, wf);
+  const again = await api.http('POST', `/jobs/${a}/start_job/1/${node}?attempt_id=1`);
+  t.is(again.status, 200);
+  t.is(again.json.status, 'running');
+  t.deepEqual(await storeSnapshot(api.store, wf), before);
+  await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/start_job/1/${node}?attempt_id=2`);
+  const otherNode = (await api.client.registerComputeNode(wf, {
+    hostname: 'h2', pid: 2, num_cpus: 4, memory_gb: 8, num_gpus: 0, num_nodes: 1, scheduler_config_id: null, compute_node_type: 'test', lease_seconds: 600,
+  })).id;
+  await expectRefused(t, api, wf, 409, 'POST', `/jobs/${a}/start_job/1/${otherNode}`);
   await expectRefused(t, api, wf, 409, 'PUT', `/jobs/${b}/start_job/1/${node}`);
   // After a reset, calls carrying the old run id are stale.
   await api.client.resetStatus(wf);

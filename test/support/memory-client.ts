@@ -3,16 +3,23 @@
  * and torc's state transitions enforced (ready → pending → running → terminal; wrong run_id or
  * state → ConflictError), so that runner tests do not depend on the store. It also records
  * what happened (starts per job, heartbeats) for the tests to check.
+ * Outages (issue 24): `down` makes every call fail as an unreachable server does;
+ * loseAnswers() applies a call and then fails it, as a connection reset after the server
+ * committed. Reports are idempotent as the store's are: a start or completion sent again for the
+ * same attempt and node is acknowledged, one of an older attempt is refused.
  */
 import { decideClaim, decideQueueDepth } from '../../src/allocator/claim.js';
 import type { ClaimCandidate, ClaimClass, ResourceNeed } from '../../src/allocator/types.js';
 import { ConflictError, NotFoundError } from '../../src/errors.js';
+import { ApiError } from '../../src/api/client.js';
 import type {
   ClaimByResourcesRequest,
   ClaimedJobRecord,
   ClaimResponse,
   CompleteJobResult,
   ComputeNodeRegistration,
+  HeldJob,
+  NodeSyncOutcome,
   RunnerClient,
   WorkflowProgress,
 } from '../../src/contract/client.js';
@@ -58,6 +65,15 @@ export class MemoryRunnerClient implements RunnerClient {
   private readonly claimedBy = new Map<number, number | null>();
   private readonly nodes = new Map<number, MemoryNode>();
   private readonly injected = new Map<Operation, { count: number; error: () => Error }>();
+  private readonly lost = new Map<Operation, number>();
+  /** Every call fails as if the server were unreachable (and changes nothing). */
+  down = false;
+  /** Calls made while down (refused), by operation. */
+  readonly callsWhileDown: Operation[] = [];
+  /** Completions acknowledged as duplicates, per job. */
+  readonly duplicates = new Map<number, number>();
+  /** Sync calls and what they released / revoked. */
+  readonly syncs: NodeSyncOutcome[] = [];
   /** Job id → how many times start_job accepted it. */
   readonly starts = new Map<number, number>();
   readonly completions: CompletionRecord[] = [];
@@ -130,6 +146,11 @@ export class MemoryRunnerClient implements RunnerClient {
     }
   }
 
+  /** The next `count` calls of `operation` are applied and then fail (the answer is lost on the way back). */
+  loseAnswers(operation: Operation, count: number): void {
+    this.lost.set(operation, count);
+  }
+
   /** The next `count` calls of `operation` fail with `error` (default: a transient Error). */
   injectFailures(operation: Operation, count: number, error: () => Error = () => new Error(`injected ${operation} failure`)): void {
     this.injected.set(operation, { count, error });
@@ -160,14 +181,22 @@ export class MemoryRunnerClient implements RunnerClient {
 
   async deactivateComputeNode(computeNodeId: number): Promise<void> {
     this.enter('deactivateComputeNode');
+    this.expireLease(computeNodeId);
+  }
+
+  /** The server retires the node (its lease ran out): as deactivate, but server-side, so it works while `down`. */
+  expireLease(computeNodeId: number): void {
     const node = this.mustNode(computeNodeId);
     node.active = false;
-    for (const job of this.jobs.values()) {
-      const mine =
-        (job.status === 'running' && job.compute_node_id === computeNodeId) ||
-        (job.status === 'pending' && this.claimedBy.get(job.id) === computeNodeId);
-      if (mine) this.requeue(job);
-    }
+    for (const job of this.jobs.values()) if (this.heldBy(job, computeNodeId)) this.requeue(job);
+  }
+
+  /** Pending (claimed) or running on the node. */
+  private heldBy(job: ClaimedJobRecord, computeNodeId: number): boolean {
+    return (
+      (job.status === 'running' && job.compute_node_id === computeNodeId) ||
+      (job.status === 'pending' && this.claimedBy.get(job.id) === computeNodeId)
+    );
   }
 
   async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
@@ -186,7 +215,9 @@ export class MemoryRunnerClient implements RunnerClient {
       any_scheduler: req.any_scheduler,
       limit: req.limit,
     });
-    return { jobs: decision.claimed.map((c) => this.claim(c.job_id, c.nodes, req.compute_node_id ?? null)), reason: decision.reason };
+    const out = { jobs: decision.claimed.map((c) => this.claim(c.job_id, c.nodes, req.compute_node_id ?? null)), reason: decision.reason };
+    this.leave('claimJobsBasedOnResources');
+    return out;
   }
 
   async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
@@ -194,18 +225,23 @@ export class MemoryRunnerClient implements RunnerClient {
     if (this.canceled) return { jobs: [], reason: 'workflow is canceled' };
     const candidates = this.readyJobs().map((job) => ({ job_id: job.id, class_key: '', order: job.id }));
     const decision = decideQueueDepth(candidates, limit);
-    return { jobs: decision.claimed.map((c) => this.claim(c.job_id, [], computeNodeId ?? null)), reason: decision.reason };
+    const out = { jobs: decision.claimed.map((c) => this.claim(c.job_id, [], computeNodeId ?? null)), reason: decision.reason };
+    this.leave('claimNextJobs');
+    return out;
   }
 
-  async startJob(jobId: number, runId: number, computeNodeId: number): Promise<void> {
+  async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<void> {
     this.enter('startJob');
     const job = this.mustJob(jobId);
     this.checkRun(runId);
     this.activeNode(computeNodeId);
+    if (attemptId !== undefined && attemptId !== job.attempt_id) throw new ConflictError(`attempt ${attemptId} of job ${jobId} is stale (on ${job.attempt_id})`);
+    if (job.status === 'running' && job.compute_node_id === computeNodeId) return this.leave('startJob');
     if (job.status !== 'pending') throw new ConflictError(`job ${jobId} is ${job.status}, not pending`);
     job.status = 'running';
     job.compute_node_id = computeNodeId;
     this.starts.set(jobId, (this.starts.get(jobId) ?? 0) + 1);
+    this.leave('startJob');
   }
 
   async completeJob(jobId: number, status: CompletionStatusName, runId: number, result: CompleteJobResult): Promise<void> {
@@ -213,13 +249,59 @@ export class MemoryRunnerClient implements RunnerClient {
     const job = this.mustJob(jobId);
     this.checkRun(runId);
     if (!(COMPLETION_STATUS_NAMES as readonly string[]).includes(status)) throw new ConflictError(`status ${status} is not a completion status`);
+    const attempt = result.attempt_id ?? job.attempt_id;
+    const node = result.compute_node_id ?? job.compute_node_id;
+    const before = this.completions.find((c) => c.job_id === jobId && c.attempt_id === attempt && c.compute_node_id === node);
+    if (before && before.status === status) {
+      this.duplicates.set(jobId, (this.duplicates.get(jobId) ?? 0) + 1);
+      return this.leave('completeJob');
+    }
+    if (attempt !== job.attempt_id) throw new ConflictError(`attempt ${attempt} of job ${jobId} is stale (on ${job.attempt_id})`);
     if (job.status !== 'running') throw new ConflictError(`job ${jobId} is ${job.status}, not running`);
+    if (node !== job.compute_node_id) throw new ConflictError(`job ${jobId} runs on node ${job.compute_node_id}, not ${node}`);
     job.status = status;
     job.return_code = result.return_code;
     this.completions.push({ job_id: jobId, status, attempt_id: job.attempt_id, compute_node_id: job.compute_node_id, result });
+    this.leave('completeJob');
+  }
+
+  async syncComputeNode(computeNodeId: number, held: HeldJob[]): Promise<NodeSyncOutcome> {
+    this.enter('syncComputeNode');
+    const node = this.activeNode(computeNodeId);
+    node.heartbeats++;
+    const heldAt = new Map(held.map((h) => [h.job_id, h.attempt_id]));
+    const released: number[] = [];
+    const mineAt = new Map<number, number>();
+    for (const job of this.jobs.values()) {
+      if (!this.heldBy(job, computeNodeId)) continue;
+      mineAt.set(job.id, job.attempt_id);
+      if (heldAt.get(job.id) === job.attempt_id) continue;
+      released.push(job.id);
+      job.status = 'ready';
+      job.compute_node_id = null;
+      this.claimedBy.delete(job.id);
+    }
+    const revoked = held.filter((h) => mineAt.get(h.job_id) !== h.attempt_id).map((h) => h.job_id);
+    const out = { released, revoked };
+    this.syncs.push(out);
+    this.leave('syncComputeNode');
+    return out;
+  }
+
+  /** After a call was applied: its answer may be lost on the way back. */
+  private leave(operation: Operation): void {
+    const n = this.lost.get(operation) ?? 0;
+    if (n > 0) {
+      this.lost.set(operation, n - 1);
+      throw new ApiError(0, `connection reset after ${operation} was applied`);
+    }
   }
 
   private enter(operation: Operation, workflowId?: number): void {
+    if (this.down) {
+      this.callsWhileDown.push(operation);
+      throw new ApiError(0, `cannot reach the server: ECONNREFUSED (${operation})`);
+    }
     this.calls.push(operation);
     if (workflowId !== undefined && workflowId !== this.workflowId) throw new NotFoundError(`workflow ${workflowId}`);
     const inj = this.injected.get(operation);

@@ -7,7 +7,7 @@
  *   GET /torc-service/v1/jobs/{id}/stdio/follow         a running attempt's output as it grows
  * Pages carry a Content-Security-Policy that allows only this origin's scripts and styles.
  */
-import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
@@ -16,7 +16,8 @@ import { JobStatus } from '../../contract/status.js';
 import { BadRequestError } from '../errors.js';
 import { BASE_PATH } from '../route.js';
 import type { DashboardService } from './service.js';
-import { openStdio, readStdioChunk, type StdioStream } from './stdio.js';
+import { followStdio } from './follow.js';
+import type { StdioStream } from './stdio.js';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -96,9 +97,6 @@ const NOT_BUILT = Buffer.from(
 /** Most bytes queued for one slow stream reader before the stream is closed (the page reconnects and re-reads). */
 const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
-/** Fallback look at a followed file, for file systems without change notification (NFS). */
-const FOLLOW_CHECK_MS = 1000;
-const FOLLOW_CHUNK_BYTES = 256 * 1024;
 
 interface Sse {
   send(event: string, data: unknown): void;
@@ -175,7 +173,7 @@ export function dashboardMiddleware(service: DashboardService): Koa.Middleware {
       let m: RegExpExecArray | null;
       if ((m = WORKFLOW_STREAM.exec(p))) return streamWorkflow(ctx, service, routeId(m));
       if (p === LIST_STREAM) return streamList(ctx, service);
-      if ((m = FOLLOW_STREAM.exec(p))) return followStdio(ctx, service, routeId(m));
+      if ((m = FOLLOW_STREAM.exec(p))) return followStdioRoute(ctx, service, routeId(m));
       return next();
     }
     const page = PAGE_PATHS.some((re) => re.test(p));
@@ -247,85 +245,40 @@ async function streamList(ctx: Koa.Context, service: DashboardService): Promise<
 
 /**
  * Streams what is appended to a running attempt's stdout/stderr (`data` events with the text
- * and its byte range), then `end` once the attempt is over. A file-change notification (and a
- * once-a-second look, for file systems without one) triggers each read.
+ * and its byte range), then `end` once the attempt is over (follow.ts); the live hub tells when
+ * the job's status changes.
  */
-async function followStdio(ctx: Koa.Context, service: DashboardService, jobId: number): Promise<void> {
+async function followStdioRoute(ctx: Koa.Context, service: DashboardService, jobId: number): Promise<void> {
   noQuery(ctx, ['stream', 'attempt', 'offset']);
   const streamName = (ctx.query.stream ?? 'stdout') as string;
   if (streamName !== 'stdout' && streamName !== 'stderr') throw new BadRequestError('expected stdout or stderr', 'stream');
   const stream = streamName as StdioStream;
   const attempt = queryInt(ctx, 'attempt', 1);
-  let position = queryInt(ctx, 'offset', 0) ?? 0;
+  const offset = queryInt(ctx, 'offset', 0) ?? 0;
   const owner = await stdioOwner(service.store.db, jobId, attempt); // 404 before the stream opens
   const sse = openSse(ctx);
-  const opened = await openStdio(owner, stream);
-  if ('reason' in opened) {
-    sse.send('unavailable', { reason: opened.reason, running: owner.running });
-    sse.send('end', { running: owner.running });
-    sse.close();
-    return;
-  }
-  const { handle, file } = opened;
-  let reading: Promise<void> | undefined;
-  let again = false;
-  let ended = !owner.running;
-  const readMore = (): Promise<void> => {
-    if (reading) {
-      again = true;
-      return reading;
-    }
-    reading = (async () => {
-      do {
-        again = false;
-        for (;;) {
-          const chunk = await readStdioChunk(handle, { offset: position }, FOLLOW_CHUNK_BYTES);
-          if (chunk.next_offset <= position) break;
-          sse.send('data', { offset: chunk.offset, next_offset: chunk.next_offset, size: chunk.size, text: chunk.text });
-          position = chunk.next_offset;
-        }
-      } while (again);
-    })().finally(() => (reading = undefined));
-    return reading;
-  };
-  let watcher: FSWatcher | undefined;
-  let unsubscribe: (() => void) | undefined;
-  const timer = setInterval(() => void readMore().catch(() => sse.close()), FOLLOW_CHECK_MS);
-  timer.unref();
-  const finish = async () => {
-    await readMore().catch(() => undefined);
-    sse.send('end', { running: false });
-    sse.close();
-  };
-  try {
-    watcher = watch(file, () => void readMore().catch(() => sse.close()));
-    watcher.on('error', () => undefined);
-  } catch {
-    // No change notification here: the periodic look carries it.
-  }
-  try {
-    unsubscribe = await service.hub.subscribeWorkflow(owner.workflow_id, {
-      send: (e) => {
-        if (e === 'close') sse.close();
-      },
-      onJob: (id, status) => {
-        if (id === jobId && status !== JobStatus.running && status !== JobStatus.pending && !ended) {
-          ended = true;
-          void finish();
-        }
-      },
-    });
-    // The attempt may have ended before the subscription; look once more.
-    const now = await stdioOwner(service.store.db, jobId, owner.attempt);
-    if (!now.running) ended = true;
-    await readMore();
-    if (ended) await finish();
-    await sse.closed;
-  } finally {
-    clearInterval(timer);
-    watcher?.close();
-    unsubscribe?.();
-    await reading?.catch(() => undefined);
-    await handle.close();
-  }
+  const follow = followStdio(
+    service.store.db,
+    owner,
+    stream,
+    offset,
+    {
+      data: (chunk) => sse.send('data', chunk),
+      unavailable: (reason, running) => sse.send('unavailable', { reason, running }),
+      end: (running) => sse.send('end', { running }),
+    },
+    (check) =>
+      service.hub.subscribeWorkflow(owner.workflow_id, {
+        send: (e) => {
+          if (e === 'close') sse.close();
+        },
+        onJob: (id, status) => {
+          if (id === jobId) check(status);
+        },
+      }),
+    (status) => status === JobStatus.running || status === JobStatus.pending,
+  );
+  void sse.closed.then(() => follow.stop());
+  await follow.done;
+  sse.close();
 }

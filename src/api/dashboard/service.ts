@@ -339,3 +339,15 @@ export class DashboardService {
     return this.hub.close();
   }
 }
+
+// ---- the routes' answers, as typed values (the typed client returns these) -----------------
+
+export type DashboardConfig = ReturnType<DashboardService['config']>;
+export type DashboardWorkflowPage = Awaited<ReturnType<DashboardService['listWorkflows']>>;
+export type DashboardWorkflowSummary = DashboardWorkflowPage['items'][number];
+export type DashboardWorkflow = Awaited<ReturnType<DashboardService['workflow']>>;
+export type DashboardJobPage = Awaited<ReturnType<DashboardService['jobs']>>;
+export type DashboardJobRow = DashboardJobPage['items'][number];
+export type DashboardDag = Awaited<ReturnType<DashboardService['dag']>>;
+export type DashboardJobDetail = Awaited<ReturnType<DashboardService['jobDetail']>>;
+export type DashboardStdio = Awaited<ReturnType<DashboardService['stdio']>>;

@@ -31,13 +31,13 @@ export const jobBatchRoutes: ApiRoute[] = [
       schema: 'start_jobs_request',
       required: true,
       description: 'The jobs to start',
-      example: { job_ids: [1, 2, 3] },
+      example: { job_ids: [1, 2, 3], attempt_ids: [1, 1, 2] },
     },
     errors: [404],
     response: { status: 200, schema: 'bulk_jobs_response', description: 'One result per job, in request order' },
     handler: async ({ deps, params, body }) => {
-      const ids = (body as { job_ids: number[] }).job_ids;
-      const out = await deps.store.startJobs(ids, params.run_id as number, params.compute_node_id as number, params.id as number);
+      const { job_ids: ids, attempt_ids: attempts } = body as { job_ids: number[]; attempt_ids?: number[] };
+      const out = await deps.store.startJobs(ids, params.run_id as number, params.compute_node_id as number, params.id as number, attempts);
       return { items: out.map((o, i) => bulkResult(ids[i]!, o)) };
     },
   },

@@ -132,11 +132,16 @@ export const jobRoutes: ApiRoute[] = [
       path: '/jobs/{id}/start_job/{run_id}/{compute_node_id}',
       summary: `pending → running on the compute node${method === 'POST' ? " (POST alias of torc's PUT)" : ''}; 409 on a stale run_id or a job not pending`,
       mutating: true,
-      params: [JOB_ID, RUN_ID, p.id('compute_node_id', 'The registered compute node that runs the job')],
+      params: [
+        JOB_ID,
+        RUN_ID,
+        p.id('compute_node_id', 'The registered compute node that runs the job'),
+        p.queryInt('attempt_id', 'The attempt being started: another is refused as stale (409); the same start sent again is acknowledged (200, nothing changed)'),
+      ],
       errors: [404, 409],
       response: { status: 200, schema: 'job_model', description: 'The job, now running' },
       handler: async ({ deps, params }) =>
-        jobView(await deps.store.startJob(params.id as number, params.run_id as number, params.compute_node_id as number)),
+        jobView(await deps.store.startJob(params.id as number, params.run_id as number, params.compute_node_id as number, params.attempt_id as number | undefined)),
     }),
   ),
   {
@@ -144,7 +149,7 @@ export const jobRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/jobs/{id}/complete_job/{status}/{run_id}',
     summary:
-      'running → completed / failed / canceled / terminated / pending_failed with a result; unblocks or cancels dependents. 409 (nothing changed) on a wrong run_id or a job not running',
+      'running → completed / failed / canceled / terminated / pending_failed with a result; unblocks or cancels dependents. Idempotent by job, run and attempt (attempt_id): the same report sent again answers 200 with the job as recorded, nothing applied twice. 409 (nothing changed) on a wrong run_id, a stale attempt (the job was requeued) or a job not running',
     mutating: true,
     params: [JOB_ID, STATUS('Final status: completed, failed, canceled, terminated or pending_failed (name or code)'), RUN_ID],
     body: {

@@ -1,5 +1,5 @@
 /** Compute nodes: register (with resources, scheduler and lease), heartbeat, deactivate, list, get. */
-import type { ComputeNodeRegistration } from '../../contract/client.js';
+import type { ComputeNodeRegistration, HeldJob } from '../../contract/client.js';
 import { p } from '../params.js';
 import { computeNodeView, pageView } from '../views.js';
 import { LIST_SORT, PAGING, WORKFLOW_FILTER, paging, type ApiRoute } from './common.js';
@@ -142,6 +142,25 @@ export const nodeRoutes: ApiRoute[] = [
       await deps.store.heartbeat(params.id as number);
       return { ok: true };
     },
+  },
+  {
+    operationId: 'sync_compute_node_jobs',
+    method: 'POST',
+    path: '/compute_nodes/{id}/sync_jobs',
+    summary:
+      "After an outage, runner and server agree on what the node holds: the node's pending and running jobs the runner does not list go back to ready (claimed but never started there); listed jobs that are no longer the node's at that attempt come back as revoked (the runner kills them and reports nothing). Renews the lease. 409 when the node is no longer active (its lease ran out: its jobs were requeued)",
+    mutating: true,
+    params: [NODE_ID],
+    body: {
+      kind: 'json',
+      schema: 'sync_jobs_request',
+      required: true,
+      description: 'The jobs the runner holds: claimed, running, or ended with the report not delivered yet',
+      example: { jobs: [{ job_id: 12, attempt_id: 1 }] },
+    },
+    errors: [404, 409],
+    response: { status: 200, schema: 'sync_jobs_response', description: 'What the server released and revoked' },
+    handler: ({ deps, params, body }) => deps.store.syncComputeNode(params.id as number, (body as { jobs: HeldJob[] }).jobs),
   },
   {
     operationId: 'deactivate_compute_node',

@@ -3,7 +3,7 @@
  * is_complete / is_uninitialized, initialize_jobs, cancel, reset_workflow_status and
  * reset_job_status; the graph views (workflow-graph.ts) and actions (actions.ts) are spread in.
  */
-import type { Plan, PlanSettings, SortMethod } from '../../spec/plan.js';
+import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES, type Plan, type PlanSettings, type SortMethod } from '../../spec/plan.js';
 import type { WorkflowChanges } from '../../store/index.js';
 import { InputError } from '../../errors.js';
 import { p, type Params } from '../params.js';
@@ -68,6 +68,7 @@ function emptyPlan(body: WorkflowBody): Plan {
     compute_node_expiration_buffer_seconds: 60,
     compute_node_wait_for_new_jobs_seconds: 90,
     compute_node_ignore_workflow_completion: false,
+    compute_node_wait_for_healthy_database_minutes: DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
     schedule: null,
     default_image: null,
     resource_monitor: null,

@@ -1,12 +1,16 @@
 /**
  * `torc run WF`: a job runner on this machine for a workflow served elsewhere (`torc server`,
  * or a `torc reconcile` that serves its API). Resource-aware by default; `--max-parallel-jobs`
- * for queue depth. Exits when the workflow is complete (or after --wait-for-new-jobs idle).
+ * for queue depth. Exits 0 when the workflow is complete (or after --wait-for-new-jobs idle);
+ * 1 after an error, or when the server stayed away longer than --wait-for-server (the message
+ * lists what the server never learned).
  */
 import type { Command } from 'commander';
 import { JobRunner } from '../../runners/local/job-runner.js';
 import { stopOnSignals } from '../../runners/local/signals.js';
-import { addRunnerOptions, clientFromFlags, logRunnerEvent, parseWorkflowId, runnerOptionsFromFlags, type RunnerFlags } from '../runner-flags.js';
+import {
+  addRunnerOptions, clientFromFlags, logRunnerEvent, parseWorkflowId, resolveWaitForServer, runnerOptionsFromFlags, type RunnerFlags,
+} from '../runner-flags.js';
 
 export function register(program: Command): void {
   addRunnerOptions(
@@ -18,8 +22,10 @@ export function register(program: Command): void {
     const workflowId = parseWorkflowId(wf);
     const options = runnerOptionsFromFlags(flags);
     const { client, url } = await clientFromFlags(flags);
+    const waitForServerSeconds = await resolveWaitForServer(flags, client, workflowId);
     const runner = new JobRunner({
       ...options,
+      waitForServerSeconds,
       client,
       workflowId,
       apiUrl: url,
@@ -29,7 +35,7 @@ export function register(program: Command): void {
     const release = stopOnSignals(runner);
     try {
       const summary = await runner.run();
-      process.exitCode = summary.reason === 'error' ? 1 : 0;
+      process.exitCode = summary.reason === 'error' || summary.reason === 'server_unreachable' ? 1 : 0;
     } finally {
       release();
     }

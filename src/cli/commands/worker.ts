@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { parseIntOption, parseNumberOption } from '../output.js';
+import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES } from '../../spec/plan.js';
+import { giveUpMessage, outageLine, outageSummary, parseWaitForServer, WAIT_FOR_SERVER_OPTION, withPatience } from '../runner-flags.js';
 import { readTokenFile } from './server.js';
 
 interface WorkerFlags {
@@ -16,6 +18,7 @@ interface WorkerFlags {
   outputDir: string;
   pollInterval?: string;
   tokenFile?: string;
+  waitForServer?: string;
   quiet?: boolean;
 }
 
@@ -30,6 +33,7 @@ export function register(program: Command): void {
     .option('--output-dir <dir>', 'where job stdout/stderr go', 'torc_output')
     .option('--poll-interval <seconds>', 'longest wait between loop turns')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
+    .option(...WAIT_FOR_SERVER_OPTION)
     .option('-q, --quiet', 'log only the start and the end')
     .action(async (workflow: string, flags: WorkerFlags) => {
       process.exitCode = await workerCommand(workflow, flags);
@@ -45,6 +49,7 @@ async function workerCommand(workflow: string, flags: WorkerFlags): Promise<numb
   const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null;
   const pollIntervalSeconds = parseNumberOption(flags.pollInterval, '--poll-interval', 0);
   const token = flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : process.env.TORC_API_TOKEN || undefined;
+  const waitForServerFlag = parseWaitForServer(flags.waitForServer);
 
   const [{ TorcClient }, { SlurmCommands }, { createSlurmWorker }] = await Promise.all([
     import('../../api/client.js'),
@@ -53,13 +58,15 @@ async function workerCommand(workflow: string, flags: WorkerFlags): Promise<numb
   ]);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} torc worker: ${line}\n`);
   const client = new TorcClient(url, { token });
-  const wf = await client.getWorkflow(workflowId);
+  // An allocation that starts while its server restarts waits for it, as it would mid-run.
+  const wf = await withPatience('reading the workflow', () => client.getWorkflow(workflowId), waitForServerFlag ?? 60 * DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES, log);
   let heldBack = (_job: number) => false;
   const worker = await createSlurmWorker({
     client,
     commands: new SlurmCommands(),
     workflowId,
     settings: wf,
+    waitForServerSeconds: waitForServerFlag ?? 60 * (wf.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES),
     schedulerConfigId,
     maxParallelJobs,
     outputDir: resolve(flags.outputDir),
@@ -76,13 +83,15 @@ async function workerCommand(workflow: string, flags: WorkerFlags): Promise<numb
           }
           else if (e.type === 'api_error') log(`API error in ${e.operation}: ${(e.error as Error)?.message ?? e.error}`);
           else if (e.type === 'warning') log(`warning: ${e.message}`);
+          else if (outageLine(e)) log(outageLine(e)!);
         },
   });
   heldBack = (job) => worker.client.withheld.has(job);
   const summary = await worker.run();
   log(
     `stopped (${summary.reason}): ${summary.started} started, ${summary.completed} completed, ${summary.failed} failed, ` +
-      `${summary.terminated} terminated, ${summary.requeued} left for requeue`,
+      `${summary.terminated} terminated, ${summary.requeued} left for requeue${outageSummary(summary)}`,
   );
-  return summary.reason === 'error' ? 1 : 0;
+  for (const line of giveUpMessage(summary)) log(line);
+  return summary.reason === 'error' || summary.reason === 'server_unreachable' ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { observeFiles } from '../../runners/file-times.js';
 
-import { addBackendOptions, allPages, openBackend, type BackendFlags, type WorkflowBackend } from '../backend.js';
+import { addBackendOptions, allPages, openBackend, resetAndInitialize, type BackendFlags, type WorkflowBackend } from '../backend.js';
 import { parseFormat, printJson, printTable, type OutputFormat } from '../output.js';
 import { exportCommand, importCommand } from './workflow-transfer.js';
 import { createCommand, deleteCommand, submitCommand } from './workflow-lifecycle.js';
@@ -99,8 +99,7 @@ export function register(program: Command): void {
     .action((id: string, flags: Flags & { failedOnly?: boolean }) =>
       withBackend(flags, async (b, format) => {
         const workflowId = parseWorkflowId(id);
-        const reset = await b.resetStatus(workflowId, { failedOnly: flags.failedOnly ?? false });
-        const init = await b.initializeJobs(workflowId);
+        const { reset, initialized: init } = await resetAndInitialize(b, workflowId, { failedOnly: flags.failedOnly ?? false });
         if (format === 'json') return printJson({ ...reset, initialized: init });
         process.stdout.write(`workflow ${workflowId}: ${reset.updated_count} job(s) reset (run ${reset.run_id}); ${init.ready} ready, ${init.blocked} blocked\n`);
       }),

@@ -1,15 +1,26 @@
 /**
  * The job runner loop shared by `torc run`, the reconciler's local runner and the Slurm
  * worker. It talks to the server only through its ServerSession (server-session.ts: bulk
- * calls, retries, undelivered reports) over a RunnerClient, and runs jobs with process.ts:
+ * calls, the report queue, the outage clock) over a RunnerClient, and runs jobs with process.ts:
  *
  *   register compute node; loop {
- *     reap finished jobs (complete_job, or retry_job when their failure handler retries)
+ *     keep the reports of jobs that started / finished (complete_job, or retry_job when their
+ *       failure handler retries) and deliver what is kept, oldest first
+ *     → not all delivered (the server is away): jobs run on, nothing is claimed; wait, go again
  *     → progress (canceled → terminate running jobs, report them terminated; done → stop)
+ *     → back after an outage: sync what this node holds with the server
  *     → claim: resource-aware (the FREE capacity right now) or queue depth (claimed ahead)
  *     → start_job + spawn
  *     → wait for a completion or the poll interval
  *   }  heartbeat on a timer; deactivate the node on the way out.
+ *
+ * Outages (issue 24): a report the server did not take is kept and delivered later, in order,
+ * until the server acknowledges it or the outage outlasts `waitForServerSeconds`; then the run
+ * stops ('server_unreachable'), terminates its jobs and lists what was never delivered. While
+ * the server is away the runner claims nothing and starts nothing it claimed ahead (those go
+ * back to ready at the sync). The server keeps this node's jobs while its lease is valid (a
+ * restarted server renews every lease); a node whose lease ran out learns it on reconnect (its
+ * heartbeat, sync or reports are refused), kills its jobs unreported and registers again.
  *
  * stop() (a worker's SIGTERM, Ctrl-C) terminates the running jobs. By default they are NOT
  * reported as terminated: deactivating the node returns them to ready with attempt + 1, so
@@ -20,14 +31,16 @@
 import path from 'node:path';
 import { worthClaiming } from '../../allocator/eligibility.js';
 import type { SortMethod } from '../../allocator/types.js';
-import type { ClaimedJobRecord, RunnerClient, WorkflowProgress } from '../../contract/client.js';
+import type { ClaimedJobRecord, HeldJob, RunnerClient, WorkflowProgress } from '../../contract/client.js';
 import { InputError } from '../../errors.js';
 import { observeFiles } from '../file-times.js';
 import { ResourceTracker, type Grant } from './tracker.js';
 import {
   type JobOutcome, JobProcess, type ProcessOptions, queueJobProcess, startRecoveryScript, type TerminationReason, toCompleteResult,
 } from './process.js';
-import { ServerSession, type EndReport, type EndReportHandlers } from './server-session.js';
+import {
+  endLabel, errorText, ServerSession, ServerUnreachableError, type EndReport, type EndReportHandlers, type StartReport,
+} from './server-session.js';
 import { defaultSpawner } from './spawner.js';
 import { detectResources, type DetectedResources, type ResourceOverrides } from './resources.js';
 import { Waker } from './waker.js';
@@ -83,7 +96,7 @@ export interface JobRunnerOptions {
   computeNodeType?: string;
   /** Most jobs asked for in one resource claim (default 1000). */
   claimLimit?: number;
-  /** Give up after this many API failures in a row (default 30). */
+  /** Give up after this many refused (4xx) API calls in a row (default 30). */
   maxConsecutiveApiErrors?: number;
   /** Cap each job's memory at its requirement (a cgroup limit): a runaway job is OOM-killed, not the node. */
   enforceMemory?: boolean;
@@ -94,10 +107,16 @@ export interface JobRunnerOptions {
   monitorBackend?: BackendChoice;
   /** Overrides of the workflow's resource_monitor settings (default: the server's). */
   resourceMonitor?: Partial<ResourceMonitorConfig>;
+  /**
+   * The longest server outage to wait through, running jobs going on and reports kept (default:
+   * the workflow's compute_node_wait_for_healthy_database_minutes, torc's 20 min); then the run
+   * stops with reason 'server_unreachable' and lists what it could not deliver.
+   */
+  waitForServerSeconds?: number | null;
   onEvent?: (event: RunnerEvent) => void;
 }
 
-export type StopReason = 'complete' | 'canceled' | 'idle' | 'time_limit' | 'stopped' | 'error';
+export type StopReason = 'complete' | 'canceled' | 'idle' | 'time_limit' | 'stopped' | 'server_unreachable' | 'error';
 
 export type RunnerEvent =
   | { type: 'registered'; compute_node_id: number; resources: DetectedResources; mode: 'resources' | 'queue_depth'; monitor: MonitorBackend | null; enforce_memory: boolean }
@@ -109,6 +128,12 @@ export type RunnerEvent =
   /** A failed attempt its failure handler retries: the job is ready again with `attempt`. */
   | { type: 'job_retried'; job: ClaimedJobRecord; outcome: JobOutcome; attempt: number; recovery_return_code: number | null }
   | { type: 'api_error'; operation: string; error: unknown }
+  /** The server stopped answering: running jobs go on, nothing new is claimed, reports are kept (`kept` so far). */
+  | { type: 'server_lost'; error: unknown; kept: number; wait_for_server_seconds: number }
+  /** The server answers again after `outage_ms`; `kept` reports still to deliver (in order). */
+  | { type: 'server_back'; outage_ms: number; kept: number }
+  /** After an outage: what the server released (claimed, never started here) and revoked (no longer this node's). */
+  | { type: 'synced'; released: number[]; revoked: number[] }
   | { type: 'warning'; message: string }
   | { type: 'stopped'; reason: StopReason; summary: RunSummary };
 
@@ -123,6 +148,13 @@ export interface RunSummary {
   requeued: number;
   /** Failed attempts sent back to ready by their failure handler. */
   retried: number;
+  /** Reports delivered after they had been kept through an outage. */
+  replayed: number;
+  /** Outages lived through (calls without an answer), and the longest (ms). */
+  outages: number;
+  longest_outage_ms: number;
+  /** What the server was never told (the run gave up on it), one line per report. */
+  undelivered: string[];
 }
 
 export interface StopOptions {
@@ -133,6 +165,8 @@ export interface StopOptions {
 interface Running {
   job: ClaimedJobRecord;
   runId: number;
+  /** The compute node this runner was when the job started (its reports name it). */
+  nodeId: number;
   proc: JobProcess;
   grant: Grant;
   /** The failure handler's recovery script, while it runs. */
@@ -141,7 +175,7 @@ interface Running {
   tracking: Tracking | null;
 }
 
-/** An ended attempt, as reported to the server (see ServerSession.deliverEnds). */
+/** An ended attempt, as reported to the server (see ServerSession: end reports). */
 interface Finished extends EndReport {
   entry: Running;
   outcome: JobOutcome;
@@ -150,6 +184,17 @@ interface Finished extends EndReport {
   monitor: MonitorReport | null;
   diagnosis: Diagnosis | null;
 }
+
+/** End reports made by this runner's jobs (not the bare one of a job that could not start). */
+function isFinished(r: EndReport): r is Finished {
+  return (r as Finished).entry !== undefined;
+}
+
+/** Why a report is dropped when the run ends before the server took it (listed in the summary). */
+const NEVER_DELIVERED = new Error('never delivered: the run ended before the server took it');
+
+/** How long a stopping runner (SIGTERM, an error) still tries to deliver what it owes. */
+const STOP_DRAIN_MS = 5000;
 
 let runnerCount = 0;
 /** Jobs shorter than this on average are claimed ahead in queue-depth mode. */
@@ -180,13 +225,23 @@ const PROGRESS_REFRESH_MS = 1000;
 /** Time-series samples are sent at least this often, or once this many wait (and always before their job's end). */
 const SAMPLE_FLUSH_MS = 10_000;
 const SAMPLE_FLUSH_COUNT = 500;
+/** While the server does not answer and nothing is owed, how often the loop asks again. */
+const OUTAGE_PROBE_MS = 1000;
 
 export class JobRunner {
   private readonly o: JobRunnerOptions;
-  private readonly session: ServerSession<Finished>;
+  private readonly session: ServerSession;
   private readonly waker = new Waker();
   private readonly running = new Map<number, Running>();
   private finished: Finished[] = [];
+  /** Claimed ahead (queue depth) and handed to the spawner's queue, not started yet. */
+  private readonly queued = new Map<number, ClaimedJobRecord>();
+  /** Jobs the server revoked while they waited in the spawner's queue: killed as soon as they start. */
+  private readonly revoked = new Set<number>();
+  /** An outage happened: before claiming again, agree with the server on what this node holds. */
+  private needSync = false;
+  /** The spawner's queue was withdrawn for the current outage. */
+  private withdrawnForOutage = false;
   private tracker: ResourceTracker | undefined;
   private runId = 0;
   private endMs: number | null = null;
@@ -212,7 +267,10 @@ export class JobRunner {
   private monitor: JobMonitor | null = null;
   private samples: ResourceSample[] = [];
   private samplesSentAt = Date.now();
-  private summary: RunSummary = { reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0 };
+  private summary: RunSummary = {
+    reason: 'stopped', compute_node_id: null, started: 0, completed: 0, failed: 0, terminated: 0, requeued: 0, retried: 0,
+    replayed: 0, outages: 0, longest_outage_ms: 0, undelivered: [],
+  };
 
   constructor(options: JobRunnerOptions) {
     const issues: { path: string; message: string }[] = [];
@@ -227,6 +285,7 @@ export class JobRunner {
       ['timeLimitSeconds', '--time-limit'],
       ['expirationBufferSeconds', 'compute_node_expiration_buffer_seconds'],
       ['waitForNewJobsSeconds', 'compute_node_wait_for_new_jobs_seconds'],
+      ['waitForServerSeconds', '--wait-for-server'],
     ] as const) {
       const v = options[key];
       if (v != null && !(Number.isFinite(v) && v >= 0)) issues.push({ path: flag, message: `must be a non-negative number of seconds, got ${v}` });
@@ -235,10 +294,24 @@ export class JobRunner {
       issues.push({ path: 'workflow_id', message: `must be a positive integer, got ${options.workflowId}` });
     if (issues.length) throw new InputError(issues);
     this.o = options;
-    this.session = new ServerSession<Finished>(options.client, options.workflowId, {
+    const waitForServerSeconds = options.waitForServerSeconds ?? null;
+    this.session = new ServerSession(options.client, options.workflowId, {
       apiConcurrency: options.apiConcurrency,
       maxConsecutiveApiErrors: options.maxConsecutiveApiErrors,
+      waitForServerMs: waitForServerSeconds === null ? undefined : waitForServerSeconds * 1000,
       onApiError: (operation, error) => this.emit({ type: 'api_error', operation, error }),
+      onOutage: (event) => {
+        if (event.type === 'lost') {
+          this.emit({ type: 'server_lost', error: event.error, kept: event.kept, wait_for_server_seconds: this.session.clock.waitForServerMs / 1000 });
+        } else {
+          this.withdrawnForOutage = false;
+          this.emit({ type: 'server_back', outage_ms: event.outage_ms, kept: event.kept });
+        }
+        this.waker.wake();
+      },
+      ends: this.endHandlers,
+      startRefused: (report, error) => this.startRefused(report, error),
+      startMovedOn: (report, fromRun) => this.startMovedOn(report, fromRun),
     });
   }
 
@@ -253,7 +326,7 @@ export class JobRunner {
 
   /** Jobs running right now, or ended and not reported yet (ids). */
   runningJobIds(): number[] {
-    return [...this.running.keys(), ...this.session.undelivered.map((f) => f.job_id)];
+    return [...this.running.keys(), ...this.session.undeliveredEnds().map((f) => f.job_id)];
   }
 
   /** Runs until the workflow is done or canceled, the runner idles out, runs out of time, or stop(). */
@@ -307,7 +380,13 @@ export class JobRunner {
       this.summary.compute_node_id = id;
       this.emit({ type: 'registered', compute_node_id: id, resources, mode: this.mode, monitor: this.monitor?.backend ?? null, enforce_memory: o.enforceMemory === true });
     };
-    await this.register();
+    try {
+      await this.register();
+    } catch (e) {
+      // The server never answered (within --wait-for-server): nothing was claimed, nothing is owed.
+      if (!(e instanceof ServerUnreachableError)) throw e;
+      return this.giveUpUnregistered(e);
+    }
 
     let heartbeatInFlight = false;
     const heartbeat = setInterval(() => {
@@ -330,12 +409,16 @@ export class JobRunner {
     try {
       this.summary.reason = await this.loop();
     } catch (e) {
-      failure = e;
-      this.summary.reason = 'error';
+      if (e instanceof ServerUnreachableError) {
+        this.summary.reason = 'server_unreachable';
+      } else {
+        failure = e;
+        this.summary.reason = 'error';
+      }
     } finally {
       clearInterval(heartbeat);
-      // Whatever still runs (stop(), an error) is terminated before the node goes away;
-      // what still waits in the spawner's queue never starts.
+      // Whatever still runs (stop(), an error, giving up on the server) is terminated before the
+      // node goes away; what still waits in the spawner's queue never starts.
       defaultSpawner().cancelQueued(this.spawnGroup);
       await Promise.all(this.terminateAll('stopped'));
       await this.settleFinished();
@@ -344,11 +427,46 @@ export class JobRunner {
       await this.settleFinished();
       await this.reap(true);
       await this.flushSamples(true);
-      await this.session.deactivate();
+      await this.deliverTheRest();
+      if (this.summary.reason !== 'server_unreachable') await this.session.deactivate();
     }
-    this.emit({ type: 'stopped', reason: this.summary.reason, summary: { ...this.summary } });
+    this.emit({ type: 'stopped', reason: this.summary.reason, summary: this.summaryNow() });
     if (failure !== undefined) throw failure;
-    return { ...this.summary };
+    return this.summaryNow();
+  }
+
+  /**
+   * The last deliveries: with the server's full patience when the run ended by itself (the
+   * workflow complete or canceled), briefly when it was stopped or failed, one last try after
+   * giving up on the server. What is left was never delivered: it goes into the summary.
+   */
+  private async deliverTheRest(): Promise<void> {
+    const reason = this.summary.reason;
+    const budget = reason === 'server_unreachable' ? 0 : reason === 'stopped' || reason === 'error' ? STOP_DRAIN_MS : Infinity;
+    const left = await this.session.drain(budget);
+    for (const r of left) {
+      this.summary.undelivered.push(r.label);
+      if (r.kind === 'end') this.endHandlers.undelivered(r as EndReport, NEVER_DELIVERED);
+    }
+  }
+
+  private summaryNow(): RunSummary {
+    const clock = this.session.clock;
+    return {
+      ...this.summary,
+      replayed: this.session.reports.replayed,
+      outages: clock.outages,
+      longest_outage_ms: Math.max(clock.longestMs, clock.elapsedMs),
+      undelivered: [...this.summary.undelivered],
+    };
+  }
+
+  /** No registration within --wait-for-server: stop without having claimed anything. */
+  private giveUpUnregistered(e: ServerUnreachableError): RunSummary {
+    this.summary.reason = 'server_unreachable';
+    this.emit({ type: 'warning', message: `could not register with the server: ${e.message}` });
+    this.emit({ type: 'stopped', reason: this.summary.reason, summary: this.summaryNow() });
+    return this.summaryNow();
   }
 
   private async loop(): Promise<StopReason> {
@@ -367,6 +485,7 @@ export class JobRunner {
     for (;;) {
       if (this.stopRequested) return 'stopped';
       if (this.leaseLost) await this.recoverLostLease();
+      if (this.session.clock.exceeded) return 'server_unreachable';
       if (this.prefetching) {
         // The spawner keeps the slots busy from its queue, so turns can be spaced out: every
         // turn costs a few transactions, and a spaced turn records many starts and ends at once.
@@ -376,23 +495,32 @@ export class JobRunner {
         if (this.stopRequested) return 'stopped';
         // The spawner refills the slots from its queue by itself; a turn records the starts and
         // the completions since the last one (one call each). The ended jobs are taken before
-        // the started ones: every job that ended was started earlier, so its start is recorded
+        // the started ones: every job that ended was started earlier, so its start is kept
         // (this turn or before) ahead of its completion.
         const ended = this.takeFinished();
-        await this.recordStarts(this.takeUnrecorded());
-        await this.report(ended, false);
+        this.recordStarts(this.takeUnrecorded());
+        await this.report(ended);
       } else {
         // Reap first, so that the progress below already counts our completions (the last
         // completion ends the run at once; dependents it made ready are claimed this turn).
-        await this.reap(false);
+        await this.reap();
       }
-      const fresh = claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
+      // Everything owed is delivered, in order, before anything new is claimed.
+      const delivered = await this.session.flush();
+      if (this.session.clock.down) this.outageSeen();
+      if (!delivered) {
+        // The server has not taken it all: the jobs here run on, nothing new is claimed.
+        const patience = this.session.clock.remainingMs;
+        await this.waker.wait(Math.max(MIN_TURN_MS, Math.min(pollMs, this.session.reports.retryInMs() || pollMs, patience)));
+        continue;
+      }
+      const fresh = this.needSync || claimFoundNothing || progress === null || Date.now() - progressAt >= PROGRESS_REFRESH_MS;
       if (fresh) {
         progress = await this.session.progress();
         progressAt = Date.now();
         if (progress) {
           this.runId = progress.run_id;
-          this.emit({ type: 'progress', progress, running: this.running.size + this.session.undelivered.length });
+          this.emit({ type: 'progress', progress, running: this.running.size + this.session.undeliveredEnds().length });
           // Jobs a user canceled one by one (POST /jobs/{id}/cancel): end them as terminated.
           for (const id of progress.cancel_requested_job_ids ?? []) {
             const entry = this.running.get(id);
@@ -402,25 +530,33 @@ export class JobRunner {
             defaultSpawner().cancelQueued(this.spawnGroup);
             await Promise.all(this.terminateAll('canceled'));
             await this.settleFinished();
-            await this.reap(true);
+            await this.reap();
             return 'canceled';
           }
         }
       }
       if (this.stopRequested) return 'stopped';
-      const done = progress?.is_complete === true && !o.ignoreWorkflowCompletion;
+      if (this.session.clock.down || progress === null) {
+        // No answer: wait for the server (or a job to end), probing now and then.
+        this.outageSeen();
+        await this.waker.wait(Math.max(MIN_TURN_MS, Math.min(pollMs, OUTAGE_PROBE_MS, this.session.clock.remainingMs)));
+        continue;
+      }
+      // Back after an outage: agree on what this node holds before claiming anything new.
+      if (this.needSync && !(await this.syncHeld())) continue;
+      const done = progress.is_complete && !o.ignoreWorkflowCompletion;
       if (done && this.nothingOpen()) return 'complete';
 
       let claimed = 0;
       let asked = 0;
-      if (progress && !done) [claimed, asked] = this.prefetching ? await this.claimAhead() : await this.claimAndStart();
+      if (!done) [claimed, asked] = this.prefetching ? await this.claimAhead() : await this.claimAndStart();
       claimFoundNothing = asked > 0 && claimed === 0;
       // Nothing claimed on an old view of the workflow: look again at once (it may be done).
       if (claimFoundNothing && !fresh) continue;
 
       const now = Date.now();
       const remaining = this.remainingSeconds();
-      if (remaining !== null && remaining <= 0 && this.running.size === 0 && this.session.undelivered.length === 0) return 'time_limit';
+      if (remaining !== null && remaining <= 0 && this.running.size === 0 && this.session.reports.size === 0) return 'time_limit';
       if (claimed === 0 && this.nothingOpen()) {
         idleSince ??= now;
         if (waitMs !== null && now - idleSince >= waitMs) return 'idle';
@@ -430,30 +566,78 @@ export class JobRunner {
       // A claim that filled its whole limit may have left more behind: go again at once.
       if (claimed > 0 && claimed >= asked) continue;
       // Started or ended while this turn ran, or not delivered yet: report them now.
-      if (this.unrecorded.length > 0 || this.finished.length > 0 || this.session.undelivered.length > 0) continue;
+      if (this.unrecorded.length > 0 || this.finished.length > 0 || this.session.reports.size > 0) continue;
       const untilIdle = idleSince !== null && waitMs !== null ? Math.max(1, idleSince + waitMs - now) : pollMs;
       await this.waker.wait(Math.min(pollMs, untilIdle));
     }
   }
 
-  /** Nothing runs, waits in the spawner's queue, or waits to be reported. */
-  private nothingOpen(): boolean {
-    return this.running.size === 0 && this.finished.length === 0 && this.alive === 0 && this.session.undelivered.length === 0;
+  /**
+   * A call went unanswered: the server may have done what it was asked and lost the answer (a
+   * claim), so runner and server must agree on what this node holds before it claims again; and
+   * jobs claimed ahead but not started stay unstarted (withdrawn from the spawner's queue: the
+   * sync gives them back to ready) — while the server is away this node only finishes what runs.
+   */
+  private outageSeen(): void {
+    this.needSync = true;
+    if (this.withdrawnForOutage) return;
+    this.withdrawnForOutage = true;
+    defaultSpawner().cancelQueued(this.spawnGroup);
   }
 
   /**
-   * The server retired this node (its lease ran out, e.g. the runner was paused) and gave
-   * its jobs to others: our copies must not run on beside theirs. Kill them without
-   * reporting, then join again as a new node.
+   * After an outage: tell the server every job this node holds (running, claimed ahead, ended
+   * but not acknowledged). It releases the rest (claimed here but never started) and names the
+   * held jobs that are not this node's any more (the workflow was reset or canceled, the job
+   * requeued): those are killed and nothing is reported for them. A node the server retired
+   * (its lease ran out during the outage) starts over as a new node. False: try again later.
+   */
+  private async syncHeld(): Promise<boolean> {
+    const held = new Map<number, HeldJob>();
+    const hold = (job_id: number, attempt_id: number) => held.set(job_id, { job_id, attempt_id });
+    for (const e of this.running.values()) hold(e.job.id, e.job.attempt_id);
+    for (const job of this.queued.values()) hold(job.id, job.attempt_id);
+    for (const r of this.session.reports.pending() as (StartReport | EndReport)[]) hold(r.job_id, r.attempt);
+    const out = await this.session.sync([...held.values()]);
+    if (out === null) return false;
+    if (out === 'refused') {
+      this.leaseLost = true;
+      return false;
+    }
+    this.needSync = false;
+    for (const id of out.revoked) {
+      const entry = this.running.get(id);
+      if (entry) void this.terminate(entry, 'lease_lost');
+      else if (this.queued.has(id)) this.revoked.add(id);
+    }
+    if (out.released.length > 0 || out.revoked.length > 0) this.emit({ type: 'synced', released: out.released, revoked: out.revoked });
+    return true;
+  }
+
+  /** Nothing runs, waits in the spawner's queue, or waits to be reported. */
+  private nothingOpen(): boolean {
+    return this.running.size === 0 && this.finished.length === 0 && this.alive === 0 && this.session.reports.size === 0;
+  }
+
+  /**
+   * The server retired this node (its lease ran out, e.g. the runner was paused or cut off
+   * longer than its lease) and gave its jobs to others: our copies must not run on beside
+   * theirs, and nothing of the old node is reported (the server would refuse it as stale).
+   * Kill them without reporting, then join again as a new node.
    */
   private async recoverLostLease(): Promise<void> {
-    this.emit({ type: 'warning', message: `compute node ${this.session.computeNodeId} lost its lease; its jobs were requeued by the server` });
+    const oldNode = this.session.computeNodeId;
+    this.emit({ type: 'warning', message: `compute node ${oldNode} lost its lease; its jobs were requeued by the server: killing them here, reporting nothing` });
     defaultSpawner().cancelQueued(this.spawnGroup);
     await Promise.all(this.terminateAll('lease_lost'));
     await this.settleFinished();
-    await this.reap(false);
+    await this.reap();
+    for (const r of this.session.reports.remove((r) => (r as StartReport | EndReport).compute_node_id === oldNode)) {
+      if (r.kind === 'end') this.endHandlers.undelivered(r as EndReport, new Error('dropped: the node lost its lease, the job was requeued'));
+    }
     await this.register();
     this.leaseLost = false;
+    this.needSync = false;
   }
 
   /** Seconds a newly claimed job may still run, or null without an end time. */
@@ -485,7 +669,7 @@ export class JobRunner {
     });
     if (!response) return [0, limit];
     this.emit({ type: 'claimed', jobs: response.jobs, reason: response.reason });
-    const pending = response.jobs.filter((job) => job.status !== 'running').map((job) => job.id);
+    const pending = response.jobs.filter((job) => job.status !== 'running').map((job) => ({ id: job.id, attempt: job.attempt_id }));
     const started = await this.session.startClaimed(pending, runId);
     await Promise.all(
       response.jobs.map((job) => {
@@ -520,9 +704,12 @@ export class JobRunner {
   /** Hands a claimed-ahead job to the spawner's queue; the loop records its start once it runs. */
   private submit(job: ClaimedJobRecord, runId: number): void {
     this.alive++;
-    const launching = this.launch(job, runId, 'queued').catch((e: unknown) => {
-      this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
-    });
+    this.queued.set(job.id, job);
+    const launching = this.launch(job, runId, 'queued')
+      .catch((e: unknown) => {
+        this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
+      })
+      .finally(() => this.queued.delete(job.id));
     this.launching.add(launching);
     void launching.finally(() => this.launching.delete(launching));
   }
@@ -534,32 +721,28 @@ export class JobRunner {
     return list;
   }
 
+  /** The starts of jobs spawned from the queue, kept to be delivered in order (startRefused when the server says no). */
+  private recordStarts(spawned: Running[]): void {
+    if (spawned.length === 0) return;
+    this.session.recordStarts(spawned.map((e) => ({ job_id: e.job.id, run_id: e.runId, attempt: e.job.attempt_id, name: e.job.name })));
+  }
+
   /**
-   * start_job for jobs spawned from the queue. A refused start (the workflow was canceled or
-   * reset, or this node's lease ran out) means the job must not run here: it is killed
-   * unreported, like the copies of a lost lease. Except when the run moved on between the
-   * loop's last look at the workflow and the claim (a reset, e.g. "rerun failed"): the claim
-   * then is of the new run, and the start is asked again with it. Killed, such a job stayed
-   * pending on the server for good (this node's lease never runs out) and the workflow never
-   * ended; a busy machine widens that window.
+   * A refused start (the workflow was canceled or reset, or this node's lease ran out) means the
+   * job must not run here: it is killed unreported, like the copies of a lost lease.
    */
-  private async recordStarts(spawned: Running[]): Promise<void> {
-    const refused = await this.session.recordStarts(spawned.map((e) => ({ job_id: e.job.id, run_id: e.runId })));
-    if (refused.size > 0) {
-      const progress = await this.session.progress();
-      const stale = progress ? spawned.filter((e) => refused.has(e.job.id) && e.runId < progress.run_id) : [];
-      if (progress && stale.length > 0) {
-        this.runId = Math.max(this.runId, progress.run_id);
-        const again = await this.session.recordStarts(stale.map((e) => ({ job_id: e.job.id, run_id: progress.run_id })));
-        for (const entry of stale) {
-          if (again.has(entry.job.id)) continue;
-          // Started in the new run: its end is reported with that run (see report()).
-          entry.runId = progress.run_id;
-          refused.delete(entry.job.id);
-        }
-      }
-    }
-    for (const entry of spawned) if (refused.has(entry.job.id)) void this.terminate(entry, 'lease_lost');
+  private startRefused(report: StartReport, error: unknown): void {
+    const entry = this.running.get(report.job_id);
+    if (!entry || entry.job.attempt_id !== report.attempt || entry.runId !== report.run_id) return;
+    this.emit({ type: 'warning', message: `${report.label}: the server refused it (${errorText(error)}); killing it, reporting nothing` });
+    void this.terminate(entry, 'lease_lost');
+  }
+
+  /** Started in a newer run than the one it was claimed under (the run moved on): its end is reported with that run. */
+  private startMovedOn(report: StartReport, fromRun: number): void {
+    this.runId = Math.max(this.runId, report.run_id);
+    const entry = this.running.get(report.job_id);
+    if (entry && entry.job.attempt_id === report.attempt && entry.runId === fromRun) entry.runId = report.run_id;
   }
 
   // ---- one job: start, end -----------------------------------------------------------------
@@ -575,8 +758,8 @@ export class JobRunner {
     const grant = tracker.reserve(job);
     if (grant.overcommitted && this.mode === 'resources')
       this.emit({ type: 'warning', message: `job ${job.id} was claimed beyond the free resources of this runner` });
-    if (start === 'refused' || (start === 'now' && !(await this.session.startJob(job.id, runId)))) {
-      // Left pending on the server: deactivation or the lease returns it to ready.
+    if (start === 'refused' || (start === 'now' && !(await this.session.startJob(job.id, runId, job.attempt_id)))) {
+      // Left pending on the server: the next sync, deactivation or the lease returns it to ready.
       tracker.release(job.id);
       return;
     }
@@ -606,7 +789,7 @@ export class JobRunner {
       tracker.release(job.id);
       this.emit({ type: 'warning', message: `job ${job.id} could not start: ${(e as Error).message}` });
       if (start === 'queued') this.alive--;
-      await this.session.reportUnstartable(job.id, runId, start === 'queued');
+      this.reportUnstartable(job, runId, start === 'queued');
       this.summary.failed++;
       return;
     }
@@ -625,7 +808,7 @@ export class JobRunner {
             this.samples.push({ job_id: job.id, run_id: runId, attempt_id: job.attempt_id, ...sample }),
           ) ?? null);
     if (proc.pid === null) this.monitor?.discard(placement);
-    const entry: Running = { job, runId, proc, grant, tracking };
+    const entry: Running = { job, runId, nodeId: this.session.computeNodeId!, proc, grant, tracking };
     this.running.set(job.id, entry);
     this.summary.started++;
     this.emit({ type: 'job_started', job, pid: proc.pid, gpus: grant.gpus ?? [], stdout: proc.paths.stdout, stderr: proc.paths.stderr });
@@ -635,6 +818,8 @@ export class JobRunner {
       this.waker.wake(); // its start gets recorded on the next turn
     }
     if (this.stopRequested) this.terminate(entry, 'stopped');
+    // The server took it back while it waited in the spawner's queue (a sync after an outage).
+    if (this.revoked.delete(job.id)) void this.terminate(entry, 'lease_lost');
   }
 
   /**
@@ -659,7 +844,16 @@ export class JobRunner {
       job_stdout: entry.proc.paths.stdout,
       job_stderr: entry.proc.paths.stderr,
     };
-    this.finished.push({ entry, outcome, job_id: entry.job.id, run_id: entry.runId, status: outcome.status, result, tries: 0, retry, monitor, diagnosis });
+    const report = {
+      job_id: entry.job.id,
+      run_id: entry.runId,
+      attempt: entry.job.attempt_id,
+      compute_node_id: entry.nodeId,
+      status: outcome.status,
+      result,
+      retry,
+    };
+    this.finished.push({ kind: 'end', label: endLabel(report, entry.job.name), entry, outcome, ...report, monitor, diagnosis });
     const ms = Date.now() - entry.proc.startedAt.getTime();
     this.meanJobMs = this.meanJobMs === null ? ms : 0.9 * this.meanJobMs + 0.1 * ms;
     if (queued) this.alive--;
@@ -709,8 +903,8 @@ export class JobRunner {
 
   // ---- reporting ends ----------------------------------------------------------------------
 
-  /** Reports finished jobs. `final`: last chance, failures are given up on. */
-  private async reap(final: boolean): Promise<void> {
+  /** Keeps the reports of the jobs that finished, to be delivered in order. */
+  private async reap(final = false): Promise<void> {
     await this.report(this.takeFinished(), final);
   }
 
@@ -729,7 +923,7 @@ export class JobRunner {
    * Reports ended jobs: requeued ones not at all (deactivation or the lost lease returns them
    * to ready), retried ones with retry_job, the rest completed with their files' times.
    */
-  private async report(batch: Finished[], final: boolean): Promise<void> {
+  private async report(batch: Finished[], final = false): Promise<void> {
     // A job's samples reach the server before its end does (reports and plots read them then).
     await this.flushSamples(batch.length > 0 || final);
     const toDeliver: Finished[] = [];
@@ -750,22 +944,44 @@ export class JobRunner {
         toDeliver.push(f);
       }),
     );
-    await this.session.deliverEnds(toDeliver, final, this.endHandlers);
+    // Kept in the order they ended (Promise.all above keeps the batch's order).
+    this.session.reportEnds(batch.filter((f) => toDeliver.includes(f)));
   }
 
-  private readonly endHandlers: EndReportHandlers<Finished> = {
-    retried: (f) => {
+  /** A claimed job whose process could not even be set up: recorded failed (return code 127), its start first when `recordStart`. */
+  private reportUnstartable(job: ClaimedJobRecord, runId: number, recordStart: boolean): void {
+    if (recordStart) this.session.recordStarts([{ job_id: job.id, run_id: runId, attempt: job.attempt_id, name: job.name }]);
+    const report = {
+      job_id: job.id,
+      run_id: runId,
+      attempt: job.attempt_id,
+      compute_node_id: this.session.computeNodeId!,
+      status: 'failed' as const,
+      result: { return_code: 127, exec_time_minutes: 0, completion_time: new Date().toISOString() },
+    };
+    this.session.reportEnds([{ kind: 'end', label: endLabel(report, job.name), ...report }]);
+  }
+
+  private readonly endHandlers: EndReportHandlers = {
+    retried: (r) => {
+      if (!isFinished(r)) return;
       this.summary.retried++;
-      this.emit({ type: 'job_retried', job: f.entry.job, outcome: f.outcome, attempt: f.entry.job.attempt_id + 1, recovery_return_code: f.retry!.recovery_return_code });
+      this.emit({ type: 'job_retried', job: r.entry.job, outcome: r.outcome, attempt: r.entry.job.attempt_id + 1, recovery_return_code: r.retry?.recovery_return_code ?? null });
     },
-    completed: (f) => {
-      const status = f.outcome.status;
+    completed: (r) => {
+      if (!isFinished(r)) return;
+      const status = r.outcome.status;
       if (status === 'completed') this.summary.completed++;
       else if (status === 'terminated') this.summary.terminated++;
       else this.summary.failed++;
-      this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: true, monitor: f.monitor, diagnosis: f.diagnosis });
+      this.emit({ type: 'job_finished', job: r.entry.job, outcome: r.outcome, reported: true, monitor: r.monitor, diagnosis: r.diagnosis });
     },
-    undelivered: (f) => this.emit({ type: 'job_finished', job: f.entry.job, outcome: f.outcome, reported: false, monitor: f.monitor, diagnosis: f.diagnosis }),
+    undelivered: (r, error) => {
+      // Refused by the server (stale: the job was requeued meanwhile), or never delivered (the
+      // summary lists those).
+      if (error !== NEVER_DELIVERED) this.emit({ type: 'warning', message: `${r.label}: not recorded (${errorText(error)})` });
+      if (isFinished(r)) this.emit({ type: 'job_finished', job: r.entry.job, outcome: r.outcome, reported: false, monitor: r.monitor, diagnosis: r.diagnosis });
+    },
   };
 
   /** Sends the waiting time-series samples: `force`, or when enough wait or enough time passed. */

@@ -29,6 +29,8 @@ export interface SlurmWorkerOptions {
   commands: SlurmCommands;
   workflowId: number;
   settings: WorkerSettings;
+  /** The longest server outage to wait through (default: the workflow's, 20 min). */
+  waitForServerSeconds?: number | null;
   schedulerConfigId: number | null;
   maxParallelJobs?: number | null;
   outputDir: string;
@@ -236,6 +238,7 @@ export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWor
     apiUrl: o.apiUrl,
     pollIntervalSeconds: o.pollIntervalSeconds,
     graceSeconds: o.graceSeconds ?? 3,
+    waitForServerSeconds: o.waitForServerSeconds ?? null,
     hostname: allocation.thisNode,
     computeNodeType: 'slurm',
     onEvent: o.onEvent,

@@ -60,7 +60,7 @@ export function register(program: Command): void {
   )
     .option('--db <path>', 'SQLite database (default: .torc/<name>.db next to the file)')
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
-    .option('--host <host>', 'address of the REST API', '127.0.0.1')
+    .option('--host <host>', "address the REST API binds (0.0.0.0: every interface; workers and jobs are then given this host's name)", '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
     .option('--no-dashboard', 'serve the REST API without the web dashboard at /')
     .option('--token-file <file>', 'the bearer token the REST API requires on its changing routes (default: one made for this run, in .torc/<name>.token next to the database); Slurm workers get the file path')
@@ -87,6 +87,9 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   const maxAllocations = parseIntOption(flags.maxAllocations, '--max-allocations', 1) ?? 4;
   if (runnerKind === 'slurm' && !flags.server) {
     throw new InputError('Slurm workers claim jobs over the REST API: --runner slurm cannot go with --no-server', '--no-server');
+  }
+  if (runnerKind === 'slurm' && /^(127\.|localhost$|::1$)/.test(flags.host)) {
+    process.stderr.write(`warning: the REST API listens on ${flags.host}: only allocations on this very host reach it; give --host this host's address on the cluster network (or 0.0.0.0)\n`);
   }
   const recovery = flags.recover ? recoveryFromFlags(flags) : null;
   const maxRecoveries = parseIntOption(flags.maxRecoveries, '--max-recoveries', 1) ?? 3;

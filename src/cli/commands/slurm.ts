@@ -12,6 +12,7 @@ import { InputError, NotFoundError } from '../../errors.js';
 import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
 import { readTokenFile } from './server.js';
+import { workerUrlProblem } from '../../runners/slurm/server-address.js';
 
 interface ConnectionFlags {
   url?: string;
@@ -25,6 +26,7 @@ interface ScheduleFlags extends ConnectionFlags {
   maxParallelJobs?: string;
   startOneWorkerPerNode?: boolean;
   outputDir: string;
+  cwd?: string;
 }
 
 /** bin/torc.js of this installation: what compute nodes run (same shared file system). */
@@ -43,6 +45,7 @@ export function register(program: Command): void {
     .option('--max-parallel-jobs <n>', 'queue depth for each worker: at most N jobs at once, resources ignored')
     .option('--start-one-worker-per-node', 'run one worker on each node of the allocation (srun), each serving its own node')
     .option('--output-dir <dir>', 'where the sbatch script, Slurm output and job output go', 'torc_output')
+    .option('--cwd <dir>', "the jobs' working directory (sbatch --chdir; default: the current one, as for torc reconcile)")
     .option('--url <url>', 'torc API URL, also given to the workers (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN); workers read the same file')
     .option('--format <format>', 'table or json', 'table')
@@ -105,6 +108,8 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
       return { ...m, slurm_job_id: m.scheduler_id, ended: m.status === 'complete' };
     },
   };
+  const unreachable = workerUrlProblem(url);
+  if (unreachable) throw new InputError(unreachable, '--url');
   if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
     process.stderr.write(`warning: workers will call ${url}; only allocations on this very host can reach a loopback address\n`);
   }
@@ -116,6 +121,7 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
     launch: {
       url,
       outputDir,
+      workingDir: resolve(flags.cwd ?? process.cwd()),
       torcCommand: [process.execPath, torcBin()],
       maxParallelJobs,
       startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,

@@ -37,6 +37,11 @@ export interface SqueueEntry {
   timeLeftSeconds: number | null;
   /** Why it is pending, or "None". */
   reason: string;
+  /**
+   * The nodes it holds now (a Slurm host list), or null when it holds none (pending). A job
+   * submitted with --no-kill keeps running when a node fails and this list loses the node.
+   */
+  nodeList: string | null;
 }
 
 /** A job as `scontrol show job` describes it. */
@@ -167,7 +172,8 @@ export class SlurmCommands {
   }
 }
 
-const SQUEUE_FORMAT = '%i|%T|%e|%L|%r';
+// %N (node list) last: older recorded output without it still parses.
+const SQUEUE_FORMAT = '%i|%T|%e|%L|%r|%N';
 
 function checkJobId(id: string): void {
   // Ids go to argv, never a shell, but a stray option ("-u…") must not reach squeue/scancel.
@@ -182,13 +188,13 @@ export function parseSbatchParsable(stdout: string): string {
   return id;
 }
 
-/** Lines of `squeue -h -o '%i|%T|%e|%L|%r'`. */
+/** Lines of `squeue -h -o '%i|%T|%e|%L|%r|%N'` (the node list may be missing). */
 export function parseSqueue(stdout: string): SqueueEntry[] {
   const out: SqueueEntry[] = [];
   for (const raw of stdout.split('\n')) {
     const line = raw.trim();
     if (!line) continue;
-    const [jobId, state, end, left, reason] = line.split('|');
+    const [jobId, state, end, left, reason, nodes] = line.split('|');
     if (!jobId || !state) throw new Error(`unexpected squeue line: ${JSON.stringify(line)}`);
     out.push({
       jobId,
@@ -196,6 +202,7 @@ export function parseSqueue(stdout: string): SqueueEntry[] {
       endTime: parseSlurmDate(end ?? ''),
       timeLeftSeconds: parseSlurmDuration(left ?? ''),
       reason: reason ?? '',
+      nodeList: nodes && nodes.trim() !== '' && nodes.trim() !== '(null)' ? nodes.trim() : null,
     });
   }
   return out;

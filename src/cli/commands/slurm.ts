@@ -13,6 +13,8 @@ import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
 import { readTokenFile } from './server.js';
 import { workerUrlProblem } from '../../runners/slurm/server-address.js';
+import type { HpcProfile } from '../../runners/slurm/profiles.js';
+import { stringify as stringifyYaml } from 'yaml';
 
 interface ConnectionFlags {
   url?: string;
@@ -53,6 +55,17 @@ export function register(program: Command): void {
       process.exitCode = await scheduleCommand(workflow, flags);
     });
   slurm
+    .command('generate')
+    .description("Write slurm_schedulers and job bindings for FILE's unbound jobs from their resource classes and a cluster's partitions")
+    .argument('<file>', 'workflow file')
+    .option('--profile <name>', 'partitions of this HPC profile (torc hpc list)')
+    .option('--detect', 'partitions of the running cluster (sinfo, scontrol show partition)')
+    .option('--account <account>', 'Slurm account for the generated schedulers')
+    .option('-o, --output <file>', 'write the workflow with the schedulers here (format from its extension) instead of stdout')
+    .action(async (file: string, flags: GenerateFlags) => {
+      process.exitCode = await generateCommand(file, flags);
+    });
+  slurm
     .command('allocations')
     .description('List the Slurm allocations recorded for a workflow')
     .argument('<workflow>', 'workflow id')
@@ -73,6 +86,77 @@ export function register(program: Command): void {
       if (format === 'json') printJson(items);
       else printTable(items as unknown as Record<string, unknown>[], ['id', 'scheduler_config_id', 'scheduler_id', 'status', 'state', 'created_at']);
     });
+}
+
+interface GenerateFlags {
+  profile?: string;
+  detect?: boolean;
+  account?: string;
+  output?: string;
+}
+
+/**
+ * The partitions to generate for: --profile NAME, --detect (the running cluster), else the one
+ * profile that matches this machine, else the running cluster when Slurm answers.
+ */
+export async function partitionSource(flags: { profile?: string; detect?: boolean }): Promise<HpcProfile> {
+  if (flags.profile && flags.detect) throw new InputError('give either --profile or --detect, not both', '--profile');
+  const profiles = await import('../../runners/slurm/profiles.js');
+  const { SlurmCommands } = await import('../../runners/slurm/commands.js');
+  if (flags.profile) return profiles.findProfile(flags.profile);
+  if (flags.detect) return profiles.detectClusterPartitions(new SlurmCommands());
+  const matching = profiles.detectProfiles();
+  if (matching.length === 1) return matching[0]!;
+  if (await new SlurmCommands({ timeoutSeconds: 20 }).isResponsive()) return profiles.detectClusterPartitions(new SlurmCommands());
+  throw new InputError(
+    matching.length > 1
+      ? `several HPC profiles match this machine (${matching.map((p) => p.name).join(', ')}): choose one with --profile`
+      : 'no HPC profile matches this machine and no Slurm answers: give --profile NAME (torc hpc list)',
+    '--profile',
+  );
+}
+
+async function generateCommand(file: string, flags: GenerateFlags): Promise<number> {
+  const { loadWorkflowFile, planDocument, formatOfPath } = await import('../../spec/index.js');
+  const { serializeSpec } = await import('../../spec/serialize.js');
+  const { generateSchedulers, specWithSchedulers, unboundDemands } = await import('../../runners/slurm/generate.js');
+  const docs = loadWorkflowFile(file);
+  const source = await partitionSource(flags);
+  const chosen = flags.output ? formatOfPath(flags.output) : docs[0]!.format;
+  // An unknown extension (or none): the input's format.
+  const format = chosen === 'auto' ? docs[0]!.format : chosen;
+  const texts: string[] = [];
+  for (const doc of docs) {
+    const plan = planDocument(doc);
+    const generated = generateSchedulers(unboundDemands(plan), source.partitions, {
+      account: flags.account ?? null,
+      bufferSeconds: plan.settings.compute_node_expiration_buffer_seconds,
+    });
+    for (const g of generated) {
+      process.stderr.write(
+        `${doc.pathPrefix}${g.class_name}: ${g.jobs} job(s) → ${g.scheduler.name} (partition ${g.scheduler.partition}, ${g.jobs_per_node} per node, ${g.scheduler.nodes} node(s), ${g.scheduler.walltime})\n`,
+      );
+    }
+    if (generated.length === 0) process.stderr.write(`${doc.pathPrefix || ''}every job is bound to a scheduler already: nothing to generate\n`);
+    const spec = specWithSchedulers(doc.spec, plan, generated);
+    texts.push(doc.form === 'resource' ? serializeResource({ ...doc.resource, spec }, format) : serializeSpec(spec, format));
+  }
+  if (texts.length > 1 && format !== 'yaml') throw new InputError(`several documents can only be written as YAML, not ${format}`, '--output');
+  const text = texts.join('---\n');
+  process.stderr.write(`partitions from ${source.source === 'cluster' ? 'the running cluster' : `profile ${source.name} (${source.source})`}\n`);
+  if (flags.output) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(flags.output, text);
+    process.stderr.write(`wrote ${flags.output}; run it with: torc reconcile ${flags.output} --runner slurm\n`);
+  } else process.stdout.write(text);
+  return 0;
+}
+
+/** A Workflow resource as YAML or JSON (the spec formats torc reads a resource in). */
+function serializeResource(resource: unknown, format: string): string {
+  if (format === 'json') return `${JSON.stringify(resource, null, 2)}\n`;
+  if (format !== 'yaml') throw new InputError(`a Workflow resource is written as YAML or JSON, not ${format}`, '--output');
+  return stringifyYaml(resource, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 async function connect(flags: ConnectionFlags) {

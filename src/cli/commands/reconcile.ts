@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { loadWorkflowFile, planDocument } from '../../spec/index.js';
+import { loadWorkflowFile, planDocument, type Plan, type WorkflowDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
 import { awaitingClassification, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
@@ -97,15 +97,9 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
 
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
-  const plans = docs.map((doc) => planDocument(doc));
+  let plans = docs.map((doc) => planDocument(doc));
   for (const doc of docs) printWarnings(file, doc.warnings);
-  if (runnerKind === 'slurm') {
-    docs.forEach((doc, i) => {
-      if (plans[i]!.slurm_schedulers.length === 0) {
-        throw new InputError('--runner slurm needs at least one entry in slurm_schedulers', `${doc.pathPrefix}spec.slurm_schedulers`);
-      }
-    });
-  }
+  if (runnerKind === 'slurm') plans = await withSlurmSchedulers(docs, plans);
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
   mkdirSync(local.outputDir, { recursive: true });
@@ -184,4 +178,36 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   }
   printSummary(results, format);
   return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
+}
+
+/**
+ * --runner slurm with a workflow that declares no slurm_schedulers: they are generated as
+ * `torc slurm generate` would (the profile matching this machine, else the running cluster's
+ * partitions), said on stderr, and its jobs bound to them.
+ */
+async function withSlurmSchedulers(docs: WorkflowDocument[], plans: Plan[]): Promise<Plan[]> {
+  if (plans.every((p) => p.slurm_schedulers.length > 0)) return plans;
+  const { partitionSource } = await import('./slurm.js');
+  const { generateSchedulers, unboundDemands, withGeneratedSchedulers } = await import('../../runners/slurm/generate.js');
+  let source;
+  try {
+    source = await partitionSource({});
+  } catch (err) {
+    const doc = docs[plans.findIndex((p) => p.slurm_schedulers.length === 0)]!;
+    throw new InputError(
+      `--runner slurm needs slurm_schedulers, and none could be generated: ${err instanceof Error ? err.message : String(err)} (torc slurm generate writes them)`,
+      `${doc.pathPrefix}spec.slurm_schedulers`,
+    );
+  }
+  return plans.map((plan, i) => {
+    if (plan.slurm_schedulers.length > 0) return plan;
+    const generated = generateSchedulers(unboundDemands(plan), source.partitions, { bufferSeconds: plan.settings.compute_node_expiration_buffer_seconds });
+    const where = source.source === 'cluster' ? "this cluster's partitions" : `HPC profile ${source.name}`;
+    process.stderr.write(
+      `workflow ${plan.name}${docs[i]!.pathPrefix ? ` (${docs[i]!.pathPrefix.replace(/\.$/, '')})` : ''}: no slurm_schedulers; generated ${generated.length} from ${where}: ` +
+        `${generated.map((g) => `${g.class_name} → ${g.scheduler.name} (partition ${g.scheduler.partition}, ${g.jobs_per_node}/node, ${g.scheduler.walltime})`).join('; ')}` +
+        ' (torc slurm generate FILE -o OUT writes them into a file to edit)\n',
+    );
+    return withGeneratedSchedulers(plan, generated);
+  });
 }

@@ -40,6 +40,8 @@ export interface GenerateOptions {
 }
 
 const MIB = 1024 ** 2;
+/** Walltime added for the allocation's start-up (node, worker start, registration). */
+export const START_SLACK_SECONDS = 300;
 
 export function generateSchedulers(demands: readonly ClassDemand[], partitions: readonly HpcPartition[], opts: GenerateOptions = {}): GeneratedScheduler[] {
   const buffer = Math.max(0, opts.bufferSeconds ?? 0);
@@ -56,7 +58,9 @@ export function generateSchedulers(demands: readonly ClassDemand[], partitions: 
     const p = [...fitting].sort((a, b) => compare(d.need, a, b))[0]!;
     const perNode = d.need.num_nodes > 1 ? 1 : jobsPerNode(d.need, p);
     const waves = Math.ceil(d.jobs / perNode);
-    const wanted = Math.max(d.need.runtime_seconds, 60) * waves + buffer;
+    // START_SLACK: the worker starts a little after the allocation does; without it the last
+    // wave's runtime + buffer would no longer fit the time left, and the job is never claimed.
+    const wanted = Math.max(d.need.runtime_seconds, 60) * waves + buffer + START_SLACK_SECONDS;
     const limit = p.max_walltime_seconds ?? Number.POSITIVE_INFINITY;
     // Whole minutes, within the limit (which fits at least one wave: see fits).
     const walltime = Math.min(limit, Math.ceil(wanted / 60) * 60);

@@ -72,7 +72,8 @@ export function register(program: Command): void {
     .option('--url <url>', 'torc API URL (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (workflow: string, flags: ConnectionFlags) => {
+    .option('--no-slurm', "only what torc recorded, without asking Slurm (sacct, else scontrol)")
+    .action(async (workflow: string, flags: ConnectionFlags & { slurm?: boolean }) => {
       const format = parseFormat(flags.format);
       const workflowId = parseIntOption(workflow, 'workflow', 1)!;
       const { client } = await connect(flags);
@@ -83,9 +84,70 @@ export function register(program: Command): void {
         if (!page.has_more || page.items.length === 0) break;
         offset += page.items.length;
       }
-      if (format === 'json') printJson(items);
-      else printTable(items as unknown as Record<string, unknown>[], ['id', 'scheduler_config_id', 'scheduler_id', 'status', 'state', 'created_at']);
+      const view = flags.slurm === false ? new Map<string, SlurmView>() : await slurmViews(items.map((a) => a.scheduler_id));
+      const rows = items.map((a) => ({ ...a, slurm: view.get(a.scheduler_id) ?? null }));
+      if (format === 'json') printJson(rows);
+      else {
+        printTable(
+          rows.map((r) => ({
+            id: r.id,
+            scheduler_config_id: r.scheduler_config_id,
+            slurm_job_id: r.scheduler_id,
+            status: r.status,
+            state: r.slurm?.state ?? r.state,
+            exit: r.slurm?.exit_code ?? '',
+            reason: r.slurm?.reason ?? '',
+            nodes: r.slurm?.nodes ?? '',
+            from: r.slurm?.source ?? 'torc',
+          })),
+          ['id', 'scheduler_config_id', 'slurm_job_id', 'status', 'state', 'exit', 'reason', 'nodes', 'from'],
+        );
+      }
+      const failed = rows.filter((r) => r.slurm && FAILED_STATES.has(r.slurm.state));
+      if (failed.length > 0) {
+        process.stderr.write(`${failed.length} allocation(s) failed: ${failed.map((r) => `${r.scheduler_id} ${r.slurm!.state}${r.slurm!.reason && r.slurm!.reason !== 'None' ? ` (${r.slurm!.reason})` : ''}`).join(', ')}\n`);
+      }
     });
+}
+
+/** Slurm's view of one allocation. */
+interface SlurmView {
+  state: string;
+  exit_code: string;
+  reason: string;
+  nodes: string;
+  start: string | null;
+  end: string | null;
+  /** sacct (accounting on), scontrol (Slurm still remembers the job) or none. */
+  source: 'sacct' | 'scontrol';
+}
+
+const FAILED_STATES = new Set(['FAILED', 'NODE_FAIL', 'TIMEOUT', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'PREEMPTED']);
+
+/** sacct when accounting is on (it keeps finished jobs), else scontrol for the jobs Slurm still remembers. */
+async function slurmViews(jobIds: string[]): Promise<Map<string, SlurmView>> {
+  const { SlurmCommands } = await import('../../runners/slurm/commands.js');
+  const commands = new SlurmCommands({ timeoutSeconds: 30 });
+  const ids = jobIds.filter((id) => /^\d+$/.test(id));
+  const out = new Map<string, SlurmView>();
+  const accounted = await commands.accounting(ids);
+  for (const [id, r] of accounted ?? []) {
+    out.set(id, { state: r.state, exit_code: r.exitCode, reason: r.reason, nodes: r.nodeList, start: r.start || null, end: r.end || null, source: 'sacct' });
+  }
+  for (const id of ids.filter((i) => !out.has(i))) {
+    const job = await commands.showJob(id).catch(() => null);
+    if (!job) continue;
+    out.set(id, {
+      state: job.state,
+      exit_code: job.exitCode === null ? '' : `${job.exitCode}:${job.exitSignal ?? 0}`,
+      reason: job.reason,
+      nodes: job.nodeList ?? '',
+      start: job.startTime?.toISOString() ?? null,
+      end: job.endTime?.toISOString() ?? null,
+      source: 'scontrol',
+    });
+  }
+  return out;
 }
 
 interface GenerateFlags {

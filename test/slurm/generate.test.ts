@@ -15,10 +15,12 @@ import { generateSchedulers, type ClassDemand } from '../../src/runners/slurm/ge
 import { gpusOf, parseProfile, type HpcPartition } from '../../src/runners/slurm/profiles.js';
 import { DEFAULT_NEED } from '../../src/spec/index.js';
 import { runTorc } from '../support/cli.js';
-import { slurmApiHost, slurmTest } from '../support/slurm.js';
+import { multiNodeSlurmTest, slurmApiHost, slurmTest } from '../support/slurm.js';
 
 const execFileP = promisify(execFile);
 const slurm = slurmTest('test/slurm/generate.test.ts');
+// Its partitions name the 3 nodes of the multi-node test cluster.
+const threeNodes = await multiNodeSlurmTest('test/slurm/generate.test.ts', 3);
 const GIB = 1024 ** 3;
 
 const PROFILE = `
@@ -153,7 +155,7 @@ async function testPartitions(t: import('ava').ExecutionContext): Promise<void> 
   await create(['PartitionName=torc_bigmem', 'Nodes=vm-n3', 'MaxTime=60', 'State=UP']);
 }
 
-slurm('generate --detect on the test cluster binds the big-memory class to the big-memory partition and a GPU class to a GPU partition; reconcile runs each job there', async (t) => {
+threeNodes('generate --detect on the test cluster binds the big-memory class to the big-memory partition and a GPU class to a GPU partition; reconcile runs each job there', async (t) => {
   t.timeout(300_000);
   await testPartitions(t);
   const dir = mkdtempSync(path.join(tmpdir(), 'torc-generate-'));

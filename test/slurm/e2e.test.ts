@@ -209,7 +209,7 @@ jobs:
 `,
   );
   const { script, allocations } = await h.scheduleNodes('nodes', 1, ['--start-one-worker-per-node', '--max-parallel-jobs', '2']);
-  t.regex(await readFile(script, 'utf8'), /^exec srun .* worker \d+ .*--max-parallel-jobs 2$/m);
+  t.regex(await readFile(script, 'utf8'), /^  srun --nodes=1 --ntasks=1 --nodelist="\$node" .* worker \d+ .*--max-parallel-jobs 2 &$/m);
   await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 120_000, 'the workflow to complete').catch(async (e) => {
     t.log(await h.slurmLogs());
     throw e;

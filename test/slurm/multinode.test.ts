@@ -179,3 +179,42 @@ jobs:
   for (const id of onN2) t.regex(readFileSync(path.join(h.dir, 'seen', `${id}.1`), 'utf8'), new RegExp(`^vm-n2 ${first.slurm_job_id}$`, 'm'));
   t.false(seen.some((f) => onVm.some((id) => f === `${id}.2`)), 'no job of vm ran again');
 });
+
+slurm('one worker per node pins GPUs per node: four 1-GPU jobs on two 2-GPU nodes each see a GPU of their own node, none shared', async (t) => {
+  t.timeout(300_000);
+  // Every job records its node and GPU, then waits until all four have: they run side by side.
+  const h = await harness(
+    t,
+    `
+name: gpu-per-node
+compute_node_wait_for_new_jobs_seconds: 3
+compute_node_expiration_buffer_seconds: 5
+resource_requirements:
+  - {name: one_gpu, num_cpus: 1, num_gpus: 1, memory: 10m, runtime: PT3M}
+slurm_schedulers:
+  - {name: pair, walltime: "00:05:00", nodes: 2, mem: 200M, ntasks_per_node: 2, gres: "gpu:2"}
+jobs:
+  - name: job_{i}
+    command: 'echo "$(hostname) $CUDA_VISIBLE_DEVICES $SLURM_JOB_GPUS" > @DIR@/seen/$TORC_JOB_ID.$TORC_ATTEMPT; until [ "$(ls @DIR@/seen | wc -l)" -ge 4 ]; do sleep 1; done'
+    resource_requirements: one_gpu
+    scheduler: pair
+    parameters: {i: "1:4"}
+`,
+  );
+  await h.scheduleNodes('pair', 1, ['--start-one-worker-per-node']);
+  await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 240_000, 'the workflow to complete').catch(async (e) => {
+    t.log(await h.slurmLogs());
+    throw e;
+  });
+  t.is((await h.store.getStatus(h.workflowId)).counts.completed, 4);
+  const seen = readdirSync(path.join(h.dir, 'seen')).map((f) => readFileSync(path.join(h.dir, 'seen', f), 'utf8').trim().split(' '));
+  t.is(seen.length, 4);
+  const byNode = new Map<string, string[]>();
+  for (const [host, gpu] of seen) byNode.set(host!, [...(byNode.get(host!) ?? []), gpu!]);
+  t.is(byNode.size, 2, `two nodes: ${JSON.stringify([...byNode])}`);
+  for (const [host, gpus] of byNode) {
+    t.is(gpus.length, 2, `${host} ran two jobs at once`);
+    t.is(new Set(gpus).size, 2, `${host}: each job its own GPU (${gpus})`);
+    for (const g of gpus) t.regex(g, /^[01]$/, `${host}: one GPU of that node`);
+  }
+});

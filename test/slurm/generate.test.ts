@@ -144,10 +144,20 @@ test('torc hpc list / detect / show and slurm generate --profile with a user pro
 /** Two partitions of the test cluster made for this test: small-memory nodes 1-2, big-memory node 3. */
 async function testPartitions(t: import('ava').ExecutionContext): Promise<void> {
   const create = (args: string[]) => execFileP('scontrol', ['create', ...args]);
+  const exists = async (name: string) => (await execFileP('scontrol', ['show', 'partition', '-o'])).stdout.includes(`PartitionName=${name} `);
   const remove = (name: string) => execFileP('scontrol', ['delete', `PartitionName=${name}`]).catch(() => undefined);
+  // Slurm refuses to delete a partition while jobs of it are still known (completing): retry
+  // until it is gone, so no test partition is left on the shared cluster.
+  const removeForGood = async (name: string) => {
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+      await remove(name);
+      if (!(await exists(name))) return;
+    }
+    throw new Error(`could not delete the test partition ${name}`);
+  };
   t.teardown(async () => {
-    await remove('torc_small');
-    await remove('torc_bigmem');
+    await removeForGood('torc_small');
+    await removeForGood('torc_bigmem');
   });
   await remove('torc_small');
   await remove('torc_bigmem');

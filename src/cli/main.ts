@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   reconcile: () => import('./commands/reconcile.js'),
   worker: () => import('./commands/worker.js'),
   slurm: () => import('./commands/slurm.js'),
+  hpc: () => import('./commands/hpc.js'),
   run: () => import('./commands/run.js'),
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),

@@ -13,6 +13,7 @@ import type { Store } from '../store/index.js';
 import { SlurmDispatcher } from '../reconciler/slurm-dispatch.js';
 import { Reconciler, type Dispatcher, type ReconcileResult } from '../reconciler/reconciler.js';
 import { startServer, silentLogger, type RunningServer } from '../api/app.js';
+import { reachableApiUrl } from '../runners/slurm/server-address.js';
 import type { WorkflowStatusView } from '../contract/workflow-status.js';
 import { resolveResourceMonitor } from '../spec/resource-monitor.js';
 import type { JobRunnerOptions } from '../runners/local/job-runner.js';
@@ -40,6 +41,8 @@ export interface RunSettings extends Pick<JobRunnerOptions, 'maxParallelJobs' | 
 
 export interface ServedApi {
   server: RunningServer;
+  /** The API's URL for workers and jobs: the bind address, or this host's name for a wildcard (never 0.0.0.0). */
+  apiUrl: string;
   tokenFile: string;
   /** Where it is and how to join, for a person. */
   banner: string;
@@ -55,13 +58,15 @@ export interface ServedApi {
 export async function serveApi(store: Store, dbPath: string, host: string, port: number, tokenFileFlag: string | undefined, dashboard = true): Promise<ServedApi> {
   const auth = await apiToken(tokenFileFlag, dbPath);
   const server = await startServer({ store, host, port, logger: silentLogger, token: auth.token, lazySchemas: true, dashboard });
+  const apiUrl = reachableApiUrl(server.baseUrl, host);
   return {
     server,
+    apiUrl,
     tokenFile: auth.file,
     banner:
-      `REST API: ${server.baseUrl} (changes need the token in the file below)\n` +
-      (dashboard ? `dashboard: ${server.url}/\n` : '') +
-      `other runners: torc run WF --url ${server.baseUrl} --token-file ${auth.file}\n`,
+      `REST API: ${apiUrl} (changes need the token in the file below)\n` +
+      (dashboard ? `dashboard: ${reachableApiUrl(server.url, host)}/\n` : '') +
+      `other runners: torc run WF --url ${apiUrl} --token-file ${auth.file}\n`,
     close: async () => {
       await server.close();
       if (auth.generated) rmSync(auth.file, { force: true });
@@ -172,7 +177,7 @@ export async function runWorkflowOnce(
     overrides: settings.overrides,
     enforceMemory: settings.enforceMemory,
     monitorBackend: settings.monitorBackend,
-    apiUrl: api?.server.baseUrl ?? null,
+    apiUrl: api?.apiUrl ?? null,
     pollIntervalSeconds: settings.pollIntervalSeconds,
     onStatus: (s) => view.status(s),
     onRunnerEvent: (e) => view.runnerEvent(e),
@@ -181,7 +186,7 @@ export async function runWorkflowOnce(
     dispatchers:
       settings.runnerKind === 'slurm'
         ? [
-            slurmDispatcher(store, workflowId, settings.maxAllocations, { url: api!.server.baseUrl, outputDir: settings.outputDir, maxParallelJobs: settings.maxParallelJobs, tokenFile: api!.tokenFile }, (m) =>
+            slurmDispatcher(store, workflowId, settings.maxAllocations, { url: api!.apiUrl, outputDir: settings.outputDir, workingDir: process.cwd(), maxParallelJobs: settings.maxParallelJobs, tokenFile: api!.tokenFile }, (m) =>
               view.notice(m),
             ),
           ]
@@ -201,7 +206,7 @@ function slurmDispatcher(
   store: Store,
   workflowId: number,
   maxAllocationsPerScheduler: number,
-  launch: { url: string; outputDir: string; maxParallelJobs: number | null | undefined; tokenFile: string | null },
+  launch: { url: string; outputDir: string; workingDir: string; maxParallelJobs: number | null | undefined; tokenFile: string | null },
   onNotice: (message: string) => void,
 ): Dispatcher {
   const dispatcher = new SlurmDispatcher({

@@ -30,4 +30,10 @@ export interface AllocationRegistry {
    * pending/running jobs back to ready. Returns how many jobs were requeued.
    */
   requeueAllocationJobs(workflowId: number, slurmJobId: string): Promise<number>;
+  /**
+   * The allocation runs on, but Slurm took some nodes out of it (they failed): retire the
+   * active compute nodes of the allocation registered on a host not in `nodes`, and send their
+   * pending/running jobs back to ready. Returns the hosts retired and the jobs requeued.
+   */
+  requeueLostNodeJobs(workflowId: number, slurmJobId: string, nodes: readonly string[]): Promise<{ hosts: string[]; requeued: number }>;
 }

@@ -7,6 +7,7 @@
 import type { Store } from '../store/index.js';
 import { SlurmAllocationStore } from '../store/slurm-allocations.js';
 import { SlurmCommands } from '../runners/slurm/commands.js';
+import type { ReadyClassCount } from '../allocator/types.js';
 import { cancelAllocations, dispatchSlurm, servableReadyCounts, type DispatchOutcome, type DispatchPolicy, type SchedulerEntry, type WorkerLaunchDefaults } from '../runners/slurm/scheduler.js';
 
 export interface SlurmDispatcherOptions {
@@ -41,10 +42,22 @@ export class SlurmDispatcher {
     const schedulers: SchedulerEntry[] = records.map((r) => ({ id: r.id, scheduler: r }));
     const idle = progress.is_canceled || progress.is_complete;
     const ready = idle ? new Map<number, number>() : servableReadyCounts(classes, schedulers, workflow.settings.compute_node_expiration_buffer_seconds);
-    const outcome = await dispatchSlurm(this.registry, this.commands, { workflowId, schedulers, ready, policy: this.o.policy, launch: this.o.launch });
+    const outcome = await dispatchSlurm(this.registry, this.commands, {
+      workflowId,
+      schedulers,
+      ready,
+      policy: this.o.policy,
+      launch: this.o.launch,
+      workerPerNode: (s) => workerPerNode(s, classes),
+    });
     for (const e of outcome.ended) {
       this.o.onNotice?.(
         `Slurm allocation ${e.allocation.slurm_job_id} ended (${e.state})${e.requeued_jobs ? `; ${e.requeued_jobs} of its job(s) back to ready` : ''}`,
+      );
+    }
+    for (const l of outcome.lostNodes) {
+      this.o.onNotice?.(
+        `Slurm allocation ${l.allocation.slurm_job_id} lost node(s) ${l.nodes.join(', ')}; ${l.requeued_jobs} of its job(s) back to ready, its other nodes carry on`,
       );
     }
     if (outcome.submitted.length > 0) {
@@ -57,4 +70,14 @@ export class SlurmDispatcher {
   cancelAll(): Promise<number> {
     return cancelAllocations(this.registry, this.commands, this.o.workflowId);
   }
+}
+
+/**
+ * How an allocation of `nodes: N > 1` serves its jobs: one worker per node (each packs jobs on
+ * its own node; a failed node loses only its worker) unless a ready job it may serve needs
+ * several nodes, which only one worker offering all N nodes can give.
+ */
+export function workerPerNode(s: SchedulerEntry, classes: readonly ReadyClassCount[]): boolean {
+  if (s.scheduler.nodes <= 1) return false;
+  return !classes.some((c) => c.num_nodes > 1 && c.num_nodes <= s.scheduler.nodes && (c.scheduler_id === null || c.scheduler_id === s.id));
 }

@@ -26,6 +26,7 @@ export function slurmScheduleNodesHandler(defaults: SlurmActionDefaults): Schedu
     const launch: WorkerLaunchDefaults = {
       url: req.apiUrl,
       outputDir: req.outputDir,
+      workingDir: req.cwd,
       torcCommand: defaults.torcCommand,
       maxParallelJobs: req.action.max_parallel_jobs,
       startOneWorkerPerNode: req.action.start_one_worker_per_node,

@@ -91,6 +91,24 @@ export class SlurmAllocationStore implements AllocationRegistry {
     });
   }
 
+  async requeueLostNodeJobs(workflowId: number, slurmJobId: string, nodes: readonly string[]): Promise<{ hosts: string[]; requeued: number }> {
+    const now = new Date(this.clock()).toISOString();
+    return this.db.withWriteTransaction(async (tx) => {
+      const lost = await tx.all<{ id: number; hostname: string }>(
+        `SELECT id, hostname FROM compute_nodes
+         WHERE workflow_id = ? AND scheduler_job_id = ? AND active = 1 AND hostname NOT IN (SELECT value FROM json_each(?)) ORDER BY id`,
+        [workflowId, slurmJobId, JSON.stringify(nodes)],
+      );
+      if (lost.length === 0) return { hosts: [], requeued: 0 };
+      const requeued = await retireNodes(
+        tx,
+        lost.map((n) => n.id),
+        now,
+      );
+      return { hosts: [...new Set(lost.map((n) => n.hostname))], requeued };
+    });
+  }
+
   /** Ready jobs grouped by scheduler, runtime and node count: what the Slurm dispatch serves. */
   async readyClassCounts(workflowId: number): Promise<ReadyClassCount[]> {
     return this.db.all<ReadyClassCount>(

@@ -47,6 +47,15 @@ test('squeue lines of every state seen on the test Slurm', async (t) => {
   for (const id of ['11', '12']) t.false(isEndedState(byId.get(id)!.state), id);
 });
 
+test('squeue node list (%N, last): what a job holds now; none while pending; older output without it', (t) => {
+  // As printed on the 3-node test Slurm: a --no-kill allocation after vm-n3 went down.
+  const [running, pending, old] = parseSqueue('2|RUNNING|2026-12-07T20:24:50|3:54|None|vm,vm-n2\n5|PENDING|N/A|5:00|Resources|\n7|RUNNING|N/A|1:00|None\n');
+  t.is(running!.nodeList, 'vm,vm-n2');
+  t.is(pending!.nodeList, null);
+  t.is(old!.nodeList, null);
+  t.is(old!.reason, 'None');
+});
+
 test('squeue time left with days', async (t) => {
   const [held] = parseSqueue(await fixture('squeue-held-days.txt'));
   t.is(held!.timeLeftSeconds, 86400 + 2 * 3600 + 4 * 60);
@@ -138,7 +147,7 @@ test('injected commands: arguments passed and outputs parsed', async (t) => {
   t.deepEqual((await readFile(path.join(dir, 'sbatch.argv'), 'utf8')).trim().split('\n'), ['--parsable', '/x/job.sh']);
   const q = await cmds.queue(['11', '12']);
   t.is(q.get('11')!.state, 'RUNNING');
-  t.deepEqual((await readFile(path.join(dir, 'squeue.argv'), 'utf8')).trim().split('\n'), ['-h', '-t', 'all', '-j', '11,12', '-o', '%i|%T|%e|%L|%r']);
+  t.deepEqual((await readFile(path.join(dir, 'squeue.argv'), 'utf8')).trim().split('\n'), ['-h', '-t', 'all', '-j', '11,12', '-o', '%i|%T|%e|%L|%r|%N']);
   t.is((await cmds.showJob('2'))!.state, 'RUNNING');
   await cmds.cancel('2');
   t.deepEqual((await readFile(path.join(dir, 'scancel.argv'), 'utf8')).trim().split('\n'), ['2']);

@@ -8,97 +8,17 @@
  * Jobs write what they saw (SLURM_JOB_ID, CUDA_VISIBLE_DEVICES, attempt) into
  * `<dir>/seen/<TORC_JOB_ID>.<attempt>`, so the tests check where each job really ran.
  */
-import type { ExecutionContext } from 'ava';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer } from '../../src/api/app.js';
-import { TorcClient } from '../../src/api/client.js';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
-import { SlurmDispatcher } from '../../src/reconciler/slurm-dispatch.js';
 import { refreshAllocations } from '../../src/runners/slurm/scheduler.js';
 import { JobStatus } from '../../src/contract/status.js';
-import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
-import { runTorc, REPO_ROOT, TORC_BIN } from '../support/cli.js';
 import { waitFor } from '../support/procs.js';
-import { openTempStore } from '../support/store.js';
-import { slurmApiHost, slurmTest } from '../support/slurm.js';
+import { slurmTest } from '../support/slurm.js';
+import { harness } from '../support/slurm-harness.js';
 
 const slurm = slurmTest('test/slurm/e2e.test.ts');
 const commands = new SlurmCommands();
-
-interface Seen {
-  job_id: number;
-  attempt: number;
-  slurm_job_id: string;
-  /** CUDA_VISIBLE_DEVICES as the job saw it. */
-  gpus: string;
-  /** The GPUs Slurm gave the whole allocation (SLURM_JOB_GPUS, the real device indices). */
-  allocation_gpus: string;
-}
-
-/** A server over a temp store, a scratch dir, and what jobs recorded. */
-async function harness(t: ExecutionContext, spec: string) {
-  const store = await openTempStore(t);
-  const server = await startServer({ store, port: 0, host: slurmApiHost() });
-  const dir = await (async () => {
-    const d = path.join(os.tmpdir(), `torc-slurm-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-    await mkdir(path.join(d, 'seen'), { recursive: true });
-    return d;
-  })();
-  const client = new TorcClient(server.baseUrl);
-  const registry = new SlurmAllocationStore(store);
-  t.teardown(async () => {
-    // Never leave allocations behind on the shared test Slurm.
-    for (const wf of (await store.listWorkflows()).items) {
-      for (const a of await registry.listOpenAllocations(wf.id)) await commands.cancel(a.slurm_job_id).catch(() => undefined);
-    }
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const { workflow_id: workflowId } = await client.createWorkflowFromSpec(spec.replaceAll('@DIR@', dir));
-  await client.initializeJobs(workflowId);
-  const schedulers = new Map((await store.listSlurmSchedulers(workflowId)).map((s) => [s.name, s]));
-  const seen = async (): Promise<Seen[]> => {
-    const out: Seen[] = [];
-    for (const f of await readdir(path.join(dir, 'seen'))) {
-      const [slurmJobId, gpus, allocationGpus] = (await readFile(path.join(dir, 'seen', f), 'utf8')).trim().split(' ');
-      const [jobId, attempt] = f.split('.').map(Number);
-      out.push({
-        job_id: jobId!,
-        attempt: attempt!,
-        slurm_job_id: slurmJobId!,
-        gpus: (gpus ?? '').replace(/^gpus=/, ''),
-        allocation_gpus: (allocationGpus ?? '').replace(/^allocation=/, ''),
-      });
-    }
-    return out;
-  };
-  const scheduleNodes = async (schedulerName: string, count: number, extra: string[] = []) => {
-    const res = await runTorc(
-      ['slurm', 'schedule-nodes', String(workflowId), '--url', server.baseUrl, '--scheduler-config-id', String(schedulers.get(schedulerName)!.id),
-        '--num-hpc-jobs', String(count), '--output-dir', path.join(dir, 'out'), '--format', 'json', ...extra],
-      { cwd: REPO_ROOT },
-    );
-    t.is(res.code, 0, res.stderr);
-    return JSON.parse(res.stdout) as { script: string; allocations: { slurm_job_id: string }[] };
-  };
-  const statusOf = async (name: string) => (await store.listJobs(workflowId, { name })).items[0]!;
-  const slurmLogs = async () => {
-    const out = path.join(dir, 'out');
-    const files = (await readdir(out).catch(() => [] as string[])).filter((f) => f.startsWith('slurm_'));
-    return (await Promise.all(files.map(async (f) => `--- ${f}\n${await readFile(path.join(out, f), 'utf8')}`))).join('\n');
-  };
-  const dispatcher = (maxAllocationsPerScheduler: number, notices: string[] = []) =>
-    new SlurmDispatcher({
-      store,
-      workflowId,
-      policy: { maxAllocationsPerScheduler },
-      launch: { url: server.baseUrl, outputDir: path.join(dir, 'out'), torcCommand: [process.execPath, TORC_BIN] },
-      onNotice: (m) => notices.push(m),
-    });
-  return { store, server, dir, client, registry, workflowId, schedulers, seen, scheduleNodes, statusOf, slurmLogs, dispatcher };
-}
 
 /** Records SLURM_JOB_ID, the GPUs a job saw and those of its allocation, per attempt. */
 // No braces: job commands are parameter templates ({i}).
@@ -289,7 +209,7 @@ jobs:
 `,
   );
   const { script, allocations } = await h.scheduleNodes('nodes', 1, ['--start-one-worker-per-node', '--max-parallel-jobs', '2']);
-  t.regex(await readFile(script, 'utf8'), /^exec srun .* worker \d+ .*--max-parallel-jobs 2$/m);
+  t.regex(await readFile(script, 'utf8'), /^  srun --nodes=1 --ntasks=1 --nodelist="\$node" .* worker \d+ .*--max-parallel-jobs 2 &$/m);
   await waitFor(async () => (await h.store.getStatus(h.workflowId)).is_complete, 120_000, 'the workflow to complete').catch(async (e) => {
     t.log(await h.slurmLogs());
     throw e;

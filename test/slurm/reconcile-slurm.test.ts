@@ -51,12 +51,10 @@ slurm('reconcile --runner slurm runs each job in an allocation of its own schedu
   t.true(new Set(ids).size >= 2, 'the two schedulers got allocations of their own');
 });
 
-slurm('reconcile --runner slurm refuses a workflow without slurm_schedulers, naming the field', async (t) => {
+// Without slurm_schedulers reconcile --runner slurm generates them: test/slurm/generate.test.ts.
+slurm('reconcile --runner refuses an unknown runner, naming the flag', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'torc-reconcile-slurm-'));
   writeFileSync(join(dir, 'wf.yaml'), 'name: plain\njobs:\n  - {name: a, command: "true"}\n');
-  const res = await runTorc(['reconcile', 'wf.yaml', '--runner', 'slurm'], { cwd: dir });
-  t.is(res.code, 2);
-  t.regex(res.stderr, /spec\.slurm_schedulers/);
   const other = await runTorc(['reconcile', 'wf.yaml', '--runner', 'pbs'], { cwd: dir });
   t.is(other.code, 2);
   t.regex(other.stderr, /--runner/);

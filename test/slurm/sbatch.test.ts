@@ -175,11 +175,26 @@ test('worker line: exec of torc worker with url, scheduler id, output dir and ma
   throwsOn(t, () => renderSbatchScript(input({ schedulerConfigId: -1 })), '--scheduler-config-id');
 });
 
-test('one worker per node goes through srun with one task per node', (t) => {
+test('one worker per node: one srun step per node (a failed node ends only its own), and the allocation survives a node failure (--no-kill)', (t) => {
   const script = renderSbatchScript(input({ startOneWorkerPerNode: true, scheduler: scheduler({ nodes: 3 }) }));
-  const line = script.split('\n').find((l) => l.startsWith('exec '))!;
-  t.regex(line, /^exec srun --nodes="\$SLURM_JOB_NUM_NODES" --ntasks="\$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 /);
-  t.regex(line, / worker 7 --url /);
+  const body = script.split('\n').filter((l) => l && !l.startsWith('#'));
+  t.is(body[0], 'for node in $(scontrol show hostnames "$SLURM_JOB_NODELIST"); do');
+  t.regex(body[1]!, /^ {2}srun --nodes=1 --ntasks=1 --nodelist="\$node" --cpus-per-task="\$SLURM_CPUS_ON_NODE" --mem=0 --no-kill /);
+  t.regex(body[1]!, / worker 7 --url .* &$/);
+  t.deepEqual(body.slice(2), ['done', 'wait']);
+  t.regex(script, /^#SBATCH --no-kill$/m);
+  // One node: nothing to survive; one worker in a step all the same.
+  t.notRegex(renderSbatchScript(input({ startOneWorkerPerNode: true, scheduler: scheduler({ nodes: 1 }) })), /--no-kill$/m);
+  t.notRegex(renderSbatchScript(input({ scheduler: scheduler({ nodes: 3 }) })), /--no-kill/);
+});
+
+test('--chdir: the jobs run in the given working directory (absolute, checked like the output dir)', (t) => {
+  t.regex(renderSbatchScript(input({ workingDir: '/home/u/project' })), /^#SBATCH --chdir=\/home\/u\/project$/m);
+  t.regex(renderSbatchScript(input({ workingDir: '/home/u/my project' })), /^#SBATCH "--chdir=\/home\/u\/my project"$/m);
+  t.notRegex(renderSbatchScript(input()), /--chdir/);
+  throwsOn(t, () => renderSbatchScript(input({ workingDir: 'relative/dir' })), '--chdir');
+  throwsOn(t, () => renderSbatchScript(input({ workingDir: '/a%j' })), '--chdir');
+  throwsOn(t, () => renderSbatchScript(input({ workingDir: '/a\nb' })), '--chdir');
 });
 
 test('shellQuote round-trips hostile strings through bash', async (t) => {

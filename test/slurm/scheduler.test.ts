@@ -16,7 +16,6 @@ import {
   type SchedulerEntry,
 } from '../../src/runners/slurm/scheduler.js';
 import { SlurmDispatcher } from '../../src/reconciler/slurm-dispatch.js';
-import { JobStatus } from '../../src/contract/status.js';
 import { SlurmAllocationStore } from '../../src/store/slurm-allocations.js';
 import { makePlan, slurmScheduler } from '../support/plans.js';
 import { openTempStore } from '../support/store.js';
@@ -198,4 +197,41 @@ test('SlurmDispatcher pass: reads schedulers and ready jobs from the store, subm
   t.deepEqual(canceled.ended.map((e) => e.state), ['TIMEOUT'], 'but ended allocations are still noticed');
   t.is(await dispatcher.cancelAll(), 3);
   t.deepEqual((await slurm.read()).cancelled, ['101', '102', '103']);
+});
+
+test('a node Slurm took out of a running allocation (--no-kill): only the workers registered there are retired, only their jobs requeued', async (t) => {
+  const { store, wf, schedulers, registry, slurm, launch } = await setup(t);
+  const cpu = schedulers[0]!;
+  const first = await dispatchSlurm(registry, slurm.commands, { workflowId: wf.id, schedulers: [cpu], ready: new Map([[cpu.id, 3]]), policy: { maxAllocationsPerScheduler: 1 }, launch });
+  const slurmJobId = first.submitted[0]!.slurm_job_id;
+  const register = (hostname: string, pid: number) =>
+    store.registerComputeNode(wf.id, {
+      hostname, pid, num_cpus: 8, memory_gb: 16, num_gpus: 0, num_nodes: 1,
+      scheduler_config_id: cpu.id, compute_node_type: 'slurm', lease_seconds: 3600, scheduler_job_id: slurmJobId,
+    });
+  const onVm = await register('vm', 1);
+  const onN2 = await register('vm-n2', 2);
+  const capacity = { nodes: [{ name: 'n', num_cpus: 1, memory_bytes: 1024 ** 3, num_gpus: 0 }], time_limit_seconds: 600, scheduler_config_id: cpu.id };
+  const vmJob = (await store.claimJobsBasedOnResources(wf.id, { capacity, limit: 1, strict_scheduler_match: true, compute_node_id: onVm.id })).jobs[0]!;
+  const n2Job = (await store.claimJobsBasedOnResources(wf.id, { capacity, limit: 1, strict_scheduler_match: true, compute_node_id: onN2.id })).jobs[0]!;
+
+  // Pending (no nodes yet), then running on both nodes: nothing is retired.
+  t.deepEqual((await refreshAllocations(registry, slurm.commands, wf.id)).lostNodes, []);
+  await slurm.edit((q) => {
+    q.jobs[slurmJobId] = 'RUNNING';
+    q.nodes = { [slurmJobId]: 'vm,vm-n2' };
+  });
+  t.deepEqual((await refreshAllocations(registry, slurm.commands, wf.id)).lostNodes, []);
+
+  // vm-n2 failed: Slurm's node list of the allocation is now vm only.
+  await slurm.edit((q) => (q.nodes = { [slurmJobId]: 'vm' }));
+  const { lostNodes, ended, open } = await refreshAllocations(registry, slurm.commands, wf.id);
+  t.deepEqual(ended, []);
+  t.is(open.length, 1, 'the allocation runs on');
+  t.deepEqual(lostNodes.map((l) => [l.allocation.slurm_job_id, l.nodes, l.requeued_jobs]), [[slurmJobId, ['vm-n2'], 1]]);
+  t.like(await store.getJob(n2Job.id), { status: 'ready', attempt_id: 2 });
+  t.like(await store.getJob(vmJob.id), { status: 'pending', attempt_id: 1 });
+  t.false((await store.getComputeNode(onN2.id)).is_active);
+  t.true((await store.getComputeNode(onVm.id)).is_active);
+  t.deepEqual((await refreshAllocations(registry, slurm.commands, wf.id)).lostNodes, [], 'retired once');
 });

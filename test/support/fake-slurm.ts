@@ -13,7 +13,8 @@ import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 /**
  * A fake Slurm over a JSON queue file {next, jobs: {id: state}, scripts: [...], cancelled: [...],
  * failAfter}. sbatch appends PENDING jobs (and fails once `failAfter` submissions were made),
- * squeue prints known ids in the real `%i|%T|%e|%L|%r` format, scancel marks CANCELLED.
+ * squeue prints known ids in the real `%i|%T|%e|%L|%r|%N` format (node list from `nodes: {id: list}`,
+ * empty when unset), scancel marks CANCELLED.
  */
 export async function fakeSlurm(t: ExecutionContext) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'torc-fake-slurm-'));
@@ -38,7 +39,7 @@ export async function fakeSlurm(t: ExecutionContext) {
       'squeue',
       `const ids=a[a.indexOf('-j')+1].split(',').filter(i=>q.jobs[i]);
        if(ids.length===0){process.stderr.write('slurm_load_jobs error: Invalid job id specified\\n');process.exit(1)}
-       for(const i of ids)process.stdout.write(i+'|'+q.jobs[i]+'|N/A|10:00|None\\n');`,
+       for(const i of ids)process.stdout.write(i+'|'+q.jobs[i]+'|N/A|10:00|None|'+((q.nodes||{})[i]||'')+'\\n');`,
     ),
     scontrol: await write('scontrol', `process.stderr.write('slurm_load_jobs error: Invalid job id specified\\n');process.exit(1);`),
     scancel: await write('scancel', `q.cancelled.push(a[0]);if(q.jobs[a[0]])q.jobs[a[0]]='CANCELLED';`),

@@ -5,8 +5,15 @@
  * With TORC_SLURM_AVAILABLE=1 and no answering Slurm the tests run, and fail, on purpose.
  */
 import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
+import { REPO_ROOT } from './cli.js';
+
+const execFileP = promisify(execFile);
 
 const declared = process.env.TORC_SLURM_AVAILABLE === '1';
 export const slurmAvailable: boolean = declared || (await new SlurmCommands({ timeoutSeconds: 10 }).isResponsive());
@@ -41,4 +48,62 @@ export function slurmTest(file: string): SlurmTestFn {
  */
 export function slurmApiHost(): string {
   return os.networkInterfaces().tslurm0?.find((a) => a.family === 'IPv4')?.address ?? '127.0.0.1';
+}
+
+/** The test cluster's node names (`sinfo -N`), first the host's; [] when Slurm does not answer. */
+export async function slurmNodes(): Promise<string[]> {
+  try {
+    const { stdout } = await execFileP('sinfo', ['-h', '-N', '-o', '%N'], { timeout: 30_000 });
+    return [...new Set(stdout.split('\n').map((l) => l.trim()).filter(Boolean))].sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * `slurmTest` for tests that need the multi-node test cluster (SLURM_TEST_NODES ≥ `min`, as CI
+ * starts it): skipped with a loud warning on a smaller one, never a silent pass.
+ */
+export async function multiNodeSlurmTest(file: string, min: number): Promise<SlurmTestFn> {
+  if (!slurmAvailable) return slurmTest(file);
+  const nodes = await slurmNodes();
+  if (nodes.length >= min) return (title, impl) => test.serial(title, impl);
+  const msg = `!!!!! SLURM HAS ${nodes.length} NODE(S): the multi-node tests in ${file} need ${min} and are SKIPPED. Start it with SLURM_TEST_NODES=3 ../shared/slurm/start-slurm.sh. !!!!!`;
+  console.warn(msg);
+  process.emitWarning(msg);
+  return (title, impl) => test.skip(title, impl);
+}
+
+/**
+ * ../shared/slurm/NAME (start-slurm.sh, stop-slurm.sh) beside the project root or an ancestor
+ * (a worktree at /work/wt/X finds /work/shared/slurm), or in $SLURM_TEST_SCRIPTS.
+ */
+export function slurmScript(name: string): string {
+  if (process.env.SLURM_TEST_SCRIPTS) return path.join(process.env.SLURM_TEST_SCRIPTS, name);
+  for (let dir = REPO_ROOT; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, '..', 'shared', 'slurm', name);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`../shared/slurm/${name} not found (set SLURM_TEST_SCRIPTS)`);
+  }
+}
+
+/**
+ * A node failure as the README of the test Slurm describes it: SIGKILL the node's slurmd
+ * (`stop-slurm.sh --node NAME`; its processes keep running). Returns the restore
+ * (`start-slurm.sh --node NAME`: slurmd again, the node idle, leftover steps killed), which is
+ * also registered as the test's teardown so that other tests on the shared cluster get the node
+ * back whatever happens; calling it twice restores once.
+ */
+export async function killSlurmd(t: ExecutionContext, node: string): Promise<() => Promise<void>> {
+  let restoring: Promise<void> | undefined;
+  const restore = () =>
+    (restoring ??= execFileP('bash', [slurmScript('start-slurm.sh'), '--node', node], { timeout: 180_000 }).then(
+      () => undefined,
+      (e: unknown) => {
+        throw new Error(`could not restore Slurm node ${node}: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    ));
+  t.teardown(restore);
+  await execFileP('bash', [slurmScript('stop-slurm.sh'), '--node', node], { timeout: 60_000 });
+  return restore;
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { loadWorkflowFile, planDocument } from '../../spec/index.js';
+import { loadWorkflowFile, planDocument, type Plan, type WorkflowDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
 import { awaitingClassification, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
@@ -62,7 +62,7 @@ export function register(program: Command): void {
   )
     .option('--db <path>', 'SQLite database (default: .torc/<name>.db next to the file)')
     .option('--port <port>', 'port of the REST API on 127.0.0.1 (default: a free one)')
-    .option('--host <host>', 'address of the REST API', '127.0.0.1')
+    .option('--host <host>', "address the REST API binds (0.0.0.0: every interface; workers and jobs are then given this host's name)", '127.0.0.1')
     .option('--no-server', 'do not serve the REST API')
     .option('--no-dashboard', 'serve the REST API without the web dashboard at /')
     .option('--token-file <file>', 'the bearer token the REST API requires on its changing routes (default: one made for this run, in .torc/<name>.token next to the database); Slurm workers get the file path')
@@ -91,21 +91,18 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   if (runnerKind === 'slurm' && !flags.server) {
     throw new InputError('Slurm workers claim jobs over the REST API: --runner slurm cannot go with --no-server', '--no-server');
   }
+  if (runnerKind === 'slurm' && /^(127\.|localhost$|::1$)/.test(flags.host)) {
+    process.stderr.write(`warning: the REST API listens on ${flags.host}: only allocations on this very host reach it; give --host this host's address on the cluster network (or 0.0.0.0)\n`);
+  }
   const recovery = flags.recover ? recoveryFromFlags(flags) : null;
   const maxRecoveries = parseIntOption(flags.maxRecoveries, '--max-recoveries', 1) ?? 3;
   const settings: RunSettings = { ...local, runnerKind, maxAllocations, quiet: flags.quiet };
 
   // Validate and plan every document before touching the database: bad input writes nothing.
   const docs = loadWorkflowFile(file);
-  const plans = docs.map((doc) => planDocument(doc));
+  let plans = docs.map((doc) => planDocument(doc));
   for (const doc of docs) printWarnings(file, doc.warnings);
-  if (runnerKind === 'slurm') {
-    docs.forEach((doc, i) => {
-      if (plans[i]!.slurm_schedulers.length === 0) {
-        throw new InputError('--runner slurm needs at least one entry in slurm_schedulers', `${doc.pathPrefix}spec.slurm_schedulers`);
-      }
-    });
-  }
+  if (runnerKind === 'slurm') plans = await withSlurmSchedulers(docs, plans);
   const dbPath = flags.db ?? defaultDbPath(file);
   mkdirSync(dirname(resolve(dbPath)), { recursive: true });
   mkdirSync(local.outputDir, { recursive: true });
@@ -188,4 +185,36 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
   }
   printSummary(results, format);
   return finishedPlans === plans.length && results.every((r) => r.status.phase === 'Succeeded') ? 0 : 1;
+}
+
+/**
+ * --runner slurm with a workflow that declares no slurm_schedulers: they are generated as
+ * `torc slurm generate` would (the profile matching this machine, else the running cluster's
+ * partitions), said on stderr, and its jobs bound to them.
+ */
+async function withSlurmSchedulers(docs: WorkflowDocument[], plans: Plan[]): Promise<Plan[]> {
+  if (plans.every((p) => p.slurm_schedulers.length > 0)) return plans;
+  const { partitionSource } = await import('./slurm.js');
+  const { generateSchedulers, unboundDemands, withGeneratedSchedulers } = await import('../../runners/slurm/generate.js');
+  let source;
+  try {
+    source = await partitionSource({});
+  } catch (err) {
+    const doc = docs[plans.findIndex((p) => p.slurm_schedulers.length === 0)]!;
+    throw new InputError(
+      `--runner slurm needs slurm_schedulers, and none could be generated: ${err instanceof Error ? err.message : String(err)} (torc slurm generate writes them)`,
+      `${doc.pathPrefix}spec.slurm_schedulers`,
+    );
+  }
+  return plans.map((plan, i) => {
+    if (plan.slurm_schedulers.length > 0) return plan;
+    const generated = generateSchedulers(unboundDemands(plan), source.partitions, { bufferSeconds: plan.settings.compute_node_expiration_buffer_seconds });
+    const where = source.source === 'cluster' ? "this cluster's partitions" : `HPC profile ${source.name}`;
+    process.stderr.write(
+      `workflow ${plan.name}${docs[i]!.pathPrefix ? ` (${docs[i]!.pathPrefix.replace(/\.$/, '')})` : ''}: no slurm_schedulers; generated ${generated.length} from ${where}: ` +
+        `${generated.map((g) => `${g.class_name} → ${g.scheduler.name} (partition ${g.scheduler.partition}, ${g.jobs_per_node}/node, ${g.scheduler.walltime})`).join('; ')}` +
+        ' (torc slurm generate FILE -o OUT writes them into a file to edit)\n',
+    );
+    return withGeneratedSchedulers(plan, generated);
+  });
 }

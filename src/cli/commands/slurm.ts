@@ -13,6 +13,9 @@ import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
 import { readTokenFile } from './server.js';
 import type { TorcClient } from '../../api/client.js';
+import { workerUrlProblem } from '../../runners/slurm/server-address.js';
+import type { HpcProfile } from '../../runners/slurm/profiles.js';
+import { stringify as stringifyYaml } from 'yaml';
 
 interface ConnectionFlags {
   url?: string;
@@ -26,6 +29,7 @@ interface ScheduleFlags extends ConnectionFlags {
   maxParallelJobs?: string;
   startOneWorkerPerNode?: boolean;
   outputDir: string;
+  cwd?: string;
 }
 
 /** bin/torc.js of this installation: what compute nodes run (same shared file system). */
@@ -44,11 +48,23 @@ export function register(program: Command): void {
     .option('--max-parallel-jobs <n>', 'queue depth for each worker: at most N jobs at once, resources ignored')
     .option('--start-one-worker-per-node', 'run one worker on each node of the allocation (srun), each serving its own node')
     .option('--output-dir <dir>', 'where the sbatch script, Slurm output and job output go', 'torc_output')
+    .option('--cwd <dir>', "the jobs' working directory (sbatch --chdir; default: the current one, as for torc reconcile)")
     .option('--url <url>', 'torc API URL, also given to the workers (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN); workers read the same file')
     .option('--format <format>', 'table or json', 'table')
     .action(async (workflow: string, flags: ScheduleFlags) => {
       process.exitCode = await scheduleCommand(workflow, flags);
+    });
+  slurm
+    .command('generate')
+    .description("Write slurm_schedulers and job bindings for FILE's unbound jobs from their resource classes and a cluster's partitions")
+    .argument('<file>', 'workflow file')
+    .option('--profile <name>', 'partitions of this HPC profile (torc hpc list)')
+    .option('--detect', 'partitions of the running cluster (sinfo, scontrol show partition)')
+    .option('--account <account>', 'Slurm account for the generated schedulers')
+    .option('-o, --output <file>', 'write the workflow with the schedulers here (format from its extension) instead of stdout')
+    .action(async (file: string, flags: GenerateFlags) => {
+      process.exitCode = await generateCommand(file, flags);
     });
   slurm
     .command('allocations')
@@ -57,7 +73,8 @@ export function register(program: Command): void {
     .option('--url <url>', 'torc API URL (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (workflow: string, flags: ConnectionFlags) => {
+    .option('--no-slurm', "only what torc recorded, without asking Slurm (sacct, else scontrol)")
+    .action(async (workflow: string, flags: ConnectionFlags & { slurm?: boolean }) => {
       const format = parseFormat(flags.format);
       const workflowId = parseIntOption(workflow, 'workflow', 1)!;
       const { client } = await connect(flags);
@@ -68,8 +85,29 @@ export function register(program: Command): void {
         if (!page.has_more || page.items.length === 0) break;
         offset += page.items.length;
       }
-      if (format === 'json') printJson(items);
-      else printTable(items as unknown as Record<string, unknown>[], ['id', 'scheduler_config_id', 'scheduler_id', 'status', 'state', 'created_at']);
+      const view = flags.slurm === false ? new Map<string, SlurmView>() : await slurmViews(items.map((a) => String(a.scheduler_id)));
+      const rows = items.map((a) => ({ ...a, slurm: view.get(String(a.scheduler_id)) ?? null }));
+      if (format === 'json') printJson(rows);
+      else {
+        printTable(
+          rows.map((r) => ({
+            id: r.id,
+            scheduler_config_id: r.scheduler_config_id,
+            slurm_job_id: r.scheduler_id,
+            status: r.status,
+            state: r.slurm?.state ?? r.state,
+            exit: r.slurm?.exit_code ?? '',
+            reason: r.slurm?.reason ?? '',
+            nodes: r.slurm?.nodes ?? '',
+            from: r.slurm?.source ?? 'torc',
+          })),
+          ['id', 'scheduler_config_id', 'slurm_job_id', 'status', 'state', 'exit', 'reason', 'nodes', 'from'],
+        );
+      }
+      const failed = rows.filter((r) => r.slurm && FAILED_STATES.has(r.slurm.state));
+      if (failed.length > 0) {
+        process.stderr.write(`${failed.length} allocation(s) failed: ${failed.map((r) => `${r.scheduler_id} ${r.slurm!.state}${r.slurm!.reason && r.slurm!.reason !== 'None' ? ` (${r.slurm!.reason})` : ''}`).join(', ')}\n`);
+      }
     });
 }
 
@@ -79,6 +117,8 @@ export interface AllocationRequest {
   maxParallelJobs: number | null;
   startOneWorkerPerNode: boolean;
   outputDir: string;
+  /** Where the jobs run (sbatch --chdir); default the current directory. */
+  workingDir?: string;
 }
 
 /**
@@ -100,6 +140,8 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
       return { ...m, slurm_job_id: String(m.scheduler_id), ended: m.status === 'complete' };
     },
   };
+  const unreachable = workerUrlProblem(url);
+  if (unreachable) throw new InputError(unreachable, '--url');
   if (/^https?:\/\/(127\.|localhost[:/]|\[::1\])/.test(url)) {
     process.stderr.write(`warning: workers will call ${url}; only allocations on this very host can reach a loopback address\n`);
   }
@@ -110,6 +152,7 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
     launch: {
       url,
       outputDir: req.outputDir,
+      workingDir: req.workingDir ?? process.cwd(),
       torcCommand: [process.execPath, torcBin()],
       maxParallelJobs: req.maxParallelJobs,
       startOneWorkerPerNode: req.startOneWorkerPerNode,
@@ -117,6 +160,117 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
     },
   });
   return { result, record };
+}
+
+/** Slurm's view of one allocation. */
+interface SlurmView {
+  state: string;
+  exit_code: string;
+  reason: string;
+  nodes: string;
+  start: string | null;
+  end: string | null;
+  /** sacct (accounting on), scontrol (Slurm still remembers the job) or none. */
+  source: 'sacct' | 'scontrol';
+}
+
+const FAILED_STATES = new Set(['FAILED', 'NODE_FAIL', 'TIMEOUT', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'PREEMPTED']);
+
+/** sacct when accounting is on (it keeps finished jobs), else scontrol for the jobs Slurm still remembers. */
+async function slurmViews(jobIds: string[]): Promise<Map<string, SlurmView>> {
+  const { SlurmCommands } = await import('../../runners/slurm/commands.js');
+  const commands = new SlurmCommands({ timeoutSeconds: 30 });
+  const ids = jobIds.filter((id) => /^\d+$/.test(id));
+  const out = new Map<string, SlurmView>();
+  const accounted = await commands.accounting(ids);
+  for (const [id, r] of accounted ?? []) {
+    out.set(id, { state: r.state, exit_code: r.exitCode, reason: r.reason, nodes: r.nodeList, start: r.start || null, end: r.end || null, source: 'sacct' });
+  }
+  for (const id of ids.filter((i) => !out.has(i))) {
+    const job = await commands.showJob(id).catch(() => null);
+    if (!job) continue;
+    out.set(id, {
+      state: job.state,
+      exit_code: job.exitCode === null ? '' : `${job.exitCode}:${job.exitSignal ?? 0}`,
+      reason: job.reason,
+      nodes: job.nodeList ?? '',
+      start: job.startTime?.toISOString() ?? null,
+      end: job.endTime?.toISOString() ?? null,
+      source: 'scontrol',
+    });
+  }
+  return out;
+}
+
+interface GenerateFlags {
+  profile?: string;
+  detect?: boolean;
+  account?: string;
+  output?: string;
+}
+
+/**
+ * The partitions to generate for: --profile NAME, --detect (the running cluster), else the one
+ * profile that matches this machine, else the running cluster when Slurm answers.
+ */
+export async function partitionSource(flags: { profile?: string; detect?: boolean }): Promise<HpcProfile> {
+  if (flags.profile && flags.detect) throw new InputError('give either --profile or --detect, not both', '--profile');
+  const profiles = await import('../../runners/slurm/profiles.js');
+  const { SlurmCommands } = await import('../../runners/slurm/commands.js');
+  if (flags.profile) return profiles.findProfile(flags.profile);
+  if (flags.detect) return profiles.detectClusterPartitions(new SlurmCommands());
+  const matching = profiles.detectProfiles();
+  if (matching.length === 1) return matching[0]!;
+  if (await new SlurmCommands({ timeoutSeconds: 20 }).isResponsive()) return profiles.detectClusterPartitions(new SlurmCommands());
+  throw new InputError(
+    matching.length > 1
+      ? `several HPC profiles match this machine (${matching.map((p) => p.name).join(', ')}): choose one with --profile`
+      : 'no HPC profile matches this machine and no Slurm answers: give --profile NAME (torc hpc list)',
+    '--profile',
+  );
+}
+
+async function generateCommand(file: string, flags: GenerateFlags): Promise<number> {
+  const { loadWorkflowFile, planDocument, formatOfPath } = await import('../../spec/index.js');
+  const { serializeSpec } = await import('../../spec/serialize.js');
+  const { generateSchedulers, specWithSchedulers, unboundDemands } = await import('../../runners/slurm/generate.js');
+  const docs = loadWorkflowFile(file);
+  const source = await partitionSource(flags);
+  const chosen = flags.output ? formatOfPath(flags.output) : docs[0]!.format;
+  // An unknown extension (or none): the input's format.
+  const format = chosen === 'auto' ? docs[0]!.format : chosen;
+  const texts: string[] = [];
+  for (const doc of docs) {
+    const plan = planDocument(doc);
+    const generated = generateSchedulers(unboundDemands(plan), source.partitions, {
+      account: flags.account ?? null,
+      bufferSeconds: plan.settings.compute_node_expiration_buffer_seconds,
+    });
+    for (const g of generated) {
+      process.stderr.write(
+        `${doc.pathPrefix}${g.class_name}: ${g.jobs} job(s) → ${g.scheduler.name} (partition ${g.scheduler.partition}, ${g.jobs_per_node} per node, ${g.scheduler.nodes} node(s), ${g.scheduler.walltime})\n`,
+      );
+    }
+    if (generated.length === 0) process.stderr.write(`${doc.pathPrefix || ''}every job is bound to a scheduler already: nothing to generate\n`);
+    const spec = specWithSchedulers(doc.spec, plan, generated);
+    texts.push(doc.form === 'resource' ? serializeResource({ ...doc.resource, spec }, format) : serializeSpec(spec, format));
+  }
+  if (texts.length > 1 && format !== 'yaml') throw new InputError(`several documents can only be written as YAML, not ${format}`, '--output');
+  const text = texts.join('---\n');
+  process.stderr.write(`partitions from ${source.source === 'cluster' ? 'the running cluster' : `profile ${source.name} (${source.source})`}\n`);
+  if (flags.output) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(flags.output, text);
+    process.stderr.write(`wrote ${flags.output}; run it with: torc reconcile ${flags.output} --runner slurm\n`);
+  } else process.stdout.write(text);
+  return 0;
+}
+
+/** A Workflow resource as YAML or JSON (the spec formats torc reads a resource in). */
+function serializeResource(resource: unknown, format: string): string {
+  if (format === 'json') return `${JSON.stringify(resource, null, 2)}\n`;
+  if (format !== 'yaml') throw new InputError(`a Workflow resource is written as YAML or JSON, not ${format}`, '--output');
+  return stringifyYaml(resource, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 async function connect(flags: ConnectionFlags) {
@@ -141,6 +295,7 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
     maxParallelJobs,
     startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,
     outputDir: resolve(flags.outputDir),
+    workingDir: resolve(flags.cwd ?? process.cwd()),
   });
   const rows = result.allocations.map((a) => ({ id: a.id, slurm_job_id: a.slurm_job_id, scheduler: record.name, scheduler_config_id: a.scheduler_config_id, state: a.state }));
   if (format === 'json') printJson({ script: result.scriptPath, allocations: rows });

@@ -16,7 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 
-export type SlurmCommandName = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sinfo';
+export type SlurmCommandName = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sinfo' | 'sacct';
 
 export interface SlurmCommandsOptions {
   /** Path of each command; by default the name is looked up on PATH. */
@@ -37,6 +37,11 @@ export interface SqueueEntry {
   timeLeftSeconds: number | null;
   /** Why it is pending, or "None". */
   reason: string;
+  /**
+   * The nodes it holds now (a Slurm host list), or null when it holds none (pending). A job
+   * submitted with --no-kill keeps running when a node fails and this list loses the node.
+   */
+  nodeList: string | null;
 }
 
 /** A job as `scontrol show job` describes it. */
@@ -142,6 +147,43 @@ export class SlurmCommands {
     await this.exec('scancel', [jobId]);
   }
 
+  /**
+   * The cluster's partitions: `scontrol show partition -o` (limits: MaxTime, MaxNodes,
+   * MaxMemPerNode, …) and the node shapes per partition from `sinfo -h -o '%R|%c|%m|%G|%D'`
+   * (partition, CPUs, memory MB, gres, node count; several lines when its nodes differ).
+   */
+  async partitions(): Promise<{ limits: Record<string, string>[]; shapes: { partition: string; cpus: number; memoryMb: number; gres: string; nodes: number }[] }> {
+    const [show, info] = await Promise.all([this.exec('scontrol', ['show', 'partition', '-o']), this.exec('sinfo', ['-h', '-o', '%R|%c|%m|%G|%D'])]);
+    const limits = show.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('PartitionName='))
+      .map((l) => parseKeyValues(l));
+    const shapes = info.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((l) => {
+        const [partition, cpus, mem, gres, nodes] = l.split('|');
+        return { partition: partition!, cpus: Number.parseInt(cpus ?? '', 10) || 0, memoryMb: Number.parseInt(mem ?? '', 10) || 0, gres: gres ?? '', nodes: Number.parseInt(nodes ?? '', 10) || 0 };
+      });
+    return { limits, shapes };
+  }
+
+  /**
+   * Accounting's view of jobs (`sacct -X -P -n -j IDS -o JobID,State,ExitCode,Reason,Start,End,NodeList,Elapsed`):
+   * one record per allocation; null when accounting is not on (sacct fails).
+   */
+  async accounting(jobIds: readonly string[]): Promise<Map<string, SacctRecord> | null> {
+    if (jobIds.length === 0) return new Map();
+    for (const id of jobIds) checkJobId(id);
+    try {
+      const { stdout } = await this.exec('sacct', ['-X', '-P', '-n', '-j', jobIds.join(','), '-o', SACCT_FIELDS.join(',')]);
+      return new Map(parseSacct(stdout).map((r) => [r.jobId, r]));
+    } catch {
+      return null;
+    }
+  }
+
   /** True when slurmctld answers and at least one node is up. */
   async isResponsive(): Promise<boolean> {
     try {
@@ -167,7 +209,45 @@ export class SlurmCommands {
   }
 }
 
-const SQUEUE_FORMAT = '%i|%T|%e|%L|%r';
+// %N (node list) last: older recorded output without it still parses.
+const SACCT_FIELDS = ['JobID', 'State', 'ExitCode', 'Reason', 'Start', 'End', 'NodeList', 'Elapsed'];
+
+/** One allocation as accounting records it. */
+export interface SacctRecord {
+  jobId: string;
+  /** e.g. COMPLETED, FAILED, NODE_FAIL, CANCELLED (the "by UID" part dropped). */
+  state: string;
+  /** "code:signal" */
+  exitCode: string;
+  reason: string;
+  start: string;
+  end: string;
+  nodeList: string;
+  elapsed: string;
+}
+
+/** `sacct -X -P -n -o JobID,State,ExitCode,Reason,Start,End,NodeList,Elapsed` lines. */
+export function parseSacct(stdout: string): SacctRecord[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [jobId, state, exitCode, reason, start, end, nodeList, elapsed] = l.split('|');
+      return {
+        jobId: jobId ?? '',
+        state: (state ?? '').split(' ')[0]!,
+        exitCode: exitCode ?? '',
+        reason: reason ?? '',
+        start: start ?? '',
+        end: end ?? '',
+        nodeList: nodeList ?? '',
+        elapsed: elapsed ?? '',
+      };
+    });
+}
+
+const SQUEUE_FORMAT = '%i|%T|%e|%L|%r|%N';
 
 function checkJobId(id: string): void {
   // Ids go to argv, never a shell, but a stray option ("-u…") must not reach squeue/scancel.
@@ -182,13 +262,13 @@ export function parseSbatchParsable(stdout: string): string {
   return id;
 }
 
-/** Lines of `squeue -h -o '%i|%T|%e|%L|%r'`. */
+/** Lines of `squeue -h -o '%i|%T|%e|%L|%r|%N'` (the node list may be missing). */
 export function parseSqueue(stdout: string): SqueueEntry[] {
   const out: SqueueEntry[] = [];
   for (const raw of stdout.split('\n')) {
     const line = raw.trim();
     if (!line) continue;
-    const [jobId, state, end, left, reason] = line.split('|');
+    const [jobId, state, end, left, reason, nodes] = line.split('|');
     if (!jobId || !state) throw new Error(`unexpected squeue line: ${JSON.stringify(line)}`);
     out.push({
       jobId,
@@ -196,6 +276,7 @@ export function parseSqueue(stdout: string): SqueueEntry[] {
       endTime: parseSlurmDate(end ?? ''),
       timeLeftSeconds: parseSlurmDuration(left ?? ''),
       reason: reason ?? '',
+      nodeList: nodes && nodes.trim() !== '' && nodes.trim() !== '(null)' ? nodes.trim() : null,
     });
   }
   return out;

@@ -25,6 +25,12 @@ export interface WorkerLaunch {
   startOneWorkerPerNode?: boolean;
   /** Where Slurm writes the allocation's stdout/stderr and the worker writes job output. */
   outputDir: string;
+  /**
+   * The jobs' working directory (`#SBATCH --chdir`): where `torc reconcile` ran, as for local
+   * jobs, so relative paths in commands mean the same under every runner. Without it Slurm
+   * would start in the directory sbatch was called from.
+   */
+  workingDir?: string | null;
   /** argv that starts torc on the compute node, e.g. [process.execPath, '/opt/torc/bin/torc.js']. */
   torcCommand: string[];
   /** File holding the API's bearer token, passed to the worker as --token-file (the token never enters the script). */
@@ -61,6 +67,9 @@ export function renderSbatchScript(input: SbatchScriptInput): string {
   const out = checkOutputDir(input.outputDir);
   lines.push(`#SBATCH ${quoteDirectiveArg(`--output=${out}/${ALLOCATION_STDOUT}`)}`);
   lines.push(`#SBATCH ${quoteDirectiveArg(`--error=${out}/${ALLOCATION_STDERR}`)}`);
+  // One worker per node: a failed node must not end the allocation (its jobs are requeued by the dispatch).
+  if (input.startOneWorkerPerNode && input.scheduler.nodes > 1) lines.push('#SBATCH --no-kill');
+  if (input.workingDir != null) lines.push(`#SBATCH ${quoteDirectiveArg(`--chdir=${checkDir(input.workingDir, '--chdir')}`)}`);
   lines.push(`# torc-ts: workflow ${input.workflowId}, scheduler ${shellQuote(input.scheduler.name)} (id ${input.schedulerConfigId})`);
   lines.push(...workerBody(input));
   return lines.join('\n') + '\n';
@@ -128,11 +137,15 @@ function workerBody(input: SbatchScriptInput): string[] {
   }
   const worker = args.map(shellQuote).join(' ');
   if (input.startOneWorkerPerNode) {
-    // One task per node, each given the whole node: all its CPUs and memory (--mem=0); gres
-    // of the allocation are given to the step by default.
+    // One step per node, each a worker given the whole node (all its CPUs, --mem=0: all the
+    // job's memory there; the allocation's gres go to the step by default). Separate steps, so
+    // that a node failing ends only its own step: with --no-kill (a directive, see
+    // renderSbatchScript) the allocation and the other nodes' workers carry on.
     lines.push(
-      'exec srun --nodes="$SLURM_JOB_NUM_NODES" --ntasks="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 ' +
-        `--cpus-per-task="$SLURM_CPUS_ON_NODE" --mem=0 --kill-on-bad-exit=0 ${worker}`,
+      'for node in $(scontrol show hostnames "$SLURM_JOB_NODELIST"); do',
+      `  srun --nodes=1 --ntasks=1 --nodelist="$node" --cpus-per-task="$SLURM_CPUS_ON_NODE" --mem=0 --no-kill --kill-on-bad-exit=0 ${worker} &`,
+      'done',
+      'wait',
     );
   } else {
     // exec: the worker itself receives Slurm's SIGTERM (scancel, walltime), not a waiting bash.
@@ -154,10 +167,16 @@ function quoteDirectiveArg(arg: string): string {
 }
 
 function checkOutputDir(dir: string): string {
-  if (typeof dir !== 'string' || dir === '') throw new InputError('an output directory is required', '--output-dir');
-  if (CONTROL.test(dir) || /["\\]/.test(dir)) throw new InputError('must not contain quotes, backslashes or control characters', '--output-dir');
+  return checkDir(dir, '--output-dir');
+}
+
+/** An absolute directory for an #SBATCH line (sbatch expands %j, %u, … in these paths). */
+function checkDir(dir: string, path: string): string {
+  if (typeof dir !== 'string' || dir === '') throw new InputError('a directory is required', path);
+  if (CONTROL.test(dir) || /["\\]/.test(dir)) throw new InputError('must not contain quotes, backslashes or control characters', path);
   // sbatch expands %j, %u, … in file names; a literal % would be misread.
-  if (dir.includes('%')) throw new InputError('must not contain "%" (sbatch expands it in file names)', '--output-dir');
+  if (dir.includes('%')) throw new InputError('must not contain "%" (sbatch expands it in file names)', path);
+  if (path === '--chdir' && !dir.startsWith('/')) throw new InputError(`expected an absolute path, got "${dir}"`, path);
   return dir.replace(/\/+$/, '') || '/';
 }
 

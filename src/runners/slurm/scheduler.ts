@@ -16,6 +16,7 @@ import type { PlanSlurmScheduler } from '../../spec/plan.js';
 import { parseSlurmWalltime } from '../../spec/units.js';
 import { isEndedState, type SlurmCommands } from './commands.js';
 import { renderSbatchScript, type WorkerLaunch } from './sbatch.js';
+import { expandNodeList } from './allocation.js';
 import type { AllocationRecord, AllocationRegistry } from '../../contract/slurm-allocations.js';
 
 
@@ -67,6 +68,8 @@ export async function scheduleNodes(
   }
   const script = renderSbatchScript({
     ...req.launch,
+    // Jobs start where the submitter works (torc reconcile's directory), as local jobs do.
+    workingDir: req.launch.workingDir ?? process.cwd(),
     workflowId: req.workflowId,
     schedulerConfigId: req.scheduler.id,
     scheduler: req.scheduler.scheduler,
@@ -121,6 +124,8 @@ export interface DispatchPolicy {
 export interface DispatchOutcome {
   /** Allocations found ended in this step, with their final state. */
   ended: { allocation: AllocationRecord; state: string; requeued_jobs: number }[];
+  /** Allocations that run on without some of their nodes (node failure, --no-kill): the nodes lost and the jobs requeued. */
+  lostNodes: { allocation: AllocationRecord; nodes: string[]; requeued_jobs: number }[];
   submitted: AllocationRecord[];
   /** Allocations still queued or running after the step, per scheduler id. */
   open: Map<number, number>;
@@ -135,10 +140,11 @@ export async function refreshAllocations(
   registry: AllocationRegistry,
   commands: SlurmCommands,
   workflowId: number,
-): Promise<{ ended: DispatchOutcome['ended']; open: AllocationRecord[] }> {
+): Promise<{ ended: DispatchOutcome['ended']; lostNodes: DispatchOutcome['lostNodes']; open: AllocationRecord[] }> {
   const open = await registry.listOpenAllocations(workflowId);
   const seen = await commands.queue(open.map((a) => a.slurm_job_id));
   const ended: DispatchOutcome['ended'] = [];
+  const lostNodes: DispatchOutcome['lostNodes'] = [];
   const stillOpen: AllocationRecord[] = [];
   for (const a of open) {
     const entry = seen.get(a.slurm_job_id);
@@ -150,10 +156,17 @@ export async function refreshAllocations(
       ended.push({ allocation: { ...a, state, ended: true }, state, requeued_jobs: requeued });
     } else {
       if (state !== a.state) await registry.updateAllocationState(a.id, state, false);
+      // A node failed under an allocation that runs on (--no-kill): Slurm took the node out of
+      // its node list. The workers that registered there are gone with it; their jobs go back
+      // to ready now instead of when their lease runs out. (Pending: it holds no nodes yet.)
+      if (state === 'RUNNING' && entry?.nodeList) {
+        const lost = await registry.requeueLostNodeJobs(workflowId, a.slurm_job_id, expandNodeList(entry.nodeList));
+        if (lost.hosts.length > 0) lostNodes.push({ allocation: { ...a, state }, nodes: lost.hosts, requeued_jobs: lost.requeued });
+      }
       stillOpen.push({ ...a, state });
     }
   }
-  return { ended, open: stillOpen };
+  return { ended, lostNodes, open: stillOpen };
 }
 
 /**
@@ -171,9 +184,11 @@ export async function dispatchSlurm(
     ready: ReadonlyMap<number, number>;
     policy: DispatchPolicy;
     launch: WorkerLaunchDefaults;
+    /** Schedulers whose allocations run one worker per node (default: as launch.startOneWorkerPerNode says). */
+    workerPerNode?: (scheduler: SchedulerEntry) => boolean;
   },
 ): Promise<DispatchOutcome> {
-  const { ended, open } = await refreshAllocations(registry, commands, req.workflowId);
+  const { ended, lostNodes, open } = await refreshAllocations(registry, commands, req.workflowId);
   const openBy = new Map<number, number>(req.schedulers.map((s) => [s.id, 0]));
   for (const a of open) openBy.set(a.scheduler_config_id, (openBy.get(a.scheduler_config_id) ?? 0) + 1);
   const submitted: AllocationRecord[] = [];
@@ -183,11 +198,12 @@ export async function dispatchSlurm(
     const want = Math.min(req.policy.maxAllocationsPerScheduler, Math.ceil(ready / perAlloc));
     const missing = want - (openBy.get(s.id) ?? 0);
     if (missing <= 0) continue;
-    const result = await scheduleNodes(registry, commands, { workflowId: req.workflowId, scheduler: s, count: missing, launch: req.launch });
+    const launch = req.workerPerNode ? { ...req.launch, startOneWorkerPerNode: req.workerPerNode(s) } : req.launch;
+    const result = await scheduleNodes(registry, commands, { workflowId: req.workflowId, scheduler: s, count: missing, launch });
     submitted.push(...result.allocations);
     openBy.set(s.id, (openBy.get(s.id) ?? 0) + result.allocations.length);
   }
-  return { ended, submitted, open: openBy };
+  return { ended, lostNodes, submitted, open: openBy };
 }
 
 /** Cancels every open allocation of the workflow (workflow canceled or finished early). */

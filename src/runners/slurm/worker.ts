@@ -5,6 +5,8 @@
  * (expiration buffer, wait for new jobs, sort method). SIGTERM (scancel, walltime) stops it:
  * its jobs are terminated and the node deactivated, which sends them back to ready.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { SortMethod } from '../../allocator/types.js';
 import type { CompletionStatusName } from '../../contract/status.js';
 import type { ClaimedJobRecord, RunnerClient } from '../../contract/client.js';
@@ -113,6 +115,8 @@ export class AllocationClient {
     private readonly holdMs = 2000,
     /** Set when one worker serves several nodes: jobs placed on another node are started there through srun. */
     thisNode: string | null = null,
+    /** Where the host files of multi-node jobs are written (with thisNode). */
+    hostfileDir: string | null = null,
   ) {
     const own: Partial<RunnerClient> = {
       registerComputeNode: (wf, node) => inner.registerComputeNode(wf, { ...node, scheduler_job_id: this.slurmJobId }),
@@ -134,7 +138,8 @@ export class AllocationClient {
     if (thisNode !== null) {
       own.claimJobsBasedOnResources = async (wf, req) => {
         const res = await inner.claimJobsBasedOnResources(wf, req);
-        return { ...res, jobs: res.jobs.map((job) => runOnAssignedNode(job, thisNode)) };
+        const jobs = await Promise.all(res.jobs.map((job) => (job.resources.num_nodes > 1 && hostfileDir ? runAcrossNodes(job, hostfileDir) : runOnAssignedNode(job, thisNode))));
+        return { ...res, jobs };
       };
     }
     this.client = new Proxy(inner, {
@@ -207,6 +212,39 @@ export function runOnAssignedNode(job: ClaimedJobRecord, thisNode: string): Clai
   return { ...job, command: step.join(' '), invocation_script: null };
 }
 
+/**
+ * A job given k > 1 whole nodes of the allocation: it starts on the worker's node and spreads
+ * itself over its nodes, which it is told as Slurm would tell a k-node job of its own
+ * (SLURM_JOB_NODELIST, SLURM_JOB_NUM_NODES, SLURM_NNODES) plus a host file (one node per line,
+ * for mpiexec; TORC_HOSTFILE) and TORC_NODELIST. A plain `srun CMD` in the job then runs one
+ * task on each of its nodes and none on the others (SLURM_HOSTFILE with arbitrary distribution:
+ * srun reads no node list from the environment otherwise; seen on Slurm 22.05).
+ */
+export async function runAcrossNodes(job: ClaimedJobRecord, hostfileDir: string): Promise<ClaimedJobRecord> {
+  const nodes = job.assigned_nodes;
+  if (nodes.length < 2) return job;
+  await mkdir(hostfileDir, { recursive: true });
+  const hostfile = path.join(hostfileDir, `job_${job.id}.${job.attempt_id}.hosts`);
+  await writeFile(hostfile, nodes.map((n) => `${n}\n`).join(''));
+  const list = nodes.join(',');
+  const k = String(nodes.length);
+  const env: Record<string, string> = {
+    TORC_NODELIST: list,
+    TORC_HOSTFILE: hostfile,
+    SLURM_JOB_NODELIST: list,
+    SLURM_NODELIST: list,
+    SLURM_JOB_NUM_NODES: k,
+    SLURM_NNODES: k,
+    SLURM_NTASKS: k,
+    SLURM_NPROCS: k,
+    SLURM_HOSTFILE: hostfile,
+    SLURM_DISTRIBUTION: 'arbitrary',
+  };
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  const command = ['env', ...assignments, 'bash', '-c', shellQuote(jobShellCommand(job.command, job.invocation_script))].join(' ');
+  return { ...job, command, invocation_script: null };
+}
+
 /** Reads the allocation and its end, and builds the runner (not started). */
 export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWorker> {
   const env = o.env ?? process.env;
@@ -222,7 +260,13 @@ export async function createSlurmWorker(o: SlurmWorkerOptions): Promise<SlurmWor
       `${allocation.gpusPerNode} GPU(s) (${allocation.sources.gpus}), ends ${endTime ? endTime.toISOString() : 'never'}; ` +
       `buffer ${s.compute_node_expiration_buffer_seconds}s, idle exit ${s.compute_node_wait_for_new_jobs_seconds}s`,
   );
-  const client = new AllocationClient(o.client, allocation.jobId, undefined, allocation.nodes.length > 1 ? allocation.thisNode : null);
+  const client = new AllocationClient(
+    o.client,
+    allocation.jobId,
+    undefined,
+    allocation.nodes.length > 1 ? allocation.thisNode : null,
+    path.join(o.outputDir, 'hostfiles'),
+  );
   const runner = new JobRunner({
     client: client.client,
     workflowId: o.workflowId,

@@ -50,7 +50,7 @@ jobs:
     'Slurm (sacct lags slurmctld) to report the allocation FAILED',
   );
   t.is(rows.length, 1);
-  t.is(rows[0]!.scheduler_id, id);
+  t.is(rows[0]!.scheduler_id as unknown, Number(id), "torc's scheduled_compute_nodes_model: scheduler_id is an integer");
   t.is(rows[0]!.slurm!.exit_code, '1:0');
   t.true(['sacct', 'scontrol'].includes(rows[0]!.slurm!.source));
   t.regex(rows[0]!.slurm!.nodes, /^vm/);

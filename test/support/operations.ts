@@ -175,6 +175,8 @@ function ids(s: Scene, operationId: string): Record<string, unknown> {
     output_user_data_ids: [],
     depends_on_job_ids: [s.ready],
     job_ids: [s.ready],
+    // One attempt per job named (start_jobs).
+    attempt_ids: [1],
   };
 }
 

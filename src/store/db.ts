@@ -175,13 +175,13 @@ interface Settle {
 
 type WriteOp =
   | { kind: 'tx'; fn: (tx: WriteTx) => Promise<unknown>; settle: Settle }
-  | { kind: 'batch'; batch: WriteBatch<unknown, unknown>; item: unknown; settle: Settle }
+  | { kind: 'batch'; batch: WriteBatch<unknown, unknown>; item: unknown; settle: Settle; solo?: boolean }
   | { kind: 'writer'; fn: (w: Queryable) => Promise<unknown>; settle: Settle };
 
 /** What runs as one step of a group: a transaction callback, or the items of one batch call. */
 type Unit =
   | { kind: 'tx'; op: Extract<WriteOp, { kind: 'tx' }> }
-  | { kind: 'batch'; batch: WriteBatch<unknown, unknown>; ops: Extract<WriteOp, { kind: 'batch' }>[] };
+  | { kind: 'batch'; batch: WriteBatch<unknown, unknown>; ops: Extract<WriteOp, { kind: 'batch' }>[]; guarded?: boolean };
 
 /**
  * Errors after which SQLite has rolled back the whole transaction (or may have), so no
@@ -218,6 +218,15 @@ class Group {
 
   constructor(private readonly conn: Connection) {}
 
+  /**
+   * An operation without a savepoint of its own wrote (a shared batch call, see runUnit): the
+   * savepoint taken with BEGIN, or the previous writer's, now covers its writes too, so the
+   * next writer must set a new one.
+   */
+  unguardedWrite(): void {
+    this.writers++;
+  }
+
   async beforeFirstWrite(): Promise<void> {
     // The group's first writer uses the savepoint taken with BEGIN.
     if (this.writers++ === 0) return;
@@ -244,6 +253,8 @@ class OpTx implements Queryable {
   constructor(
     private readonly conn: Connection,
     private readonly group: Group,
+    /** Set a savepoint before the first write (false: the caller redoes the group if this operation fails after writing). */
+    private readonly guarded: boolean,
   ) {}
 
   end(): void {
@@ -259,11 +270,14 @@ class OpTx implements Queryable {
     if (!this.active) throw new Error('write transaction used after its operation ended');
     if (this.group.lost !== undefined) throw this.group.lost;
     if (!this.wrote && (sql === null || !isReadOnly(sql))) {
-      try {
-        await this.group.beforeFirstWrite();
-      } catch (err) {
-        this.group.lost ??= err;
-        throw err;
+      if (!this.guarded) this.group.unguardedWrite();
+      else {
+        try {
+          await this.group.beforeFirstWrite();
+        } catch (err) {
+          this.group.lost ??= err;
+          throw err;
+        }
       }
       this.wrote = true;
     }
@@ -303,7 +317,10 @@ function planUnits(ops: WriteOp[]): Unit[] {
   const lastStepOfKey = new Map<string | number, number>();
   for (const op of ops) {
     if (op.kind === 'tx') units.push({ kind: 'tx', op });
-    else if (op.kind === 'batch') {
+    else if (op.kind === 'batch' && op.solo) {
+      units.push({ kind: 'batch', batch: op.batch, ops: [op], guarded: true });
+      lastStepOfKey.set(op.batch.key(op.item), units.length - 1);
+    } else if (op.kind === 'batch') {
       const key = op.batch.key(op.item);
       let target = open.get(op.batch.name);
       if (!target || (lastStepOfKey.get(key) ?? -1) >= target.index) {
@@ -319,6 +336,16 @@ function planUnits(ops: WriteOp[]): Unit[] {
 }
 
 /** The transaction itself was lost while `culprits` ran (null: at BEGIN or COMMIT): nothing of the group is committed. */
+/**
+ * A shared batch call ran without a savepoint (the common case pays no round trip for one) and
+ * failed after writing: the group is rolled back and runs again, those items each alone.
+ */
+class GroupRedo extends Error {
+  constructor(readonly ops: readonly Extract<WriteOp, { kind: 'batch' }>[]) {
+    super('group transaction redone');
+  }
+}
+
 class GroupLost extends Error {
   constructor(
     readonly reason: unknown,
@@ -520,6 +547,11 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
         await this.commit();
       } catch (err) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
+        if (err instanceof GroupRedo) {
+          for (const op of err.ops) op.solo = true;
+          this.pending.unshift(...taken);
+          return;
+        }
         const lost = err instanceof GroupLost ? err : new GroupLost(err, null);
         if (isBusy(lost.reason) && attempt < this.busyRetries) {
           this.pending.unshift(...taken);
@@ -546,13 +578,16 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
   private async runUnit(unit: Unit, group: Group, answers: (() => void)[]): Promise<void> {
     if (unit.kind === 'tx') {
       const { settle } = unit.op;
-      const out = await this.runOperation(group, [unit.op], unit.op.fn);
+      const out = await this.runOperation(group, [unit.op], true, unit.op.fn);
       answers.push(out.ok ? () => settle.resolve(out.value) : () => settle.reject(out.error));
       return;
     }
     const { batch, ops } = unit;
     this.groupStats.batchCalls++;
-    const out = await this.runOperation(group, ops, (tx) => batch.run(tx, ops.map((o) => o.item)));
+    // A shared call takes no savepoint: refused items change nothing, so only a call that
+    // throws after writing needs undoing, and then the whole group is redone (GroupRedo).
+    const guarded = unit.guarded === true;
+    const out = await this.runOperation(group, ops, guarded, (tx) => batch.run(tx, ops.map((o) => o.item)), () => new GroupRedo(ops));
     if (out.ok && out.value.length === ops.length) {
       ops.forEach(({ settle }, i) => {
         const item = out.value[i]!;
@@ -567,12 +602,18 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
     }
     // The shared call failed as a whole (its writes are undone): each item alone, so that a bad
     // item fails by itself.
-    for (const op of ops) await this.runUnit({ kind: 'batch', batch, ops: [op] }, group, answers);
+    for (const op of ops) await this.runUnit({ kind: 'batch', batch, ops: [op], guarded: true }, group, answers);
   }
 
   /** Runs one operation (or one shared batch call for `ops`) inside the group; its failure undoes its own writes only. */
-  private async runOperation<T>(group: Group, ops: readonly WriteOp[], fn: (tx: WriteTx) => Promise<T>): Promise<Outcome<T>> {
-    const tx = new OpTx(this.writer, group);
+  private async runOperation<T>(
+    group: Group,
+    ops: readonly WriteOp[],
+    guarded: boolean,
+    fn: (tx: WriteTx) => Promise<T>,
+    redo?: () => GroupRedo,
+  ): Promise<Outcome<T>> {
+    const tx = new OpTx(this.writer, group, guarded);
     let out: Outcome<T>;
     try {
       out = { ok: true, value: await this.inTransaction.run(tx, () => fn(tx)) };
@@ -582,6 +623,7 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
       tx.end();
     }
     if (group.lost !== undefined) throw new GroupLost(group.lost, ops);
+    if (!out.ok && tx.wrote && !guarded) throw redo!();
     if (!out.ok && tx.wrote) {
       try {
         await this.writer.run('ROLLBACK TO op');

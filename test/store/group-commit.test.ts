@@ -108,7 +108,7 @@ test('a transaction handle used after its operation ended is refused', async (t)
   t.deepEqual(await rows(db), []);
 });
 
-/** A batch that inserts its items in one statement, refusing odd numbers (and failing as a whole on 13). */
+/** A batch that inserts its items in one statement, refusing odd numbers (and failing as a whole on 13 before writing, on 17 after). */
 function insertBatch(calls: number[][]): WriteBatch<number, number> {
   return {
     name: 'insert',
@@ -118,6 +118,10 @@ function insertBatch(calls: number[][]): WriteBatch<number, number> {
       if (items.includes(13)) throw new Error('13 breaks the shared call');
       const ok = items.filter((x) => x % 2 === 0);
       await tx.run('INSERT INTO t (x) SELECT value FROM json_each(?)', [JSON.stringify(ok)]);
+      if (items.includes(17)) {
+        await tx.run('INSERT INTO t (x) VALUES (17)');
+        throw new Error('17 breaks the shared call after writing');
+      }
       return items.map((x) => (x % 2 === 0 ? { ok: true as const, value: x * 2 } : { ok: false as const, error: new Error(`odd ${x}`) }));
     },
   };
@@ -141,6 +145,24 @@ test('a shared call that fails as a whole is redone item by item, so only the ba
   t.deepEqual(calls, [[2, 13, 4], [2], [13], [4]]);
   t.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled']);
   t.deepEqual(await rows(db), [2, 4]);
+});
+
+test('a shared call that fails after writing (it has no savepoint) makes the group run again, its items each alone', async (t) => {
+  const db = await openDb(t);
+  const calls: number[][] = [];
+  const batch = insertBatch(calls);
+  let txRuns = 0;
+  const settled = await Promise.allSettled([
+    db.withWriteTransaction(async (tx) => {
+      txRuns++;
+      await tx.run('INSERT INTO t (x) VALUES (1)');
+    }),
+    ...[2, 17, 4].map((x) => db.batched(batch, x)),
+  ]);
+  t.deepEqual(calls, [[2, 17, 4], [2], [17], [4]]);
+  t.is(txRuns, 2, 'the other operation of the group ran again; its first run was rolled back');
+  t.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  t.deepEqual(await rows(db), [1, 2, 4]);
 });
 
 test('items with the same key never share a call: the later one runs after the earlier', async (t) => {

@@ -119,6 +119,21 @@ class Connection implements Queryable {
     return new Promise((resolve, reject) => this.handle.exec(sql, (err) => (err ? reject(this.failure(err)) : resolve())));
   }
 
+  /**
+   * Runs `send` (COMMIT, RELEASE). A statement stepped to its end but not reset (e.g. EXPLAIN of
+   * an UPDATE) still counts as a pending write and makes SQLite refuse them: then every cached
+   * statement is reset and `send` runs again, instead of losing the transaction.
+   */
+  async pastStatementsInProgress(send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      if (!/statements in progress/.test(String((err as Error).message))) throw err;
+      await this.resetAll();
+      await send();
+    }
+  }
+
   /** Resets every cached statement, so none counts as "in progress" for COMMIT. */
   async resetAll(): Promise<void> {
     await Promise.all([...this.statements.values()].map((s) => new Promise<void>((r) => s.reset(() => r()))));
@@ -230,14 +245,7 @@ class Group {
   async beforeFirstWrite(): Promise<void> {
     // The group's first writer uses the savepoint taken with BEGIN.
     if (this.writers++ === 0) return;
-    try {
-      await this.conn.exec('RELEASE op; SAVEPOINT op');
-    } catch (err) {
-      // A stepped but unreset write statement blocks RELEASE as it blocks COMMIT (see commit()).
-      if (!/statements in progress/.test(String((err as Error).message))) throw err;
-      await this.conn.resetAll();
-      await this.conn.exec('RELEASE op; SAVEPOINT op');
-    }
+    await this.conn.pastStatementsInProgress(() => this.conn.exec('RELEASE op; SAVEPOINT op'));
   }
 }
 
@@ -635,15 +643,7 @@ export class Database implements Pick<Queryable, 'all' | 'get'> {
   }
 
   private async commit(): Promise<void> {
-    try {
-      await this.writer.run('COMMIT');
-    } catch (err) {
-      // A statement stepped to its end but not reset (e.g. EXPLAIN of an UPDATE) still counts as
-      // a pending write: reset the cache and commit again instead of losing the transaction.
-      if (!/statements in progress/.test(String((err as Error).message))) throw err;
-      await this.writer.resetAll();
-      await this.writer.run('COMMIT');
-    }
+    await this.writer.pastStatementsInProgress(() => this.writer.run('COMMIT'));
   }
 
   /**

@@ -343,7 +343,6 @@ function planUnits(ops: WriteOp[]): Unit[] {
   return units;
 }
 
-/** The transaction itself was lost while `culprits` ran (null: at BEGIN or COMMIT): nothing of the group is committed. */
 /**
  * A shared batch call ran without a savepoint (the common case pays no round trip for one) and
  * failed after writing: the group is rolled back and runs again, those items each alone.
@@ -354,6 +353,7 @@ class GroupRedo extends Error {
   }
 }
 
+/** The transaction itself was lost while `culprits` ran (null: at BEGIN or COMMIT): nothing of the group is committed. */
 class GroupLost extends Error {
   constructor(
     readonly reason: unknown,

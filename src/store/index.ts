@@ -27,10 +27,10 @@ import { checkResultMonitoring } from './results.js';
 import type { RecoveryOptions } from '../allocator/recovery.js';
 import type { ResourceSample } from '../contract/resources.js';
 import { claimByResources, claimNext, newClaimStats, readHeldJobs, type ClaimStats } from './claim.js';
-import { completeJobsInTx, startJobsInTx, type CompleteItem, type CompleteJobsOutcome, type ItemOutcome } from './job-runs.js';
+import { completeJobsInTx, startItemsInTx, startJobsInTx, type CompleteItem, type CompleteJobsOutcome, type ItemOutcome, type StartItem } from './job-runs.js';
 import { checkPlan, insertPlan } from './create.js';
 import { applyPlanInTx } from './replace.js';
-import { Database, type OpenOptions, type Queryable, type WriteTx } from './db.js';
+import { Database, type OpenOptions, type Queryable, type WriteBatch, type WriteTx } from './db.js';
 import { migrate } from './migrations.js';
 import {
   createJobsInTx,
@@ -202,6 +202,29 @@ export class Store {
     readonly db: Database,
     private readonly clock: () => number,
   ) {}
+
+  /**
+   * start_job and successful complete_job are the hottest writes (every runner, once per job):
+   * concurrent callers share one set-based call (a constant number of statements) in the
+   * group transaction, each still getting its own result or error (see WriteBatch).
+   */
+  private readonly startBatch: WriteBatch<StartItem, JobRecord> = {
+    name: 'start_job',
+    key: (item) => item.job_id,
+    run: (tx, items) => startItemsInTx(tx, items, this.nowIso()),
+  };
+
+  private readonly completeBatch: WriteBatch<CompleteItem, CompleteJobOutcome> = {
+    name: 'complete_job',
+    key: (item) => item.job_id,
+    run: async (tx, items) => {
+      const out = await completeJobsInTx(tx, items, this.nowIso());
+      // Successful completions cancel nothing; each caller hears of the dependents its job made ready.
+      return out.items.map((o) =>
+        o.ok ? { ok: true, value: { job: o.value.job, newly_ready: out.newly_ready_by_job?.get(o.value.job.id) ?? 0, canceled_dependents: [] } } : o,
+      );
+    },
+  };
 
   /** Opens (creating if needed) and migrates the database at `path`. */
   static async open(path: string, options: StoreOptions = {}): Promise<Store> {
@@ -534,11 +557,7 @@ export class Store {
   async startJob(jobId: number, runId: number, computeNodeId: number, attemptId?: number): Promise<JobRecord> {
     checkId(computeNodeId, 'compute_node_id');
     if (attemptId !== undefined) checkId(attemptId, 'attempt_id');
-    return this.write(async (tx) => {
-      const [out] = await startJobsInTx(tx, [jobId], runId, computeNodeId, this.nowIso(), undefined, [attemptId]);
-      if (!out!.ok) throw out!.error;
-      return out!.value;
-    });
+    return this.db.batched(this.startBatch, { job_id: jobId, run_id: runId, compute_node_id: computeNodeId, attempt_id: attemptId });
   }
 
   /**
@@ -568,6 +587,7 @@ export class Store {
   async completeJob(jobId: number, status: number | string, runId: number, result: CompleteJobResult): Promise<CompleteJobOutcome> {
     const code = completionStatus(status, 'status');
     checkResult(result);
+    if (code === JobStatus.completed) return this.db.batched(this.completeBatch, { job_id: jobId, status: code, run_id: runId, result });
     return this.write(async (tx) => {
       const out = await completeJobsInTx(tx, [{ job_id: jobId, status: code, run_id: runId, result }], this.nowIso());
       const item = out.items[0]!;

@@ -41,6 +41,8 @@ export interface CompleteJobsOutcome {
   newly_ready: number;
   /** Dependents canceled (transitively) because an item did not succeed. */
   canceled_dependents: number[];
+  /** Completed items only: the dependents each made ready (see CascadeOutcome.ready_by_blocker). */
+  newly_ready_by_job?: Map<number, number>;
 }
 
 const J = JOB_COLUMNS.split(',').map((c) => `j.${c.trim()}`).join(', ');
@@ -65,13 +67,21 @@ function staleAttempt(jobId: number, reported: number, current: number): Conflic
   );
 }
 
+/** One start_job: the job, the run it belongs to, the compute node that runs it, and (when given) the attempt it starts. */
+export interface StartItem {
+  job_id: number;
+  run_id: number;
+  compute_node_id: number;
+  attempt_id?: number;
+}
+
 /**
  * pending → running on `computeNodeId`, for each job. Call inside a write transaction.
  * `attempts[i]` (when given) is the attempt the runner starts: another one is refused as stale.
  * A start sent again (the job already runs on this node, same run and attempt) is acknowledged
  * as a duplicate and changes nothing.
  */
-export async function startJobsInTx(
+export function startJobsInTx(
   tx: WriteTx,
   jobIds: number[],
   runId: number,
@@ -80,25 +90,33 @@ export async function startJobsInTx(
   workflowId?: number,
   attempts?: (number | undefined)[],
 ): Promise<ItemOutcome<JobRecord>[]> {
-  if (jobIds.length === 0) return [];
-  const ids = JSON.stringify(jobIds);
-  const rows = await tx.all<JobRow & { n_workflow_id: number | null; n_active: number | null }>(
-    `SELECT ${J}, w.run_id AS w_run_id,
-       (SELECT workflow_id FROM compute_nodes WHERE id = ?2) AS n_workflow_id,
-       (SELECT active FROM compute_nodes WHERE id = ?2) AS n_active
-     FROM jobs j JOIN workflows w ON w.id = j.workflow_id WHERE j.id IN (SELECT value FROM json_each(?1))`,
-    [ids, computeNodeId],
+  return startItemsInTx(tx, jobIds.map((job_id, i) => ({ job_id, run_id: runId, compute_node_id: computeNodeId, attempt_id: attempts?.[i] })), now, workflowId);
+}
+
+/**
+ * pending → running, each item on its own run and compute node (the start_job calls of many
+ * runners sharing one group transaction). Call inside a write transaction.
+ */
+export async function startItemsInTx(tx: WriteTx, items: StartItem[], now: string, workflowId?: number): Promise<ItemOutcome<JobRecord>[]> {
+  if (items.length === 0) return [];
+  // One row per item (in item order): its job, the job's workflow run, and its compute node.
+  const rows = await tx.all<JobRow & { k: number; n_workflow_id: number | null; n_active: number | null }>(
+    `SELECT v.key AS k, ${J}, w.run_id AS w_run_id, n.workflow_id AS n_workflow_id, n.active AS n_active
+     FROM json_each(?1) v
+       LEFT JOIN jobs j ON j.id = v.value->>0
+       LEFT JOIN workflows w ON w.id = j.workflow_id
+       LEFT JOIN compute_nodes n ON n.id = v.value->>1`,
+    [JSON.stringify(items.map((it) => [it.job_id, it.compute_node_id]))],
   );
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byItem = new Map(rows.map((r) => [r.k, r]));
   const seen = new Set<number>();
-  const outcomes = jobIds.map((jobId, i): ItemOutcome<JobRecord> => {
-    const r = byId.get(jobId);
-    if (!r) return fail(new NotFoundError(`job ${jobId}`));
+  const outcomes = items.map(({ job_id: jobId, run_id: runId, compute_node_id: computeNodeId, attempt_id: attempt }, k): ItemOutcome<JobRecord> => {
+    const r = byItem.get(k);
+    if (!r || r.id === null) return fail(new NotFoundError(`job ${jobId}`));
     if (workflowId !== undefined && r.workflow_id !== workflowId) return fail(new NotFoundError(`job ${jobId} of workflow ${workflowId}`));
     if (seen.has(jobId)) return fail(new ConflictError(`job ${jobId} is listed twice`));
     seen.add(jobId);
     if (runId !== r.w_run_id) return fail(new ConflictError(`run_id ${runId} is stale: workflow ${r.workflow_id} is on run ${r.w_run_id}`));
-    const attempt = attempts?.[i];
     if (attempt !== undefined && attempt !== r.attempt) return fail(staleAttempt(jobId, attempt, r.attempt));
     if (r.status === S.running && r.compute_node_id === computeNodeId && r.n_active) return { ok: true, value: toJob(r), duplicate: true };
     if (r.status !== S.pending) return fail(new ConflictError(`job ${jobId} is ${statusName(r.status)}, not pending`));
@@ -106,11 +124,12 @@ export async function startJobsInTx(
     if (!r.n_active) return fail(new ConflictError(`compute node ${computeNodeId} is no longer active; register again`));
     return { ok: true, value: { ...toJob(r), status: 'running', compute_node_id: computeNodeId } };
   });
-  const valid = outcomes.flatMap((o) => (o.ok && !o.duplicate ? [o.value.id] : []));
+  const valid = items.filter((_, k) => outcomes[k]!.ok && !outcomes[k]!.duplicate).map((it) => [it.job_id, it.compute_node_id]);
   if (valid.length > 0) {
     await tx.run(
-      `UPDATE jobs SET status = ${S.running}, compute_node_id = ?, started_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = ${S.pending}`,
-      [computeNodeId, now, JSON.stringify(valid)],
+      `UPDATE jobs SET status = ${S.running}, compute_node_id = v.value->>1, started_at = ?1
+       FROM json_each(?2) v WHERE jobs.id = v.value->>0 AND jobs.status = ${S.pending}`,
+      [now, JSON.stringify(valid)],
     );
   }
   return outcomes;
@@ -286,5 +305,5 @@ export async function completeJobsInTx(tx: WriteTx, reported: CompleteItem[], no
   const succeeded = valid.filter(({ it }) => it.status === S.completed).map(({ it }) => it.job_id);
   const bad = await cascadeFinished(tx, unsuccessful, true, now);
   const good = await cascadeFinished(tx, succeeded, false, now);
-  return { items: outcomes, newly_ready: bad.newly_ready + good.newly_ready, canceled_dependents: bad.canceled };
+  return { items: outcomes, newly_ready: bad.newly_ready + good.newly_ready, canceled_dependents: bad.canceled, newly_ready_by_job: good.ready_by_blocker };
 }

@@ -27,6 +27,12 @@ export interface CascadeOutcome {
   canceled: number[];
   /** Dependents whose last blocker finished: blocked → ready. */
   newly_ready: number;
+  /**
+   * Successful finishes only: how many of the newly ready dependents each finished job made
+   * ready, as if the finishes had come one by one in the order given (a dependent of several
+   * counts for the last of them).
+   */
+  ready_by_blocker?: Map<number, number>;
 }
 
 /**
@@ -36,7 +42,7 @@ export interface CascadeOutcome {
  */
 export async function cascadeFinished(tx: WriteTx, finishedIds: number[], unsuccessful: boolean, now: string): Promise<CascadeOutcome> {
   if (finishedIds.length === 0) return { canceled: [], newly_ready: 0 };
-  if (!unsuccessful) return { canceled: [], newly_ready: await unblockDependents(tx, finishedIds) };
+  if (!unsuccessful) return { canceled: [], ...(await unblockDependents(tx, finishedIds)) };
   await tx.run('DELETE FROM temp.cascade_ids');
   await tx.run('INSERT OR IGNORE INTO temp.cascade_ids (id) SELECT value FROM json_each(?)', [JSON.stringify(finishedIds)]);
   let canceled: number[] = [];
@@ -79,19 +85,33 @@ export async function cascadeFinished(tx: WriteTx, finishedIds: number[], unsucc
 /**
  * The successful case of the cascade in ONE statement (a completion is the hottest write):
  * every blocked dependent loses one unfinished blocker per finished blocker it has, and those
- * at zero become ready. SET expressions see the old row, so both use the same count.
+ * at zero become ready. SET expressions see the old row, so both use the same count. Each
+ * newly ready dependent also returns which of the finished jobs it waited for, to say which
+ * one made it ready.
  */
-async function unblockDependents(tx: WriteTx, finishedIds: number[]): Promise<number> {
-  const lost = `(SELECT COUNT(*) FROM job_dependencies d WHERE d.job_id = jobs.id AND d.blocked_by_job_id IN (SELECT value FROM json_each(?1)))`;
-  const rows = await tx.all<{ status: number }>(
+async function unblockDependents(tx: WriteTx, finishedIds: number[]): Promise<{ newly_ready: number; ready_by_blocker: Map<number, number> }> {
+  const finishedOf = (id: string) => `(SELECT ${id} FROM job_dependencies d WHERE d.job_id = jobs.id AND d.blocked_by_job_id IN (SELECT value FROM json_each(?1)))`;
+  const lost = finishedOf('COUNT(*)');
+  const rows = await tx.all<{ status: number; blockers: string | null }>(
     `UPDATE jobs SET unfinished_blockers = unfinished_blockers - ${lost},
        status = CASE WHEN unfinished_blockers - ${lost} <= 0 THEN ${S.ready} ELSE status END
      WHERE status = ${S.blocked}
        AND id IN (SELECT d.job_id FROM job_dependencies d WHERE d.blocked_by_job_id IN (SELECT value FROM json_each(?1)))
-     RETURNING status`,
+     RETURNING status, CASE WHEN status = ${S.ready} AND json_array_length(?1) > 1 THEN ${finishedOf('json_group_array(d.blocked_by_job_id)')} END AS blockers`,
     [JSON.stringify(finishedIds)],
   );
-  return rows.filter((r) => r.status === S.ready).length;
+  const ready = rows.filter((r) => r.status === S.ready);
+  const byBlocker = new Map<number, number>();
+  if (finishedIds.length === 1) {
+    if (ready.length > 0) byBlocker.set(finishedIds[0]!, ready.length);
+  } else {
+    const order = new Map(finishedIds.map((id, i) => [id, i]));
+    for (const r of ready) {
+      const last = (JSON.parse(r.blockers!) as number[]).reduce((a, b) => (order.get(b)! > order.get(a)! ? b : a));
+      byBlocker.set(last, (byBlocker.get(last) ?? 0) + 1);
+    }
+  }
+  return { newly_ready: ready.length, ready_by_blocker: byBlocker };
 }
 
 export interface InitializeOutcome {

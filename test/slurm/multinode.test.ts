@@ -177,7 +177,7 @@ jobs:
   const seen = readdirSync(path.join(h.dir, 'seen'));
   for (const id of onN2) t.regex(readFileSync(path.join(h.dir, 'seen', `${id}.1`), 'utf8'), new RegExp(`^vm-n2 ${first.slurm_job_id}$`, 'm'));
   t.false(seen.some((f) => onVm.some((id) => f === `${id}.2`)), 'no job of vm ran again');
-});
+}, { exclusive: true }); // kills a node: no other Slurm test may run meanwhile
 
 slurm('one worker per node pins GPUs per node: four 1-GPU jobs on two 2-GPU nodes each see a GPU of their own node, none shared', async (t) => {
   t.timeout(300_000);

@@ -98,3 +98,41 @@ test('completing jobs in one bulk call leaves the same state as completing them 
   t.deepEqual(await snapshot(bulk.store, bulk.wf), await snapshot(one.store, one.wf));
   t.deepEqual(await bulk.states(), { a: 'terminated', b: 'completed', c: 'completed', d: 'ready', e: 'ready', f: 'blocked' });
 });
+
+test('concurrent single start_job / complete_job calls share one call each and get their own answers', async (t) => {
+  const { store, wf, nodeId, id, states } = await setup(t);
+  const other = (await store.registerComputeNode(wf, { ...node, hostname: 'other' })).id;
+  await store.claimNextJobs(wf, 3, nodeId);
+  const calls = store.db.writeStats.batchCalls;
+  // Issued in one tick: one group, one shared start call. c is refused on its own (a stale run).
+  const starts = await Promise.allSettled([
+    store.startJob(id('a'), 1, nodeId),
+    store.startJob(id('b'), 1, other),
+    store.startJob(id('c'), 2, nodeId),
+    store.startJob(id('d'), 1, nodeId),
+  ]);
+  t.is(store.db.writeStats.batchCalls - calls, 1);
+  t.like(starts[0], { status: 'fulfilled', value: { id: id('a'), compute_node_id: nodeId } });
+  t.like(starts[1], { status: 'fulfilled', value: { id: id('b'), compute_node_id: other } });
+  t.true(starts[2]!.status === 'rejected' && starts[2].reason instanceof ConflictError && /stale/.test(starts[2].reason.message));
+  t.true(starts[3]!.status === 'rejected' && starts[3].reason instanceof ConflictError && /blocked, not pending/.test(starts[3].reason.message));
+  t.like(await states(), { a: 'running', b: 'running', c: 'pending', d: 'blocked' });
+  t.like(await store.getJob(id('b')), { compute_node_id: other });
+  await store.startJob(id('c'), 1, nodeId);
+
+  // a and b both block d: whichever completes last in the shared call made it ready. A second
+  // completion of a in the same tick runs after the first (same job): the same report again,
+  // acknowledged as a duplicate without a second result row.
+  const done = await Promise.allSettled([
+    store.completeJob(id('a'), 'completed', 1, result()),
+    store.completeJob(id('b'), 'completed', 1, result()),
+    store.completeJob(id('a'), 'completed', 1, result()),
+    store.completeJob(id('c'), 'completed', 1, result()),
+  ]);
+  t.like(done[0], { status: 'fulfilled', value: { newly_ready: 0, canceled_dependents: [] } });
+  t.like(done[1], { status: 'fulfilled', value: { newly_ready: 1, canceled_dependents: [] } });
+  t.like(done[2], { status: 'fulfilled', value: { newly_ready: 0, canceled_dependents: [] } }, 'the same report again is acknowledged (a duplicate) and changes nothing');
+  t.like(done[3], { status: 'fulfilled', value: { newly_ready: 1 } });
+  t.like(await states(), { a: 'completed', b: 'completed', c: 'completed', d: 'ready', e: 'ready', f: 'blocked' });
+  t.is((await store.listResults(wf, { limit: 100 })).items.length, 3, 'one result row per completion, none for the refused one');
+});

@@ -6,12 +6,13 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
 import { REPO_ROOT } from './cli.js';
+import { waitFor } from './procs.js';
 
 const execFileP = promisify(execFile);
 
@@ -20,14 +21,94 @@ export const slurmAvailable: boolean = declared || (await new SlurmCommands({ ti
 
 let warned = false;
 
-export type SlurmTestFn = (title: string, impl: (t: ExecutionContext) => Promise<void> | void) => void;
+export type SlurmTestFn = (title: string, impl: (t: ExecutionContext) => Promise<void> | void, options?: { exclusive?: boolean }) => void;
+
+// ---- one shared cluster, many test processes ------------------------------------------------
+// ava runs test files in parallel processes that all use the one test cluster. A test that kills
+// a node's slurmd (options.exclusive) must not take down another test's allocation, so Slurm
+// tests hold a cross-process readers/writer lock: files in LOCK_DIR, `shared-<pid>-<n>` for each
+// running test, `exclusive` (holding its pid) for the node-failure test, which waits until the
+// shared holders are done while new ones wait for it. Files of dead processes are ignored.
+const LOCK_DIR = path.join(os.tmpdir(), 'torc-slurm-test-lock');
+const EXCLUSIVE = path.join(LOCK_DIR, 'exclusive');
+const LOCK_WAIT_MS = 1_200_000;
+let lockSeq = 0;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function exclusiveHeldByOther(): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(EXCLUSIVE, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (pid === process.pid) return false;
+  if (Number.isInteger(pid) && pid > 0 && alive(pid)) return true;
+  rmSync(EXCLUSIVE, { force: true });
+  return false;
+}
+
+function sharedHolders(): string[] {
+  return readdirSync(LOCK_DIR).filter((f) => {
+    const m = /^shared-(\d+)-/.exec(f);
+    if (!m) return false;
+    if (alive(Number(m[1]))) return true;
+    rmSync(path.join(LOCK_DIR, f), { force: true });
+    return false;
+  });
+}
+
+async function holdCluster(exclusive: boolean): Promise<() => void> {
+  mkdirSync(LOCK_DIR, { recursive: true });
+  if (!exclusive) {
+    await waitFor(() => !exclusiveHeldByOther(), LOCK_WAIT_MS, 'the node-failure test to give the Slurm test cluster back');
+    const mine = path.join(LOCK_DIR, `shared-${process.pid}-${lockSeq++}`);
+    writeFileSync(mine, '');
+    return () => rmSync(mine, { force: true });
+  }
+  await waitFor(
+    () => {
+      try {
+        writeFileSync(EXCLUSIVE, String(process.pid), { flag: 'wx' });
+        return true;
+      } catch {
+        exclusiveHeldByOther();
+        return false;
+      }
+    },
+    LOCK_WAIT_MS,
+    'another exclusive Slurm test to end',
+  );
+  await waitFor(() => sharedHolders().length === 0, LOCK_WAIT_MS, 'the other Slurm tests to end before a node is killed');
+  return () => rmSync(EXCLUSIVE, { force: true });
+}
+
+function lockedSerial(title: string, impl: (t: ExecutionContext) => Promise<void> | void, options?: { exclusive?: boolean }): void {
+  test.serial(title, async (t) => {
+    t.timeout(LOCK_WAIT_MS + 60_000); // the test's own t.timeout, once it runs, replaces this
+    const release = await holdCluster(options?.exclusive === true);
+    try {
+      await impl(t);
+    } finally {
+      release();
+    }
+  });
+}
 
 /**
  * `test.serial` when Slurm is available (tests of one file share the single test node), else
  * `test.skip` after a loud warning naming the file.
  */
 export function slurmTest(file: string): SlurmTestFn {
-  if (slurmAvailable) return (title, impl) => test.serial(title, impl);
+  if (slurmAvailable) return lockedSerial;
   if (!warned) {
     warned = true;
     const msg =
@@ -67,7 +148,7 @@ export async function slurmNodes(): Promise<string[]> {
 export async function multiNodeSlurmTest(file: string, min: number): Promise<SlurmTestFn> {
   if (!slurmAvailable) return slurmTest(file);
   const nodes = await slurmNodes();
-  if (nodes.length >= min) return (title, impl) => test.serial(title, impl);
+  if (nodes.length >= min) return lockedSerial;
   const msg = `!!!!! SLURM HAS ${nodes.length} NODE(S): the multi-node tests in ${file} need ${min} and are SKIPPED. Start it with SLURM_TEST_NODES=3 ../shared/slurm/start-slurm.sh. !!!!!`;
   console.warn(msg);
   process.emitWarning(msg);

@@ -597,7 +597,7 @@ export class JobRunner {
     const hold = (job_id: number, attempt_id: number) => held.set(job_id, { job_id, attempt_id });
     for (const e of this.running.values()) hold(e.job.id, e.job.attempt_id);
     for (const job of this.queued.values()) hold(job.id, job.attempt_id);
-    for (const r of this.session.reports.pending() as (StartReport | EndReport)[]) hold(r.job_id, r.attempt);
+    for (const r of this.session.reports.pending()) if (r.kind === 'start' || r.kind === 'end') hold((r as StartReport | EndReport).job_id, (r as StartReport | EndReport).attempt);
     const out = await this.session.sync([...held.values()]);
     if (out === null) return false;
     if (out === 'refused') {

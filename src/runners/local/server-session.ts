@@ -95,6 +95,12 @@ export interface EndReport extends AttemptReport {
 }
 
 /** What became of each end report (called as it happens). */
+/** Resource samples (time series) of this node's jobs, kept through an outage like starts and ends. */
+export interface SamplesReport extends Report {
+  kind: 'samples';
+  samples: ResourceSample[];
+}
+
 export interface EndReportHandlers {
   /** The server took the retry: the job is ready again with attempt + 1. */
   retried(report: EndReport): void;
@@ -158,6 +164,20 @@ export class ServerSession {
       deliver: (batch) => this.deliverEnds(batch),
       acknowledged: (r) => (r.retried ? o.ends.retried(r) : o.ends.completed(r)),
       refused: (r, e) => o.ends.undelivered(r, e),
+    });
+    this.reports.register<SamplesReport>('samples', {
+      // Consecutive sample reports go as one call, one verdict for all of them.
+      deliver: async (batch) => {
+        const client = this.client;
+        const v = await this.verdictOf('record_resource_samples', () => client.recordResourceSamples!(this.workflowId, batch.flatMap((r) => r.samples)));
+        return batch.map(() => v);
+      },
+      maxBatch: 50,
+      // A server without the route (torc's own) will not take any: stop sending. A refused
+      // batch (422) is dropped alone.
+      refused: (_r, e) => {
+        if (!(e instanceof InputError)) this.samplesRefused = true;
+      },
     });
   }
 
@@ -504,19 +524,15 @@ export class ServerSession {
   }
 
   /**
-   * Sends time-series samples: the one place sample reports leave the runner. A batch the
-   * server does not take is dropped (reported as an API error): samples must never hold up jobs.
+   * Sends time-series samples: the one place sample reports leave the runner. They are kept
+   * and delivered in order with the starts and ends (issue 24: an outage loses none of them);
+   * a server that refuses them for good (no such route) gets no more.
    */
   async reportResourceSamples(samples: ResourceSample[]): Promise<void> {
-    const client = this.client;
-    if (samples.length === 0 || !client.recordResourceSamples || this.samplesRefused) return;
-    try {
-      await this.api(() => client.recordResourceSamples!(this.workflowId, samples));
-    } catch (e) {
-      this.o.onApiError('record_resource_samples', e);
-      // A server without the route (torc's own) will not take any: stop sending.
-      if (isPermanent(e) && !(e instanceof InputError)) this.samplesRefused = true;
-    }
+    if (samples.length === 0 || !this.client.recordResourceSamples || this.samplesRefused) return;
+    const report: SamplesReport = { kind: 'samples', label: `${samples.length} resource sample(s)`, samples };
+    this.reports.push(report);
+    await this.reports.flush();
   }
 
   // ---- how calls are made ------------------------------------------------------------------

@@ -3,14 +3,15 @@
  * size-limited body parsing and strict parameter decoding. Binding 127.0.0.1 by default.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Store } from '../store/index.js';
-import { tokenChecker, type TokenChecker } from './auth.js';
+import { AccessControl, maskSecrets, policyOf, type AccessOptions, type Principal } from './access-control.js';
 import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, mediaType, readRawBody } from './body.js';
 import { StorageFault } from '../errors.js';
-import { BadRequestError, toErrorResponse } from './errors.js';
+import { BadRequestError, TooManyAttemptsError, toErrorResponse } from './errors.js';
 import { decodeParams } from './params.js';
 import { BASE_PATH, routerPath, type Route } from './route.js';
 import { dashboardMiddleware } from './dashboard/http.js';
@@ -35,8 +36,13 @@ const stderrLogger: ApiLogger = {
 
 export interface AppOptions {
   store: Store;
-  /** When set, every mutating route requires `Authorization: Bearer <token>`. */
+  /**
+   * The bearer token (runners, workers, the reconcile loop): when set, every route but ping,
+   * version, the OpenAPI document and the dashboard's config needs it (or a user's sign-in).
+   */
   token?: string;
+  /** Users (htpasswd), admins, public reads and the failed-sign-in limit; see access-control.ts. */
+  auth?: Omit<AccessOptions, 'token' | 'log'>;
   bodyLimitBytes?: number;
   logger?: ApiLogger;
   /**
@@ -57,16 +63,18 @@ export interface AppOptions {
 /** The API app; with a dashboard service, also the dashboard's pages, routes and streams. */
 export function createApp(options: AppOptions, dashboard?: DashboardService): Koa {
   const deps: ApiDeps = { store: options.store, dashboard };
-  return buildApp(apiRoutes(), deps, { ...options, middleware: dashboard ? [dashboardMiddleware(dashboard)] : [] });
+  const logger = options.logger ?? stderrLogger;
+  const access = new AccessControl(options.store, { ...options.auth, token: options.token, log: (line) => logger.error(line) });
+  return buildApp(apiRoutes(), deps, { ...options, access, middleware: dashboard ? [dashboardMiddleware(dashboard)] : [] });
 }
 
 /** Builds the app from any route table (createApp passes the API's). */
-export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOptions, 'store'> & { middleware?: Koa.Middleware[] }): Koa {
+export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOptions, 'store'> & { middleware?: Koa.Middleware[]; access?: AccessControl }): Koa {
   const app = new Koa();
   app.silent = true; // errors are answered and logged by our own middleware
   const logger = options.logger ?? stderrLogger;
   const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
-  const auth = options.token !== undefined ? tokenChecker(options.token) : undefined;
+  const access = options.access;
   const schemas = new SchemaRegistry(COMPONENTS, { eager: !options.lazySchemas });
   const faults = new FaultLog(logger);
 
@@ -92,6 +100,8 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
       if (err instanceof StorageFault) faults.log(err);
       ctx.status = res.status;
       ctx.body = res.body;
+      if (res.status === 401 && access) ctx.set('WWW-Authenticate', access.challenge);
+      if (err instanceof TooManyAttemptsError) ctx.set('Retry-After', String(err.retryAfterSeconds));
       // After a body was cut short, the rest of it is still on the wire: do not reuse the connection.
       if (res.status === 413) ctx.set('Connection', 'close');
     }
@@ -107,13 +117,16 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
     logger.info(`${ctx.method} ${ctx.path} ${ctx.status} ${ms.toFixed(1)}ms`);
   });
 
+  if (access) app.use(access.middleware());
   for (const m of options.middleware ?? []) app.use(m);
 
   const router = new Router({ prefix: BASE_PATH });
   for (const route of routes) {
+    // Every operation has a rule, or the server does not start (policyOf throws).
+    const policy = access ? policyOf(route) : undefined;
     router.register(routerPath(route.path), [route.method], async (ctx) => {
       ctx.state.inputErrorStatus = route.inputErrorStatus ?? 400;
-      ctx.body = await dispatch(route, ctx, deps, { auth, limit, schemas });
+      ctx.body = await dispatch(route, ctx, deps, { access, policy, limit, schemas });
       ctx.status = route.response.status;
     });
   }
@@ -123,14 +136,16 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
 }
 
 interface DispatchContext {
-  auth: TokenChecker | undefined;
+  access: AccessControl | undefined;
+  policy: ReturnType<typeof policyOf> | undefined;
   limit: number;
   schemas: SchemaRegistry;
 }
 
 async function dispatch<D>(route: Route<D>, ctx: Koa.Context, deps: D, dc: DispatchContext): Promise<unknown> {
   // Auth first: an unauthenticated caller gets nothing parsed or looked up.
-  if (route.mutating && dc.auth) dc.auth.check(ctx.get('Authorization') || undefined);
+  const principal = (ctx.state as { principal?: Principal }).principal ?? { kind: 'open' };
+  if (dc.access && dc.policy) dc.access.gate(dc.policy, principal, route.mutating);
   const params = decodeParams(route.params ?? [], (ctx as unknown as { params: Record<string, string> }).params ?? {}, ctx.query);
   const known = new Set((route.params ?? []).filter((s) => s.in === 'query').map((s) => s.name));
   for (const name of Object.keys(ctx.query)) {
@@ -152,7 +167,9 @@ async function dispatch<D>(route: Route<D>, ctx: Koa.Context, deps: D, dc: Dispa
     // torc clients send `{}` to body-less routes; tolerate JSON, but it must be JSON.
     decodeJson(raw, ctx.get('Content-Type') || undefined);
   }
-  return route.handler({ deps, params, body, mediaType: mediaType(ctx.get('Content-Type') || undefined) });
+  const grant = dc.access && dc.policy ? await dc.access.authorize(dc.policy, principal, params, body) : { mask: false };
+  const answer = await route.handler({ deps, params, body, grant, mediaType: mediaType(ctx.get('Content-Type') || undefined) });
+  return grant.mask ? maskSecrets(answer) : answer;
 }
 
 /**
@@ -189,6 +206,8 @@ export interface ServerOptions extends AppOptions {
    * that work held by a dead external runner is not stuck. 0 turns it off. Default 5000 ms.
    */
   leaseSweepMs?: number;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -199,9 +218,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dashboard =
     options.dashboard === false
       ? undefined
-      : new DashboardService(options.store, { authRequired: options.token !== undefined, logError: (line) => logger.error(line) });
+      : new DashboardService(options.store, { authRequired: options.token !== undefined || options.auth?.users !== undefined, logError: (line) => logger.error(line) });
   const app = createApp(options, dashboard);
-  const server = app.listen({ host, port: options.port ?? 0 });
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app.callback()) : createHttpServer(app.callback());
+  server.listen({ host, port: options.port ?? 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -244,7 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const port = (server.address() as AddressInfo).port;
   const hostPart = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${hostPart}:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${hostPart}:${port}`;
   return {
     url,
     baseUrl: `${url}${BASE_PATH}`,

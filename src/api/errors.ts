@@ -27,6 +27,22 @@ export class UnauthorizedError extends Error {
   }
 }
 
+/** Signed in, may see the workflow, but not do this (e.g. a reader changing it, a user managing groups): 403. */
+export class ForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Too many failed sign-ins from one address: 429 until the window passes. */
+export class TooManyAttemptsError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed sign-ins from this address; try again in ${retryAfterSeconds} s`);
+    this.name = 'TooManyAttemptsError';
+  }
+}
+
 /** The body's media type is not one the route reads: 415. */
 export class UnsupportedMediaTypeError extends Error {
   constructor(message: string) {
@@ -66,6 +82,8 @@ export function toErrorResponse(err: unknown, inputErrorStatus = 400): ErrorResp
     return { status, body: body(status, (err as Error).message, field, issues), internal: false };
   }
   if (err instanceof UnauthorizedError) return { status: 401, body: body(401, err.message), internal: false };
+  if (err instanceof ForbiddenError) return { status: 403, body: body(403, err.message), internal: false };
+  if (err instanceof TooManyAttemptsError) return { status: 429, body: body(429, err.message), internal: false };
   if (err instanceof UnsupportedMediaTypeError) return { status: 415, body: body(415, err.message), internal: false };
   // A UNIQUE constraint is a conflict with what is stored (e.g. recording the same thing twice);
   // the SQL itself is not shown.

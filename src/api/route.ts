@@ -2,6 +2,7 @@
  * The route table's shape. One declaration per route drives the router (matching, parameter
  * decoding, body validation, auth) AND the OpenAPI document, so the two cannot drift apart.
  */
+import type { Grant } from './access-control.js';
 import type { ParamSpec, Params } from './params.js';
 import type { JsonSchema } from './validate.js';
 
@@ -35,6 +36,8 @@ export interface HandlerInput<D> {
   params: Params;
   /** The validated JSON body, or the text of a spec document; undefined when absent. */
   body: unknown;
+  /** What the access rules decided (list filter, owner of a new workflow); absent when auth is off. */
+  grant?: Grant;
   /** The body's media type without parameters, lower case ('' when no Content-Type was sent). */
   mediaType?: string;
 }

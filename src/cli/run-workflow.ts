@@ -52,12 +52,12 @@ export interface ServedApi {
 /**
  * Serves the REST API on `host:port` with a bearer token on its changing routes: the one in
  * `tokenFileFlag`, or one made for this run next to the database (mode 0600, removed at the end).
- * Reads stay open; an open API on 127.0.0.1 would let any other user of a shared login node
+ * Reads stay open (the run's own dashboard on this machine: `auth.publicRead`); an open API on 127.0.0.1 would let any other user of a shared login node
  * cancel the workflow or claim its jobs.
  */
 export async function serveApi(store: Store, dbPath: string, host: string, port: number, tokenFileFlag: string | undefined, dashboard = true): Promise<ServedApi> {
   const auth = await apiToken(tokenFileFlag, dbPath);
-  const server = await startServer({ store, host, port, logger: silentLogger, token: auth.token, lazySchemas: true, dashboard });
+  const server = await startServer({ store, host, port, logger: silentLogger, token: auth.token, auth: { publicRead: true }, lazySchemas: true, dashboard });
   const apiUrl = reachableApiUrl(server.baseUrl, host);
   return {
     server,

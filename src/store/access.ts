@@ -1,7 +1,7 @@
 /**
  * torc's access groups (groups, their members, the workflows shared with them) and remote
  * workers (hosts that run a workflow's workers), stored so torc's clients can manage them.
- * Access is recorded and answered (check_workflow_access), not yet enforced on other routes.
+ * The API enforces access with permissionOf (src/api/access-control.ts).
  */
 import { NotFoundError } from '../errors.js';
 import type { Store } from './index.js';
@@ -25,6 +25,34 @@ export interface RemoteWorkerRecord {
   workflow_id: number;
   worker: string;
 }
+
+/** What a user may do with a workflow. */
+export type Permission = 'none' | 'read' | 'write';
+
+/**
+ * A membership role that grants reading only (our addition: torc's roles `member` and `admin`
+ * both give full access to the group's workflows, as in torc).
+ */
+export const READ_ONLY_ROLE = 'reader';
+
+/** Path collections whose records belong to one workflow → their table (for record → workflow). */
+const RECORD_TABLES: Record<string, string> = {
+  jobs: 'jobs',
+  files: 'files',
+  user_data: 'user_data',
+  resource_requirements: 'resource_requirements',
+  slurm_schedulers: 'slurm_schedulers',
+  local_schedulers: 'local_schedulers',
+  failure_handlers: 'failure_handlers',
+  results: 'results',
+  events: 'events',
+  compute_nodes: 'compute_nodes',
+  scheduled_compute_nodes: 'slurm_allocations',
+};
+
+/** The SQL condition (on `workflows` aliased w) for the workflows a user may see. */
+export const VISIBLE_TO_SQL =
+  '(w.user = ? OR w.id IN (SELECT wg.workflow_id FROM workflow_access_groups wg JOIN user_group_memberships m ON m.group_id = wg.group_id WHERE m.user_name = ?))';
 
 export class AccessStore {
   constructor(
@@ -109,6 +137,34 @@ export class AccessStore {
       [workflowId, userName],
     );
     return shared !== undefined;
+  }
+
+  /**
+   * What a user may do with a workflow: its owner writes; a member of a group it is shared with
+   * writes (reads only with the `reader` role); anyone else gets 'none'. A missing workflow is
+   * 'none' too, so callers answer both with the same 404.
+   */
+  async permissionOf(workflowId: number, userName: string): Promise<Permission> {
+    const row = await this.db.get<{ user: string | null; role: string | null }>(
+      `SELECT w.user AS user,
+              (SELECT MAX(CASE WHEN m.role = ? THEN 1 ELSE 2 END) FROM workflow_access_groups wg
+                 JOIN user_group_memberships m ON m.group_id = wg.group_id
+                WHERE wg.workflow_id = w.id AND m.user_name = ?) AS role
+         FROM workflows w WHERE w.id = ?`,
+      [READ_ONLY_ROLE, userName, workflowId],
+    );
+    if (!row) return 'none';
+    if (row.user === userName) return 'write';
+    const best = row.role as unknown as number | null;
+    return best === 2 ? 'write' : best === 1 ? 'read' : 'none';
+  }
+
+  /** The workflow a record belongs to (`collection` as in the API's paths); undefined when there is no such record. */
+  async workflowOfRecord(collection: string, id: number): Promise<number | undefined> {
+    const table = RECORD_TABLES[collection];
+    if (!table) throw new Error(`no workflow records under /${collection}`);
+    const row = await this.db.get<{ workflow_id: number }>(`SELECT workflow_id FROM ${table} WHERE id = ?`, [id]);
+    return row?.workflow_id;
   }
 
   /** Adds workers (ones already there are kept); returns the workflow's workers named in the call. */

@@ -58,6 +58,7 @@ import {
   type RelationshipRow,
 } from './workflow-queries.js';
 import { deleteRow, deleteRows, getRow, insertRow, listRows, tableOf, updateRow, type ListQuery, type RecordOf, type TableName } from './tables.js';
+import { VISIBLE_TO_SQL } from './access.js';
 import { checkRegistration, expiredNodes, insertComputeNode, renewLease, resumeLeases, retireNodes, syncNodeJobs, type HeldJobRef } from './nodes.js';
 import {
   JOB_COLUMNS,
@@ -142,6 +143,8 @@ export interface WorkflowFilter extends PageOptions {
   is_archived?: boolean;
   sort_by?: string;
   reverse_sort?: boolean;
+  /** Only workflows this user may see (owns, or shares through an access group). */
+  visible_to?: string;
 }
 
 export interface WorkflowChanges {
@@ -291,6 +294,10 @@ export class Store {
       where.push("IFNULL(json_extract(settings, '$.is_archived'), 0) = ?");
       params.push(options.is_archived ? 1 : 0);
     }
+    if (options.visible_to !== undefined) {
+      where.push(VISIBLE_TO_SQL);
+      params.push(options.visible_to, options.visible_to);
+    }
     let order = 'id';
     if (options.sort_by !== undefined) {
       const sortable = ['id', 'name', 'user', 'description', 'timestamp'];
@@ -300,8 +307,8 @@ export class Store {
     if (options.reverse_sort) order = order.split(', ').map((c) => `${c} DESC`).join(', ');
     const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     return this.db.read(async (q) => {
-      const rows = await q.all(`SELECT * FROM workflows ${cond} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, limit, offset]);
-      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM workflows ${cond}`, params);
+      const rows = await q.all(`SELECT * FROM workflows w ${cond} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, limit, offset]);
+      const total = await q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM workflows w ${cond}`, params);
       return { items: rows.map(toWorkflow), total: total!.n };
     });
   }

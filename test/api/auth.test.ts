@@ -1,7 +1,8 @@
 /**
- * Bearer auth: off by default; with a token every mutating route (the seed's mutating GET
- * claim forms included) answers 401 unless `Authorization: Bearer <token>` matches, and
- * changes nothing. Tokens never appear in the server's logs.
+ * Bearer auth: off by default; with a token every route but the public ones (the seed's
+ * mutating GET claim forms included) answers 401 unless `Authorization: Bearer <token>`
+ * matches, and changes nothing; --public-read opens the reads only. Tokens never appear in the
+ * server's logs. (Users, groups and admins: access.test.ts.)
  */
 import test from 'ava';
 import { apiRoutes } from '../../src/api/routes/index.js';
@@ -22,7 +23,8 @@ test('without a token configured, mutating routes need no header', async (t) => 
 
 test('with a token, every mutating route refuses missing or wrong credentials with 401 and changes nothing', async (t) => {
   const lines: string[] = [];
-  const api = await startTestApi(t, { token: TOKEN, logger: { info: (l) => lines.push(l), error: (l) => lines.push(l) } });
+  // Hundreds of wrong tries from one address: the failed-sign-in limit is lifted for this test.
+  const api = await startTestApi(t, { token: TOKEN, auth: { maxFailures: Number.MAX_SAFE_INTEGER }, logger: { info: (l) => lines.push(l), error: (l) => lines.push(l) } });
   const wf = await api.store.createWorkflowFromPlan(makePlan({ jobs: [{ name: 'a' }] }));
   await api.store.initializeJobs(wf.id);
   const before = await storeSnapshot(api.store, wf.id);
@@ -54,8 +56,13 @@ test('with a token, every mutating route refuses missing or wrong credentials wi
   t.true(lines.some((l) => / 401 /.test(l)), 'requests are logged');
 });
 
-test('with a token, reads need none and the right token is accepted (any case of "Bearer")', async (t) => {
-  const api = await startTestApi(t, { token: TOKEN });
+test('with a token, reads need it too unless reads are public; the right token is accepted (any case of "Bearer")', async (t) => {
+  const closed = await startTestApi(t, { token: TOKEN });
+  t.is((await closed.http('GET', '/workflows')).status, 401);
+  t.is((await closed.http('GET', '/workflows')).headers.get('WWW-Authenticate'), 'Bearer realm="torc"');
+  t.is((await closed.http('GET', '/workflows', { token: TOKEN })).status, 200);
+  t.is((await closed.http('GET', '/openapi.json')).status, 200, 'the document is public');
+  const api = await startTestApi(t, { token: TOKEN, auth: { publicRead: true } });
   t.is((await api.http('GET', '/workflows')).status, 200);
   t.is((await api.http('GET', '/openapi.json')).status, 200);
   const created = await api.http('POST', '/workflows', { body: { name: 'w' }, token: TOKEN });

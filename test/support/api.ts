@@ -4,7 +4,7 @@
  * the client would never send (malformed JSON, wrong types, missing tokens).
  */
 import type { ExecutionContext } from 'ava';
-import { startServer, type ApiLogger, type RunningServer } from '../../src/api/app.js';
+import { startServer, type ApiLogger, type AppOptions, type RunningServer } from '../../src/api/app.js';
 import { TorcClient } from '../../src/api/client.js';
 import type { Store } from '../../src/store/index.js';
 import { openTempStore } from './store.js';
@@ -33,7 +33,7 @@ export interface RawResponse {
 
 export async function startTestApi(
   t: ExecutionContext,
-  options: { token?: string; bodyLimitBytes?: number; logger?: ApiLogger; leaseSweepMs?: number } = {},
+  options: { token?: string; bodyLimitBytes?: number; logger?: ApiLogger; leaseSweepMs?: number; auth?: AppOptions['auth'] } = {},
 ): Promise<TestApi> {
   const store = await openTempStore(t);
   const server = await startServer({ store, port: 0, ...options });

@@ -158,9 +158,9 @@ function routeId(match: RegExpExecArray): number {
   return id;
 }
 
-const WORKFLOW_STREAM = new RegExp(`^${BASE_PATH}/workflows/(\\d{1,15})/events/stream$`);
-const LIST_STREAM = `${BASE_PATH}/dashboard/stream`;
-const FOLLOW_STREAM = new RegExp(`^${BASE_PATH}/jobs/(\\d{1,15})/stdio/follow$`);
+export const WORKFLOW_STREAM = new RegExp(`^${BASE_PATH}/workflows/(\\d{1,15})/events/stream$`);
+export const LIST_STREAM = `${BASE_PATH}/dashboard/stream`;
+export const FOLLOW_STREAM = new RegExp(`^${BASE_PATH}/jobs/(\\d{1,15})/stdio/follow$`);
 
 export function dashboardMiddleware(service: DashboardService): Koa.Middleware {
   const root = webRoot();

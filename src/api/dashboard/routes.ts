@@ -60,7 +60,7 @@ export const dashboardRoutes: ApiRoute[] = [
     mutating: false,
     params: [p.queryInt('offset', 'Skip this many workflows', { default: 0 }), p.queryInt('limit', 'Page size (at most 500)', { default: 100, maximum: 500 })],
     response: { status: 200, schema: ref('dashboard_workflow_page'), description: 'A page of workflow summaries' },
-    handler: ({ deps, params }) => service(deps).listWorkflows(params.offset as number, params.limit as number),
+    handler: ({ deps, params, grant }) => service(deps).listWorkflows(params.offset as number, params.limit as number, grant?.visibleTo),
   },
   {
     operationId: 'dashboard_get_workflow',

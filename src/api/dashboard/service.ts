@@ -59,8 +59,9 @@ export class DashboardService {
     return { version: VERSION, auth_required: this.options.authRequired, resource_monitoring: true, api_base: '/torc-service/v1' };
   }
 
-  async listWorkflows(offset: number, limit: number) {
-    const page = await this.store.listWorkflows({ offset, limit });
+  /** `visibleTo`: only the workflows this user may see. */
+  async listWorkflows(offset: number, limit: number, visibleTo?: string) {
+    const page = await this.store.listWorkflows({ offset, limit, visible_to: visibleTo });
     const items = await this.summaries(page.items);
     return { items, offset, limit, total_count: page.total, has_more: offset + page.items.length < page.total };
   }

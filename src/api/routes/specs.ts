@@ -67,7 +67,7 @@ export const specRoutes: ApiRoute[] = [
     },
     inputErrorStatus: 422,
     response: { status: 201, schema: 'workflow_spec_created', description: 'The new workflow id' },
-    handler: async ({ deps, body, mediaType }) => {
+    handler: async ({ deps, body, mediaType, grant }) => {
       // A body is read in the format its media type declares, as `torc validate` reads a file by
       // its extension: YAML would quietly accept what JSON refuses (a trailing comma, say).
       const format = formatOfMediaType(mediaType ?? '') ?? 'auto';
@@ -76,7 +76,8 @@ export const specRoutes: ApiRoute[] = [
         throw new InputError(`expected one workflow per request, got ${docs.length} documents`, 'body');
       }
       const plan = planDocument(docs[0]!, { maxJobs: MAX_SPEC_JOBS });
-      const wf = await deps.store.createWorkflowFromPlan(plan);
+      // A signed-in user owns what they create, whatever `user` the spec names.
+      const wf = await deps.store.createWorkflowFromPlan(grant?.owner !== undefined ? { ...plan, user: grant.owner } : plan);
       return { workflow_id: wf.id };
     },
   },

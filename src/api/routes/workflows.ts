@@ -111,11 +111,12 @@ export const workflowRoutes: ApiRoute[] = [
       p.queryBool('is_archived', 'Only archived (or only not archived) workflows'),
     ],
     response: { status: 200, schema: 'list_workflows_response', description: 'A page of workflows' },
-    handler: async ({ deps, params }) => {
+    handler: async ({ deps, params, grant }) => {
       const { offset, limit } = paging(params);
       const page = await deps.store.listWorkflows({
         offset,
         limit,
+        visible_to: grant?.visibleTo,
         name: params.name as string | undefined,
         user: params.user as string | undefined,
         description: params.description as string | undefined,
@@ -135,7 +136,9 @@ export const workflowRoutes: ApiRoute[] = [
     body: { kind: 'json', schema: 'workflow_input', required: true, description: "torc's workflow_model", example: WORKFLOW_EXAMPLE },
     inputErrorStatus: 422,
     response: { status: 200, schema: 'workflow_model', description: 'The stored workflow' },
-    handler: async ({ deps, body }) => workflowView(await deps.store.createWorkflowFromPlan(emptyPlan(body as WorkflowBody))),
+    // A signed-in user owns what they create, whatever `user` the body names.
+    handler: async ({ deps, body, grant }) =>
+      workflowView(await deps.store.createWorkflowFromPlan({ ...emptyPlan(body as WorkflowBody), ...(grant?.owner !== undefined ? { user: grant.owner } : {}) })),
   },
   {
     operationId: 'get_workflow',

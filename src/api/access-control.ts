@@ -132,7 +132,7 @@ export interface AccessOptions {
   log?: (line: string) => void;
 }
 
-/** Counts failed sign-ins per address in a fixed window. */
+/** Counts failed sign-ins per (address, claimed identity) in a fixed window. */
 class FailureLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
   constructor(
@@ -191,37 +191,37 @@ export class AccessControl {
     return new UnauthorizedError(this.options.users ? 'missing or invalid credentials (HTTP Basic user and password, or the bearer token)' : undefined);
   }
 
-  /** Who is calling: throws 401 on wrong credentials and 429 for an address that failed too often. */
+  /**
+   * Who is calling: throws 401 on wrong credentials, and 429 once an address failed too often
+   * for the identity it claims (a user name, or the bearer token): a guesser is stopped without
+   * locking everyone else on a shared login node (one address) out.
+   */
   authenticate(authorization: string | undefined, address: string): Principal {
     if (!this.enabled) return { kind: 'open' };
-    const wait = this.limiter.blockedFor(address);
-    if (wait > 0) throw new TooManyAttemptsError(wait);
     if (!authorization) return { kind: 'anonymous' };
     const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-    if (basic && this.options.users) {
-      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      const name = colon >= 0 ? decoded.slice(0, colon) : decoded;
-      if (colon > 0 && this.options.users.verify(name, decoded.slice(colon + 1))) return { kind: 'user', name, admin: this.admins.has(name) };
-      this.failed(address, `user "${name.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"`);
+    const bearer = /^Bearer[ \t]/i.test(authorization);
+    const decoded = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const name = colon >= 0 ? decoded.slice(0, colon) : decoded;
+    const claimed = basic ? `user "${name.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}"` : bearer ? 'bearer token' : 'unknown scheme';
+    const key = `${address} ${claimed}`;
+    const wait = this.limiter.blockedFor(key);
+    if (wait > 0) throw new TooManyAttemptsError(wait);
+    if (basic && this.options.users && colon > 0 && this.options.users.verify(name, decoded.slice(colon + 1))) {
+      return { kind: 'user', name, admin: this.admins.has(name) };
     }
-    if (/^Bearer[ \t]/i.test(authorization) && this.token) {
+    if (bearer && this.token) {
       try {
         this.token.check(authorization);
         return { kind: 'service' };
       } catch {
-        this.failed(address, 'bearer token');
+        // counted below
       }
     }
-    if (!basic && !/^Bearer[ \t]/i.test(authorization)) this.failed(address, 'unknown scheme');
-    if (basic && !this.options.users) this.failed(address, 'HTTP Basic (no users configured)');
-    if (/^Bearer[ \t]/i.test(authorization) && !this.token) this.failed(address, 'bearer token (none configured)');
+    const n = this.limiter.fail(key);
+    this.options.log?.(`auth: failed sign-in (${claimed}) from ${address}; ${n} in this window`);
     throw this.unauthorized();
-  }
-
-  private failed(address: string, what: string): void {
-    const n = this.limiter.fail(address);
-    this.options.log?.(`auth: failed sign-in (${what}) from ${address}; ${n} in this window`);
   }
 
   /** Before anything is parsed: a caller who must sign in and has not gets 401. */

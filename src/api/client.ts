@@ -5,6 +5,7 @@
  * the server's message and field; 401 and anything else unexpected as ApiError.
  * The dashboard's reads and its server-sent event streams (`torc tui` uses them) are here too.
  */
+import { request as httpsRequest } from 'node:https';
 import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
 import { COMPLETION_STATUS_NAMES, type CompletionStatusName } from '../contract/status.js';
@@ -212,6 +213,10 @@ export interface EventStream {
 export interface ClientOptions {
   /** Bearer token for mutating calls. */
   token?: string;
+  /** HTTP Basic sign-in of a user (servers started with --auth); the token wins when both are given. */
+  basic?: { user: string; password: string };
+  /** PEM CA certificate(s) that signed an https server's certificate (--ca-file). */
+  ca?: string | Buffer;
   /** Per request; default 60 s. */
   timeoutMs?: number;
 }
@@ -658,6 +663,7 @@ export class TorcClient implements RunnerClient {
     const headers: Record<string, string> = { Accept: 'application/json' };
     // Sent on every request: the seed's GET claim forms mutate too.
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    else if (this.options.basic) headers.Authorization = `Basic ${Buffer.from(`${this.options.basic.user}:${this.options.basic.password}`).toString('base64')}`;
     let body: string | undefined;
     if (opts.text !== undefined) {
       body = opts.text;
@@ -666,9 +672,10 @@ export class TorcClient implements RunnerClient {
       body = JSON.stringify(opts.body);
       headers['Content-Type'] = 'application/json';
     }
-    let res: Response;
+    let res: { ok: boolean; status: number; text(): Promise<string> };
     try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
+      const signal = AbortSignal.timeout(this.options.timeoutMs ?? 60_000);
+      res = this.options.ca && url.protocol === 'https:' ? await requestWithCa(url, { method, headers, body, signal, ca: this.options.ca }) : await fetch(url, { method, headers, body, signal });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ApiError(0, `cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -683,6 +690,27 @@ export class TorcClient implements RunnerClient {
     if (res.ok) return payload as T;
     throw errorFrom(res.status, payload, `${method} ${url.pathname}`, text);
   }
+}
+
+/** An https request trusting `ca` (global fetch cannot be given a CA per request). */
+function requestWithCa(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; ca: string | Buffer },
+): Promise<{ ok: boolean; status: number; text(): Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: init.method, headers: init.headers, ca: init.ca, signal: init.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ ok: status >= 200 && status < 300, status, text: async () => text });
+      });
+    });
+    req.on('error', (err) => reject(Object.assign(new Error(err.message), { cause: err })));
+    req.end(init.body);
+  });
 }
 
 /** Path segments are numbers we format ourselves; refuse anything else before it reaches a URL. */

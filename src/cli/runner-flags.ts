@@ -3,6 +3,7 @@
  * (`torc run`, `torc worker` / `torc-slurm-job-runner`): one definition, one parser.
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TorcClient } from '../api/client.js';
 import { InputError } from '../errors.js';
@@ -17,6 +18,7 @@ import { parseIntOption, parseNumberOption } from './output.js';
 export interface RunnerFlags {
   url?: string;
   tokenFile?: string;
+  caFile?: string;
   maxParallelJobs?: string;
   numCpus?: string;
   memoryGb?: string;
@@ -74,7 +76,8 @@ export function localJobOptionsFromFlags(
 
 export function addRunnerOptions(cmd: Command): Command {
   return addLocalJobOptions(
-    cmd.option('--url <url>', 'torc server URL (default: $TORC_API_URL)').option('--token-file <file>', 'file holding the bearer token for the server'),
+    cmd.option('--url <url>', 'torc server URL (default: $TORC_API_URL)').option('--token-file <file>', 'file holding the bearer token for the server')
+      .option('--ca-file <file>', 'PEM CA certificate of an https server (default: $TORC_CA_FILE)'),
     '5',
   )
     .option('--scheduler-config-id <id>', 'serve the jobs bound to this scheduler (and unbound ones)')
@@ -148,6 +151,20 @@ export function parseWorkflowId(value: string, arg = 'WF'): number {
   return Number(value);
 }
 
+/** The PEM CA of an https server (--ca-file, or $TORC_CA_FILE). */
+export function readCaFile(file: string | undefined): Buffer | undefined {
+  const path = file ?? process.env.TORC_CA_FILE;
+  if (!path) return undefined;
+  try {
+    const pem = readFileSync(path);
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new InputError(`${path} holds no PEM certificate`, '--ca-file');
+    return pem;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`cannot read ${path}: ${(err as Error).message}`, '--ca-file');
+  }
+}
+
 export async function readToken(file: string | undefined): Promise<string | undefined> {
   if (!file) return process.env.TORC_API_TOKEN || undefined;
   const { readFile } = await import('node:fs/promises');
@@ -166,7 +183,7 @@ export async function clientFromFlags(flags: RunnerFlags): Promise<{ client: Tor
   if (!url) throw new InputError('no server given: pass --url or set TORC_API_URL', '--url');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
   const token = await readToken(flags.tokenFile);
-  return { client: new TorcClient(url, { token }), url, token };
+  return { client: new TorcClient(url, { token, ca: readCaFile(flags.caFile) }), url, token };
 }
 
 /** JobRunnerOptions from the shared flags; the caller adds what is specific to it. */

@@ -289,7 +289,7 @@ test('stdio follow: appended output streams until the attempt ends', async (t) =
 });
 
 test('cancel one job: not started → canceled with the failure cascade; running → a request; finished → 409; token required', async (t) => {
-  const api = await startTestApi(t, { token: 's3cret' });
+  const api = await startTestApi(t, { token: 's3cret', auth: { publicRead: true } });
   const plan = makePlan({
     jobs: [{ name: 'a' }, { name: 'b', after: ['a'], cancelOnFailure: true }, { name: 'c', after: ['a'] }, { name: 'r' }, { name: 'done' }],
   });

@@ -63,7 +63,7 @@ test.before(async () => {
   const dir = await tempDir('torc-dash-');
   const tokenFile = path.join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const server = await startTorcServer(path.join(dir, 'dash.db'), ['--token-file', tokenFile]);
+  const server = await startTorcServer(path.join(dir, 'dash.db'), ['--token-file', tokenFile, '--public-read']);
   ctx = { dir, server, base: server.url.replace(/\/torc-service\/v1$/, ''), ids: {}, shots: artifactsDir('dashboard') } as Ctx;
   const gate = path.join(dir, 'gate');
   const stop = path.join(dir, 'stop-chatty');

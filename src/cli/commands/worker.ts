@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { parseIntOption, parseNumberOption } from '../output.js';
 import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES } from '../../spec/plan.js';
-import { giveUpMessage, outageLine, outageSummary, parseWaitForServer, WAIT_FOR_SERVER_OPTION, withPatience } from '../runner-flags.js';
+import { giveUpMessage, outageLine, outageSummary, parseWaitForServer, WAIT_FOR_SERVER_OPTION, readCaFile, withPatience } from '../runner-flags.js';
 import { readTokenFile } from './server.js';
 
 interface WorkerFlags {
@@ -19,6 +19,7 @@ interface WorkerFlags {
   pollInterval?: string;
   tokenFile?: string;
   waitForServer?: string;
+  caFile?: string;
   quiet?: boolean;
 }
 
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .option('--poll-interval <seconds>', 'longest wait between loop turns')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
     .option(...WAIT_FOR_SERVER_OPTION)
+    .option('--ca-file <file>', 'PEM CA certificate of an https server (default: $TORC_CA_FILE)')
     .option('-q, --quiet', 'log only the start and the end')
     .action(async (workflow: string, flags: WorkerFlags) => {
       process.exitCode = await workerCommand(workflow, flags);
@@ -57,7 +59,7 @@ async function workerCommand(workflow: string, flags: WorkerFlags): Promise<numb
     import('../../runners/slurm/worker.js'),
   ]);
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} torc worker: ${line}\n`);
-  const client = new TorcClient(url, { token });
+  const client = new TorcClient(url, { token, ca: readCaFile(flags.caFile) });
   // An allocation that starts while its server restarts waits for it, as it would mid-run.
   const wf = await withPatience('reading the workflow', () => client.getWorkflow(workflowId), waitForServerFlag ?? 60 * DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES, log);
   let heldBack = (_job: number) => false;

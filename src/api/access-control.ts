@@ -20,7 +20,7 @@ import { BadRequestError, ForbiddenError, TooManyAttemptsError, UnauthorizedErro
 import { FOLLOW_STREAM, LIST_STREAM, WORKFLOW_STREAM } from './dashboard/http.js';
 import type { Htpasswd } from './htpasswd.js';
 import type { Params } from './params.js';
-import type { Route } from './route.js';
+import type { Grant, Route } from './route.js';
 
 export type Principal =
   /** No authentication configured: everyone may do everything (a private server, as before). */
@@ -42,17 +42,8 @@ export type Policy =
   | { kind: 'visible-workflows' }
   /** Creates a workflow: the caller becomes its owner. */
   | { kind: 'new-workflow' }
-  | { kind: 'workflow'; from: WorkflowSource; need: 'read' | 'write' };
-
-/** What a handler learns from the decision. */
-export interface Grant {
-  /** List only workflows this user may see (undefined: all). */
-  visibleTo?: string;
-  /** The owner of a workflow this call creates (undefined: as the body says). */
-  owner?: string;
-  /** Mask secrets in the answer: the caller may read but not write. */
-  mask: boolean;
-}
+  /** `ownerField`: the body may name a new owner (torc's `user`): only admins change it. */
+  | { kind: 'workflow'; from: WorkflowSource; need: 'read' | 'write'; ownerField?: boolean };
 
 const EXPLICIT: Record<string, Policy> = {
   ping: { kind: 'public' },
@@ -72,6 +63,7 @@ const EXPLICIT: Record<string, Policy> = {
   get_access_group: { kind: 'signed-in' },
   list_group_members: { kind: 'signed-in' },
   list_user_groups: { kind: 'self' },
+  update_workflow: { kind: 'workflow', from: { in: 'path', name: 'id' }, need: 'write', ownerField: true },
 };
 
 const RECORD_COLLECTIONS = new Set([
@@ -172,7 +164,7 @@ export class AccessControl {
   readonly enabled: boolean;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly options: AccessOptions,
   ) {
     this.token = options.token !== undefined ? tokenChecker(options.token) : undefined;
@@ -268,6 +260,10 @@ export class AccessControl {
           // Not visible: the same answer as a workflow that does not exist.
           if (permission === 'none') throw new NotFoundError(`workflow ${id}`);
           if (policy.need === 'write' && permission !== 'write') throw new ForbiddenError(`you may read workflow ${id} but not change it`);
+          const newOwner = (body as { user?: unknown } | undefined)?.user;
+          if (policy.ownerField && typeof newOwner === 'string' && newOwner !== (await this.store.getWorkflow(id)).user) {
+            throw new ForbiddenError("only admins change a workflow's owner (user)");
+          }
         }
         return { mask: checked.some(([, permission]) => permission !== 'write') };
       }

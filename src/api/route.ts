@@ -2,7 +2,6 @@
  * The route table's shape. One declaration per route drives the router (matching, parameter
  * decoding, body validation, auth) AND the OpenAPI document, so the two cannot drift apart.
  */
-import type { Grant } from './access-control.js';
 import type { ParamSpec, Params } from './params.js';
 import type { JsonSchema } from './validate.js';
 
@@ -29,6 +28,16 @@ export interface RouteResponse {
   /** A component name or an inline schema; test/api walks the document and checks answers against it. */
   schema: string | JsonSchema;
   description: string;
+}
+
+/** What a handler learns from the access decision (src/api/access-control.ts). */
+export interface Grant {
+  /** List only workflows this user may see (undefined: all). */
+  visibleTo?: string;
+  /** The owner of a workflow this call creates (undefined: as the body says). */
+  owner?: string;
+  /** Mask secrets in the answer: the caller may read but not write. */
+  mask: boolean;
 }
 
 export interface HandlerInput<D> {

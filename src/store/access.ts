@@ -50,10 +50,6 @@ const RECORD_TABLES: Record<string, string> = {
   scheduled_compute_nodes: 'slurm_allocations',
 };
 
-/** The SQL condition (on `workflows` aliased w) for the workflows a user may see. */
-export const VISIBLE_TO_SQL =
-  '(w.user = ? OR w.id IN (SELECT wg.workflow_id FROM workflow_access_groups wg JOIN user_group_memberships m ON m.group_id = wg.group_id WHERE m.user_name = ?))';
-
 export class AccessStore {
   constructor(
     private readonly store: Store,

@@ -58,7 +58,7 @@ import {
   type RelationshipRow,
 } from './workflow-queries.js';
 import { deleteRow, deleteRows, getRow, insertRow, listRows, tableOf, updateRow, type ListQuery, type RecordOf, type TableName } from './tables.js';
-import { VISIBLE_TO_SQL } from './access.js';
+import { VISIBLE_TO_SQL } from './visibility.js';
 import { checkRegistration, expiredNodes, insertComputeNode, renewLease, resumeLeases, retireNodes, syncNodeJobs, type HeldJobRef } from './nodes.js';
 import {
   JOB_COLUMNS,

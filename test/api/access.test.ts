@@ -151,6 +151,18 @@ test('lists of workflows hold only what the caller may see', async (t) => {
   t.is((await as('carol')('GET', '/workflows')).json.total_count, 1, 'the total counts only visible workflows');
 });
 
+test("only admins change a workflow's owner; a writer's update that keeps it passes", async (t) => {
+  const { api, as, service } = await startAuthApi(t);
+  const s = await authScene(api, service);
+  const current = (await as('mia')('GET', `/workflows/${s.wf}`)).json;
+  const takeOver = await as('mia')('PUT', `/workflows/${s.wf}`, { body: { ...current, user: 'mia' } });
+  t.is(takeOver.status, 403);
+  t.is((await api.store.getWorkflow(s.wf)).user, SCENE_USER);
+  t.is((await as('mia')('PUT', `/workflows/${s.wf}`, { body: { ...current, description: 'by mia' } })).status, 200, 'the whole record sent back, owner unchanged');
+  t.is((await as('root')('PUT', `/workflows/${s.wf}`, { body: { ...current, user: 'mia' } })).status, 200);
+  t.is((await api.store.getWorkflow(s.wf)).user, 'mia');
+});
+
 test("a hidden workflow's records answer exactly like missing ones", async (t) => {
   const { api, as, service } = await startAuthApi(t);
   const s = await authScene(api, service);

@@ -5,18 +5,44 @@
 import { API_VERSION, VERSION } from '../version.js';
 import { SPEC_MEDIA_TYPES } from '../spec/formats.js';
 import { paramSchema } from './params.js';
+import { policyOf, type Policy } from './access-control.js';
 import { BASE_PATH, type Route } from './route.js';
 import type { JsonSchema } from './validate.js';
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request: a parameter or body field has the wrong type or value (`field` names it)',
-  401: 'Missing or wrong bearer token (mutating routes, when the server has a token)',
+  401: 'Not signed in, or wrong credentials (bearer token or HTTP Basic), when the server needs a sign-in',
+  403: 'Signed in, but not allowed: a reader changing a workflow, a user managing access groups or changing an owner',
   404: 'The referenced record does not exist',
   409: 'Illegal in the current state (wrong run_id, job not in the required state)',
   413: 'Request body over the size limit',
   415: 'Unsupported body media type',
   422: 'The document is well-formed but does not validate (every issue listed with its path)',
+  429: 'Too many failed sign-ins from this address for this user or token; retry after Retry-After seconds',
 };
+
+/** The access rule in words (x-access), and the errors it can answer. */
+function accessOf(policy: Policy): { words: string; errors: number[] } {
+  switch (policy.kind) {
+    case 'public':
+      return { words: 'public', errors: [] };
+    case 'signed-in':
+      return { words: 'any signed-in caller', errors: [401, 429] };
+    case 'admin':
+      return { words: 'admins (and the bearer token)', errors: [401, 403, 429] };
+    case 'self':
+      return { words: 'the user named in the path, or an admin', errors: [401, 403, 429] };
+    case 'visible-workflows':
+      return { words: 'any signed-in caller; lists only the workflows they may see', errors: [401, 429] };
+    case 'new-workflow':
+      return { words: 'any signed-in caller, who owns the new workflow', errors: [401, 429] };
+    case 'workflow':
+      return {
+        words: `${policy.need} access to the workflow (${policy.from.in === 'record' ? "the record's" : `from the ${policy.from.in}`}); 404 when it may not be seen`,
+        errors: [401, 404, 429, ...(policy.need === 'write' ? [403] : [])],
+      };
+  }
+}
 
 function schemaRef(schema: string | JsonSchema): JsonSchema {
   return typeof schema === 'string' ? { $ref: `#/components/schemas/${schema}` } : schema;
@@ -55,7 +81,8 @@ export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<
         content: { 'application/json': { schema: schemaRef(route.response.schema) } },
       },
     };
-    const errors = new Set<number>([400, ...(route.body ? [413] : []), ...(route.mutating ? [401] : []), ...(route.errors ?? [])]);
+    const access = accessOf(policyOf(route));
+    const errors = new Set<number>([400, ...(route.body ? [413] : []), ...access.errors, ...(route.errors ?? [])]);
     if (route.inputErrorStatus === 422) errors.add(422);
     for (const status of [...errors].sort((a, b) => a - b)) {
       responses[String(status)] = {
@@ -64,8 +91,10 @@ export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<
       };
     }
     op.responses = responses;
-    if (route.mutating) op.security = [{ bearer: [] }];
-    else op.security = [];
+    // Public operations need nothing; the others the bearer token or a user's HTTP Basic sign-in
+    // (reads only when the server runs without --public-read).
+    op.security = access.words === 'public' ? [] : [{ bearer: [] }, { basic: [] }];
+    op['x-access'] = access.words;
     op['x-mutating'] = route.mutating;
     (paths[route.path] ??= {})[route.method.toLowerCase()] = op;
   }
@@ -74,13 +103,13 @@ export function buildOpenApi<D>(routes: readonly Route<D>[], components: Record<
     info: {
       title: 'torc-ts',
       version: VERSION,
-      description: `torc-compatible workflow service (API ${API_VERSION}). Mutating operations require a bearer token when the server is started with --token-file.`,
+      description: `torc-compatible workflow service (API ${API_VERSION}). With --token-file or --auth, every operation but the public ones needs the bearer token or a user's HTTP Basic sign-in (reads not, with --public-read); x-access says who may call each.`,
     },
     servers: [{ url: BASE_PATH }],
     paths,
     components: {
       schemas: components,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, basic: { type: 'http', scheme: 'basic' } },
     },
   };
 }

@@ -36,8 +36,9 @@ test('the document is well-formed: unique operation ids, resolvable refs, errors
       t.truthy(op.responses['400'], `${method} ${path} documents 400`);
       if (op['x-mutating']) {
         t.truthy(op.responses['401'], `${method} ${path} documents 401`);
-        t.deepEqual(op.security, [{ bearer: [] }]);
+        t.deepEqual(op.security, [{ bearer: [] }, { basic: [] }]);
       }
+      t.true(typeof (op as unknown as { 'x-access': unknown })['x-access'] === 'string', `${method} ${path} says who may call it`);
       for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
         t.true(op.parameters?.some((p) => p.in === 'path' && p.name === name) ?? false, `${method} ${path} declares {${name}}`);
       }

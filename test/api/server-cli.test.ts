@@ -42,7 +42,7 @@ test('serves the API on 127.0.0.1 over the given database and exits 0 on SIGTERM
   t.regex(result.stderr, /POST \/torc-service\/v1\/workflow_specs 201/);
 });
 
-test('--token-file: mutating routes need the token; the token never appears in the output', async (t) => {
+test('--token-file: every route but the public ones needs the token; the token never appears in the output', async (t) => {
   const dir = await tempDir('torc-server-cli-');
   const tokenFile = path.join(dir, 'token');
   const token = 'cli-Secret-7f3a9c';
@@ -51,14 +51,54 @@ test('--token-file: mutating routes need the token; the token never appears in t
   const anonymous = new TorcClient(server.url);
   const denied = await t.throwsAsync(() => anonymous.createWorkflow({ name: 'x' }));
   t.is((denied as { status?: number }).status, 401);
-  t.is((await anonymous.listWorkflows()).total_count, 0, 'reads need no token');
+  t.is(((await t.throwsAsync(() => anonymous.listWorkflows())) as { status?: number }).status, 401, 'reads need it too');
+  t.deepEqual(await anonymous.ping(), { status: 'ok' });
   const wf = await new TorcClient(server.url, { token }).createWorkflow({ name: 'x' });
   t.is(wf.name, 'x');
   server.child.kill('SIGTERM');
   const result = await server.result;
   t.is(result.code, 0);
   t.false(server.output().includes(token), 'token printed');
-  t.regex(server.output(), /bearer auth on/);
+  t.regex(server.output(), /auth: bearer token/);
+});
+
+test('--auth htpasswd:FILE with --admin-user, --public-read and TLS: users sign in, own what they create, admins see all; bad values exit 2 naming the flag', async (t) => {
+  const dir = await tempDir('torc-server-cli-');
+  const htpasswd = path.join(dir, 'htpasswd');
+  // apr1 (htpasswd -m) and SHA (htpasswd -s) lines as Apache writes them: password "pw" for both.
+  await writeFile(htpasswd, 'ann:$apr1$abcdefgh$5VEbMkemELfbhC5ck.U.z1\nadm:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n');
+  const cert = path.resolve('test/fixtures/tls/cert.pem');
+  const key = path.resolve('test/fixtures/tls/key.pem');
+  const server = await startServerProcess(['--db', path.join(dir, 'torc.db'), '--auth', `htpasswd:${htpasswd}`, '--admin-user', 'adm', '--public-read', '--tls-cert', cert, '--tls-key', key]);
+  t.regex(server.url, /^https:/);
+  const ca = await import('node:fs').then((fs) => fs.readFileSync(cert));
+  const ann = new TorcClient(server.url, { ca, basic: { user: 'ann', password: 'pw' } });
+  const wf = await ann.createWorkflow({ name: 'anns', user: 'someone-else' });
+  t.is(wf.user, 'ann');
+  const adm = new TorcClient(server.url, { ca, basic: { user: 'adm', password: 'pw' } });
+  t.is((await adm.getWorkflow(wf.id)).name, 'anns');
+  const anonymous = new TorcClient(server.url, { ca });
+  t.is((await anonymous.getWorkflow(wf.id)).name, 'anns', '--public-read');
+  t.is(((await t.throwsAsync(() => anonymous.createWorkflow({ name: 'x' }))) as { status?: number }).status, 401);
+  t.is(((await t.throwsAsync(() => new TorcClient(server.url, { ca, basic: { user: 'ann', password: 'wrong' } }).getWorkflow(wf.id))) as { status?: number }).status, 401);
+  server.child.kill('SIGTERM');
+  t.is((await server.result).code, 0);
+  t.regex(server.output(), /auth: 2 users, public reads/);
+  t.regex(server.output(), /failed sign-in \(user "ann"\) from /);
+  t.false(server.output().includes('wrong'), 'the password tried is not logged');
+
+  const db = path.join(dir, 'bad.db');
+  const notUser = await runTorc(['server', '--db', db, '--auth', htpasswd, '--admin-user', 'zed']);
+  t.is(notUser.code, 2);
+  t.regex(notUser.stderr, /--admin-user.*"zed" is not a user/);
+  const des = path.join(dir, 'des');
+  await writeFile(des, 'old:abJnggxhB/yWI\n');
+  const badHash = await runTorc(['server', '--db', db, '--auth', `htpasswd:${des}`]);
+  t.is(badHash.code, 2);
+  t.regex(badHash.stderr, /--auth.*des:1: user "old" has a hash of a kind not supported/);
+  const halfTls = await runTorc(['server', '--db', db, '--tls-cert', cert]);
+  t.is(halfTls.code, 2);
+  t.regex(halfTls.stderr, /--tls-key/);
 });
 
 test('bad arguments exit 2 naming the flag', async (t) => {

@@ -106,7 +106,7 @@ test.before(async () => {
   const dir = await tempDir('torc-tui-');
   const tokenFile = path.join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const server = await startTorcServer(path.join(dir, 'tui.db'), ['--token-file', tokenFile]);
+  const server = await startTorcServer(path.join(dir, 'tui.db'), ['--token-file', tokenFile, '--public-read']);
   const gate = path.join(dir, 'gate');
   const stopChatty = path.join(dir, 'stop-chatty');
   ctx = { dir, server, tokenFile, gate, stopChatty, ids: {}, sessions: [] } as unknown as Ctx;

@@ -31,7 +31,7 @@ serial('job page draws an attempt\'s CPU and memory over time; the Resources tab
   const dir = await tempDir('torc-dash-res-');
   const tokenFile = path.join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  const server = await startTorcServer(path.join(dir, 'res.db'), ['--token-file', tokenFile]);
+  const server = await startTorcServer(path.join(dir, 'res.db'), ['--token-file', tokenFile, '--public-read']);
   t.teardown(() => server.stop());
   const api = async <T = any>(method: string, p: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${server.url}${p}`, {

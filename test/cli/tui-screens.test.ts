@@ -14,6 +14,7 @@ import { layoutColumns, tableRow, type Column } from '../../src/cli/tui/table.js
 import { cellWidth, clean, duration, fit, logLines, truncate, wrap } from '../../src/cli/tui/text.js';
 import { colorWanted } from '../../src/cli/tui/run.js';
 import { splitKeys } from '../../src/cli/tui/keys.js';
+import { JOBS_KEYS } from '../../src/cli/tui/app.js';
 import { defaultSource } from '../../src/cli/commands/tui.js';
 import { InputError } from '../../src/errors.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -183,21 +184,7 @@ test('filter: words search names, status: picks statuses, unknown statuses are n
 });
 
 test('footer: at 80 columns the keys fit on two lines and include every action key', (t) => {
-  const keys: [string, string][] = [
-    ['↑↓/jk', 'move'],
-    ['PgUp/PgDn', 'page'],
-    ['Enter', 'open'],
-    ['l', 'logs'],
-    ['/', 'filter'],
-    ['f', 'status'],
-    ['s', 'sort'],
-    ['S', 'order'],
-    ['Tab', 'DAG'],
-    ['c', 'cancel workflow'],
-    ['r', 'rerun failed'],
-    ['Esc', 'back'],
-    ['q', 'quit'],
-  ];
+  const keys = JOBS_KEYS;
   const lines = footerLines(keys, 80);
   t.is(lines.length, 2);
   const text = plain(lines);

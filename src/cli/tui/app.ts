@@ -237,7 +237,8 @@ function WorkflowsView({ ctx, message, memoryKey }: { ctx: Ctx; message: Msg; me
 
 // ---- one workflow ----------------------------------------------------------------------------
 
-const JOBS_KEYS: Key[] = [
+/** The job table's keys (the footer; exported for the footer test). */
+export const JOBS_KEYS: Key[] = [
   ['↑↓/jk', 'move'],
   ['PgUp/PgDn', 'page'],
   ['Enter', 'open'],

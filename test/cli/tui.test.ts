@@ -186,7 +186,9 @@ serial('workflow list: the running workflow with phase and counts, the keys in t
   t.true(widest(screen) <= 80);
 
   await s.keys('Enter');
-  const opened = await s.waitFor((text) => text.includes(`Jobs 1–15 of ${TOTAL}`) && text.includes('done  run 1'), 'the workflow: its summary and its table');
+  // ink repaints top to bottom: wait for the job table's own footer too (a capture taken
+  // mid-repaint shows the new table over the workflow list's old footer)
+  const opened = await s.waitFor((text) => text.includes(`Jobs 1–15 of ${TOTAL}`) && text.includes('done  run 1') && text.includes('Tab DAG'), 'the workflow: its summary, its table and its footer');
   t.regex(opened, /Workflows › #\d+ tui demo/);
   t.regex(opened, /Running .* 63\/67 done/);
   t.regex(opened, /running 3 +completed 62 +failed 1 +blocked 1/);

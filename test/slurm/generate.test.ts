@@ -208,7 +208,7 @@ threeNodes('generate --detect on the test cluster binds the big-memory class to 
   for (const s of ['s1', 's2', 's3']) t.is(seen.get(s)![0], 'torc_small');
   t.is(seen.get('g')![0], gpu.partition);
   t.regex(seen.get('g')![1] ?? '', /^[01]$/, 'the GPU job sees one GPU of its node');
-});
+}, { exclusive: true }); // creates and deletes the test partitions: two runs of this test at once would delete each other's
 
 slurm('reconcile --runner slurm without slurm_schedulers generates them from the cluster (and says so); an unrunnable class is refused naming it', async (t) => {
   t.timeout(240_000);

@@ -6,7 +6,8 @@
  */
 import test from 'ava';
 import { filterText, nextStatus, parseFilter } from '../../src/cli/tui/filter.js';
-import { NOT_RECORDED, resourceSlot, sparkline } from '../../src/cli/tui/resources.js';
+import { describeSamples, resourceLines, sampleTarget, sparkline } from '../../src/cli/tui/resources.js';
+import type { DashboardJobDetail } from '../../src/api/dashboard/service.js';
 import { COUNT_ORDER, dagLines, footerLines, jobPageSize, logWindow, EMPTY_LOG, headerLine } from '../../src/cli/tui/screens.js';
 import { stagesOf, type DagNode } from '../../src/cli/tui/stages.js';
 import { fitLine, lineWidth, plain, seg } from '../../src/cli/tui/style.js';
@@ -203,12 +204,44 @@ test('header: the breadcrumb and the live state fit the width, names cleaned', (
   t.is(cellWidth(deep.replace(/\n$/, '')), 80);
 });
 
-test('resource slot: says the samples are not shown here (nothing made up); the sparkline scales to the largest sample', (t) => {
-  t.regex(plain([resourceSlot(NOT_RECORDED, 60)]), /not shown here yet/);
+test('resource lines: sparklines with peak and average of the samples; without samples one line says so, with the summary when there is one', (t) => {
   t.is(sparkline([0, 50, 100], 10), '▁▅█');
-  t.is(sparkline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 4), '▆▇▇█', 'the last samples that fit, scaled from 0');
+  t.is(sparkline([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 4), '▂▅▆█', 'more samples than cells: each cell the largest of its share, scaled from 0');
+  t.is(sparkline([0, 0, 0, 100, 0, 0, 0, 0], 2), '█▁', 'a short peak is not averaged away');
   t.is(sparkline([0, 0], 4), '▁▁');
-  t.regex(plain([resourceSlot({ available: true, cpuPercent: [10, 90], memoryBytes: [2 ** 20, 2 ** 21] }, 60)]), /cpu ▂█ 90% {2}mem ▅█ 2 MiB/);
+
+  const samples = { available: true as const, cpuPercent: [10, 90, 50], memoryBytes: [2 ** 20, 3 * 2 ** 20, 2 * 2 ** 20], seconds: 2 };
+  const lines = resourceLines(samples, 80).map((l) => fitLine(l, 80));
+  t.regex(plain(lines), /^ cpu +▂█▅ peak 90% · avg 50%/m);
+  t.regex(plain(lines), /^ memory +▃█▆ peak 3\.0 MiB · avg 2\.0 MiB +3 samples, 2s +$/m);
+  for (const l of lines) t.is(lineWidth(l), 80);
+  const long = { ...samples, cpuPercent: Array.from({ length: 500 }, (_, i) => i % 100), memoryBytes: Array.from({ length: 500 }, (_, i) => i * 2 ** 20) };
+  const narrow = resourceLines(long, 80);
+  t.true(narrow.every((l) => lineWidth(l) <= 80), 'at 80 columns the lines fit without cutting');
+  t.regex(plain(narrow), /peak 99% · avg 50%/);
+  t.regex(plain(narrow), /peak 499 MiB/);
+
+  const none = resourceLines({ available: false, reason: 'not recorded for attempt 1 (monitoring off or granularity summary)' }, 80);
+  t.is(none.length, 1);
+  t.regex(plain(none), /^ resources +not recorded for attempt 1/);
+  const summary = resourceLines({ available: false, reason: 'not recorded', summary: { peakCpu: 12, avgCpu: 3, peakMemory: 2 ** 20, avgMemory: null } }, 80);
+  t.regex(plain(summary), /summary +cpu peak 12% · avg 3\.0% +mem peak 1\.0 MiB$/m);
+});
+
+test('the sampled attempt: the running one (current run), else the newest result; none before the job ran', (t) => {
+  const detail = (status: string, attempts: { run_id: number; attempt_id: number }[]) =>
+    ({ job: { status, attempt_id: 3 }, workflow: { run_id: 2 }, attempts: attempts.map((a) => ({ ...a, peak_cpu_percent: 40, avg_cpu_percent: 20, peak_memory_bytes: 2 ** 20, avg_memory_bytes: null })) }) as unknown as DashboardJobDetail;
+  t.deepEqual(sampleTarget(detail('running', [{ run_id: 1, attempt_id: 1 }])), { runId: 2, attemptId: 3 });
+  t.deepEqual(sampleTarget(detail('failed', [{ run_id: 1, attempt_id: 1 }, { run_id: 2, attempt_id: 1 }])), { runId: 2, attemptId: 1 });
+  t.is(sampleTarget(detail('blocked', [])), null);
+  t.regex((describeSamples(detail('blocked', []), null, []) as { reason: string }).reason, /not recorded: the job has not run yet/);
+  const d = detail('completed', [{ run_id: 1, attempt_id: 1 }]);
+  const noSamples = describeSamples(d, sampleTarget(d), []);
+  t.deepEqual(noSamples, {
+    available: false,
+    reason: 'not recorded for attempt 1 (monitoring off or granularity summary)',
+    summary: { peakCpu: 40, avgCpu: 20, peakMemory: 2 ** 20, avgMemory: null },
+  });
 });
 
 test('fitLine: exact width whatever the segments', (t) => {

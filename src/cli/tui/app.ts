@@ -9,7 +9,7 @@
 import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text, useApp, useInput, useStdout, type Key as InkKey } from 'ink';
 import type { DashboardJobDetail, DashboardWorkflowPage } from '../../api/dashboard/service.js';
-import { NOT_RECORDED, type ResourceSamples } from './resources.js';
+import { LOADING_SAMPLES, describeSamples, sampleTarget, type ResourceSamples } from './resources.js';
 import { Refresher } from './refresh.js';
 import {
   COUNT_ORDER,
@@ -60,7 +60,6 @@ interface Ctx {
   rows: number;
   live: LiveIndicator;
   setLive: (s: LiveState) => void;
-  resources: ResourceSamples;
   modal: Modal | null;
   notify: (text: string, tone?: Tone) => void;
   /** Asks for confirmation (after checking the source takes changes), then runs and reports. */
@@ -378,23 +377,42 @@ function WorkflowView({ ctx, view, message, memoryKey }: { ctx: Ctx; view: Extra
 const LOG_KEEP = 512 * 1024;
 const TAIL_BYTES = 128 * 1024;
 
-/** The job's detail, re-read on each change of its workflow. */
-function useJobDetail(ctx: Ctx, jobId: number, workflowId: number): { detail?: DashboardJobDetail; error?: string } {
+/**
+ * The job's detail, re-read on each change of its workflow; with `withSamples`, then the
+ * resource samples of its latest attempt (the job view's sparklines).
+ */
+function useJobDetail(
+  ctx: Ctx,
+  jobId: number,
+  workflowId: number,
+  withSamples = false,
+): { detail?: DashboardJobDetail; resources: ResourceSamples; error?: string } {
   const [detail, setDetail] = useState<DashboardJobDetail>();
+  const [resources, setResources] = useState<ResourceSamples>(LOADING_SAMPLES);
   const [error, setError] = useState<string>();
   const refresher = useRefresher<'detail'>(async () => {
+    let d: DashboardJobDetail;
     try {
-      setDetail(await ctx.source.jobDetail(jobId));
+      d = await ctx.source.jobDetail(jobId);
+      setDetail(d);
       setError(undefined);
     } catch (err) {
       setError(errorText(err));
+      return;
+    }
+    if (!withSamples) return;
+    const target = sampleTarget(d);
+    try {
+      setResources(describeSamples(d, target, target ? await ctx.source.samples(workflowId, jobId, target) : []));
+    } catch (err) {
+      setResources({ available: false, reason: `samples not read: ${errorText(err)}` });
     }
   });
   useEffect(() => {
     refresher.trigger(['detail'], true);
     return ctx.source.watchWorkflow(workflowId, () => refresher.trigger(['detail']), ctx.setLive);
   }, [jobId, workflowId, refresher]);
-  return { detail, error };
+  return { detail, resources, error };
 }
 
 /**
@@ -463,7 +481,7 @@ function cancelJob(ctx: Ctx, detail: DashboardJobDetail | undefined): void {
 
 function JobView({ ctx, view, message }: { ctx: Ctx; view: Extract<View, { kind: 'job' }>; message: Msg }) {
   const [stream, setStream] = useState<StreamName>('stdout');
-  const { detail, error } = useJobDetail(ctx, view.id, view.workflowId);
+  const { detail, resources, error } = useJobDetail(ctx, view.id, view.workflowId, true);
   const log = useJobLog(ctx, view.id, stream, detail);
   const now = useClock(detail?.job.status === 'running');
   const { width, height } = bodySize(ctx, JOB_KEYS);
@@ -473,7 +491,7 @@ function JobView({ ctx, view, message }: { ctx: Ctx; view: Extract<View, { kind:
       ctx.push({ kind: 'log', id: view.id, workflowId: view.workflowId, name: detail?.job.name ?? view.name, stream, crumbs: view.crumbs });
     else if (input === 'c') cancelJob(ctx, detail);
   });
-  const body = jobBody({ detail, log, resources: ctx.resources, error, now }, width, height);
+  const body = jobBody({ detail, log, resources, error, now }, width, height);
   return h(Frame, { ctx, crumbs: [...view.crumbs, `job ${view.id} ${detail?.job.name ?? view.name ?? ''}`], keys: JOB_KEYS, body, message: message.value });
 }
 
@@ -545,16 +563,7 @@ export function App({ source, color, initialWorkflow }: AppProps) {
   const [live, setLiveState] = useState<LiveIndicator>('connecting');
   const [message, setMessage] = useState<Msg['value']>(null);
   const [modal, setModal] = useState<Modal | null>(null);
-  const [resources, setResources] = useState<ResourceSamples>(NOT_RECORDED);
   const memory = useRef(new Map<string, unknown>()).current;
-
-  useEffect(() => {
-    // The slot says where the samples are until the TUI reads them (issue 22 records them).
-    source.resourceMonitoring().then(
-      (on) => on || setResources(NOT_RECORDED),
-      () => undefined,
-    );
-  }, [source]);
 
   const notify = useCallback((text: string, tone: Tone = 'info') => setMessage({ text, tone }), []);
   const setLive = useCallback((s: LiveState) => setLiveState(s), []);
@@ -634,7 +643,7 @@ export function App({ source, color, initialWorkflow }: AppProps) {
     if (keyQueue.current.length > 0) setKeyTurn((n) => n + 1);
   }, [keyTurn]);
 
-  const ctx: Ctx = { source, color, cols, rows, live, setLive, resources, modal, notify, confirm, prompt, push, memory, viewKeys };
+  const ctx: Ctx = { source, color, cols, rows, live, setLive, modal, notify, confirm, prompt, push, memory, viewKeys };
   const view = stack[stack.length - 1]!;
   const msg: Msg = { value: message };
   // Each view is keyed by its place in the stack; going back remounts the one below from its memory.

@@ -13,7 +13,7 @@ import type {
   DashboardWorkflowSummary,
 } from '../../api/dashboard/service.js';
 import type { JobTableSort } from '../../store/dashboard.js';
-import { resourceSlot, type ResourceSamples } from './resources.js';
+import { resourceLines, type ResourceSamples } from './resources.js';
 import { stagesOf, type DagNode } from './stages.js';
 import { besideLines, fitLine, lineWidth, seg, statusStyle, type Line, type Seg, type Style } from './style.js';
 import { layoutColumns, tableHeader, tableRow, type Column } from './table.js';
@@ -468,7 +468,7 @@ export function jobDetailLines(d: DashboardJobDetail, width: number, now: number
       seg(` rc ${a.return_code} ${duration(a.exec_time_minutes * 60_000)}`, 'dim'),
     ]);
   lines.push(field('attempts', attempts.length ? attempts : [seg('none yet', 'dim')]));
-  lines.push(field('resources', resourceSlot(resources, Math.max(10, width - 12))));
+  lines.push(...resourceLines(resources, width));
   return lines.map((l) => fitLine(l, width));
 }
 

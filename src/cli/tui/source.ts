@@ -21,7 +21,8 @@ import { DashboardService } from '../../api/dashboard/service.js';
 import { parseStatus } from '../../contract/status.js';
 import { stdioOwner } from '../../store/dashboard.js';
 import { watchCommits, type CommitWatch } from '../../store/file-changes.js';
-import type { Store } from '../../store/index.js';
+import { MAX_SAMPLES_PER_ATTEMPT, type Store } from '../../store/index.js';
+import type { ResourceSample } from '../../contract/resources.js';
 import { openBackendParts, resetAndInitialize, type BackendFlags, type WorkflowBackend } from '../backend.js';
 
 export type { FollowSink };
@@ -38,8 +39,11 @@ export interface TuiSource {
   readonly where: string;
   /** Whether actions can be sent, and if not why (a server that needs a token none was given). */
   changeRefusal(): Promise<string | null>;
-  /** Whether the server records resource samples (the job view's sparkline slot). */
-  resourceMonitoring(): Promise<boolean>;
+  /**
+   * The time-series resource samples of one attempt of a job (run and attempt), in time order:
+   * the monitoring route (GET /workflows/{id}/job_resource_samples) or the store's same read.
+   */
+  samples(workflowId: number, jobId: number, attempt: { runId: number; attemptId: number }): Promise<ResourceSample[]>;
   workflows(offset: number, limit: number): Promise<DashboardWorkflowPage>;
   workflow(id: number): Promise<DashboardWorkflow>;
   jobs(id: number, query: Required<Pick<DashboardJobQuery, 'offset' | 'limit'>> & DashboardJobQuery): Promise<DashboardJobPage>;
@@ -64,6 +68,9 @@ export async function openSource(flags: BackendFlags): Promise<TuiSource> {
   if (opened.kind === 'db') return FileSource.open(opened.store, opened.path, opened.backend);
   return new ServerSource(opened.client, opened.url, opened.hasToken, opened.backend);
 }
+
+/** One page holds all of an attempt's samples: the store keeps at most this many (thinning older ones). */
+const SAMPLES_LIMIT = MAX_SAMPLES_PER_ATTEMPT;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
@@ -109,8 +116,9 @@ class ServerSource extends Actions implements TuiSource {
     return null;
   }
 
-  async resourceMonitoring(): Promise<boolean> {
-    return (await this.settings()).resource_monitoring;
+  async samples(workflowId: number, jobId: number, attempt: { runId: number; attemptId: number }): Promise<ResourceSample[]> {
+    const query = { job_id: jobId, run_id: attempt.runId, attempt_id: attempt.attemptId, limit: SAMPLES_LIMIT };
+    return (await this.client.listResourceSamples(workflowId, query)).items;
   }
 
   workflows(offset: number, limit: number) {
@@ -201,8 +209,9 @@ class FileSource extends Actions implements TuiSource {
   async changeRefusal(): Promise<string | null> {
     return null;
   }
-  async resourceMonitoring(): Promise<boolean> {
-    return this.service.config().resource_monitoring;
+  async samples(workflowId: number, jobId: number, attempt: { runId: number; attemptId: number }): Promise<ResourceSample[]> {
+    const query = { job_id: jobId, run_id: attempt.runId, attempt_id: attempt.attemptId, limit: SAMPLES_LIMIT };
+    return (await this.store.listResourceSamples(workflowId, query)).items;
   }
   workflows(offset: number, limit: number) {
     return this.service.listWorkflows(offset, limit);

@@ -7,17 +7,24 @@
  * job's detail and its output followed while it grows; a live update when a job finishes;
  * cancel refused without the token, asked first and done with it; rerun failed; resizing to
  * 80×24 and larger; NO_COLOR (no escape sequence at all, even for output full of them); the
- * database file directly, live; q gives the terminal back. No test waits for a duration: each
+ * database file directly, live; a job's resource sparklines (samples posted through the
+ * monitoring route, and a real job monitored with granularity time_series, drawn live from the
+ * file) and "not recorded" without samples; q gives the terminal back. No test waits for a duration: each
  * waits for what it expects on the screen (generous deadlines). Every tmux server is killed in
  * teardown. Skipped, loudly, without tmux.
  */
 import test, { type ExecutionContext } from 'ava';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { REPO_ROOT, startTorc, TORC_BIN, type StartedTorc } from '../support/cli.js';
 import { tempDir, waitFor } from '../support/procs.js';
 import { startTorcServer, type ServerProcess } from '../support/server-proc.js';
 import { TmuxSession, tmuxAvailable } from '../support/tmux.js';
+import { Store } from '../../src/store/index.js';
+import { bytes } from '../../src/cli/tui/text.js';
+
+const HOG = fileURLToPath(new URL('../fixtures/monitor/hog.mjs', import.meta.url));
 
 const hasTmux = tmuxAvailable();
 if (!hasTmux) process.stderr.write('\n!!!!! tmux not found: the torc tui tests are SKIPPED. Install it with `apt-get install -y tmux` (.ci/run does). !!!!!\n');
@@ -295,7 +302,9 @@ serial('job detail: command, attempts and its stdout followed while it grows; th
   let screen = await openJob(s, 'chatty');
   t.regex(screen, new RegExp(`chatty +job ${ctx.ids.chatty} +running +attempt 1`));
   t.regex(screen, /command i=0; while/);
-  t.regex(screen, /resources samples not shown here yet/, 'the resource slot says where the samples are; none are made up');
+  // The samples are read after the detail ("loading…" until then).
+  screen = await s.waitForText(/^ resources +not recorded/m);
+  t.regex(screen, /resources +not recorded for attempt 1 \(monitoring off or granularity summary\)/, 'no samples (granularity summary): said so, none made up');
   screen = await s.waitForText(/stdout attempt 1 .* following/);
   const ticks = (text: string) => [...text.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
   const first = Math.max(...ticks(screen));
@@ -331,6 +340,38 @@ serial('job detail: command, attempts and its stdout followed while it grows; th
   t.regex(screen, /attempts #1 failed rc 3/);
   await s.keys('Tab');
   await s.waitForText('about to fail');
+});
+
+serial('resources: a job with recorded samples shows CPU and memory sparklines with peak and average (80×24, NO_COLOR); one without says not recorded', async (t) => {
+  // Samples as a runner reports them (the monitoring route the runners post to), for work_1's attempt.
+  const MiB = 2 ** 20;
+  const cpu = [5, 40, 98.5, 60, 20];
+  const memory = [100, 200, 314, 250, 120].map((m) => m * MiB);
+  const samples = cpu.map((c, i) => ({ job_id: ctx.ids.work_1, run_id: 1, attempt_id: 1, timestamp: 1_767_225_600 + i, cpu_percent: c, memory_bytes: memory[i], num_processes: 1 }));
+  const posted = await fetch(`${ctx.server.url}/workflows/${ctx.wf}/job_resource_samples`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ samples }),
+  });
+  t.is(posted.status, 200, await posted.text());
+
+  const s = await tui(t, [String(ctx.wf), ...serverArgs(false)], { env: { NO_COLOR: '1' } });
+  let screen = await openJob(s, 'work_1');
+  screen = await s.waitForText(/^ memory +\S+ peak/m);
+  t.regex(screen, /^ cpu +▁▄█▅▂ peak 99% · avg 45% *$/m, 'the CPU sparkline (scaled to its peak), peak and average');
+  t.regex(screen, /^ memory +▃▅█▇▄ peak 314 MiB · avg 197 MiB +5 samples, 4s *$/m);
+  t.true(widest(screen) <= 80, 'every line fits 80 columns');
+  t.is(screen.replace(/\n$/, '').split('\n').length, 24);
+  t.regex(screen, /stdout attempt 1/, 'the output pane is still there below');
+  t.false((await s.capture(true)).includes('\u001b'), 'NO_COLOR: the sparklines are drawn without colour');
+
+  // work_2 ran with the workflow's default monitoring (granularity summary): no samples, its summary.
+  await s.keys('Escape');
+  screen = await openJob(s, 'work_2');
+  screen = await s.waitForText(/resources +not recorded/);
+  t.regex(screen, /^ resources +not recorded for attempt 1 \(monitoring off or granularity summary\)/m);
+  const detail = screen.slice(0, screen.search(/stdout attempt/));
+  t.notRegex(detail, /[▁▂▃▄▅▆▇█]/, 'no sparkline made up');
 });
 
 serial('live: a job that finishes shows finished without a key pressed, and so does what it unblocks', async (t) => {
@@ -443,28 +484,39 @@ serial('NO_COLOR: not one escape sequence on the screen, not even from output fu
   t.false((await s.capture(true)).includes('\u001b'), 'the job wrote colour, clear-screen and title sequences; none reached the terminal');
 });
 
-serial('a database file directly (--db, or the one .torc/*.db here): live from the file while torc reconcile writes it; cancel needs no token', async (t) => {
-  const dir = await tempDir('torc-tui-db-');
+/**
+ * A real `torc reconcile --no-server` of the spec (`lines(hold)`: its YAML lines, given the path of
+ * a file the test writes to release held jobs) in a fresh directory, once its database file exists.
+ * Teardown releases the jobs and ends the reconcile.
+ */
+async function reconcileInDir(t: ExecutionContext, prefix: string, lines: (hold: string) => string[], args: string[] = []) {
+  const dir = await tempDir(prefix);
   const hold = path.join(dir, 'hold');
-  writeFileSync(
-    path.join(dir, 'wf.yaml'),
-    [
-      'name: file demo',
-      'jobs:',
-      `  - {name: held, command: "while [ ! -e ${hold} ]; do sleep 0.1; done; echo released"}`,
-      '  - {name: after, command: echo after, depends_on: [held]}',
-      '  - {name: "other_{i}", command: "sleep 600", parameters: {i: "1:2"}}',
-      '',
-    ].join('\n'),
-  );
-  const reconcile = startTorc(['reconcile', 'wf.yaml', '--max-parallel-jobs', '4', '--no-server', '-q'], { cwd: dir, timeoutMs: 600_000 });
+  writeFileSync(path.join(dir, 'wf.yaml'), [...lines(hold), ''].join('\n'));
+  const reconcile = startTorc(['reconcile', 'wf.yaml', ...args, '--no-server', '-q'], { cwd: dir, timeoutMs: 600_000 });
   t.teardown(async () => {
     writeFileSync(hold, '');
     if (reconcile.child.exitCode === null) reconcile.child.kill('SIGTERM');
     await reconcile.result;
   });
   const dbFile = path.join(dir, '.torc', 'wf.db');
-  await waitFor(async () => (await import('node:fs')).existsSync(dbFile), 120_000, 'the database file');
+  await waitFor(() => existsSync(dbFile), 120_000, 'the database file');
+  return { dir, hold, reconcile, dbFile };
+}
+
+serial('a database file directly (--db, or the one .torc/*.db here): live from the file while torc reconcile writes it; cancel needs no token', async (t) => {
+  const { dir, hold, reconcile } = await reconcileInDir(
+    t,
+    'torc-tui-db-',
+    (hold) => [
+      'name: file demo',
+      'jobs:',
+      `  - {name: held, command: "while [ ! -e ${hold} ]; do sleep 0.1; done; echo released"}`,
+      '  - {name: after, command: echo after, depends_on: [held]}',
+      '  - {name: "other_{i}", command: "sleep 600", parameters: {i: "1:2"}}',
+    ],
+    ['--max-parallel-jobs', '4'],
+  );
   const s = await tui(t, [], { cwd: dir });
   let screen = await s.waitFor((text) => /file demo +(Running|Pending)/.test(text) && /● live \(file\)/.test(text), 'the workflow, and the file watched');
   t.regex(screen, /● live \(file\) +\.torc\/wf\.db/, 'the .torc/*.db of the directory, watched');
@@ -484,6 +536,51 @@ serial('a database file directly (--db, or the one .torc/*.db here): live from t
   await s.keys('q');
   await waitFor(() => s.exitStatus() !== null, 60_000, 'torc tui to exit');
   t.is(s.exitStatus(), 0);
+});
+
+serial('resources, --db: a real job monitored with granularity time_series shows its sparklines live as samples are recorded, and its peak as stored', async (t) => {
+  const { dir, hold, reconcile, dbFile } = await reconcileInDir(t, 'torc-tui-samples-', (hold) => [
+    'name: sampled',
+    'resource_monitor: {granularity: time_series, sample_interval_seconds: 1}',
+    'jobs:',
+    `  - {name: hog, command: "node ${HOG} --mb 64 --cpu-ms 300 --wait-file ${hold}"}`,
+    '  - {name: after, command: echo after, depends_on: [hog]}',
+  ]);
+  const s = await tui(t, ['1', '--db', dbFile], { cwd: dir });
+  await s.waitFor((text) => /hog +running/.test(text) && /after +blocked/.test(text), 'hog running, after blocked');
+  // A job that has not run: said so, no sparkline.
+  await s.keys('j');
+  await s.waitFor((text) => /^› +2 after/m.test(text), 'after selected');
+  await s.keys('Enter');
+  let screen = await s.waitForText(/^ resources +not recorded: the job has not run yet/m);
+  t.regex(screen, /after +job 2 +blocked/);
+  await s.keys('Escape');
+  await s.waitForText(/after +blocked/);
+  await s.keys('k');
+  await s.waitFor((text) => /^› +1 hog/m.test(text), 'hog selected');
+  await s.keys('Enter');
+  // The samples arrive while the screen is open: each commit of the runner re-reads them.
+  const shownSamples = (text: string) => {
+    const m = /^ memory +[▁▂▃▄▅▆▇█]+ peak .* (\d+) samples?, \d+s *$/m.exec(text);
+    return /hog +job \d+ +running/.test(text) && m ? Number(m[1]) : 0;
+  };
+  screen = await s.waitFor((text) => shownSamples(text) >= 1, 'the first samples of the running job drawn');
+  const first = shownSamples(screen);
+  screen = await s.waitFor((text) => shownSamples(text) > first, 'more samples drawn, live, without a key pressed');
+  t.regex(screen, /^ cpu +[▁▂▃▄▅▆▇█]+ peak \d+(\.\d)?% · avg \d+(\.\d)?%/m);
+
+  writeFileSync(hold, '');
+  screen = await s.waitForText(/hog +job \d+ +completed/);
+  t.is((await reconcile.result).code, 0);
+  const store = await Store.open(dbFile);
+  t.teardown(() => store.close());
+  const stored = (await store.listResourceSamples(1, { job_id: 1, limit: 1000 })).items;
+  t.true(stored.length >= 2);
+  const peakMemory = Math.max(...stored.map((x) => x.memory_bytes));
+  t.true(peakMemory >= 64 * 2 ** 20, 'the 64 MiB the job held were measured');
+  // After the end, the screen shows every stored sample's peak (the last commit re-read them).
+  screen = await s.waitFor((text) => text.includes(`peak ${bytes(peakMemory)} ·`), `the stored memory peak, ${bytes(peakMemory)}`);
+  t.true(widest(screen) <= 80);
 });
 
 serial('bad input: no terminal, an unknown workflow, --db and --url together', async (t) => {

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { generateSchedulers, type ClassDemand } from '../../src/runners/slurm/generate.js';
-import { gpusOf, parseProfile, type HpcPartition } from '../../src/runners/slurm/profiles.js';
+import { detectClusterPartitions, gpusOf, parseProfile, slurmMemoryMb, type HpcPartition } from '../../src/runners/slurm/profiles.js';
+import { parseKeyValues, parseQosLimits } from '../../src/runners/slurm/commands.js';
 import { DEFAULT_NEED } from '../../src/spec/index.js';
 import { runTorc } from '../support/cli.js';
 import { multiNodeSlurmTest, slurmApiHost, slurmTest } from '../support/slurm.js';
@@ -22,6 +23,7 @@ const slurm = slurmTest('test/slurm/generate.test.ts');
 // Its partitions name the 3 nodes of the multi-node test cluster.
 const threeNodes = await multiNodeSlurmTest('test/slurm/generate.test.ts', 3);
 const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
 
 const PROFILE = `
 name: testhpc
@@ -85,6 +87,38 @@ test('profiles: errors name the file and field; gres strings count GPUs', (t) =>
   t.is(gpusOf('(null)'), 0);
 });
 
+test('detect: partitions over the same nodes differ by their limits (MaxMemPerNode, MaxMemPerCPU, MaxCPUsPerNode, MaxTime, their QOS); without accounting the QOS is not read', async (t) => {
+  const line = (name: string, extra: string) =>
+    parseKeyValues(`PartitionName=${name} ${extra} Hidden=NO RootOnly=NO State=UP MaxNodes=UNLIMITED MinNodes=0 MaxCPUsPerNode=UNLIMITED MaxMemPerNode=UNLIMITED MaxTime=UNLIMITED QoS=N/A`);
+  const limits = [
+    line('all', ''),
+    line('gpu', 'MaxTime=02:00:00'),
+    line('short', 'MaxMemPerNode=2000 MaxTime=00:30:00 QoS=nogpu'),
+    line('percpu', 'MaxMemPerCPU=1000 MaxCPUsPerNode=4 QoS=small'),
+  ];
+  const shapes = limits.map((l) => ({ partition: l.PartitionName!, cpus: 8, memoryMb: 19284, gres: 'gpu:2', nodes: 3 }));
+  const asked: string[][] = [];
+  const commands = (accounting: boolean) => ({
+    partitions: async () => ({ limits, shapes }),
+    qosLimits: async (names: readonly string[]) => {
+      asked.push([...names]);
+      return accounting ? new Map(parseQosLimits('nogpu|gres/gpu=0||\nsmall|cpu=2|mem=1500M,node=1|00:20:00\n').map((q) => [q.name, q])) : null;
+    },
+  });
+  const by = new Map((await detectClusterPartitions(commands(true))).partitions.map((p) => [p.name, p]));
+  t.deepEqual(asked, [['nogpu', 'small']], 'each QOS asked for once');
+  t.like(by.get('all'), { cpus_per_node: 8, memory_bytes: 19284 * MIB, gpus_per_node: 2, max_walltime_seconds: null, max_nodes: 3 });
+  t.like(by.get('gpu'), { gpus_per_node: 2, max_walltime_seconds: 7200 });
+  t.like(by.get('short'), { gpus_per_node: 0, memory_bytes: 2000 * MIB, max_walltime_seconds: 1800 });
+  // QOS cpu=2 per node; MaxMemPerCPU 1000 × 2 CPUs = 2000M, QOS mem=1500M per job; node=1; MaxWall 20 min.
+  t.like(by.get('percpu'), { cpus_per_node: 2, memory_bytes: 1500 * MIB, gpus_per_node: 2, max_nodes: 1, max_walltime_seconds: 1200 });
+  const without = new Map((await detectClusterPartitions(commands(false))).partitions.map((p) => [p.name, p]));
+  t.like(without.get('short'), { gpus_per_node: 2, memory_bytes: 2000 * MIB }, 'no accounting: the partition limits only');
+  t.is(slurmMemoryMb('4G'), 4096);
+  t.is(slurmMemoryMb('2000'), 2000);
+  t.is(slurmMemoryMb(undefined), null);
+});
+
 test('torc hpc list / detect / show and slurm generate --profile with a user profile; the output is a valid workflow', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'torc-hpc-'));
   mkdirSync(path.join(dir, 'profiles'));
@@ -141,33 +175,66 @@ test('torc hpc list / detect / show and slurm generate --profile with a user pro
   t.regex(both.stderr, /--profile/);
 });
 
-/** Two partitions of the test cluster made for this test: small-memory nodes 1-2, big-memory node 3. */
-async function testPartitions(t: import('ava').ExecutionContext): Promise<void> {
-  const create = (args: string[]) => execFileP('scontrol', ['create', ...args]);
-  const exists = async (name: string) => (await execFileP('scontrol', ['show', 'partition', '-o'])).stdout.includes(`PartitionName=${name} `);
-  const remove = (name: string) => execFileP('scontrol', ['delete', `PartitionName=${name}`]).catch(() => undefined);
-  // Slurm refuses to delete a partition while jobs of it are still known (completing): retry
-  // until it is gone, so no test partition is left on the shared cluster.
-  const removeForGood = async (name: string) => {
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
-      await remove(name);
-      if (!(await exists(name))) return;
-    }
-    throw new Error(`could not delete the test partition ${name}`);
-  };
-  t.teardown(async () => {
-    await removeForGood('torc_small');
-    await removeForGood('torc_bigmem');
-  });
-  await remove('torc_small');
-  await remove('torc_bigmem');
-  await create(['PartitionName=torc_small', 'Nodes=vm,vm-n2', 'MaxMemPerNode=2000', 'MaxTime=30', 'State=UP']);
-  await create(['PartitionName=torc_bigmem', 'Nodes=vm-n3', 'MaxTime=60', 'State=UP']);
+/** Slurm refuses to delete a partition while jobs of it are still known (completing): retry until it is gone. */
+async function deletePartition(name: string): Promise<void> {
+  const exists = async () => (await execFileP('scontrol', ['show', 'partition', '-o'])).stdout.includes(`PartitionName=${name} `);
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+    await execFileP('scontrol', ['delete', `PartitionName=${name}`]).catch(() => undefined);
+    if (!(await exists())) return;
+  }
+  throw new Error(`could not delete the test partition ${name}`);
 }
 
-threeNodes('generate --detect on the test cluster binds the big-memory class to the big-memory partition and a GPU class to a GPU partition; reconcile runs each job there', async (t) => {
+const NO_GPU_QOS = 'torc_test_nogpu';
+
+/**
+ * A GPU, a big-memory and a small-memory partition over the test cluster's identical nodes
+ * (every node has gpu:2 and the same memory), told apart only by their limits, as real
+ * clusters do it: `short` (MaxMemPerNode=2000, MaxTime 30 min) and `bigmem` (no memory limit)
+ * give no GPUs through their QOS (MaxTRESPerNode=gres/gpu=0), `gpu` (MaxTime 2 h) does.
+ * Slurm 22.05 cannot take a node's GRES back once lowered (a gres with File= may only be set to
+ * its current count or 0), so the test leaves node GRES alone. Teardown deletes the partitions
+ * and the QOS; so does the returned restore, which the test calls before it gives the cluster
+ * back (teardown runs after the exclusive lock is released).
+ */
+async function limitPartitions(t: import('ava').ExecutionContext): Promise<() => Promise<void>> {
+  let restoring: Promise<void> | undefined;
+  const restore = () =>
+    (restoring ??= (async () => {
+      for (const p of ['gpu', 'bigmem', 'short']) await deletePartition(p);
+      await execFileP('sacctmgr', ['-i', 'delete', 'qos', NO_GPU_QOS]).catch(() => undefined);
+    })());
+  t.teardown(restore);
+  for (const p of ['gpu', 'bigmem', 'short']) await execFileP('scontrol', ['delete', `PartitionName=${p}`]).catch(() => undefined);
+  await execFileP('sacctmgr', ['-i', 'delete', 'qos', NO_GPU_QOS]).catch(() => undefined);
+  await execFileP('sacctmgr', ['-i', 'add', 'qos', NO_GPU_QOS, 'MaxTRESPerNode=gres/gpu=0']);
+  const create = (args: string[]) => execFileP('scontrol', ['create', ...args, 'State=UP']);
+  await create(['PartitionName=gpu', 'Nodes=vm', 'MaxTime=120']);
+  await create(['PartitionName=bigmem', 'Nodes=vm-n3', `QOS=${NO_GPU_QOS}`, 'MaxTime=120']);
+  await create(['PartitionName=short', 'Nodes=vm-n2', `QOS=${NO_GPU_QOS}`, 'MaxMemPerNode=2000', 'MaxTime=30']);
+  return restore;
+}
+
+// Exclusive: it changes the cluster's partitions (other tests would see them and their jobs would hold their nodes).
+threeNodes('generate --detect tells partitions over identical nodes apart by their limits: the GPU class to gpu, big memory to bigmem, small to short; reconcile runs each job there', async (t) => {
   t.timeout(300_000);
-  await testPartitions(t);
+  const restore = await limitPartitions(t);
+  try {
+    await generateOnLimitPartitions(t);
+  } finally {
+    await restore();
+  }
+}, { exclusive: true });
+
+async function generateOnLimitPartitions(t: import('ava').ExecutionContext): Promise<void> {
+  const detected = await runTorc(['hpc', 'detect', '--cluster', '--format', 'json']);
+  t.is(detected.code, 0, detected.stderr);
+  const parts = new Map((JSON.parse(detected.stdout) as { partitions: HpcPartition[] }).partitions.map((p) => [p.name, p]));
+  t.like(parts.get('gpu'), { gpus_per_node: 2, max_walltime_seconds: 7200 });
+  t.like(parts.get('bigmem'), { gpus_per_node: 0, max_walltime_seconds: 7200 }, 'its QOS gives no GPUs');
+  t.like(parts.get('short'), { gpus_per_node: 0, memory_bytes: 2000 * 1024 ** 2, max_walltime_seconds: 1800 });
+  t.true(parts.get('bigmem')!.memory_bytes > 8 * GIB);
+
   const dir = mkdtempSync(path.join(tmpdir(), 'torc-generate-'));
   mkdirSync(path.join(dir, 'seen'));
   const record = 'echo "$SLURM_JOB_PARTITION $CUDA_VISIBLE_DEVICES" > seen/$TORC_JOB_NAME';
@@ -180,7 +247,7 @@ threeNodes('generate --detect on the test cluster binds the big-memory class to 
       'resource_requirements:',
       '  - {name: small, num_cpus: 1, memory: 100m, runtime: PT1M}',
       '  - {name: gpu, num_cpus: 1, num_gpus: 1, memory: 100m, runtime: PT1M}',
-      '  - {name: big, num_cpus: 1, memory: 4g, runtime: PT1M}',
+      '  - {name: big, num_cpus: 1, memory: 8g, runtime: PT1M}',
       'jobs:',
       `  - {name: "s{i}", command: ${JSON.stringify(record)}, resource_requirements: small, parameters: {i: "1:3"}}`,
       `  - {name: g, command: ${JSON.stringify(record)}, resource_requirements: gpu}`,
@@ -193,22 +260,21 @@ threeNodes('generate --detect on the test cluster binds the big-memory class to 
   t.regex(gen.stderr, /partitions from the running cluster/);
   const out = parseYaml(readFileSync(path.join(dir, 'gen.yaml'), 'utf8')) as { jobs: { name: string; scheduler?: string }[]; slurm_schedulers: { name: string; partition: string; gres?: string; mem: string }[] };
   const schedulerOf = (job: string) => out.slurm_schedulers.find((s) => s.name === out.jobs.find((j) => j.name === job)!.scheduler)!;
-  t.is(schedulerOf('b').partition, 'torc_bigmem', '4g does not fit torc_small (MaxMemPerNode=2000)');
-  t.is(schedulerOf('s{i}').partition, 'torc_small', 'the small class gets the smallest partition');
-  const gpu = schedulerOf('g');
-  t.is(gpu.gres, 'gpu:1');
-  t.true(['torc_small', 'torc_bigmem', 'debug'].includes(gpu.partition), 'every partition of the test cluster has gpu:2 per node');
+  t.is(schedulerOf('g').partition, 'gpu', 'the only partition besides debug whose GPUs are given, and shorter than debug');
+  t.is(schedulerOf('g').gres, 'gpu:1');
+  t.is(schedulerOf('b').partition, 'bigmem', '8g does not fit short (MaxMemPerNode=2000); a GPU-less class goes where no GPUs are');
+  t.is(schedulerOf('s{i}').partition, 'short', 'the small class gets the smallest partition');
 
   // generate → reconcile: the file as written runs on the cluster.
   const res = await runTorc(['reconcile', 'gen.yaml', '--runner', 'slurm', '--host', slurmApiHost(), '--format', 'json', '--poll-interval', '1'], { cwd: dir, timeoutMs: 240_000 });
   t.is(res.code, 0, res.stderr);
   const seen = new Map(readdirSync(path.join(dir, 'seen')).map((f) => [f, readFileSync(path.join(dir, 'seen', f), 'utf8').trim().split(' ')]));
   t.is(seen.size, 5);
-  t.is(seen.get('b')![0], 'torc_bigmem');
-  for (const s of ['s1', 's2', 's3']) t.is(seen.get(s)![0], 'torc_small');
-  t.is(seen.get('g')![0], gpu.partition);
+  t.is(seen.get('b')![0], 'bigmem');
+  for (const s of ['s1', 's2', 's3']) t.is(seen.get(s)![0], 'short');
+  t.is(seen.get('g')![0], 'gpu');
   t.regex(seen.get('g')![1] ?? '', /^[01]$/, 'the GPU job sees one GPU of its node');
-}, { exclusive: true }); // creates and deletes the test partitions: two runs of this test at once would delete each other's
+}
 
 slurm('reconcile --runner slurm without slurm_schedulers generates them from the cluster (and says so); an unrunnable class is refused naming it', async (t) => {
   t.timeout(240_000);

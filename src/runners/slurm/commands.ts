@@ -16,7 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 
-export type SlurmCommandName = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sinfo' | 'sacct';
+export type SlurmCommandName = 'sbatch' | 'squeue' | 'scontrol' | 'scancel' | 'sinfo' | 'sacct' | 'sacctmgr';
 
 export interface SlurmCommandsOptions {
   /** Path of each command; by default the name is looked up on PATH. */
@@ -170,6 +170,22 @@ export class SlurmCommands {
   }
 
   /**
+   * Limits of QOS (a partition's QoS=…): `sacctmgr -n -P show qos NAMES
+   * format=Name,MaxTRESPerNode,MaxTRES,MaxWall`, the TRES lists as maps ("cpu=4,gres/gpu=0" →
+   * {cpu: '4', 'gres/gpu': '0'}); MaxTRES is per job. Null when accounting does not answer.
+   */
+  async qosLimits(names: readonly string[]): Promise<Map<string, QosLimits> | null> {
+    if (names.length === 0) return new Map();
+    for (const n of names) if (!/^[A-Za-z0-9_.+-]+$/.test(n)) throw new Error(`invalid QOS name "${n}"`);
+    try {
+      const { stdout } = await this.exec('sacctmgr', ['-n', '-P', 'show', 'qos', names.join(','), 'format=Name,MaxTRESPerNode,MaxTRES,MaxWall']);
+      return new Map(parseQosLimits(stdout).map((q) => [q.name, q]));
+    } catch {
+      return null;
+    }
+  }
+
+  /**
    * Accounting's view of jobs (`sacct -X -P -n -j IDS -o JobID,State,ExitCode,Reason,Start,End,NodeList,Elapsed`):
    * one record per allocation; null when accounting is not on (sacct fails).
    */
@@ -207,6 +223,37 @@ export class SlurmCommands {
       });
     });
   }
+}
+
+/** A QOS's limits as sacctmgr prints them. */
+export interface QosLimits {
+  name: string;
+  /** MaxTRESPerNode, e.g. {cpu: '4', mem: '2000M', 'gres/gpu': '0'}. */
+  perNode: Record<string, string>;
+  /** MaxTRES (per job). */
+  perJob: Record<string, string>;
+  /** MaxWall as printed ("1-00:00:00", "00:20:00"), '' when none. */
+  maxWall: string;
+}
+
+/** `sacctmgr -n -P show qos … format=Name,MaxTRESPerNode,MaxTRES,MaxWall` lines. */
+export function parseQosLimits(stdout: string): QosLimits[] {
+  const tres = (s: string | undefined) =>
+    Object.fromEntries(
+      (s ?? '')
+        .split(',')
+        .map((kv) => kv.trim())
+        .filter((kv) => kv.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [name, perNode, perJob, maxWall] = l.split('|');
+      return { name: name ?? '', perNode: tres(perNode), perJob: tres(perJob), maxWall: (maxWall ?? '').trim() };
+    });
 }
 
 // %N (node list) last: older recorded output without it still parses.

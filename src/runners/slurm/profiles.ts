@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../../errors.js';
 import { parseMemory, parseSlurmWalltime } from '../../spec/units.js';
-import type { SlurmCommands } from './commands.js';
+import type { QosLimits, SlurmCommands } from './commands.js';
 
 export interface HpcPartition {
   name: string;
@@ -159,35 +159,64 @@ function bool(v: unknown, path: string): boolean {
 /**
  * The partitions of the running cluster as a profile (`--detect`): per partition the largest
  * node shape sinfo reports (CPUs, memory, GPUs from gres `gpu[:type]:N`), capped by the
- * partition's MaxCPUsPerNode / MaxMemPerNode, with its MaxTime, MaxNodes and MinNodes. Hidden,
- * root-only and down partitions are left out.
+ * partition's limits, with its MaxTime, MaxNodes and MinNodes. Hidden, root-only and down
+ * partitions are left out. Partitions over the same nodes differ only by their limits, which
+ * are read from:
+ * - the partition: MaxCPUsPerNode, MaxMemPerNode, MaxMemPerCPU (× its CPUs), MaxTime, MaxNodes;
+ * - its QOS (`QoS=`, from accounting with sacctmgr): MaxTRESPerNode and MaxTRES (per job) cap
+ *   cpu, mem and gres/gpu per node (`gres/gpu=0`: a partition that gives no GPUs though its
+ *   nodes have some), MaxTRES node= the nodes, MaxWall the walltime. Without accounting the
+ *   QOS is not read (its partitions keep their nodes' shape).
  */
-export async function detectClusterPartitions(commands: Pick<SlurmCommands, 'partitions'>): Promise<HpcProfile> {
+export async function detectClusterPartitions(commands: Pick<SlurmCommands, 'partitions' | 'qosLimits'>): Promise<HpcProfile> {
   const { limits, shapes } = await commands.partitions();
+  const qosNames = [...new Set(limits.map((l) => l.QoS).filter((q): q is string => q !== undefined && q !== 'N/A' && q !== '' && q !== '(null)'))];
+  const qos = qosNames.length > 0 ? ((await commands.qosLimits(qosNames)) ?? new Map<string, QosLimits>()) : new Map<string, QosLimits>();
   const partitions: HpcPartition[] = [];
   for (const l of limits) {
     const name = l.PartitionName!;
     if (l.Hidden === 'YES' || l.RootOnly === 'YES' || (l.State !== undefined && l.State !== 'UP')) continue;
     const own = shapes.filter((s) => s.partition === name);
     if (own.length === 0) continue;
-    const cap = (value: number, limit: string | undefined) => (limit && /^\d+$/.test(limit) ? Math.min(value, Number(limit)) : value);
-    const cpus = cap(Math.max(...own.map((s) => s.cpus)), l.MaxCPUsPerNode);
-    const memoryMb = cap(Math.max(...own.map((s) => s.memoryMb)), l.MaxMemPerNode);
-    const gpus = Math.max(...own.map((s) => gpusOf(s.gres)));
-    const maxTime = l.MaxTime && l.MaxTime !== 'UNLIMITED' ? parseSlurmWalltime(l.MaxTime, `partition ${name} MaxTime`) : null;
+    const q = l.QoS ? qos.get(l.QoS) : undefined;
+    const number = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+    const cap = (value: number, ...limits: (number | null)[]) => Math.min(value, ...limits.filter((x): x is number => x !== null));
+    const cpus = cap(Math.max(...own.map((s) => s.cpus)), number(l.MaxCPUsPerNode), number(q?.perNode.cpu), number(q?.perJob.cpu));
+    const memPerCpu = number(l.MaxMemPerCPU);
+    const memoryMb = cap(
+      Math.max(...own.map((s) => s.memoryMb)),
+      number(l.MaxMemPerNode),
+      memPerCpu === null ? null : memPerCpu * cpus,
+      slurmMemoryMb(q?.perNode.mem),
+      slurmMemoryMb(q?.perJob.mem),
+    );
+    const gpus = cap(Math.max(...own.map((s) => gpusOf(s.gres))), number(q?.perNode['gres/gpu']), number(q?.perJob['gres/gpu']));
+    const partitionTime = l.MaxTime && l.MaxTime !== 'UNLIMITED' ? parseSlurmWalltime(l.MaxTime, `partition ${name} MaxTime`) : null;
+    const qosTime = q?.maxWall ? parseSlurmWalltime(q.maxWall, `QOS ${q.name} MaxWall`) : null;
+    const maxTime = partitionTime === null ? qosTime : qosTime === null ? partitionTime : Math.min(partitionTime, qosTime);
+    const maxNodes = cap(number(l.MaxNodes) ?? own.reduce((n, s) => n + s.nodes, 0), number(q?.perJob.node));
     partitions.push({
       name,
       cpus_per_node: Math.max(1, cpus),
       memory_bytes: memoryMb * 1024 ** 2,
       gpus_per_node: gpus,
       max_walltime_seconds: maxTime,
-      max_nodes: l.MaxNodes && /^\d+$/.test(l.MaxNodes) ? Number(l.MaxNodes) : own.reduce((n, s) => n + s.nodes, 0),
-      min_nodes: l.MinNodes && /^\d+$/.test(l.MinNodes) ? Math.max(1, Number(l.MinNodes)) : 1,
+      max_nodes: maxNodes,
+      min_nodes: Math.max(1, number(l.MinNodes) ?? 1),
       explicit: false,
+      ...(q ? { description: `QOS ${q.name}` } : {}),
     });
   }
   if (partitions.length === 0) throw new InputError('the cluster reports no usable partition (sinfo / scontrol show partition)', '--detect');
-  return { name: 'cluster', display_name: 'this cluster (detected)', description: 'partitions read from sinfo and scontrol', detect: {}, partitions, source: 'cluster', builtin: false };
+  return { name: 'cluster', display_name: 'this cluster (detected)', description: 'partitions read from sinfo and scontrol (and their QOS from sacctmgr)', detect: {}, partitions, source: 'cluster', builtin: false };
+}
+
+/** A Slurm memory amount ("2000M", "4G", "1T", "2000": megabytes) → MB; null when absent or unreadable. */
+export function slurmMemoryMb(s: string | undefined): number | null {
+  const m = s === undefined ? null : /^(\d+(?:\.\d+)?)([KMGTP]?)$/i.exec(s.trim());
+  if (!m) return null;
+  const factor = { K: 1 / 1024, '': 1, M: 1, G: 1024, T: 1024 ** 2, P: 1024 ** 3 }[m[2]!.toUpperCase()]!;
+  return Math.floor(Number(m[1]) * factor);
 }
 
 /** GPUs in a gres string: "gpu:2", "gpu:a100:4(S:0-1)", "gpu:2,nvme:1"; 0 for "(null)". */

@@ -1,8 +1,10 @@
 /**
  * `torc reports …` (torc's names and JSON shapes), through a server (--url) or a database (--db):
  *   check-resource-utilization WF [--run-id N] [--all] [--include-failed] [--suggest [--apply FILE]]
- *   results WF [--all-runs] [--job-id N…]
- *   summary WF
+ *   results WF [--all-runs] [--job-id N…] [--no-slurm]
+ *   summary WF [--no-slurm]
+ * results and summary list the Slurm allocations that failed (from sacct / scontrol unless
+ * --no-slurm, else as the server recorded their end).
  */
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
@@ -71,37 +73,52 @@ export function register(program: Command): void {
       });
     });
 
-  addBackendOptions(reports.command('results').description("Each job's result with where its stdout and stderr went (JSON, torc's results report)"))
+  addBackendOptions(reports.command('results').description("Each job's result with where its stdout and stderr went, and the Slurm allocations that failed (JSON, torc's results report)"))
     .argument('<wf>', 'workflow id')
     .option('--all-runs', 'every result of every run (default: each job\'s latest)')
     .option('-j, --job-id <id...>', 'only these jobs')
     .option('-o, --output-dir <dir>', "where the runners wrote job output, for results whose runner did not say (torc's runners)")
-    .action(async (id: string, flags: BackendFlags & { allRuns?: boolean; jobId?: string[]; outputDir?: string }) => {
+    .option('--no-slurm', "failed allocations as torc recorded them, without asking Slurm (sacct, else scontrol) for exit codes and reasons")
+    .action(async (id: string, flags: BackendFlags & { allRuns?: boolean; jobId?: string[]; outputDir?: string; slurm?: boolean }) => {
       const workflowId = parseWorkflowId(id);
       const jobIds = (flags.jobId ?? []).map((j) => parseIntOption(j, '--job-id', 1)!);
       await withBackend(flags, async (backend) => {
         const records = await readRecords(backend, workflowId);
         const nodes = await readComputeNodes(backend, workflowId);
-        printJson(resultsReport(records.workflow, records.jobs, records.results, nodes, { allRuns: flags.allRuns, jobIds, outputDir: flags.outputDir }));
+        const { allocations, slurm } = await readAllocations(backend, workflowId, flags.slurm !== false);
+        printJson(resultsReport(records.workflow, records.jobs, records.results, nodes, { allRuns: flags.allRuns, jobIds, outputDir: flags.outputDir, allocations, slurm }));
       });
     });
 
-  addBackendOptions(reports.command('summary').description('Job counts by status, execution time and walltime, and every failed job with its diagnosis'))
+  addBackendOptions(reports.command('summary').description('Job counts by status, execution time and walltime, every failed job with its diagnosis, and the Slurm allocations that failed'))
     .argument('<wf>', 'workflow id')
     .option('--format <format>', 'table or json', 'table')
-    .action(async (id: string, flags: BackendFlags & { format?: string }) => {
+    .option('--no-slurm', "failed allocations as torc recorded them, without asking Slurm (sacct, else scontrol) for exit codes and reasons")
+    .action(async (id: string, flags: BackendFlags & { format?: string; slurm?: boolean }) => {
       const format = parseFormat(flags.format);
       const workflowId = parseWorkflowId(id);
       await withBackend(flags, async (backend) => {
         const records = await readRecords(backend, workflowId);
         const nodes = await readComputeNodes(backend, workflowId);
-        const allocations = await allPages((offset, limit) => backend.listScheduledComputeNodes(workflowId, { offset, limit }));
+        const { allocations, slurm } = await readAllocations(backend, workflowId, flags.slurm !== false);
         const status = await backend.getWorkflowStatus(workflowId);
-        const summary = workflowSummary(records.workflow, records.jobs, records.results, nodes, allocations, status);
+        const summary = workflowSummary(records.workflow, records.jobs, records.results, nodes, allocations, status, slurm);
         if (format === 'json') return printJson(summary);
         process.stdout.write(`${renderSummary(summary)}\n`);
       });
     });
+}
+
+/**
+ * The workflow's recorded Slurm allocations and, when `askSlurm`, Slurm's view of those that
+ * ended (sacct, else scontrol; nothing when this machine has no Slurm).
+ */
+async function readAllocations(backend: WorkflowBackend, workflowId: number, askSlurm: boolean) {
+  const allocations = await allPages((offset, limit) => backend.listScheduledComputeNodes(workflowId, { offset, limit }));
+  if (!askSlurm || allocations.length === 0) return { allocations, slurm: undefined };
+  const { slurmAllocationViews } = await import('../../runners/slurm/views.js');
+  // Open ones too: the server records an allocation's end only when a dispatcher sees it.
+  return { allocations, slurm: await slurmAllocationViews(allocations.map((a) => String(a.scheduler_id))) };
 }
 
 async function withBackend(flags: BackendFlags, fn: (backend: WorkflowBackend) => Promise<void>): Promise<void> {

@@ -15,6 +15,7 @@ import { readTokenFile } from './server.js';
 import type { TorcClient } from '../../api/client.js';
 import { workerUrlProblem } from '../../runners/slurm/server-address.js';
 import type { HpcProfile } from '../../runners/slurm/profiles.js';
+import type { SlurmAllocationView } from '../../runners/slurm/views.js';
 import { stringify as stringifyYaml } from 'yaml';
 
 interface ConnectionFlags {
@@ -85,7 +86,8 @@ export function register(program: Command): void {
         if (!page.has_more || page.items.length === 0) break;
         offset += page.items.length;
       }
-      const view = flags.slurm === false ? new Map<string, SlurmView>() : await slurmViews(items.map((a) => String(a.scheduler_id)));
+      const { slurmAllocationViews, isFailedAllocationState } = await import('../../runners/slurm/views.js');
+      const view = flags.slurm === false ? new Map<string, SlurmAllocationView>() : await slurmAllocationViews(items.map((a) => String(a.scheduler_id)));
       const rows = items.map((a) => ({ ...a, slurm: view.get(String(a.scheduler_id)) ?? null }));
       if (format === 'json') printJson(rows);
       else {
@@ -104,7 +106,7 @@ export function register(program: Command): void {
           ['id', 'scheduler_config_id', 'slurm_job_id', 'status', 'state', 'exit', 'reason', 'nodes', 'from'],
         );
       }
-      const failed = rows.filter((r) => r.slurm && FAILED_STATES.has(r.slurm.state));
+      const failed = rows.filter((r) => r.slurm && isFailedAllocationState(r.slurm.state));
       if (failed.length > 0) {
         process.stderr.write(`${failed.length} allocation(s) failed: ${failed.map((r) => `${r.scheduler_id} ${r.slurm!.state}${r.slurm!.reason && r.slurm!.reason !== 'None' ? ` (${r.slurm!.reason})` : ''}`).join(', ')}\n`);
       }
@@ -160,46 +162,6 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
     },
   });
   return { result, record };
-}
-
-/** Slurm's view of one allocation. */
-interface SlurmView {
-  state: string;
-  exit_code: string;
-  reason: string;
-  nodes: string;
-  start: string | null;
-  end: string | null;
-  /** sacct (accounting on), scontrol (Slurm still remembers the job) or none. */
-  source: 'sacct' | 'scontrol';
-}
-
-const FAILED_STATES = new Set(['FAILED', 'NODE_FAIL', 'TIMEOUT', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'PREEMPTED']);
-
-/** sacct when accounting is on (it keeps finished jobs), else scontrol for the jobs Slurm still remembers. */
-async function slurmViews(jobIds: string[]): Promise<Map<string, SlurmView>> {
-  const { SlurmCommands } = await import('../../runners/slurm/commands.js');
-  const commands = new SlurmCommands({ timeoutSeconds: 30 });
-  const ids = jobIds.filter((id) => /^\d+$/.test(id));
-  const out = new Map<string, SlurmView>();
-  const accounted = await commands.accounting(ids);
-  for (const [id, r] of accounted ?? []) {
-    out.set(id, { state: r.state, exit_code: r.exitCode, reason: r.reason, nodes: r.nodeList, start: r.start || null, end: r.end || null, source: 'sacct' });
-  }
-  for (const id of ids.filter((i) => !out.has(i))) {
-    const job = await commands.showJob(id).catch(() => null);
-    if (!job) continue;
-    out.set(id, {
-      state: job.state,
-      exit_code: job.exitCode === null ? '' : `${job.exitCode}:${job.exitSignal ?? 0}`,
-      reason: job.reason,
-      nodes: job.nodeList ?? '',
-      start: job.startTime?.toISOString() ?? null,
-      end: job.endTime?.toISOString() ?? null,
-      source: 'scontrol',
-    });
-  }
-  return out;
 }
 
 interface GenerateFlags {

@@ -9,6 +9,7 @@ import type { JobRecord } from '../../contract/client.js';
 import { JOB_STATUS_NAMES, type JobStatusName } from '../../contract/status.js';
 import { formatSeconds, latestResults, tailLines } from './data.js';
 import { stdioPaths } from '../../runners/local/process.js';
+import { isFailedAllocationState, type SlurmAllocationView } from '../../runners/slurm/views.js';
 
 /** torc's JobResultRecord, plus the attempt, the resource summary and the diagnosis. */
 export interface JobResultRecord {
@@ -48,6 +49,8 @@ export interface ResultsReport {
   all_runs: boolean;
   total_results: number;
   results: JobResultRecord[];
+  /** Slurm allocations that failed (ours; torc's report has no such field). */
+  failed_allocations: FailedAllocation[];
 }
 
 export function resultsReport(
@@ -55,7 +58,7 @@ export function resultsReport(
   jobs: JobRecord[],
   results: ResultModel[],
   nodes: ComputeNodeModel[],
-  options: { allRuns?: boolean; jobIds?: number[]; outputDir?: string } = {},
+  options: { allRuns?: boolean; jobIds?: number[]; outputDir?: string; allocations?: ScheduledComputeNodeModel[]; slurm?: ReadonlyMap<string, SlurmAllocationView> } = {},
 ): ResultsReport {
   const names = new Map(jobs.map((j) => [j.id, j.name]));
   const nodesById = new Map(nodes.map((n) => [n.id, n]));
@@ -90,7 +93,71 @@ export function resultsReport(
       diagnosis_reason: r.diagnosis_reason,
     };
   });
-  return { workflow_id: workflow.id, workflow_name: workflow.name, workflow_user: workflow.user ?? '', all_runs: options.allRuns === true, total_results: records.length, results: records };
+  return {
+    workflow_id: workflow.id,
+    workflow_name: workflow.name,
+    workflow_user: workflow.user ?? '',
+    all_runs: options.allRuns === true,
+    total_results: records.length,
+    results: records,
+    failed_allocations: failedAllocations(options.allocations ?? [], options.slurm),
+  };
+}
+
+/** A Slurm allocation of the workflow that ended unsuccessfully, as Slurm saw it (or, without Slurm, as torc recorded it). */
+export interface FailedAllocation {
+  id: number;
+  slurm_job_id: string;
+  scheduler_config_id: number;
+  /** Slurm's final state: FAILED, TIMEOUT, NODE_FAIL, CANCELLED, OUT_OF_MEMORY, … */
+  state: string;
+  /** "code:signal" of the batch script; null when only torc's record was read. */
+  exit_code: string | null;
+  reason: string | null;
+  nodes: string | null;
+  start: string | null;
+  end: string | null;
+  /** sacct, scontrol, or torc (the state the server recorded last; Slurm not asked or forgot the job). */
+  source: 'sacct' | 'scontrol' | 'torc';
+}
+
+/**
+ * The allocations whose Slurm state is a failure (see FAILED_ALLOCATION_STATES): Slurm's view
+ * where given (`slurm`, by Slurm job id), else the state the server recorded when it saw the
+ * allocation end.
+ */
+export function failedAllocations(allocations: readonly ScheduledComputeNodeModel[], slurm?: ReadonlyMap<string, SlurmAllocationView>): FailedAllocation[] {
+  const out: FailedAllocation[] = [];
+  for (const a of allocations) {
+    const id = String(a.scheduler_id);
+    const v = slurm?.get(id);
+    const state = v?.state ?? a.state;
+    if (!isFailedAllocationState(state)) continue;
+    const orNull = (s: string | null | undefined) => (s === undefined || s === null || s === '' || s === 'None' ? null : s);
+    out.push({
+      id: a.id,
+      slurm_job_id: id,
+      scheduler_config_id: a.scheduler_config_id,
+      state: state.trim().split(/\s/)[0]!,
+      exit_code: orNull(v?.exit_code),
+      reason: orNull(v?.reason),
+      nodes: orNull(v?.nodes),
+      start: orNull(v?.start),
+      end: orNull(v?.end),
+      source: v?.source ?? 'torc',
+    });
+  }
+  return out;
+}
+
+/** The failed allocations as text: a line each. */
+export function renderFailedAllocations(failed: readonly FailedAllocation[]): string {
+  return failed
+    .map((f) => {
+      const details = [f.exit_code !== null ? `exit ${f.exit_code}` : null, f.reason !== null ? `reason ${f.reason}` : null, f.nodes !== null ? `on ${f.nodes}` : null].filter(Boolean);
+      return `✗ Slurm allocation ${f.slurm_job_id} (id ${f.id}, scheduler ${f.scheduler_config_id}) ${f.state}${details.length > 0 ? `: ${details.join(', ')}` : ''}${f.source === 'torc' ? ' (as torc recorded it)' : ''}`;
+    })
+    .join('\n');
 }
 
 /** One unsuccessful job: why, where its output is, how its stderr ends. */
@@ -166,6 +233,8 @@ export interface WorkflowSummary {
   walltime_seconds?: number;
   walltime_formatted?: string;
   failed_jobs: FailedJobDigest[];
+  /** Slurm allocations that failed (FAILED, TIMEOUT, NODE_FAIL, CANCELLED, …). */
+  failed_allocations: FailedAllocation[];
 }
 
 export function workflowSummary(
@@ -175,6 +244,7 @@ export function workflowSummary(
   nodes: ComputeNodeModel[],
   allocations: ScheduledComputeNodeModel[],
   status: { is_complete: boolean; is_canceled: boolean },
+  slurm?: ReadonlyMap<string, SlurmAllocationView>,
 ): WorkflowSummary {
   const byStatus: Record<string, number> = Object.fromEntries(JOB_STATUS_NAMES.map((n) => [n, 0]));
   for (const j of jobs) byStatus[j.status]!++;
@@ -203,6 +273,7 @@ export function workflowSummary(
     is_canceled: status.is_canceled,
     ...(walltime !== null ? { walltime_seconds: walltime, walltime_formatted: formatSeconds(walltime) } : {}),
     failed_jobs: failedJobs(jobs, results),
+    failed_allocations: failedAllocations(allocations, slurm),
   };
 }
 
@@ -230,5 +301,6 @@ export function renderSummary(s: WorkflowSummary): string {
   } else if (s.is_canceled) lines.push('⊘ Workflow was canceled');
   else lines.push('◷ Workflow in progress...');
   if (s.failed_jobs.length > 0) lines.push('', renderFailedJobs(s.failed_jobs));
+  if (s.failed_allocations.length > 0) lines.push('', `Failed Slurm allocations (${s.failed_allocations.length}):`, renderFailedAllocations(s.failed_allocations));
   return lines.join('\n');
 }

@@ -78,6 +78,8 @@ export interface WorkflowModel {
   compute_node_wait_for_healthy_database_minutes: number;
   schedule: string | null;
   default_image: string | null;
+  /** The spec's working_dir (absent when not set). */
+  working_dir?: string | null;
   resource_monitor_config: string | null;
   spec_hash: string | null;
   k8s_namespace: string | null;

@@ -133,6 +133,7 @@ export const COMPONENTS: Record<string, JsonSchema> = {
       is_canceled: { type: 'boolean' },
       schedule: { type: 'string' },
       default_image: { type: 'string' },
+      working_dir: { type: 'string', description: "The spec's working_dir: where the jobs run (absolute when the spec came from a file)" },
       spec_hash: { type: 'string' },
       k8s_namespace: { type: 'string' },
       k8s_name: { type: 'string' },

@@ -84,6 +84,7 @@ export function workflowView(w: WorkflowRecord) {
     is_canceled: w.status === 'canceled',
     schedule: s.schedule ?? null,
     default_image: s.default_image ?? null,
+    working_dir: s.working_dir ?? null,
     spec_hash: w.spec_hash,
     k8s_namespace: w.k8s_namespace,
     k8s_name: w.k8s_name,

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, openSync, rmSync, writeSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Store } from '../store/index.js';
 import { SlurmDispatcher } from '../reconciler/slurm-dispatch.js';
@@ -16,6 +17,7 @@ import { startServer, silentLogger, type RunningServer } from '../api/app.js';
 import { reachableApiUrl } from '../runners/slurm/server-address.js';
 import type { WorkflowStatusView } from '../contract/workflow-status.js';
 import { resolveResourceMonitor } from '../spec/resource-monitor.js';
+import { workingDirectory } from '../spec/working-dir.js';
 import type { JobRunnerOptions } from '../runners/local/job-runner.js';
 import { DEFAULT_RECOVERY, recoveryOptionIssues, type RecoveryOptions } from '../allocator/recovery.js';
 import { InputError } from '../errors.js';
@@ -167,12 +169,14 @@ export async function runWorkflowOnce(
   api: ServedApi | null,
   onReconciler: (r: Reconciler | null) => void,
 ): Promise<ReconcileResult> {
+  // The spec's working_dir, else here: where the jobs run, locally and on Slurm (--chdir).
+  const cwd = await jobsDirectory(store, workflowId);
   const view = createProgressView({ tty: Boolean(process.stderr.isTTY), name, quiet: settings.quiet });
   const reconciler = new Reconciler({
     store,
     workflowId,
     outputDir: settings.outputDir,
-    cwd: process.cwd(),
+    cwd,
     maxParallelJobs: settings.maxParallelJobs ?? null,
     overrides: settings.overrides,
     enforceMemory: settings.enforceMemory,
@@ -186,7 +190,7 @@ export async function runWorkflowOnce(
     dispatchers:
       settings.runnerKind === 'slurm'
         ? [
-            slurmDispatcher(store, workflowId, settings.maxAllocations, { url: api!.apiUrl, outputDir: settings.outputDir, workingDir: process.cwd(), maxParallelJobs: settings.maxParallelJobs, tokenFile: api!.tokenFile }, (m) =>
+            slurmDispatcher(store, workflowId, settings.maxAllocations, { url: api!.apiUrl, outputDir: settings.outputDir, workingDir: cwd, maxParallelJobs: settings.maxParallelJobs, tokenFile: api!.tokenFile }, (m) =>
               view.notice(m),
             ),
           ]
@@ -199,6 +203,21 @@ export async function runWorkflowOnce(
     view.stop();
     onReconciler(null);
   }
+}
+
+/**
+ * The directory the workflow's jobs run in (spec working_dir, else the current one); an
+ * InputError naming spec.working_dir when it is not a directory (Slurm would quietly start the
+ * jobs in /tmp instead).
+ */
+export async function jobsDirectory(store: Store, workflowId: number): Promise<string> {
+  const { settings } = await store.getWorkflow(workflowId);
+  const dir = workingDirectory(settings, process.cwd());
+  if (settings.working_dir) {
+    const st = await stat(dir).catch(() => null);
+    if (!st?.isDirectory()) throw new InputError(`${dir} ${st ? 'is not a directory' : 'does not exist'}: create it first (jobs run there)`, 'spec.working_dir');
+  }
+  return dir;
 }
 
 /** The Slurm dispatch of `--runner slurm`: allocations for ready jobs, canceled when the run ends early. */

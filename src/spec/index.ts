@@ -7,6 +7,7 @@ import { loadWorkflowFile, type LoadOptions, type WorkflowDocument } from './loa
 import { planWorkflow, type PlanOptions } from './planner.js';
 import { InputError } from '../errors.js';
 import { withPositions } from './positions.js';
+import { isAbsolute, resolve } from 'node:path';
 
 export type { Plan } from './plan.js';
 export type * from './plan.js';
@@ -22,6 +23,7 @@ export { summarizePlan } from './summary.js';
 export type { PlanSummary } from './summary.js';
 export { API_VERSION, KIND, CRD_PATH } from './schema.js';
 export { resolveResourceMonitor, DEFAULT_RESOURCE_MONITOR } from './resource-monitor.js';
+export { workingDirectory } from './working-dir.js';
 export type { ResourceMonitorConfig, MonitorGranularity } from './resource-monitor.js';
 export { parseMemory, formatMemory, parseDuration, formatDuration, parseSlurmWalltime, formatSlurmWalltime } from './units.js';
 
@@ -31,7 +33,11 @@ export { parseMemory, formatMemory, parseDuration, formatDuration, parseSlurmWal
  */
 export function planDocument(doc: WorkflowDocument, options: PlanOptions = {}): Plan {
   try {
-    return planWorkflow(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
+    const plan = planWorkflow(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
+    // A relative working_dir is a directory beside the spec file (text: left for the runner to resolve).
+    const wd = plan.settings.working_dir;
+    if (wd && doc.dir && !isAbsolute(wd)) plan.settings.working_dir = resolve(doc.dir, wd);
+    return plan;
   } catch (err) {
     if (err instanceof InputError && doc.locate) throw new InputError(withPositions(err.issues, doc.locate, doc.form, doc.pathPrefix));
     throw err;

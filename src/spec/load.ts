@@ -7,6 +7,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { InputError, type InputIssue } from '../errors.js';
 import type { Workflow, WorkflowSpec } from './generated/workflow.js';
 import { formatOfPath, type FormatChoice, type SpecFormat } from './formats.js';
@@ -28,6 +29,8 @@ export interface WorkflowMetadata {
 export interface WorkflowDocument {
   /** File path, or `<text>` for text passed directly. */
   source: string;
+  /** The absolute directory of the file it was read from; absent for text. A relative working_dir means a path under it. */
+  dir?: string;
   /** Index of the document within its source (YAML multi-document streams). */
   index: number;
   /** Prefix of every issue path of this document: '' or `documents[N].` when the source holds several. */
@@ -81,7 +84,10 @@ export function loadWorkflowFile(path: string, options: LoadOptions = {}): Workf
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     throw new InputError(`cannot read ${path}: ${why}`, path);
   }
-  return loadFromText(text, path, options.format ?? formatOfPath(path), options);
+  const docs = loadFromText(text, path, options.format ?? formatOfPath(path), options);
+  const dir = dirname(resolve(path));
+  for (const d of docs) d.dir = dir;
+  return docs;
 }
 
 /**

@@ -140,6 +140,12 @@ export interface PlanSettings {
   /** Cron expression, or null. */
   schedule: string | null;
   default_image: string | null;
+  /**
+   * Where the jobs run (spec working_dir): absolute when the spec came from a file (resolved
+   * against its directory), possibly relative for a spec given as text (runners resolve it
+   * against their own directory); null or absent (workflows stored before it): where the runner runs.
+   */
+  working_dir?: string | null;
   resource_monitor: unknown;
   /** torc workflow fields a spec does not set but torc's API stores and shows (create/update_workflow). */
   compute_node_min_time_for_new_jobs_seconds?: number;

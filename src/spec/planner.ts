@@ -309,6 +309,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
     compute_node_wait_for_healthy_database_minutes: spec.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
     schedule: spec.schedule ?? null,
     default_image: spec.default_image ?? null,
+    working_dir: spec.working_dir ?? null,
     resource_monitor: spec.resource_monitor ?? null,
   };
   for (const job of jobs) job.hash = jobHash(job, resourceClasses, schedulers, files, userData);

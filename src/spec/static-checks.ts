@@ -44,6 +44,10 @@ export function staticIssues(spec: WorkflowSpec, path: string): InputIssue[] {
     if (s.mem !== undefined) guard(`${p}.mem`, () => parseMemory(s.mem!, `${p}.mem`));
   });
 
+  // It becomes a process's cwd, an #SBATCH --chdir line and a pod's workingDir.
+  if (typeof spec.working_dir === 'string' && /[\u0000-\u001f\u007f]/.test(spec.working_dir)) add(`${path}.working_dir`, 'must not contain control characters such as newlines');
+  if (typeof spec.working_dir === 'string' && /["\\%]/.test(spec.working_dir)) add(`${path}.working_dir`, 'must not contain quotes, backslashes or "%" (Slurm --chdir cannot carry them)');
+
   for (const key of Object.keys(spec.slurm_defaults ?? {})) {
     if (SLURM_MANAGED.includes(key.toLowerCase())) {
       add(`${path}.slurm_defaults.${key}`, `"${key}" is managed by torc per scheduler and cannot be a default (managed: ${SLURM_MANAGED.join(', ')})`);

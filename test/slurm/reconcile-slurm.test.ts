@@ -3,7 +3,7 @@
  * submits allocations per scheduler, their workers claim over the reconcile's REST API, and the
  * reconcile ends when every job is done. Skipped, loudly, without Slurm.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTorc } from '../support/cli.js';
@@ -58,4 +58,36 @@ slurm('reconcile --runner refuses an unknown runner, naming the flag', async (t)
   const other = await runTorc(['reconcile', 'wf.yaml', '--runner', 'pbs'], { cwd: dir });
   t.is(other.code, 2);
   t.regex(other.stderr, /--runner/);
+});
+
+slurm('working_dir: the jobs of reconcile --runner slurm run there (sbatch --chdir), a relative one beside the spec file, wherever reconcile runs', async (t) => {
+  t.timeout(240_000);
+  const dir = mkdtempSync(join(tmpdir(), 'torc-reconcile-slurm-wd-'));
+  mkdirSync(join(dir, 'spec', 'run'), { recursive: true });
+  mkdirSync(join(dir, 'elsewhere'));
+  writeFileSync(
+    join(dir, 'spec', 'wf.yaml'),
+    [
+      'name: slurm-working-dir',
+      'working_dir: run',
+      'compute_node_wait_for_new_jobs_seconds: 3',
+      'slurm_schedulers:',
+      '  - {name: cpu, walltime: "00:05:00", nodes: 1, mem: 200M}',
+      'resource_requirements:',
+      '  - {name: one, num_cpus: 1, memory: 10m, runtime: PT1M}',
+      'files:',
+      '  - {name: out, path: out.txt}',
+      'jobs:',
+      '  - {name: a, command: "echo $SLURM_JOB_ID $(pwd) > ${files.output.out}", resource_requirements: one, scheduler: cpu}',
+      '',
+    ].join('\n'),
+  );
+  const res = await runTorc(['reconcile', '../spec/wf.yaml', '--runner', 'slurm', '--host', slurmApiHost(), '--poll-interval', '1'], { cwd: join(dir, 'elsewhere'), timeoutMs: 200_000 });
+  t.is(res.code, 0, res.stderr);
+  const [slurmJobId, pwd] = readFileSync(join(dir, 'spec', 'run', 'out.txt'), 'utf8').trim().split(' ');
+  t.regex(slurmJobId!, /^\d+$/, 'the job ran inside an allocation');
+  t.is(pwd, join(dir, 'spec', 'run'));
+  t.false(existsSync(join(dir, 'elsewhere', 'out.txt')), 'nothing of the jobs where reconcile ran');
+  const script = readdirSync(join(dir, 'elsewhere', 'torc_output')).find((f) => f.startsWith('sbatch_'))!;
+  t.regex(readFileSync(join(dir, 'elsewhere', 'torc_output', script), 'utf8'), new RegExp(`^#SBATCH --chdir=${join(dir, 'spec', 'run')}$`, 'm'));
 });

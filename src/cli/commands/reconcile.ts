@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { loadWorkflowFile, planDocument, type Plan, type WorkflowDocument } from '../../spec/index.js';
+import { loadWorkflowFile, planDocument, workingDirectory, type Plan, type WorkflowDocument } from '../../spec/index.js';
 import { Store } from '../../store/index.js';
 import { awaitingClassification, type ReconcileResult } from '../../reconciler/reconciler.js';
 import { ScheduledRuns } from '../../reconciler/schedule.js';
@@ -130,7 +130,7 @@ async function reconcileCommand(file: string, flags: ReconcileFlags): Promise<nu
       }
       // As torc: a workflow about to start whose required files are missing is refused, nothing run.
       if (!flags.force && (await store.getStatus(workflowId)).counts.uninitialized! > 0) {
-        await refuseMissingRequiredFiles(store, workflowId, process.cwd(), `workflow ${plan.name}`);
+        await refuseMissingRequiredFiles(store, workflowId, workingDirectory(plan.settings, process.cwd()), `workflow ${plan.name}`);
       }
       session.announce();
       process.stderr.write(`workflow ${plan.name} (id ${workflowId}): ${plan.jobs.length} jobs; database ${dbPath}; output ${local.outputDir}\n`);

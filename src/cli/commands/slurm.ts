@@ -14,6 +14,7 @@ import { parseFormat, parseIntOption, printJson, printTable } from '../output.js
 import { readTokenFile } from './server.js';
 import type { TorcClient } from '../../api/client.js';
 import { workerUrlProblem } from '../../runners/slurm/server-address.js';
+import { workingDirectory } from '../../spec/working-dir.js';
 import type { HpcProfile } from '../../runners/slurm/profiles.js';
 import type { SlurmAllocationView } from '../../runners/slurm/views.js';
 import { stringify as stringifyYaml } from 'yaml';
@@ -49,7 +50,7 @@ export function register(program: Command): void {
     .option('--max-parallel-jobs <n>', 'queue depth for each worker: at most N jobs at once, resources ignored')
     .option('--start-one-worker-per-node', 'run one worker on each node of the allocation (srun), each serving its own node')
     .option('--output-dir <dir>', 'where the sbatch script, Slurm output and job output go', 'torc_output')
-    .option('--cwd <dir>', "the jobs' working directory (sbatch --chdir; default: the current one, as for torc reconcile)")
+    .option('--cwd <dir>', "the jobs' working directory (sbatch --chdir; default: the workflow's working_dir, else the current one, as for torc reconcile)")
     .option('--url <url>', 'torc API URL, also given to the workers (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN); workers read the same file')
     .option('--format <format>', 'table or json', 'table')
@@ -119,7 +120,7 @@ export interface AllocationRequest {
   maxParallelJobs: number | null;
   startOneWorkerPerNode: boolean;
   outputDir: string;
-  /** Where the jobs run (sbatch --chdir); default the current directory. */
+  /** Where the jobs run (sbatch --chdir); default the workflow's working_dir, else the current directory. */
   workingDir?: string;
 }
 
@@ -154,7 +155,7 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
     launch: {
       url,
       outputDir: req.outputDir,
-      workingDir: req.workingDir ?? process.cwd(),
+      workingDir: req.workingDir ?? workingDirectory(await client.getWorkflow(workflowId), process.cwd()),
       torcCommand: [process.execPath, torcBin()],
       maxParallelJobs: req.maxParallelJobs,
       startOneWorkerPerNode: req.startOneWorkerPerNode,
@@ -257,7 +258,7 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
     maxParallelJobs,
     startOneWorkerPerNode: flags.startOneWorkerPerNode ?? false,
     outputDir: resolve(flags.outputDir),
-    workingDir: resolve(flags.cwd ?? process.cwd()),
+    ...(flags.cwd !== undefined ? { workingDir: resolve(flags.cwd) } : {}),
   });
   const rows = result.allocations.map((a) => ({ id: a.id, slurm_job_id: a.slurm_job_id, scheduler: record.name, scheduler_config_id: a.scheduler_config_id, state: a.state }));
   if (format === 'json') printJson({ script: result.scriptPath, allocations: rows });

@@ -52,7 +52,7 @@ import { Informer, objectKey, type InformerEvent } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { OperatorMetrics } from './metrics.js';
 import {
-  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podDiagnosis, podJob, podOutcome, slimPod,
+  ANNOTATION_RUN_ID, ANNOTATION_WORKFLOW_ID, KILLED_EXIT_CODE, WORKFLOW_API_VERSION, WORKFLOW_KIND, buildJobPod, jobPodName, podDiagnosis, podJob, podOutcome, podWorkingDir, slimPod,
 } from './pods.js';
 import { RoomLine } from './room-line.js';
 import { checkSchedule, scheduleTicks } from './schedule.js';
@@ -144,6 +144,8 @@ interface WorkflowState {
   refusal?: { condition: string; reason: string };
   /** The spec's cron schedule, if any. */
   schedule: string | null;
+  /** The jobs' workingDir in their pods (spec working_dir; see podWorkingDir). */
+  workingDir?: string | null;
   /** The last schedule tick acted on (kept here until the status shows it). */
   lastScheduleTime: Date | null;
   computeNodeId: number | null;
@@ -495,6 +497,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       plan = planDocument(parsed!);
       if (plan.settings.schedule) checkSchedule(plan.settings.schedule);
       st.schedule = plan.settings.schedule;
+      st.workingDir = podWorkingDir(plan.settings.working_dir, this.o.workVolume);
       const noSharedStorage = this.o.workVolume ? null : sharedStorageRefusal(plan, cr.metadata.namespace);
       if (noSharedStorage) {
         st.invalid = noSharedStorage;
@@ -777,7 +780,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       const pod = buildJobPod(job, {
         workflow: { name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
         workflowId: st.workflowId!, runId, defaultImage: this.o.defaultImage ?? 'busybox:1.36', apiUrl: this.o.apiUrl ?? null,
-        tolerations: this.o.tolerations, workVolume: this.o.workVolume ?? null,
+        tolerations: this.o.tolerations, workVolume: this.o.workVolume ?? null, workingDir: st.workingDir ?? null,
       });
       this.usage.assume(pod);
       return { job, runId, pod };

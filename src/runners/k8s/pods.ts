@@ -7,6 +7,7 @@
  */
 import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { diagnoseFailure, type Diagnosis } from '../../allocator/diagnosis.js';
+import { posix } from 'node:path';
 import { InputError } from '../../errors.js';
 import type { CompletionStatusName } from '../../contract/status.js';
 import type { ClaimedJobRecord } from '../../contract/client.js';
@@ -56,6 +57,25 @@ export interface PodOptions {
    * on one machine or a shared HPC file system.
    */
   workVolume?: { claimName: string; mountPath: string } | null;
+  /**
+   * The spec's working_dir: the container's workingDir (a relative one under the work
+   * volume's mount path; see podWorkingDir). Null: the mount path, else the image's own.
+   */
+  workingDir?: string | null;
+}
+
+/**
+ * The container's workingDir for a spec working_dir: an absolute path as it is; a relative
+ * one under the work volume's mount path; without working_dir the mount path (or none: the
+ * image's). An InputError naming spec.working_dir for a relative path without a work volume.
+ */
+export function podWorkingDir(workingDir: string | null | undefined, workVolume: { mountPath: string } | null | undefined): string | null {
+  if (!workingDir) return workVolume?.mountPath ?? null;
+  if (posix.isAbsolute(workingDir)) return posix.normalize(workingDir);
+  if (!workVolume) {
+    throw new InputError(`"${workingDir}" is relative: on Kubernetes give an absolute path, or run the operator with a work volume (relative paths are under its mount path)`, 'spec.working_dir');
+  }
+  return posix.join(workVolume.mountPath, workingDir);
 }
 
 export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt_id'>): string {
@@ -95,6 +115,7 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
   }
   const resources = resourceList(job);
   const runtime = Math.ceil(job.resources.runtime_seconds);
+  const workingDir = podWorkingDir(opts.workingDir, opts.workVolume);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -133,7 +154,8 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
       containers: [{
         name: CONTAINER_NAME,
         image,
-        ...(opts.workVolume ? { workingDir: opts.workVolume.mountPath, volumeMounts: [{ name: 'work', mountPath: opts.workVolume.mountPath }] } : {}),
+        ...(workingDir !== null ? { workingDir } : {}),
+        ...(opts.workVolume ? { volumeMounts: [{ name: 'work', mountPath: opts.workVolume.mountPath }] } : {}),
         ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
         command: ['/bin/sh', '-c', job.command],
         env,

@@ -73,6 +73,10 @@ export interface WorkflowSpec {
    */
   default_image?: string;
   /**
+   * Directory the jobs run in and their relative file paths are resolved in: the local runner's cwd, Slurm's --chdir, the Kubernetes pod's workingDir. A relative path is resolved against the directory of the spec file (a spec given as text: the directory torc runs in; Kubernetes: the work volume's mount path). Default: the directory torc reconcile runs in.
+   */
+  working_dir?: string;
+  /**
    * Cron expression; the workflow is re-run on this schedule.
    */
   schedule?: string;

@@ -4,12 +4,12 @@
  * scontrol), and failed allocations named on stderr; `torc reports summary|results` list the
  * failed ones. Skipped, loudly, without Slurm.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { failedAllocations, renderFailedAllocations } from '../../src/cli/reports/results.js';
 import type { ScheduledComputeNodeModel } from '../../src/api/client.js';
 import { SlurmCommands } from '../../src/runners/slurm/commands.js';
-import { refreshAllocations, scheduleNodes } from '../../src/runners/slurm/scheduler.js';
+import { refreshAllocations, scheduleNodes, type WorkerLaunchDefaults } from '../../src/runners/slurm/scheduler.js';
 import { runTorc, TORC_BIN } from '../support/cli.js';
 import { waitFor } from '../support/procs.js';
 import { slurmTest } from '../support/slurm.js';
@@ -17,12 +17,12 @@ import { harness } from '../support/slurm-harness.js';
 
 const slurm = slurmTest('test/slurm/allocations-view.test.ts');
 
-slurm('slurm allocations shows a failed allocation as Slurm saw it (FAILED, exit 1) and names it on stderr', async (t) => {
-  t.timeout(240_000);
+/** A workflow with one Slurm scheduler and one allocation of it submitted with `launch` (a worker that fails at once). */
+async function failingAllocation(t: ExecutionContext, name: string, launch: (dir: string) => Partial<WorkerLaunchDefaults>) {
   const h = await harness(
     t,
     `
-name: alloc-view
+name: ${name}
 resource_requirements:
   - {name: one, num_cpus: 1, memory: 10m, runtime: PT1M}
 slurm_schedulers:
@@ -31,14 +31,19 @@ jobs:
   - {name: a, command: "true", resource_requirements: one, scheduler: broken}
 `,
   );
-  // An allocation whose "worker" exits 1 at once: its batch script fails.
   const { allocations } = await scheduleNodes(h.registry, new SlurmCommands(), {
     workflowId: h.workflowId,
     scheduler: { id: h.schedulers.get('broken')!.id, scheduler: h.schedulers.get('broken')! },
     count: 1,
-    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: ['/bin/false'] },
+    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: ['/bin/false'], ...launch(h.dir) },
   });
-  const id = allocations[0]!.slurm_job_id;
+  return { h, id: allocations[0]!.slurm_job_id };
+}
+
+slurm('slurm allocations shows a failed allocation as Slurm saw it (FAILED, exit 1) and names it on stderr', async (t) => {
+  t.timeout(240_000);
+  // An allocation whose "worker" exits 1 at once: its batch script fails.
+  const { h, id } = await failingAllocation(t, 'alloc-view', () => ({}));
   type Row = { scheduler_id: string; slurm: { state: string; exit_code: string; source: string; nodes: string } | null };
   let rows: Row[] = [];
   let stderr = '';
@@ -68,28 +73,9 @@ jobs:
 
 slurm('reports summary and results list a failed allocation (a worker that cannot start: its token file is missing) with Slurm\'s state, exit code and nodes; --no-slurm: the end the server recorded', async (t) => {
   t.timeout(240_000);
-  const h = await harness(
-    t,
-    `
-name: alloc-report
-resource_requirements:
-  - {name: one, num_cpus: 1, memory: 10m, runtime: PT1M}
-slurm_schedulers:
-  - {name: tokenless, walltime: "00:05:00", mem: 100M}
-jobs:
-  - {name: a, command: "true", resource_requirements: one, scheduler: tokenless}
-`,
-  );
   // The real worker, told to read a token file that is not there (not on the shared file
   // system, say): it exits 2 before it registers, so the batch script fails.
-  const missingToken = path.join(h.dir, 'no-such-token');
-  const { allocations } = await scheduleNodes(h.registry, new SlurmCommands(), {
-    workflowId: h.workflowId,
-    scheduler: { id: h.schedulers.get('tokenless')!.id, scheduler: h.schedulers.get('tokenless')! },
-    count: 1,
-    launch: { url: h.server.baseUrl, outputDir: path.join(h.dir, 'out'), torcCommand: [process.execPath, TORC_BIN], tokenFile: missingToken },
-  });
-  const id = allocations[0]!.slurm_job_id;
+  const { h, id } = await failingAllocation(t, 'alloc-report', (dir) => ({ torcCommand: [process.execPath, TORC_BIN], tokenFile: path.join(dir, 'no-such-token') }));
   type Failed = { id: number; slurm_job_id: string; scheduler_config_id: number; state: string; exit_code: string | null; reason: string | null; nodes: string | null; source: string };
   let summary: { failed_allocations: Failed[]; failed_jobs: unknown[] } = { failed_allocations: [], failed_jobs: [] };
   await waitFor(
@@ -103,7 +89,7 @@ jobs:
     'Slurm (sacct lags slurmctld) to report the allocation FAILED with exit 2',
   );
   t.is(summary.failed_allocations.length, 1);
-  t.like(summary.failed_allocations[0], { slurm_job_id: id, scheduler_config_id: h.schedulers.get('tokenless')!.id, state: 'FAILED', exit_code: '2:0' });
+  t.like(summary.failed_allocations[0], { slurm_job_id: id, scheduler_config_id: h.schedulers.get('broken')!.id, state: 'FAILED', exit_code: '2:0' });
   t.true(['sacct', 'scontrol'].includes(summary.failed_allocations[0]!.source));
   t.regex(summary.failed_allocations[0]!.nodes ?? '', /^vm/);
   t.deepEqual(summary.failed_jobs, [], 'no job failed: the allocation did');

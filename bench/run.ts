@@ -11,6 +11,7 @@
  *   npm run bench -- --only queue,claims --runs 7
  *   npm run bench -- --quick               # tiny sizes, to check the harness; writes to a temp file
  *   npm run bench -- --only monitor --runs 3   # issue 22: monitoring overhead, 100 jobs × 20 s × 5 configurations
+ *   npm run bench -- --huge --only huge --runs 1  # issue 18: 10M-job workflow created + initialized (minutes; not in the default run)
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ import { runMonitorBench } from './monitor.js';
 import { runPackingBench } from './packing.js';
 import { runQueueBench } from './queue.js';
 
-const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard', 'k8s', 'monitor'] as const;
+const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'huge', 'packing', 'dashboard', 'k8s', 'monitor'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface StoredSection extends BenchSection {
@@ -71,6 +72,8 @@ const program = new Command('bench')
   .option('--claims-per-run <n>', 'item 4: claims timed per run', int(1), 30)
   .option('--create-sizes <list>', 'item 5: workflow sizes', intList)
   .option('--create-largest-runs <n>', 'item 5: runs of the largest size (default --runs)', int(1))
+  .option('--huge', 'issue 18: also run the 10M-job create + initialize (streamed planner; minutes, GBs)')
+  .option('--huge-jobs <list>', 'with --huge: workflow sizes (default 10,000,000)', intList)
   .option('--packing-runs <n>', 'item 6: seeds per mix (default --runs)', int(1))
   .option('--packing-scale <x>', 'item 6: job-count multiplier', Number, 1)
   .option('--dashboard-jobs <n>', 'item 7: jobs in the workflow the dashboard opens', int(3))
@@ -87,12 +90,14 @@ const program = new Command('bench')
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
-  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
+  createSizes?: number[]; createLargestRuns?: number; huge?: boolean; hugeJobs?: number[]; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
   k8sWorkflows?: number; k8sJobs?: number; k8sNodes?: number;
   monitorJobs: number; monitorSeconds?: number;
 }>();
 
-const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
+// `huge` runs only with --huge (it takes minutes and GBs).
+const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? ALL.filter((n) => n !== 'huge' || flags.huge)) as BenchName[];
+if (only.includes('huge') && !flags.huge) program.error('--only huge: add --huge (the 10M-job run takes minutes and GBs)');
 for (const name of only) if (!ALL.includes(name)) program.error(`--only: unknown benchmark "${name}" (known: ${ALL.join(', ')})`);
 
 // Default sizes fit 10 minutes on 2 cores; --full is the issue's; --quick checks the harness.
@@ -125,6 +130,7 @@ const benches: Record<BenchName, () => Promise<BenchSection>> = {
     runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch, bulkBatch: flags.bulkBatch }),
   claims: () => runClaimLatencyBench(ctx, { sizes: claimSizes, claimsPerRun: flags.claimsPerRun }),
   create: () => runCreateBench(ctx, { sizes: createSizes, largestRuns: createLargestRuns }),
+  huge: () => runCreateBench(ctx, { sizes: flags.hugeJobs ?? [10_000_000], stream: true }),
   dashboard: () => runDashboardBench(ctx, { jobs: dashboardJobs }),
   monitor: () => runMonitorBench(ctx, { jobs: flags.monitorJobs, seconds: monitorSeconds }),
   packing: async () => {

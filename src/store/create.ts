@@ -31,6 +31,22 @@ async function insertBatched(tx: WriteTx, sql: string, rows: unknown[][], leadin
   }
 }
 
+/**
+ * SQLite's page cache is 2 MB by default; a large workflow's index B-trees (jobs by name above
+ * all) then go to the file system for every insert: 1M jobs stored in 56 s instead of 20 s
+ * (load 14). Raised to ~256 bytes per job (at most 1 GiB) for large plans; never lowered, so a
+ * process that created a huge workflow keeps the larger cache until the store closes.
+ */
+async function growPageCache(tx: WriteTx, jobCount: number): Promise<void> {
+  const wantKiB = Math.min(1024 * 1024, Math.ceil(jobCount / 4));
+  if (wantKiB <= 2000) return;
+  const row = await tx.get<{ cache_size: number }>('PRAGMA cache_size');
+  const current = row!.cache_size;
+  // Negative: KiB; positive: pages (page_size bytes each, 4 KiB by default).
+  const currentKiB = current < 0 ? -current : current * 4;
+  if (currentKiB < wantKiB) await tx.run(`PRAGMA cache_size = -${wantKiB}`);
+}
+
 function jobsOf(plan: Plan | StreamedPlan): Iterable<PlanJob> {
   return 'job_count' in plan ? plan.eachJob() : plan.jobs;
 }
@@ -113,6 +129,7 @@ export async function insertPlan(tx: WriteTx, plan: Plan | StreamedPlan, meta: W
   const jobs = jobsOf(plan);
   const jobCount = 'job_count' in plan ? plan.job_count : plan.jobs.length;
   const hasher = 'job_count' in plan ? plan.hasher() : null;
+  await growPageCache(tx, jobCount);
   const wf = await tx.run(
     `INSERT INTO workflows (name, user, description, k8s_namespace, k8s_name, k8s_uid, spec_hash, settings, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

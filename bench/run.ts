@@ -62,6 +62,7 @@ const program = new Command('bench')
   .option('--quick', 'tiny sizes to check the harness (3 runs; writes to a temp file unless --out)')
   .option('--queue-jobs <n>', 'item 1: `true` jobs', int(1))
   .option('--parallel <n>', 'items 1, 2: jobs at a time', int(1), 4)
+  .option('--no-gnu-parallel', 'item 1: leave GNU parallel out (minutes a round at high load)')
   .option('--dag-jobs <n>', 'item 2: fan-out width', int(1))
   .option('--rest-jobs <n>', 'item 3: jobs in the workflow', int(1))
   .option('--rest-jobs-per-run <n>', 'item 3: jobs processed per run', int(1))
@@ -90,7 +91,7 @@ const program = new Command('bench')
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
-  createSizes?: number[]; createLargestRuns?: number; huge?: boolean; hugeJobs?: number[]; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
+  createSizes?: number[]; createLargestRuns?: number; huge?: boolean; hugeJobs?: number[]; gnuParallel: boolean; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
   k8sWorkflows?: number; k8sJobs?: number; k8sNodes?: number;
   monitorJobs: number; monitorSeconds?: number;
 }>();
@@ -124,7 +125,7 @@ const facts = machineFacts(sqlite3.VERSION);
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
 const benches: Record<BenchName, () => Promise<BenchSection>> = {
-  queue: () => runQueueBench(ctx, { jobs: queueJobs, parallel: flags.parallel }),
+  queue: () => runQueueBench(ctx, { jobs: queueJobs, parallel: flags.parallel, gnuParallel: flags.gnuParallel }),
   dag: () => runDagBench(ctx, { jobs: dagJobs, parallel: flags.parallel }),
   dispatch: () =>
     runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch, bulkBatch: flags.bulkBatch }),

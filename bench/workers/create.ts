@@ -19,6 +19,18 @@ const t1 = performance.now();
 let plan: Plan | StreamedPlan | null = mode === '--stream' ? planDocumentStreamed(docs[0]!) : null;
 if (mode === '--stream' && !plan) throw new Error('the streamed planner does not cover this spec');
 plan ??= planDocument(docs[0]!);
+if ('job_count' in plan) {
+  // Progress on stderr every million jobs generated (a 10M run takes minutes).
+  const jobsOf = plan.eachJob.bind(plan);
+  const t = performance.now();
+  plan.eachJob = function* () {
+    let k = 0;
+    for (const job of jobsOf()) {
+      if (++k % 1_000_000 === 0) process.stderr.write(`stored ${k} jobs after ${((performance.now() - t) / 1000).toFixed(0)} s, RSS ${(process.memoryUsage.rss() / 2 ** 20).toFixed(0)} MiB\n`);
+      yield job;
+    }
+  };
+}
 const t2 = performance.now();
 const store = await Store.open(dbPath);
 const applied = await store.applyPlan(plan);

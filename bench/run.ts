@@ -11,6 +11,7 @@
  *   npm run bench -- --only queue,claims --runs 7
  *   npm run bench -- --quick               # tiny sizes, to check the harness; writes to a temp file
  *   npm run bench -- --only monitor --runs 3   # issue 22: monitoring overhead, 100 jobs × 20 s × 5 configurations
+ *   npm run bench -- --huge --only huge --runs 1  # issue 18: 10M-job workflow created + initialized (minutes; not in the default run)
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ import { runMonitorBench } from './monitor.js';
 import { runPackingBench } from './packing.js';
 import { runQueueBench } from './queue.js';
 
-const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'packing', 'dashboard', 'k8s', 'monitor'] as const;
+const ALL = ['queue', 'dag', 'dispatch', 'claims', 'create', 'huge', 'packing', 'dashboard', 'k8s', 'monitor'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface StoredSection extends BenchSection {
@@ -61,6 +62,7 @@ const program = new Command('bench')
   .option('--quick', 'tiny sizes to check the harness (3 runs; writes to a temp file unless --out)')
   .option('--queue-jobs <n>', 'item 1: `true` jobs', int(1))
   .option('--parallel <n>', 'items 1, 2: jobs at a time', int(1), 4)
+  .option('--no-gnu-parallel', 'item 1: leave GNU parallel out (minutes a round at high load)')
   .option('--dag-jobs <n>', 'item 2: fan-out width', int(1))
   .option('--rest-jobs <n>', 'item 3: jobs in the workflow', int(1))
   .option('--rest-jobs-per-run <n>', 'item 3: jobs processed per run', int(1))
@@ -71,6 +73,8 @@ const program = new Command('bench')
   .option('--claims-per-run <n>', 'item 4: claims timed per run', int(1), 30)
   .option('--create-sizes <list>', 'item 5: workflow sizes', intList)
   .option('--create-largest-runs <n>', 'item 5: runs of the largest size (default --runs)', int(1))
+  .option('--huge', 'issue 18: also run the 10M-job create + initialize (streamed planner; minutes, GBs)')
+  .option('--huge-jobs <list>', 'with --huge: workflow sizes (default 10,000,000)', intList)
   .option('--packing-runs <n>', 'item 6: seeds per mix (default --runs)', int(1))
   .option('--packing-scale <x>', 'item 6: job-count multiplier', Number, 1)
   .option('--dashboard-jobs <n>', 'item 7: jobs in the workflow the dashboard opens', int(3))
@@ -87,12 +91,14 @@ const program = new Command('bench')
 const flags = program.opts<{
   only?: string; runs: number; full?: boolean; quick?: boolean; queueJobs?: number; parallel: number; dagJobs?: number;
   restJobs?: number; restJobsPerRun?: number; claimers: number; claimBatch: number; bulkBatch: number; claimSizes?: number[]; claimsPerRun: number;
-  createSizes?: number[]; createLargestRuns?: number; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
+  createSizes?: number[]; createLargestRuns?: number; huge?: boolean; hugeJobs?: number[]; gnuParallel: boolean; packingRuns?: number; packingScale: number; dashboardJobs?: number; out?: string; fresh?: boolean; render?: boolean;
   k8sWorkflows?: number; k8sJobs?: number; k8sNodes?: number;
   monitorJobs: number; monitorSeconds?: number;
 }>();
 
-const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...ALL]) as BenchName[];
+// `huge` runs only with --huge (it takes minutes and GBs).
+const only = (flags.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? ALL.filter((n) => n !== 'huge' || flags.huge)) as BenchName[];
+if (only.includes('huge') && !flags.huge) program.error('--only huge: add --huge (the 10M-job run takes minutes and GBs)');
 for (const name of only) if (!ALL.includes(name)) program.error(`--only: unknown benchmark "${name}" (known: ${ALL.join(', ')})`);
 
 // Default sizes fit 10 minutes on 2 cores; --full is the issue's; --quick checks the harness.
@@ -119,12 +125,13 @@ const facts = machineFacts(sqlite3.VERSION);
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
 const benches: Record<BenchName, () => Promise<BenchSection>> = {
-  queue: () => runQueueBench(ctx, { jobs: queueJobs, parallel: flags.parallel }),
+  queue: () => runQueueBench(ctx, { jobs: queueJobs, parallel: flags.parallel, gnuParallel: flags.gnuParallel }),
   dag: () => runDagBench(ctx, { jobs: dagJobs, parallel: flags.parallel }),
   dispatch: () =>
     runDispatchBench(ctx, { jobs: restJobs, jobsPerRun: restJobsPerRun, claimers: flags.claimers, batch: flags.claimBatch, bulkBatch: flags.bulkBatch }),
   claims: () => runClaimLatencyBench(ctx, { sizes: claimSizes, claimsPerRun: flags.claimsPerRun }),
   create: () => runCreateBench(ctx, { sizes: createSizes, largestRuns: createLargestRuns }),
+  huge: () => runCreateBench(ctx, { sizes: flags.hugeJobs ?? [10_000_000], stream: true }),
   dashboard: () => runDashboardBench(ctx, { jobs: dashboardJobs }),
   monitor: () => runMonitorBench(ctx, { jobs: flags.monitorJobs, seconds: monitorSeconds }),
   packing: async () => {

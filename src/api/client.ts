@@ -1,11 +1,12 @@
 /**
- * The typed HTTP client of the torc-ts API (global fetch), used by the CLI and every runner.
+ * The typed HTTP client of the torc-ts API (node:http with keep-alive), used by the CLI and every runner.
  * It implements RunnerClient plus the calls the CLI needs. Server errors come back as the same
  * error classes the server threw (InputError, NotFoundError, ConflictError, TooLargeError) with
  * the server's message and field; 401 and anything else unexpected as ApiError.
  * The dashboard's reads and its server-sent event streams (`torc tui` uses them) are here too.
  */
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TorcExport } from '../spec/torc-export.js';
 import { ConflictError, InputError, NotFoundError, TooLargeError, type InputIssue } from '../errors.js';
 import { COMPLETION_STATUS_NAMES, type CompletionStatusName } from '../contract/status.js';
@@ -653,6 +654,15 @@ export class TorcClient implements RunnerClient {
 
   // ---- transport ---------------------------------------------------------------------------
 
+  private httpsAgent: HttpsAgent | undefined;
+
+  /** Keep-alive connections: one shared agent for http, one per client for https (its CA). */
+  private agentFor(url: URL): HttpAgent {
+    if (url.protocol !== 'https:') return SHARED_HTTP_AGENT;
+    this.httpsAgent ??= new HttpsAgent({ ...KEEP_ALIVE, ...(this.options.ca ? { ca: this.options.ca } : {}) });
+    return this.httpsAgent;
+  }
+
   private async call<T = any>(
     method: string,
     path: string,
@@ -677,7 +687,7 @@ export class TorcClient implements RunnerClient {
     let res: { ok: boolean; status: number; text(): Promise<string> };
     try {
       const signal = AbortSignal.timeout(this.options.timeoutMs ?? 60_000);
-      res = this.options.ca && url.protocol === 'https:' ? await requestWithCa(url, { method, headers, body, signal, ca: this.options.ca }) : await fetch(url, { method, headers, body, signal });
+      res = await send(url, { method, headers, body, signal, agent: this.agentFor(url) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ApiError(0, `cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -694,19 +704,33 @@ export class TorcClient implements RunnerClient {
   }
 }
 
-/** An https request trusting `ca` (global fetch cannot be given a CA per request). */
-function requestWithCa(
+/**
+ * Idle connections are closed after 4 s, before a server's keep-alive timeout (Node's default
+ * is 5 s; torc-ts's server keeps them 65 s) can close one under a request being sent on it.
+ * Idle sockets do not keep the process alive (the agent unrefs them).
+ */
+const KEEP_ALIVE = { keepAlive: true, timeout: 4000 } as const;
+const SHARED_HTTP_AGENT = new HttpAgent(KEEP_ALIVE);
+
+/**
+ * One request over node:http(s) with a keep-alive agent. Global fetch (undici) cost more CPU
+ * per request than the server spent answering it (bench/NOTES.md, issue 18), and cannot be
+ * given a CA per request.
+ */
+function send(
   url: URL,
-  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; ca: string | Buffer },
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: HttpAgent },
 ): Promise<{ ok: boolean; status: number; text(): Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: init.method, headers: init.headers, ca: init.ca, signal: init.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    if (init.body !== undefined) init.headers['Content-Length'] = String(Buffer.byteLength(init.body));
+    const req = request(url, { method: init.method, headers: init.headers, agent: init.agent, signal: init.signal }, (res: IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
       res.on('error', reject);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        const text = Buffer.concat(chunks).toString('utf8');
         resolve({ ok: status >= 200 && status < 300, status, text: async () => text });
       });
     });

@@ -5,6 +5,7 @@
 import type { Plan } from './plan.js';
 import { loadWorkflowFile, type LoadOptions, type WorkflowDocument } from './load.js';
 import { planWorkflow, type PlanOptions } from './planner.js';
+import { planWorkflowStreamed, type StreamedPlan } from './stream-plan.js';
 import { InputError } from '../errors.js';
 import { withPositions } from './positions.js';
 import { isAbsolute, resolve } from 'node:path';
@@ -19,6 +20,8 @@ export type { SpecFormat, FormatChoice } from './formats.js';
 export { planWorkflow, DEFAULT_MAX_JOBS, DEFAULT_MAX_DEPENDENCIES } from './planner.js';
 export { DEFAULT_NEED } from './plan.js';
 export type { PlanOptions } from './planner.js';
+export { planWorkflowStreamed } from './stream-plan.js';
+export type { StreamedPlan } from './stream-plan.js';
 export { summarizePlan } from './summary.js';
 export type { PlanSummary } from './summary.js';
 export { API_VERSION, KIND, CRD_PATH } from './schema.js';
@@ -54,4 +57,12 @@ export function loadPlanFromFile(path: string, options: LoadOptions & PlanOption
     throw new InputError(`expected one Workflow in ${path}, found ${docs.length}; plan the documents one by one`, path);
   }
   return planDocument(docs[0]!, options);
+}
+
+/**
+ * planDocument for very large workflows: the streamed plan (jobs generated when stored, see
+ * stream-plan.ts) when the spec is of the shape it covers and error-free, else null.
+ */
+export function planDocumentStreamed(doc: WorkflowDocument, options: PlanOptions = {}): StreamedPlan | null {
+  return planWorkflowStreamed(doc.spec, { pathPrefix: doc.pathPrefix, ...options });
 }

@@ -36,13 +36,14 @@ export interface PlanOptions {
 export const DEFAULT_MAX_JOBS = 10_000_000;
 export const DEFAULT_MAX_DEPENDENCIES = 100_000_000;
 
-const EMPTY: number[] = Object.freeze([]) as unknown as number[];
+export const EMPTY: number[] = Object.freeze([]) as unknown as number[];
 /** Suggestions scan every name; past this many names the cost is not worth it. */
 const SUGGEST_LIMIT = 20_000;
 
-type Scope = { combos: Combinations; names: string[] } | null;
+export type Scope = { combos: Combinations; names: string[] } | null;
+type ScopedItem = { parameters?: Record<string, ParamValue | undefined>; use_parameters?: string[]; parameter_mode?: 'product' | 'zip' };
 
-class Issues {
+export class Issues {
   readonly list: InputIssue[] = [];
   constructor(private readonly max: number) {}
   add(path: string, message: string): void {
@@ -69,20 +70,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   issues.flush();
 
   // ---- parameters and sizes (before anything is expanded) ----
-  const wfParams = new Map<string, ParamValues>();
-  for (const [name, raw] of Object.entries(spec.parameters ?? {})) wfParams.set(name, parseParamValues(raw!));
-  const scopeOf = (item: { parameters?: Record<string, ParamValue | undefined>; use_parameters?: string[]; parameter_mode?: 'product' | 'zip' }): Scope => {
-    let params: Map<string, ParamValues>;
-    if (item.parameters) {
-      params = new Map(Object.entries(item.parameters).map(([n, raw]) => [n, parseParamValues(raw!)]));
-    } else if (item.use_parameters) {
-      params = new Map([...wfParams].filter(([n]) => item.use_parameters!.includes(n)));
-    } else {
-      return null;
-    }
-    if (params.size === 0) return null;
-    return { combos: new Combinations(params, item.parameter_mode ?? 'product'), names: [...params.keys()] };
-  };
+  const scopeOf = scopeFactory(spec);
   const jobScopes = spec.jobs.map(scopeOf);
   const fileScopes = (spec.files ?? []).map(scopeOf);
   const udScopes = (spec.user_data ?? []).map(scopeOf);
@@ -116,35 +104,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   issues.flush();
 
   // ---- named tables ----
-  const userDefault = (spec.resource_requirements ?? []).some((r) => r.name === 'default');
-  const needsDefault = !userDefault && spec.jobs.some((j) => j.resource_requirements === undefined);
-  const resourceClasses: PlanResourceClass[] = needsDefault ? [{ name: 'default', ...DEFAULT_NEED }] : [];
-  (spec.resource_requirements ?? []).forEach((r, i) => {
-    const p = `${P}.resource_requirements[${i}]`;
-    resourceClasses.push({
-      name: r.name,
-      num_cpus: r.num_cpus,
-      memory_bytes: parseMemory(r.memory, `${p}.memory`),
-      num_gpus: r.num_gpus ?? 0,
-      num_nodes: r.num_nodes ?? 1,
-      runtime_seconds: parseDuration(r.runtime ?? 'PT1H', `${p}.runtime`),
-    });
-  });
-  const rcIndex = new Map(resourceClasses.map((r, i) => [r.name, i]));
-  const schedulers = planSchedulers(spec);
-  const schedIndex = new Map(schedulers.map((s, i) => [s.name, i]));
-  const handlers: PlanFailureHandler[] = (spec.failure_handlers ?? []).map((h) => ({
-    name: h.name,
-    rules: h.rules.map((r) => ({
-      exit_codes: r.exit_codes ?? [],
-      match_all_exit_codes: r.match_all_exit_codes ?? false,
-      recovery_script: r.recovery_script ?? null,
-      max_retries: r.max_retries ?? 3,
-      memory_multiplier: r.memory_multiplier ?? null,
-      runtime_multiplier: r.runtime_multiplier ?? null,
-    })),
-  }));
-  const handlerIndex = new Map(handlers.map((h, i) => [h.name, i]));
+  const { resourceClasses, rcIndex, schedulers, schedIndex, handlers, handlerIndex } = planTables(spec, P);
 
   // ---- jobs ----
   const jobs: PlanJob[] = [];
@@ -300,18 +260,7 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   // ---- actions, settings, hashes ----
   const actions = planActions(spec, P, jobIndex, new NameIndex(jobNames), schedIndex, issues);
   issues.flush();
-  const settings: PlanSettings = {
-    jobs_sort_method: (spec.jobs_sort_method ?? 'gpus_runtime_memory') as SortMethod,
-    use_pending_failed: spec.use_pending_failed ?? false,
-    compute_node_expiration_buffer_seconds: spec.compute_node_expiration_buffer_seconds ?? 60,
-    compute_node_wait_for_new_jobs_seconds: spec.compute_node_wait_for_new_jobs_seconds ?? 90,
-    compute_node_ignore_workflow_completion: spec.compute_node_ignore_workflow_completion ?? false,
-    compute_node_wait_for_healthy_database_minutes: spec.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
-    schedule: spec.schedule ?? null,
-    default_image: spec.default_image ?? null,
-    working_dir: spec.working_dir ?? null,
-    resource_monitor: spec.resource_monitor ?? null,
-  };
+  const settings = planSettings(spec);
   for (const job of jobs) job.hash = jobHash(job, resourceClasses, schedulers, files, userData);
   const plan: Plan = {
     name: spec.name!,
@@ -333,8 +282,76 @@ export function planWorkflow(spec: WorkflowSpec, options: PlanOptions = {}): Pla
   return plan;
 }
 
+/** Parameter scope of a spec entry (its own parameters, or the workflow's it uses), or null. */
+export function scopeFactory(spec: WorkflowSpec): (item: ScopedItem) => Scope {
+  const wfParams = new Map<string, ParamValues>();
+  for (const [name, raw] of Object.entries(spec.parameters ?? {})) wfParams.set(name, parseParamValues(raw!));
+  return (item: ScopedItem): Scope => {
+    let params: Map<string, ParamValues>;
+    if (item.parameters) {
+      params = new Map(Object.entries(item.parameters).map(([n, raw]) => [n, parseParamValues(raw!)]));
+    } else if (item.use_parameters) {
+      params = new Map([...wfParams].filter(([n]) => item.use_parameters!.includes(n)));
+    } else {
+      return null;
+    }
+    if (params.size === 0) return null;
+    return { combos: new Combinations(params, item.parameter_mode ?? 'product'), names: [...params.keys()] };
+  };
+}
+
+/** Resource classes, Slurm schedulers and failure handlers, each with a name → index map. */
+export function planTables(spec: WorkflowSpec, P: string) {
+  const userDefault = (spec.resource_requirements ?? []).some((r) => r.name === 'default');
+  const needsDefault = !userDefault && spec.jobs.some((j) => j.resource_requirements === undefined);
+  const resourceClasses: PlanResourceClass[] = needsDefault ? [{ name: 'default', ...DEFAULT_NEED }] : [];
+  (spec.resource_requirements ?? []).forEach((r, i) => {
+    const p = `${P}.resource_requirements[${i}]`;
+    resourceClasses.push({
+      name: r.name,
+      num_cpus: r.num_cpus,
+      memory_bytes: parseMemory(r.memory, `${p}.memory`),
+      num_gpus: r.num_gpus ?? 0,
+      num_nodes: r.num_nodes ?? 1,
+      runtime_seconds: parseDuration(r.runtime ?? 'PT1H', `${p}.runtime`),
+    });
+  });
+  const rcIndex = new Map(resourceClasses.map((r, i) => [r.name, i]));
+  const schedulers = planSchedulers(spec);
+  const schedIndex = new Map(schedulers.map((s, i) => [s.name, i]));
+  const handlers: PlanFailureHandler[] = (spec.failure_handlers ?? []).map((h) => ({
+    name: h.name,
+    rules: h.rules.map((r) => ({
+      exit_codes: r.exit_codes ?? [],
+      match_all_exit_codes: r.match_all_exit_codes ?? false,
+      recovery_script: r.recovery_script ?? null,
+      max_retries: r.max_retries ?? 3,
+      memory_multiplier: r.memory_multiplier ?? null,
+      runtime_multiplier: r.runtime_multiplier ?? null,
+    })),
+  }));
+  const handlerIndex = new Map(handlers.map((h, i) => [h.name, i]));
+  return { resourceClasses, rcIndex, schedulers, schedIndex, handlers, handlerIndex };
+}
+
+/** The workflow settings a spec declares, torc's defaults filled in. */
+export function planSettings(spec: WorkflowSpec): PlanSettings {
+  return {
+    jobs_sort_method: (spec.jobs_sort_method ?? 'gpus_runtime_memory') as SortMethod,
+    use_pending_failed: spec.use_pending_failed ?? false,
+    compute_node_expiration_buffer_seconds: spec.compute_node_expiration_buffer_seconds ?? 60,
+    compute_node_wait_for_new_jobs_seconds: spec.compute_node_wait_for_new_jobs_seconds ?? 90,
+    compute_node_ignore_workflow_completion: spec.compute_node_ignore_workflow_completion ?? false,
+    compute_node_wait_for_healthy_database_minutes: spec.compute_node_wait_for_healthy_database_minutes ?? DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES,
+    schedule: spec.schedule ?? null,
+    default_image: spec.default_image ?? null,
+    working_dir: spec.working_dir ?? null,
+    resource_monitor: spec.resource_monitor ?? null,
+  };
+}
+
 /** Accepts specs straight from a file too: the aliases the loader folds are folded here as well. */
-function foldAliases(spec: WorkflowSpec): WorkflowSpec {
+export function foldAliases(spec: WorkflowSpec): WorkflowSpec {
   if (spec.job_sort_method === undefined && !spec.jobs.some((j) => j.slurm_scheduler !== undefined)) return spec;
   const { job_sort_method, ...rest } = spec;
   return {
@@ -348,7 +365,7 @@ function foldAliases(spec: WorkflowSpec): WorkflowSpec {
   };
 }
 
-const LIST_FIELDS = [
+export const LIST_FIELDS = [
   'depends_on', 'depends_on_regexes', 'input_files', 'input_file_regexes', 'output_files', 'output_file_regexes',
   'input_user_data', 'input_user_data_regexes', 'output_user_data', 'output_user_data_regexes',
 ] as const;
@@ -356,7 +373,7 @@ type ListField = (typeof LIST_FIELDS)[number];
 type JobLists = Record<ListField, string[]>;
 const SCALAR_FIELDS = ['command', 'invocation_script', 'resource_requirements', 'failure_handler', 'scheduler', 'image'] as const;
 
-interface JobTemplates {
+export interface JobTemplates {
   name: Template;
   command: Template;
   invocation_script?: Template;
@@ -369,7 +386,7 @@ interface JobTemplates {
 }
 
 /** Compiles every templated field of a job once; filling them per combination is then cheap. */
-function compileJob(js: JobSpec, defaultImage: string | undefined, names: string[]): JobTemplates {
+export function compileJob(js: JobSpec, defaultImage: string | undefined, names: string[]): JobTemplates {
   const t = (v: string | undefined) => (v === undefined ? undefined : compileTemplate(v, names));
   const lists: Partial<Record<ListField, Template[]>> = {};
   for (const f of LIST_FIELDS) if (js[f] !== undefined) lists[f] = js[f]!.map((x) => compileTemplate(x, names));
@@ -386,7 +403,7 @@ function compileJob(js: JobSpec, defaultImage: string | undefined, names: string
   };
 }
 
-function checkSize(scopes: Scope[], max: number, path: string, what: string): number {
+export function checkSize(scopes: Scope[], max: number, path: string, what: string): number {
   let total = 0;
   for (let i = 0; i < scopes.length; i++) {
     total += scopes[i]?.combos.count ?? 1;
@@ -479,7 +496,7 @@ class RefCache {
   }
 }
 
-function hasVariables(s: string | undefined): boolean {
+export function hasVariables(s: string | undefined): boolean {
   return s !== undefined && (s.includes('${files.') || s.includes('${user_data.'));
 }
 
@@ -521,7 +538,7 @@ function dedupe(list: number[]): number[] {
 }
 
 /** A growable Uint32Array. */
-class U32Builder {
+export class U32Builder {
   private buf = new Uint32Array(1024);
   length = 0;
   push(v: number): void {
@@ -661,7 +678,7 @@ export function reverseCsr(n: number, offsets: Uint32Array, targets: Uint32Array
   return { offsets: off, targets: out };
 }
 
-function planSchedulers(spec: WorkflowSpec): PlanSlurmScheduler[] {
+export function planSchedulers(spec: WorkflowSpec): PlanSlurmScheduler[] {
   const defaults = Object.entries(spec.slurm_defaults ?? {});
   return (spec.slurm_schedulers ?? []).map((s) => {
     const out: PlanSlurmScheduler = {
@@ -723,7 +740,7 @@ function planActions(spec: WorkflowSpec, P: string, jobIndex: Map<string, number
 }
 
 /** What defines what a job does; a changed hash means the job must run again. */
-function jobHash(job: PlanJob, classes: PlanResourceClass[], schedulers: PlanSlurmScheduler[], files: PlanFile[], userData: PlanUserData[]): string {
+export function jobHash(job: PlanJob, classes: PlanResourceClass[], schedulers: PlanSlurmScheduler[], files: PlanFile[], userData: PlanUserData[]): string {
   const rc = classes[job.resource_class]!;
   const envEntries = job.env ? Object.entries(job.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null;
   const material = JSON.stringify([
@@ -741,15 +758,26 @@ function jobHash(job: PlanJob, classes: PlanResourceClass[], schedulers: PlanSlu
 
 /** Hash of the whole expanded spec: tables, settings, every job and every dependency. */
 function specHash(plan: Plan): string {
+  const h = specHasher(plan);
+  for (const job of plan.jobs) h.job(job);
+  return h.finish(plan.dep_offsets, plan.dep_targets);
+}
+
+/** specHash fed one job at a time (the streamed planner's jobs are never all in memory). */
+export function specHasher(plan: Omit<Plan, 'jobs' | 'dep_offsets' | 'dep_targets' | 'spec_hash'>) {
   const h = createHash('sha256');
   h.update(JSON.stringify([
     plan.name, plan.user, plan.description, plan.settings, plan.resource_classes, plan.files, plan.user_data,
     plan.slurm_schedulers, plan.failure_handlers, plan.actions,
   ]));
-  for (const job of plan.jobs) {
-    h.update(`\n${job.hash}\t${job.name}\t${job.failure_handler}\t${job.cancel_on_blocking_job_failure}\t${job.supports_termination}`);
-  }
-  h.update(new Uint8Array(plan.dep_offsets.buffer, plan.dep_offsets.byteOffset, plan.dep_offsets.byteLength));
-  h.update(new Uint8Array(plan.dep_targets.buffer, plan.dep_targets.byteOffset, plan.dep_targets.byteLength));
-  return h.digest('hex');
+  return {
+    job(job: PlanJob): void {
+      h.update(`\n${job.hash}\t${job.name}\t${job.failure_handler}\t${job.cancel_on_blocking_job_failure}\t${job.supports_termination}`);
+    },
+    finish(offsets: Uint32Array, targets: Uint32Array): string {
+      h.update(new Uint8Array(offsets.buffer, offsets.byteOffset, offsets.byteLength));
+      h.update(new Uint8Array(targets.buffer, targets.byteOffset, targets.byteLength));
+      return h.digest('hex');
+    },
+  };
 }

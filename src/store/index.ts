@@ -4,6 +4,7 @@
  * NotFoundError (unknown id), ConflictError (illegal in the current state; nothing changed)
  * and InputError (bad argument, naming it).
  */
+import type { StreamedPlan } from '../spec/stream-plan.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import type { Plan } from '../spec/plan.js';
 import type {
@@ -269,7 +270,7 @@ export class Store {
    * jobs whose blockers were all kept. Jobs that will run are uninitialized: call
    * initializeJobs next. One transaction.
    */
-  async applyPlan(plan: Plan, meta: WorkflowMeta = {}): Promise<ApplyOutcome> {
+  async applyPlan(plan: Plan | StreamedPlan, meta: WorkflowMeta = {}): Promise<ApplyOutcome> {
     return this.write((tx) => applyPlanInTx(tx, plan, meta, this.nowIso()));
   }
 

@@ -7,6 +7,7 @@
  */
 import type { ApplyOutcome } from '../contract/client.js';
 import type { Plan } from '../spec/plan.js';
+import type { StreamedPlan } from '../spec/stream-plan.js';
 import type { WriteTx } from './db.js';
 import { insertPlan, checkPlan } from './create.js';
 import type { WorkflowMeta } from './records.js';
@@ -114,7 +115,7 @@ export function carriedJobs(plan: Plan, unchanged: (i: number) => boolean): bool
  * owned by Kubernetes — is kept when its spec hash is unchanged, replaced (keeping unchanged
  * completed jobs) when it changed, and created when there is none. One transaction.
  */
-export async function applyPlanInTx(tx: WriteTx, plan: Plan, meta: WorkflowMeta, now: string): Promise<ApplyOutcome> {
+export async function applyPlanInTx(tx: WriteTx, plan: Plan | StreamedPlan, meta: WorkflowMeta, now: string): Promise<ApplyOutcome> {
   const existing = meta.k8s_uid
     ? await tx.get<{ id: number; spec_hash: string | null }>('SELECT id, spec_hash FROM workflows WHERE k8s_uid = ? ORDER BY id DESC LIMIT 1', [
         meta.k8s_uid,
@@ -124,13 +125,22 @@ export async function applyPlanInTx(tx: WriteTx, plan: Plan, meta: WorkflowMeta,
         [plan.name],
       );
   if (!existing) {
-    checkPlan(plan);
+    // A streamed plan was checked by its planner (cycles; its indices are its own).
+    if (!('job_count' in plan)) checkPlan(plan);
     const id = await insertPlan(tx, plan, meta, now);
-    return { workflow_id: id, action: 'created', kept: 0, rerun: plan.jobs.length };
+    return { workflow_id: id, action: 'created', kept: 0, rerun: 'job_count' in plan ? plan.job_count : plan.jobs.length };
   }
-  if (existing.spec_hash === plan.spec_hash) {
+  if (existing.spec_hash === streamedSpecHash(plan)) {
     return { workflow_id: existing.id, action: 'unchanged', kept: 0, rerun: 0 };
   }
-  const out = await replaceWorkflow(tx, existing.id, plan, meta, now);
+  const out = await replaceWorkflow(tx, existing.id, 'job_count' in plan ? plan.materialize() : plan, meta, now);
   return { ...out, action: 'replaced' };
+}
+
+/** The plan's spec hash; a streamed plan's costs one pass over its jobs. */
+function streamedSpecHash(plan: Plan | StreamedPlan): string {
+  if (!('job_count' in plan)) return plan.spec_hash;
+  const h = plan.hasher();
+  for (const job of plan.eachJob()) h.job(job);
+  return h.finish(plan.dep_offsets, plan.dep_targets);
 }

@@ -123,21 +123,22 @@ export interface InitializeOutcome {
 
 /** uninitialized → ready (no unfinished blocker) or blocked (counter = unfinished blockers). */
 export async function initializeJobs(tx: WriteTx, workflowId: number, now: string): Promise<InitializeOutcome> {
-  await tx.run(
-    `UPDATE jobs SET unfinished_blockers = (
-       SELECT COUNT(*) FROM job_dependencies d JOIN jobs b ON b.id = d.blocked_by_job_id
-       WHERE d.job_id = jobs.id AND b.status NOT IN (${FINISHED}))
+  // One pass over the uninitialized jobs (each row written once: blockers counted and status
+  // set together); the new ready jobs are the growth of the ready count, read from the
+  // (workflow_id, status) index before and after.
+  const countReady = async () =>
+    (await tx.get<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE workflow_id = ? AND status = ${S.ready}`, [workflowId]))!.n;
+  const readyBefore = await countReady();
+  const updated = await tx.run(
+    `UPDATE jobs SET (unfinished_blockers, status) = (
+       SELECT c.n, CASE WHEN c.n = 0 THEN ${S.ready} ELSE ${S.blocked} END FROM (
+         SELECT COUNT(*) AS n FROM job_dependencies d JOIN jobs b ON b.id = d.blocked_by_job_id
+         WHERE d.job_id = jobs.id AND b.status NOT IN (${FINISHED})) c)
      WHERE workflow_id = ? AND status = ${S.uninitialized}`,
     [workflowId],
   );
-  const ready = await tx.run(
-    `UPDATE jobs SET status = ${S.ready} WHERE workflow_id = ? AND status = ${S.uninitialized} AND unfinished_blockers = 0`,
-    [workflowId],
-  );
-  const blocked = await tx.run(
-    `UPDATE jobs SET status = ${S.blocked} WHERE workflow_id = ? AND status = ${S.uninitialized}`,
-    [workflowId],
-  );
+  const ready = { changes: (await countReady()) - readyBefore };
+  const blocked = { changes: updated.changes - ready.changes };
   // Jobs (re)initialized behind a blocker that already failed, and that asked to be canceled then.
   const doomed = await tx.all<{ id: number; status: number }>(
     `SELECT id, status FROM jobs j

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { InputError, NotFoundError } from '../../errors.js';
 import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
-import { readTokenFile } from './server.js';
+import { readTokenFile } from '../server-auth.js';
 import type { TorcClient } from '../../api/client.js';
 import { workerUrlProblem } from '../../runners/slurm/server-address.js';
 import type { HpcProfile } from '../../runners/slurm/profiles.js';

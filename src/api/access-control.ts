@@ -174,9 +174,14 @@ export class AccessControl {
     this.access = new AccessStore(store);
   }
 
-  /** The challenge sent with a 401 (browsers ask for a user name and password on `Basic`). */
-  get challenge(): string {
-    return this.options.users ? 'Basic realm="torc", charset="UTF-8"' : 'Bearer realm="torc"';
+  /**
+   * The challenge sent with a 401 (browsers ask for a user name and password on `Basic`). The
+   * dashboard's requests (X-Requested-With: XMLHttpRequest) get it as `Torc-Basic`, so that the
+   * browser leaves the sign-in to the page's own form instead of prompting over it.
+   */
+  challengeFor(requestedWith: string | undefined): string {
+    if (!this.options.users) return 'Bearer realm="torc"';
+    return `${requestedWith === 'XMLHttpRequest' ? 'Torc-Basic' : 'Basic'} realm="torc", charset="UTF-8"`;
   }
 
   private unauthorized(): UnauthorizedError {

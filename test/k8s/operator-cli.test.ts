@@ -54,7 +54,8 @@ test('torc operator runs the diamond, serves /metrics and the REST API, and stop
   t.is(released.spec.holderIdentity, '', 'the lease was released on the way out');
 });
 
-test('torc operator guards its REST API as torc server does: HTTPS, users and the token; job pods get the CA', async (t) => {
+// Serial: with both operators and their fake clusters at once in this worker, the other test's operator lost its leader lease under load (socket hang up renewing it).
+test.serial('torc operator guards its REST API as torc server does: HTTPS, users and the token; job pods get the CA', async (t) => {
   const cluster = await FakeCluster.start({ nodes: [{ name: 'n1', cpu: 4, memory: '8Gi' }] });
   t.teardown(() => cluster.close());
   cluster.createNamespace('team-a');

@@ -77,7 +77,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'REST API port while leading (0 = any free port)', '8080')
     .option('--no-server', 'do not serve the REST API')
     .option('--no-dashboard', 'serve the REST API without the web dashboard at /');
-  // The REST API's sign-in and TLS, as `torc server`'s (job pods and runners use the token).
+  // The REST API's sign-in and TLS, as `torc server`'s (runners and workers use the token).
   addServerAuthOptions(cmd)
     .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 = any free port)', '9090')
     .option('--default-image <image>', 'image for jobs with neither an image nor a workflow default_image', 'busybox:1.36')

@@ -174,9 +174,14 @@ export class AccessControl {
     this.access = new AccessStore(store);
   }
 
-  /** The challenge sent with a 401 (browsers ask for a user name and password on `Basic`). */
-  get challenge(): string {
-    return this.options.users ? 'Basic realm="torc", charset="UTF-8"' : 'Bearer realm="torc"';
+  /**
+   * The challenge sent with a 401 (browsers ask for a user name and password on `Basic`). The
+   * dashboard's requests (X-Requested-With: XMLHttpRequest) get it as `Torc-Basic`, so that the
+   * browser leaves the sign-in to the page's own form instead of prompting over it.
+   */
+  challengeFor(requestedWith: string | undefined): string {
+    if (!this.options.users) return 'Bearer realm="torc"';
+    return `${requestedWith === 'XMLHttpRequest' ? 'Torc-Basic' : 'Basic'} realm="torc", charset="UTF-8"`;
   }
 
   private unauthorized(): UnauthorizedError {
@@ -287,37 +292,10 @@ export class AccessControl {
       const stream = this.streamPolicy(ctx.path);
       if (stream) {
         this.gate(stream.policy, principal, false);
-        await this.authorize(stream.policy, principal, stream.params, undefined);
+        // The stream masks what it sends as the route answers are masked (dashboard/http.ts).
+        ctx.state.maskSecrets = (await this.authorize(stream.policy, principal, stream.params, undefined)).mask;
       }
       await next();
     };
-  }
-}
-
-const MASK = '********';
-const SECRET_KEY = /(^|_)(token|password|secret|api_key)s?$/i;
-
-/** A copy of an answer with job `env` values and token-like string fields masked. */
-export function maskSecrets(value: unknown, key?: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
-  if (value === null || typeof value !== 'object') {
-    return typeof value === 'string' && key !== undefined && SECRET_KEY.test(key) ? MASK : value;
-  }
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => {
-      if (k === 'env' && v !== null && typeof v === 'object' && !Array.isArray(v)) return [k, Object.fromEntries(Object.keys(v).map((name) => [name, MASK]))];
-      if (k === 'env' && typeof v === 'string' && v.startsWith('{')) return [k, maskEnvText(v)];
-      return [k, maskSecrets(v, k)];
-    }),
-  );
-}
-
-/** `env` stored as JSON text in some answers. */
-function maskEnvText(text: string): string {
-  try {
-    const env = JSON.parse(text) as Record<string, unknown>;
-    return JSON.stringify(Object.fromEntries(Object.keys(env).map((name) => [name, MASK])));
-  } catch {
-    return MASK;
   }
 }

@@ -8,7 +8,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Store } from '../store/index.js';
-import { AccessControl, maskSecrets, policyOf, type AccessOptions, type Principal } from './access-control.js';
+import { AccessControl, policyOf, type AccessOptions, type Principal } from './access-control.js';
+import { maskSecrets } from './mask.js';
 import { DEFAULT_BODY_LIMIT_BYTES, decodeJson, decodeText, mediaType, readRawBody } from './body.js';
 import { StorageFault } from '../errors.js';
 import { BadRequestError, TooManyAttemptsError, toErrorResponse } from './errors.js';
@@ -100,7 +101,7 @@ export function buildApp<D>(routes: Route<D>[], deps: D, options: Omit<AppOption
       if (err instanceof StorageFault) faults.log(err);
       ctx.status = res.status;
       ctx.body = res.body;
-      if (res.status === 401 && access) ctx.set('WWW-Authenticate', access.challenge);
+      if (res.status === 401 && access) ctx.set('WWW-Authenticate', access.challengeFor(ctx.get('X-Requested-With')));
       if (err instanceof TooManyAttemptsError) ctx.set('Retry-After', String(err.retryAfterSeconds));
       // After a body was cut short, the rest of it is still on the wire: do not reuse the connection.
       if (res.status === 413) ctx.set('Connection', 'close');
@@ -218,7 +219,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const dashboard =
     options.dashboard === false
       ? undefined
-      : new DashboardService(options.store, { authRequired: options.token !== undefined || options.auth?.users !== undefined, logError: (line) => logger.error(line) });
+      : new DashboardService(options.store, {
+        authRequired: options.token !== undefined || options.auth?.users !== undefined,
+        users: options.auth?.users !== undefined,
+        publicRead: options.auth?.publicRead === true,
+        logError: (line) => logger.error(line) });
   const app = createApp(options, dashboard);
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app.callback()) : createHttpServer(app.callback());
   server.listen({ host, port: options.port ?? 0 });

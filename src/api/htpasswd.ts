@@ -3,8 +3,14 @@
  * server reads them. Hashes are checked with bcryptjs / apache-md5 / node:crypto; a file with a
  * hash we cannot check (crypt(3) DES, plain text) is refused when it is loaded, naming the line,
  * instead of refusing that user at every login.
+ *
+ * Every request signs in again (HTTP Basic), and bcrypt is slow on purpose: a successful check
+ * is remembered for a short while (keyed by the user and a keyed hash of the password, so the
+ * cache holds no password and no fast hash an attacker could test guesses against), bounded in
+ * size. Failures are never remembered: each wrong password pays the full check, and the caller's
+ * rate limit still counts it.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import apacheMd5 from 'apache-md5';
@@ -16,7 +22,17 @@ export interface Htpasswd {
   users(): string[];
 }
 
-type Kind = 'bcrypt' | 'apr1' | 'sha';
+export type Kind = 'bcrypt' | 'apr1' | 'sha';
+
+export interface HtpasswdOptions {
+  /** How long a successful check is remembered (default 60 s; 0 = never). */
+  cacheTtlMs?: number;
+  /** Most remembered sign-ins (default 1000; the oldest goes first). */
+  cacheMax?: number;
+  clock?: () => number;
+  /** The hash check itself (tests count the calls); default bcryptjs / apache-md5 / SHA-1. */
+  checkHash?: (kind: Kind, hash: string, password: string) => boolean;
+}
 
 function kindOf(hash: string): Kind | undefined {
   if (/^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return 'bcrypt';
@@ -44,7 +60,7 @@ function check(kind: Kind, hash: string, password: string): boolean {
 }
 
 /** Parses htpasswd text; `source` names the file in errors. */
-export function parseHtpasswd(text: string, source: string): Htpasswd {
+export function parseHtpasswd(text: string, source: string, options: HtpasswdOptions = {}): Htpasswd {
   const entries = new Map<string, { kind: Kind; hash: string }>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -62,22 +78,41 @@ export function parseHtpasswd(text: string, source: string): Htpasswd {
   if (entries.size === 0) throw new InputError(`${source} names no users`, '--auth');
   // Unknown users are checked against a dummy bcrypt hash, so a login costs the same either way.
   const dummy = { kind: 'bcrypt' as const, hash: bcrypt.hashSync('not a password', 4) };
+  const checkHash = options.checkHash ?? check;
+  const ttl = options.cacheTtlMs ?? 60_000;
+  const max = options.cacheMax ?? 1000;
+  const clock = options.clock ?? Date.now;
+  const secret = randomBytes(32);
+  /** `user NUL hmac(password)` → when it expires; Map order is insertion order (oldest first). */
+  const remembered = new Map<string, number>();
   return {
     verify(user, password) {
       const entry = entries.get(user);
-      const ok = check((entry ?? dummy).kind, (entry ?? dummy).hash, password);
-      return entry !== undefined && ok;
+      const key = ttl > 0 && entry ? `${user}\0${createHmac('sha256', secret).update(password, 'utf8').digest('base64')}` : undefined;
+      if (key !== undefined) {
+        const until = remembered.get(key);
+        if (until !== undefined && until > clock()) return true;
+        if (until !== undefined) remembered.delete(key);
+      }
+      const ok = checkHash((entry ?? dummy).kind, (entry ?? dummy).hash, password);
+      if (entry === undefined || !ok) return false;
+      if (key !== undefined) {
+        remembered.delete(key);
+        remembered.set(key, clock() + ttl);
+        while (remembered.size > max) remembered.delete(remembered.keys().next().value!);
+      }
+      return true;
     },
     users: () => [...entries.keys()],
   };
 }
 
-export function readHtpasswd(path: string): Htpasswd {
+export function readHtpasswd(path: string, options?: HtpasswdOptions): Htpasswd {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, '--auth');
   }
-  return parseHtpasswd(text, path);
+  return parseHtpasswd(text, path, options);
 }

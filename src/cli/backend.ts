@@ -32,7 +32,7 @@ import type { RecoverOutcome, SampleFilter } from '../store/index.js';
 import { SlurmAllocationStore } from '../store/slurm-allocations.js';
 import { scheduledNodeView } from '../api/routes/scheduled-nodes.js';
 import { ConflictError, InputError } from '../errors.js';
-import type { AllocationRequest } from './commands/slurm.js';
+import type { AllocationRequest, WorkerCredentials } from './commands/slurm.js';
 import type { WorkflowSpec } from '../spec/index.js';
 import type { TorcExport } from '../spec/torc-export.js';
 import type { FileObservation, JobRecord } from '../contract/client.js';
@@ -81,7 +81,7 @@ export interface WorkflowBackend {
   close(): Promise<void>;
 }
 
-export interface BackendFlags extends Pick<RunnerFlags, 'url' | 'tokenFile'> {
+export interface BackendFlags extends Pick<RunnerFlags, 'url' | 'tokenFile' | 'caFile'> {
   db?: string;
   /** Create the --db file when it does not exist yet (torc workflows create). */
   createDb?: boolean;
@@ -91,6 +91,7 @@ export function addBackendOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'torc server URL (default: $TORC_API_URL)')
     .option('--token-file <file>', 'file holding the bearer token for the server')
+    .option('--ca-file <file>', 'PEM CA certificate of an https server (default: $TORC_CA_FILE)')
     .option('--db <path>', 'use this database file directly instead of a server (e.g. .torc/<name>.db of torc reconcile)');
 }
 
@@ -108,12 +109,13 @@ export async function openBackendParts(flags: BackendFlags): Promise<OpenedBacke
   if (flags.db !== undefined) {
     if (flags.url !== undefined) throw new InputError('give either --db or --url, not both', '--db');
     if (flags.tokenFile !== undefined) throw new InputError('a token is for a server (--url); --db changes the file directly', '--token-file');
+    if (flags.caFile !== undefined) throw new InputError('a CA is for an https server (--url); --db changes the file directly', '--ca-file');
     if (!existsSync(flags.db) && !flags.createDb) throw new InputError(`no database at ${flags.db}`, '--db');
     const store = await Store.open(flags.db);
     return { kind: 'db', backend: new StoreBackend(store), store, path: flags.db };
   }
   const { client, url, token } = await clientFromFlags(flags);
-  return { kind: 'server', backend: new ClientBackend(client, url, flags.tokenFile ?? null), client, url, hasToken: token !== undefined };
+  return { kind: 'server', backend: new ClientBackend(client, url, { tokenFile: flags.tokenFile ?? null, caFile: flags.caFile ?? null }), client, url, hasToken: token !== undefined };
 }
 
 /**
@@ -131,7 +133,7 @@ class ClientBackend implements WorkflowBackend {
   constructor(
     private readonly c: TorcClient,
     private readonly url: string,
-    private readonly tokenFile: string | null,
+    private readonly credentials: WorkerCredentials,
   ) {}
   async claimAction(id: number, actionId: number, claimer: string) {
     try {
@@ -144,7 +146,7 @@ class ClientBackend implements WorkflowBackend {
   }
   async submitSlurmAllocations(id: number, req: AllocationRequest) {
     const { submitAllocations } = await import('./commands/slurm.js');
-    const { result } = await submitAllocations(this.c, this.url, this.tokenFile, id, req);
+    const { result } = await submitAllocations(this.c, this.url, this.credentials, id, req);
     return { slurm_job_ids: result.allocations.map((a) => a.slurm_job_id) };
   }
   listWorkflows(query: { offset?: number; limit?: number }) {

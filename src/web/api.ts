@@ -1,12 +1,16 @@
 /**
- * Talking to the torc REST API from the page. Reads need no token; changes send the bearer
- * token the user entered once (kept in sessionStorage for this tab, never in a URL).
+ * Talking to the torc REST API from the page. The sign-in the user entered once — a user name
+ * and password (HTTP Basic, servers with --auth) or the bearer token — is kept in
+ * sessionStorage for this tab, sent only in the Authorization header (never in a URL), with
+ * every request: reads need it too unless the server opens them (--public-read). A read the
+ * server refuses with 401 asks for the sign-in (signInHandler) and is tried once more.
  * `normalize*` is the one adapter for the torc-compatible routes whose wire shapes differ
  * between versions (integer or string job status, `attempt` or `attempt_id`, ISO or epoch-ms
  * timestamps); the dashboard's own routes already answer in the string / ms forms.
  */
 export const API = '/torc-service/v1';
 const TOKEN_KEY = 'torc.token';
+const BASIC_KEY = 'torc.basic';
 
 export type StatusName =
   | 'uninitialized' | 'blocked' | 'ready' | 'pending' | 'running' | 'completed'
@@ -24,20 +28,84 @@ export class ApiError extends Error {
 
 export function getToken(): string | null {
   try {
-    return sessionStorage.getItem(TOKEN_KEY);
+    return sessionStorage.getItem(TOKEN_KEY) ?? fallback.get(TOKEN_KEY) ?? null;
   } catch {
-    return null;
+    return fallback.get(TOKEN_KEY) ?? null;
   }
 }
 
-export function setToken(token: string | null): void {
+/** Kept in memory when sessionStorage refuses (private mode): for this page only. */
+const fallback = new Map<string, string>();
+
+function store(key: string, value: string | null): void {
   try {
-    if (token) sessionStorage.setItem(TOKEN_KEY, token);
-    else sessionStorage.removeItem(TOKEN_KEY);
+    if (value) sessionStorage.setItem(key, value);
+    else sessionStorage.removeItem(key);
+    fallback.delete(key);
   } catch {
-    // Storage refused (private mode): the token lives for this page only.
+    if (value) fallback.set(key, value);
+    else fallback.delete(key);
   }
   tokenListeners.forEach((l) => l());
+}
+
+export function setToken(token: string | null): void {
+  store(TOKEN_KEY, token);
+}
+
+/** The signed-in user's name and password (HTTP Basic), or null to sign out. */
+export function setBasic(user: string | null, password = ''): void {
+  // UTF-8, then base64 (btoa takes bytes as Latin-1 characters).
+  const bytes = user ? new TextEncoder().encode(`${user}:${password}`) : null;
+  store(BASIC_KEY, bytes ? btoa(String.fromCharCode(...bytes)) : null);
+}
+
+function getBasic(): string | null {
+  try {
+    return sessionStorage.getItem(BASIC_KEY) ?? fallback.get(BASIC_KEY) ?? null;
+  } catch {
+    return fallback.get(BASIC_KEY) ?? null;
+  }
+}
+
+/** The user signed in with a password, or null. */
+export function signedInUser(): string | null {
+  const basic = getBasic();
+  if (!basic) return null;
+  const text = new TextDecoder().decode(Uint8Array.from(atob(basic), (c) => c.charCodeAt(0)));
+  return text.slice(0, text.indexOf(':'));
+}
+
+/** The Authorization header of every request: the user's sign-in, else the token. */
+export function authorization(): string | undefined {
+  const basic = getBasic();
+  if (basic) return `Basic ${basic}`;
+  const token = getToken();
+  return token ? `Bearer ${token}` : undefined;
+}
+
+/** Forgets the sign-in (after the server refused it). */
+export function signOut(): void {
+  setBasic(null);
+  setToken(null);
+}
+
+let signInHandler: (() => Promise<boolean>) | undefined;
+let signingIn: Promise<boolean> | undefined;
+/** Who asks the user to sign in (the dialog in components/auth.ts). */
+export function setSignInHandler(handler: (() => Promise<boolean>) | undefined): void {
+  signInHandler = handler;
+}
+/** Asks for the sign-in once, however many reads were refused at the same time; true when given. */
+export function askToSignIn(): Promise<boolean> {
+  if (!signInHandler) return Promise.resolve(false);
+  return (signingIn ??= signInHandler().finally(() => (signingIn = undefined)));
+}
+
+/** Headers for the API: the sign-in, and the mark that keeps browsers from prompting themselves. */
+export function authHeaders(): Record<string, string> {
+  const auth = authorization();
+  return { 'X-Requested-With': 'XMLHttpRequest', ...(auth ? { Authorization: auth } : {}) };
 }
 
 const tokenListeners = new Set<() => void>();
@@ -54,18 +122,20 @@ async function request<T>(method: string, path: string, options: { auth?: boolea
   requestStats.started++;
   requestStats.inFlight++;
   try {
-    return await send<T>(method, path, options);
+    try {
+      return await send<T>(method, path, options);
+    } catch (err) {
+      // A read refused for want of a sign-in: ask for it, then try once more.
+      if (!(err instanceof ApiError) || err.status !== 401 || options.auth || !(await askToSignIn())) throw err;
+      return await send<T>(method, path, options);
+    }
   } finally {
     requestStats.inFlight--;
   }
 }
 
 async function send<T>(method: string, path: string, options: { auth?: boolean; body?: unknown }): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (options.auth) {
-    const token = getToken();
-    if (token) headers.Authorization = `Bearer ${token}`;
-  }
+  const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders() };
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -304,6 +374,10 @@ export interface StdioChunk {
 export interface DashboardConfig {
   version: string;
   auth_required: boolean;
+  /** Users sign in with a name and password (the server's --auth htpasswd file). */
+  users?: boolean;
+  /** Reads need no sign-in. */
+  public_read?: boolean;
   resource_monitoring: boolean;
 }
 

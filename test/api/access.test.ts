@@ -14,6 +14,7 @@ import { SchemaRegistry } from '../../src/api/validate.js';
 import { AccessStore } from '../../src/store/access.js';
 import { startTestApi, storeSnapshot, type RawInit, type TestApi } from '../support/api.js';
 import { buildScene, isUpdate, requestFor, SCENE_USER, type Scene } from '../support/operations.js';
+import { openStream } from '../support/sse.js';
 
 const TOKEN = 'walk-token-0123456789';
 const PASSWORDS: Record<string, string> = { alice: 'alice-pw', mia: 'mia-pw', rita: 'rita-pw', carol: 'carol-pw', root: 'root-pw' };
@@ -193,6 +194,37 @@ test('secrets: env values are masked for a reader and for public reads, shown to
     for (const who of ['mia', 'alice', 'root'] as Who[]) t.true((await as(who)('GET', path)).text.includes('hunter2-secret'), `${who} ${path}`);
   }
   t.is((await as('anonymous')('POST', `/workflows/${s.wf}/cancel`)).status, 401, 'public reads do not open changes');
+});
+
+test('secrets: the live event stream masks them exactly as the stored events are masked, for who may not write', async (t) => {
+  const { api, as, service } = await startAuthApi(t, { publicRead: true });
+  const s = await authScene(api, service);
+  const viewers = ['anonymous', 'rita', 'mia', 'alice', 'root'] as Who[];
+  const streams = new Map<Who, Awaited<ReturnType<typeof openStream>>>();
+  for (const who of viewers) {
+    const stream = await openStream(`${api.server.baseUrl}/workflows/${s.wf}/events/stream`, who === 'anonymous' ? {} : { Authorization: basic(who) });
+    t.teardown(() => stream.close());
+    t.is(stream.res.status, 200, who);
+    await stream.next('hello');
+    streams.set(who, stream);
+  }
+  const data = { api_token: 'tok-live-secret', env: { API_KEY: 'hunter2-live' }, note: 'visible' };
+  await api.store.appendEvent(s.wf, 'secret_note', data);
+  for (const who of viewers) {
+    const update = await streams.get(who)!.next('update', (u) => u.events.some((e: { category: string }) => e.category === 'secret_note'));
+    const live = update.events.find((e: { category: string }) => e.category === 'secret_note');
+    // torc's GET /events also copies the category into data.
+    const { category: _, ...stored } = (await as(who)('GET', `/events?workflow_id=${s.wf}&category=secret_note`)).json.items[0].data;
+    t.deepEqual(live.data, stored, `${who}: the stream sends what GET /events answers`);
+    if (who === 'anonymous' || who === 'rita') {
+      t.deepEqual(live.data, { api_token: '********', env: { API_KEY: '********' }, note: 'visible' }, `${who} gets the secrets masked`);
+    } else {
+      t.deepEqual(live.data, data, `${who} may write the workflow and sees them`);
+    }
+  }
+  const carol = await openStream(`${api.server.baseUrl}/workflows/${s.wf}/events/stream`, { Authorization: basic('carol') });
+  t.teardown(() => carol.close());
+  t.is(carol.res.status, 404, 'a user who may not see the workflow gets no stream');
 });
 
 test('failed sign-ins: logged without the password, and after the limit the address is refused with 429 even with the right password', async (t) => {

@@ -17,6 +17,7 @@ import { JobStatus, type JobStatusName } from '../../src/contract/status.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { makePlan, type JobSketch } from '../support/plans.js';
 import { isAlive, tempDir, waitFor } from '../support/procs.js';
+import { openStream } from '../support/sse.js';
 
 const NOW = () => new Date().toISOString();
 const result = (rc = 0) => ({ return_code: rc, exec_time_minutes: 0.01, completion_time: NOW() });
@@ -32,48 +33,6 @@ async function node(store: Store, wf: number, outputDir: string | null = null) {
 async function run(store: Store, wf: number, nodeId: number, count: number): Promise<number[]> {
   const claimed = await store.claimNextJobs(wf, count, nodeId, { start_run_id: (await store.getWorkflow(wf)).run_id });
   return claimed.jobs.map((j) => j.id);
-}
-
-/** A reader for one server-sent event stream. */
-async function openStream(url: string) {
-  const controller = new AbortController();
-  const res = await fetch(url, { signal: controller.signal });
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const events: { event: string; data: any }[] = [];
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += decoder.decode(value, { stream: true });
-        let i: number;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return {
-    res,
-    events,
-    next: async (event: string, pred: (d: any) => boolean = () => true, timeoutMs = 60_000) => {
-      let found: any;
-      await waitFor(() => (found = events.find((e) => e.event === event && pred(e.data))) !== undefined, timeoutMs, `event ${event}`);
-      return found.data;
-    },
-    close: async () => {
-      controller.abort();
-      await pump;
-    },
-  };
 }
 
 test('routes answer torc string statuses, attempt_id and epoch-ms times', async (t) => {

@@ -83,3 +83,21 @@ test('the Deployment runs the operator with leader election, its ServiceAccount,
   for (const p of svc!.spec.ports) t.true(portNames.has(p.targetPort), `service targetPort ${p.targetPort}`);
   t.true(portNames.has(c.readinessProbe.httpGet.port));
 });
+
+test('the Deployment guards the REST API with users and the token from a mounted Secret', (t) => {
+  const [dep] = find('Deployment', 'torc-operator');
+  const pod = dep!.spec.template.spec;
+  const c = pod.containers[0];
+  const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1] as string;
+  const files = [arg('--auth').replace(/^htpasswd:/, ''), arg('--token-file')];
+  for (const file of files) {
+    const mount = c.volumeMounts.find((v: Manifest) => file.startsWith(`${v.mountPath}/`));
+    t.truthy(mount, `${file} is on a mounted volume`);
+    t.true(mount.readOnly);
+    const vol = pod.volumes.find((v: Manifest) => v.name === mount.name);
+    t.is(vol.secret?.secretName, 'torc-api-auth', `${file} comes from the Secret`);
+    t.is(vol.secret.defaultMode & 0o007, 0, 'not readable by others');
+    t.is(vol.secret.defaultMode & 0o040, 0o040, 'readable by the fsGroup the operator runs as');
+  }
+  t.truthy(pod.securityContext.fsGroup);
+});

@@ -170,6 +170,8 @@ test('worker line: exec of torc worker with url, scheduler id, output dir and ma
   ]);
   t.false(renderSbatchScript(input()).includes('--max-parallel-jobs'));
   t.regex(renderSbatchScript(input({ tokenFile: '/home/u/.torc token' })), / --token-file '\/home\/u\/\.torc token'$/m);
+  t.regex(renderSbatchScript(input({ tokenFile: '/t', caFile: '/etc/torc/ca.pem' })), / --token-file \/t --ca-file \/etc\/torc\/ca\.pem$/m);
+  t.false(renderSbatchScript(input()).includes('--ca-file'));
   throwsOn(t, () => renderSbatchScript(input({ maxParallelJobs: 0 })), '--max-parallel-jobs');
   throwsOn(t, () => renderSbatchScript(input({ url: 'ftp://x' })), '--url');
   throwsOn(t, () => renderSbatchScript(input({ schedulerConfigId: -1 })), '--scheduler-config-id');

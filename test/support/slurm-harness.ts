@@ -31,16 +31,22 @@ export interface Seen {
   allocation_gpus: string;
 }
 
+/** A server guarded by a token and/or serving HTTPS; the harness's own client uses both. */
+export interface HarnessServer {
+  token?: string;
+  tls?: { cert: Buffer; key: Buffer; ca: Buffer };
+}
+
 /** A server over a temp store, a scratch dir, and what jobs recorded. */
-export async function harness(t: ExecutionContext, spec: string) {
+export async function harness(t: ExecutionContext, spec: string, guard: HarnessServer = {}) {
   const store = await openTempStore(t);
-  const server = await startServer({ store, port: 0, host: slurmApiHost() });
+  const server = await startServer({ store, port: 0, host: slurmApiHost(), token: guard.token, tls: guard.tls });
   const dir = await (async () => {
     const d = path.join(os.tmpdir(), `torc-slurm-e2e-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await mkdir(path.join(d, 'seen'), { recursive: true });
     return d;
   })();
-  const client = new TorcClient(server.baseUrl);
+  const client = new TorcClient(server.baseUrl, { token: guard.token, ca: guard.tls?.ca });
   const registry = new SlurmAllocationStore(store);
   t.teardown(async () => {
     // Never leave allocations behind on the shared test Slurm.

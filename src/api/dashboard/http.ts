@@ -14,6 +14,7 @@ import type Koa from 'koa';
 import { stdioOwner } from '../../store/dashboard.js';
 import { JobStatus } from '../../contract/status.js';
 import { BadRequestError } from '../errors.js';
+import { maskSecrets } from '../mask.js';
 import { BASE_PATH } from '../route.js';
 import type { DashboardService } from './service.js';
 import { followStdio } from './follow.js';
@@ -215,10 +216,12 @@ function queryInt(ctx: Koa.Context, name: string, min: number): number | undefin
 async function streamWorkflow(ctx: Koa.Context, service: DashboardService, workflowId: number): Promise<void> {
   noQuery(ctx, []);
   await service.store.getWorkflow(workflowId); // 404 before the stream opens
+  // A viewer who may not write the workflow gets its events' secrets masked, as in GET /events.
+  const mask = (ctx.state as { maskSecrets?: boolean }).maskSecrets === true;
   const sse = openSse(ctx);
   let unsubscribe: (() => void) | undefined;
   try {
-    unsubscribe = await service.hub.subscribeWorkflow(workflowId, { send: (e, d) => (e === 'close' ? sse.close() : sse.send(e, d)) });
+    unsubscribe = await service.hub.subscribeWorkflow(workflowId, { send: (e, d) => (e === 'close' ? sse.close() : sse.send(e, mask ? maskSecrets(d) : d)) });
   } catch (err) {
     sse.send('error', { message: (err as Error).message });
     sse.close();

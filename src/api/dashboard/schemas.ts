@@ -47,7 +47,7 @@ export const DASHBOARD_SCHEMAS: Record<string, JsonSchema> = {
     type: 'string',
     enum: ['uninitialized', 'blocked', 'ready', 'pending', 'running', 'completed', 'failed', 'canceled', 'terminated', 'disabled', 'pending_failed'],
   },
-  dashboard_config: obj({ version: str, auth_required: bool, resource_monitoring: bool, api_base: str }),
+  dashboard_config: obj({ version: str, auth_required: bool, users: bool, public_read: bool, resource_monitoring: bool, api_base: str }),
   dashboard_workflow_summary: obj(workflowSummary),
   dashboard_workflow_page: page({ $ref: '#/components/schemas/dashboard_workflow_summary' }),
   dashboard_workflow: obj({

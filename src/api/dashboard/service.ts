@@ -35,6 +35,10 @@ import { eventView, jobRowView, ms, namedCounts } from './views.js';
 export interface DashboardOptions {
   /** Whether the API's changing routes need the bearer token (the page asks for it once). */
   authRequired: boolean;
+  /** Users sign in with a name and password (--auth htpasswd:FILE). */
+  users?: boolean;
+  /** Reads need no sign-in (--public-read, or no auth at all). */
+  publicRead?: boolean;
   logError?: (line: string) => void;
 }
 
@@ -56,7 +60,8 @@ export class DashboardService {
   }
 
   config() {
-    return { version: VERSION, auth_required: this.options.authRequired, resource_monitoring: true, api_base: '/torc-service/v1' };
+    return { version: VERSION, auth_required: this.options.authRequired, users: this.options.users === true,
+      public_read: !this.options.authRequired || this.options.publicRead === true, resource_monitoring: true, api_base: '/torc-service/v1' };
   }
 
   /** `visibleTo`: only the workflows this user may see. */

@@ -12,9 +12,10 @@ import type { Command } from 'commander';
 import type { V1Toleration } from '@kubernetes/client-node';
 import { InputError } from '../../errors.js';
 import { parseIntOption } from '../output.js';
+import { addServerAuthOptions, serverAuthFromFlags, type ServerAuthFlags } from '../server-auth.js';
 import { DEFAULT_DB } from './server.js';
 
-interface OperatorFlags {
+interface OperatorFlags extends ServerAuthFlags {
   namespace?: string;
   allNamespaces?: boolean;
   db?: string;
@@ -35,6 +36,7 @@ interface OperatorFlags {
   apiUrl?: string;
   workPvc?: string;
   workDir: string;
+  apiCaConfigmap?: string;
   resync: string;
   maxConcurrentReconciles: string;
   quiet?: boolean;
@@ -59,7 +61,7 @@ export function parseToleration(text: string, flag: string): V1Toleration {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('operator')
     .description('Run the Kubernetes operator: Workflow resources → jobs as pods sized by node capacity')
     .option('-n, --namespace <ns>', 'watch Workflows in this namespace (default: the kubeconfig context\'s)')
@@ -74,7 +76,9 @@ export function register(program: Command): void {
     .option('--host <address>', 'address for the REST API and metrics', '0.0.0.0')
     .option('--port <port>', 'REST API port while leading (0 = any free port)', '8080')
     .option('--no-server', 'do not serve the REST API')
-    .option('--no-dashboard', 'serve the REST API without the web dashboard at /')
+    .option('--no-dashboard', 'serve the REST API without the web dashboard at /');
+  // The REST API's sign-in and TLS, as `torc server`'s (runners and workers use the token).
+  addServerAuthOptions(cmd)
     .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 = any free port)', '9090')
     .option('--default-image <image>', 'image for jobs with neither an image nor a workflow default_image', 'busybox:1.36')
     .option('--node-selector <k=v,...>', 'only place pods on nodes with these labels')
@@ -82,6 +86,7 @@ export function register(program: Command): void {
     .option('--work-pvc <claim>', 'mount this PersistentVolumeClaim (ReadWriteMany) into every job pod as its working directory, so jobs share files')
     .option('--work-dir <path>', 'where --work-pvc is mounted in job pods', '/work')
     .option('--api-url <url>', 'TORC_API_URL given to job pods (default $TORC_API_URL)')
+    .option('--api-ca-configmap <name>', "ConfigMap (key ca.crt, in each workflow's namespace) with the CA of an https --api-url: mounted into job pods, TORC_CA_FILE names it")
     .option('--resync <seconds>', 'every Workflow is reconciled at least this often (the watches trigger the rest)', '30')
     .option('--max-concurrent-reconciles <n>', 'Workflows reconciled at once', '4')
     .option('-q, --quiet', 'log only problems')
@@ -98,6 +103,13 @@ export function register(program: Command): void {
       const tolerations = flags.tolerate.map((t) => parseToleration(t, '--tolerate'));
       if (flags.workPvc !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.workPvc)) {
         throw new InputError(`"${flags.workPvc}" is not a valid PersistentVolumeClaim name`, '--work-pvc');
+      }
+      if (flags.apiCaConfigmap !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(flags.apiCaConfigmap)) {
+        throw new InputError(`"${flags.apiCaConfigmap}" is not a valid ConfigMap name`, '--api-ca-configmap');
+      }
+      const { guards, ...auth } = serverAuthFromFlags(flags, flags.server ? flags.host : '127.0.0.1');
+      if (!flags.server && (guards.length > 0 || auth.tls)) {
+        throw new InputError('sign-in and TLS options guard the REST API: drop --no-server', flags.tlsCert !== undefined ? '--tls-cert' : flags.auth !== undefined ? '--auth' : '--token-file');
       }
       if (!flags.workDir.startsWith('/')) throw new InputError(`expected an absolute path, got "${flags.workDir}"`, '--work-dir');
       const dbPath = resolve(flags.db ?? process.env.TORC_DB ?? DEFAULT_DB);
@@ -135,6 +147,7 @@ export function register(program: Command): void {
         capacity: { nodeSelector, tolerations },
         apiUrl: flags.apiUrl ?? process.env.TORC_API_URL ?? null,
         workVolume: flags.workPvc ? { claimName: flags.workPvc, mountPath: flags.workDir } : null,
+        apiCaConfigMap: flags.apiCaConfigmap ?? null,
         leaderElection: flags.leaderElect
           ? { namespace: flags.leaseNamespace ?? process.env.POD_NAMESPACE ?? namespace ?? contextNs, name: flags.leaseName }
           : null,
@@ -142,11 +155,11 @@ export function register(program: Command): void {
         serve: flags.server
           ? async ({ store }) => {
             const server = await startServer({
-              store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard,
+              store, host: flags.host, port, logger: { info: () => {}, error: log }, dashboard: flags.dashboard, ...auth,
               // Changes made over REST (cancel, reset, job status) are acted on at once.
               onMutation: (path) => op.storeChanged(path),
             });
-            process.stdout.write(`torc operator: REST API on ${server.baseUrl}\n`);
+            process.stdout.write(`torc operator: REST API on ${server.baseUrl}${guards.length ? ` (auth: ${guards.join(', ')})` : ''}\n`);
             if (flags.dashboard) process.stdout.write(`torc operator: dashboard on ${server.url}/\n`);
             return server;
           }

@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { InputError, NotFoundError } from '../../errors.js';
 import type { AllocationRecord } from '../../contract/slurm-allocations.js';
 import { parseFormat, parseIntOption, printJson, printTable } from '../output.js';
-import { readTokenFile } from './server.js';
+import { readTokenFile } from '../server-auth.js';
+import { readCaFile } from '../runner-flags.js';
 import type { TorcClient } from '../../api/client.js';
 import { workerUrlProblem } from '../../runners/slurm/server-address.js';
 import { workingDirectory } from '../../spec/working-dir.js';
@@ -22,6 +23,7 @@ import { stringify as stringifyYaml } from 'yaml';
 interface ConnectionFlags {
   url?: string;
   tokenFile?: string;
+  caFile?: string;
   format?: string;
 }
 
@@ -53,6 +55,7 @@ export function register(program: Command): void {
     .option('--cwd <dir>', "the jobs' working directory (sbatch --chdir; default: the workflow's working_dir, else the current one, as for torc reconcile)")
     .option('--url <url>', 'torc API URL, also given to the workers (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN); workers read the same file')
+    .option('--ca-file <file>', 'PEM CA certificate of an https server (default: $TORC_CA_FILE); workers read the same file')
     .option('--format <format>', 'table or json', 'table')
     .action(async (workflow: string, flags: ScheduleFlags) => {
       process.exitCode = await scheduleCommand(workflow, flags);
@@ -74,6 +77,7 @@ export function register(program: Command): void {
     .argument('<workflow>', 'workflow id')
     .option('--url <url>', 'torc API URL (default $TORC_API_URL)')
     .option('--token-file <file>', 'bearer token for the API (default $TORC_API_TOKEN)')
+    .option('--ca-file <file>', 'PEM CA certificate of an https server (default: $TORC_CA_FILE)')
     .option('--format <format>', 'table or json', 'table')
     .option('--no-slurm', "only what torc recorded, without asking Slurm (sacct, else scontrol)")
     .action(async (workflow: string, flags: ConnectionFlags & { slurm?: boolean }) => {
@@ -124,12 +128,22 @@ export interface AllocationRequest {
   workingDir?: string;
 }
 
+/** Files a worker reads to reach the API: the bearer token, the CA of an https server. */
+export interface WorkerCredentials {
+  tokenFile: string | null;
+  /** --ca-file; $TORC_CA_FILE when null. */
+  caFile: string | null;
+}
+
 /**
  * Submits `count` allocations of the workflow's Slurm scheduler, each running `torc worker`
  * against `url`, and records them with the server (scheduled_compute_nodes). Shared by
  * `torc slurm schedule-nodes` and `torc workflows submit`.
  */
-export async function submitAllocations(client: TorcClient, url: string, tokenFile: string | null, workflowId: number, req: AllocationRequest) {
+export async function submitAllocations(client: TorcClient, url: string, credentials: WorkerCredentials, workflowId: number, req: AllocationRequest) {
+  const { tokenFile } = credentials;
+  // The worker gets the CA by path (not by environment), so sbatch --export settings do not matter.
+  const caFile = credentials.caFile ?? (process.env.TORC_CA_FILE || null);
   const [{ SlurmCommands }, { scheduleNodes }] = await Promise.all([import('../../runners/slurm/commands.js'), import('../../runners/slurm/scheduler.js')]);
   const schedulers = (await client.listSlurmSchedulers(workflowId, { limit: 10_000 })).items;
   const record = schedulers.find((s) => s.id === req.schedulerConfigId);
@@ -160,6 +174,7 @@ export async function submitAllocations(client: TorcClient, url: string, tokenFi
       maxParallelJobs: req.maxParallelJobs,
       startOneWorkerPerNode: req.startOneWorkerPerNode,
       tokenFile: tokenFile !== null ? resolve(tokenFile) : null,
+      caFile: caFile !== null ? resolve(caFile) : null,
     },
   });
   return { result, record };
@@ -242,7 +257,7 @@ async function connect(flags: ConnectionFlags) {
   if (!/^https?:\/\//.test(url)) throw new InputError(`expected an http(s) URL, got "${url}"`, '--url');
   const token = flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : process.env.TORC_API_TOKEN || undefined;
   const { TorcClient } = await import('../../api/client.js');
-  return { url, client: new TorcClient(url, { token }) };
+  return { url, client: new TorcClient(url, { token, ca: readCaFile(flags.caFile) }) };
 }
 
 async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<number> {
@@ -252,7 +267,7 @@ async function scheduleCommand(workflow: string, flags: ScheduleFlags): Promise<
   const count = parseIntOption(flags.numHpcJobs, '--num-hpc-jobs', 1)!;
   const maxParallelJobs = parseIntOption(flags.maxParallelJobs, '--max-parallel-jobs', 1) ?? null;
   const { url, client } = await connect(flags);
-  const { result, record } = await submitAllocations(client, url, flags.tokenFile ?? null, workflowId, {
+  const { result, record } = await submitAllocations(client, url, { tokenFile: flags.tokenFile ?? null, caFile: flags.caFile ?? null }, workflowId, {
     schedulerConfigId,
     count,
     maxParallelJobs,

@@ -9,7 +9,7 @@ import { InputError } from '../../errors.js';
 import { parseIntOption, parseNumberOption } from '../output.js';
 import { DEFAULT_WAIT_FOR_HEALTHY_DATABASE_MINUTES } from '../../spec/plan.js';
 import { giveUpMessage, outageLine, outageSummary, parseWaitForServer, WAIT_FOR_SERVER_OPTION, readCaFile, withPatience } from '../runner-flags.js';
-import { readTokenFile } from './server.js';
+import { readTokenFile } from '../server-auth.js';
 
 interface WorkerFlags {
   url?: string;

@@ -98,6 +98,8 @@ export interface OperatorOptions<C extends OperatorConnection = OperatorConnecti
   apiUrl?: string | null;
   /** Shared working directory of job pods: a ReadWriteMany PVC (see pods.ts). */
   workVolume?: { claimName: string; mountPath: string } | null;
+  /** ConfigMap with the https API's CA (`ca.crt`), mounted into job pods (see pods.ts). */
+  apiCaConfigMap?: string | null;
   leaderElection?: { namespace: string; name?: string; leaseDurationSeconds?: number; renewDeadlineSeconds?: number; retryPeriodSeconds?: number } | null;
   /** This replica's name (pod name); default hostname-pid. */
   identity?: string;
@@ -780,7 +782,7 @@ export class Operator<C extends OperatorConnection = OperatorConnection> {
       const pod = buildJobPod(job, {
         workflow: { name: cr.metadata.name, namespace: cr.metadata.namespace, uid: cr.metadata.uid },
         workflowId: st.workflowId!, runId, defaultImage: this.o.defaultImage ?? 'busybox:1.36', apiUrl: this.o.apiUrl ?? null,
-        tolerations: this.o.tolerations, workVolume: this.o.workVolume ?? null, workingDir: st.workingDir ?? null,
+        tolerations: this.o.tolerations, workVolume: this.o.workVolume ?? null, workingDir: st.workingDir ?? null, apiCaConfigMap: this.o.apiCaConfigMap ?? null,
       });
       this.usage.assume(pod);
       return { job, runId, pod };

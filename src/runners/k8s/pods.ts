@@ -5,7 +5,7 @@
  * requests = limits exactly as claimed; a pod that finishes, fails, is OOM-killed, evicted or
  * deleted maps to one completion with an exit code the failure policy can match.
  */
-import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerStatus, V1EnvVar, V1Pod, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { diagnoseFailure, type Diagnosis } from '../../allocator/diagnosis.js';
 import { posix } from 'node:path';
 import { InputError } from '../../errors.js';
@@ -62,6 +62,12 @@ export interface PodOptions {
    * volume's mount path; see podWorkingDir). Null: the mount path, else the image's own.
    */
   workingDir?: string | null;
+  /**
+   * The CA certificate of an https REST API, for jobs that talk back to it: this ConfigMap (in
+   * the pod's namespace, key `ca.crt`) is mounted read-only at API_CA_DIR and TORC_CA_FILE
+   * names the file, which the torc clients read as their --ca-file.
+   */
+  apiCaConfigMap?: string | null;
 }
 
 /**
@@ -77,6 +83,9 @@ export function podWorkingDir(workingDir: string | null | undefined, workVolume:
   }
   return posix.join(workVolume.mountPath, workingDir);
 }
+
+/** Where job pods find the API's CA certificate (apiCaConfigMap). */
+export const API_CA_DIR = '/etc/torc/api-ca';
 
 export function jobPodName(workflowName: string, job: Pick<ClaimedJobRecord, 'name' | 'attempt_id'>): string {
   return podName(workflowName, job.name, job.attempt_id);
@@ -110,8 +119,19 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
     { name: 'TORC_RUN_ID', value: String(opts.runId) },
   ];
   if (opts.apiUrl) env.push({ name: 'TORC_API_URL', value: opts.apiUrl });
+  if (opts.apiCaConfigMap) env.push({ name: 'TORC_CA_FILE', value: `${API_CA_DIR}/ca.crt` });
   for (const [name, value] of Object.entries(job.env ?? {})) {
     if (!env.some((e) => e.name === name)) env.push({ name, value });
+  }
+  const volumes: V1Volume[] = [];
+  const volumeMounts: V1VolumeMount[] = [];
+  if (opts.workVolume) {
+    volumes.push({ name: 'work', persistentVolumeClaim: { claimName: opts.workVolume.claimName } });
+    volumeMounts.push({ name: 'work', mountPath: opts.workVolume.mountPath });
+  }
+  if (opts.apiCaConfigMap) {
+    volumes.push({ name: 'torc-api-ca', configMap: { name: opts.apiCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    volumeMounts.push({ name: 'torc-api-ca', mountPath: API_CA_DIR, readOnly: true });
   }
   const resources = resourceList(job);
   const runtime = Math.ceil(job.resources.runtime_seconds);
@@ -150,12 +170,12 @@ export function buildJobPod(job: ClaimedJobRecord, opts: PodOptions): V1Pod {
       ...(runtime > 0 ? { activeDeadlineSeconds: runtime } : {}),
       ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
       ...(opts.tolerations?.length ? { tolerations: opts.tolerations } : {}),
-      ...(opts.workVolume ? { volumes: [{ name: 'work', persistentVolumeClaim: { claimName: opts.workVolume.claimName } }] } : {}),
+      ...(volumes.length ? { volumes } : {}),
       containers: [{
         name: CONTAINER_NAME,
         image,
         ...(workingDir !== null ? { workingDir } : {}),
-        ...(opts.workVolume ? { volumeMounts: [{ name: 'work', mountPath: opts.workVolume.mountPath }] } : {}),
+        ...(volumeMounts.length ? { volumeMounts } : {}),
         ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
         command: ['/bin/sh', '-c', job.command],
         env,

@@ -35,6 +35,8 @@ export interface WorkerLaunch {
   torcCommand: string[];
   /** File holding the API's bearer token, passed to the worker as --token-file (the token never enters the script). */
   tokenFile?: string | null;
+  /** PEM CA of an https API, passed to the worker as --ca-file (a path on the shared file system). */
+  caFile?: string | null;
   /** Extra environment for the worker. */
   env?: Record<string, string>;
 }
@@ -129,6 +131,7 @@ function workerBody(input: SbatchScriptInput): string[] {
   ];
   if (input.maxParallelJobs != null) args.push('--max-parallel-jobs', String(positiveInt(input.maxParallelJobs, '--max-parallel-jobs')));
   if (input.tokenFile != null && input.tokenFile !== '') args.push('--token-file', input.tokenFile);
+  if (input.caFile != null && input.caFile !== '') args.push('--ca-file', input.caFile);
   for (const a of args) if (CONTROL.test(a)) throw new InputError(`worker argument ${JSON.stringify(a)} contains a control character`, 'worker');
   const lines: string[] = [];
   for (const [name, value] of Object.entries(input.env ?? {})) {

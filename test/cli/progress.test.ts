@@ -64,7 +64,9 @@ async function claimOneElsewhere(url: string): Promise<{ release(): Promise<void
   t.is(opened.status, 0, opened.stderr);
   const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'torc').stdout;
 
-  await waitFor(() => /REST API: \S+/.test(screen()) && /\| 4 running \|/.test(screen()), 90_000, 'the bar to show 4 running').catch((e: Error) => {
+  // A job is running once torc started it; its marker file comes a moment later from the job
+  // itself: wait for both (at most 4 can start: the 5th waits for a slot).
+  await waitFor(() => /REST API: \S+/.test(screen()) && /\| 4 running \|/.test(screen()) && startedJobs() >= 4, 90_000, 'the bar to show 4 running and their 4 processes').catch((e: Error) => {
     throw new Error(`${e.message}\n${screen()}`);
   });
   t.is(startedJobs(), 4, 'four job processes started');
@@ -100,7 +102,8 @@ test('without a terminal: the log lines count running and claimed-ahead jobs apa
   const run = startTorc(args, { cwd: dir, timeoutMs: 240_000 });
   t.teardown(() => void run.child.kill('SIGKILL'));
   const stderr = () => run.output().stderr;
-  await waitFor(() => /Running: 0\/8 done, 4 running, 0 claimed ahead, 4 ready/.test(stderr()) || run.child.exitCode !== null, 90_000, 'a line with 4 running');
+  // (the job processes' own marker files come a moment after torc reports them running)
+  await waitFor(() => (/Running: 0\/8 done, 4 running, 0 claimed ahead, 4 ready/.test(stderr()) && startedJobs() >= 4) || run.child.exitCode !== null, 90_000, 'a line with 4 running, and their 4 processes');
   t.is(startedJobs(), 4);
   const url = /REST API: (\S+)/.exec(stderr())![1]!;
   const elsewhere = await claimOneElsewhere(url);

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -245,20 +245,34 @@ test.serial('transient API failures are retried; the heartbeat runs', async (t) 
   t.true(client.node(summary.compute_node_id!).heartbeats > 0);
 });
 
-test.serial('a lost lease: the runner kills its requeued jobs (no twin runs), registers again and goes on', async (t) => {
+/** Heartbeats wait at `gate` while it is set: the test decides when the runner may learn of a lost lease. */
+class GatedHeartbeats extends MemoryRunnerClient {
+  gate: Promise<void> | null = null;
+  override async heartbeat(computeNodeId: number): Promise<void> {
+    if (this.gate) await this.gate;
+    return super.heartbeat(computeNodeId);
+  }
+}
+
+/**
+ * A job whose first attempt hangs runs; `retire` retires the runner's node (as the server does
+ * when a lease expires: the node's jobs are requeued). The runner must kill its copy unreported,
+ * register again and finish the retry (attempt 2) once. A hang fails the test by its timeout,
+ * and the runner is stopped, so the test's worker can exit.
+ */
+async function lostLease(t: ExecutionContext, client: MemoryRunnerClient, retire: (node: number) => Promise<void>) {
+  t.timeout(100_000, 'the runner hung after its lease was lost');
   const dir = await tempDir();
-  const client = new MemoryRunnerClient();
-  // The first attempt hangs; the retry (attempt 2) finishes at once.
   const [job] = client.addJobs([
     { name: 'flaky', command: `echo $$ > ${dir}/$TORC_ATTEMPT.pid; if [ "$TORC_ATTEMPT" = 1 ]; then sleep 300; fi` },
   ]);
   const { runner: r, events } = await runner(client, dir, { heartbeatSeconds: 0.1 });
   const run = r.run();
+  t.teardown(() => void r.stop());
   const firstPid = async () => Number((await readFile(path.join(dir, '1.pid'), 'utf8').catch(() => '')).trim());
-  await waitFor(async () => (await firstPid()) > 0, 60_000, 'first attempt to start');
+  await waitFor(async () => (await firstPid()) > 0 && client.job(job!.id).status === 'running', 60_000, 'first attempt to start');
   const firstNode = client.job(job!.id).compute_node_id!;
-  // As the server does when a lease expires: retire the node, requeue its jobs.
-  await client.deactivateComputeNode(firstNode);
+  await retire(firstNode);
 
   const summary = await run;
   t.like(summary, { reason: 'complete', completed: 1, requeued: 1 });
@@ -267,6 +281,29 @@ test.serial('a lost lease: the runner kills its requeued jobs (no twin runs), re
   t.is(client.starts.get(job!.id), 2);
   t.false(isAlive(await firstPid()));
   t.true(events.some((e) => e.type === 'warning' && /lost its lease/.test(e.message)));
+}
+
+test.serial('a lost lease: the runner kills its requeued jobs (no twin runs), registers again and goes on', async (t) => {
+  const client = new MemoryRunnerClient();
+  await lostLease(t, client, (node) => client.deactivateComputeNode(node));
+});
+
+test.serial('a lost lease noticed only after the runner claimed again: the requeued job is not stranded on the retired node', async (t) => {
+  // A busy machine once let the loop claim (as the retired node) before the heartbeat learned of
+  // the lost lease; the fake server took that claim (the store refuses it), the job was left
+  // pending on a node nothing requeues again, and the run hung. Heartbeats wait here until the
+  // loop has claimed after the retirement.
+  const client = new GatedHeartbeats();
+  await lostLease(t, client, async (node) => {
+    let open!: () => void;
+    client.gate = new Promise((resolve) => (open = resolve));
+    await client.deactivateComputeNode(node);
+    const claims = () => client.calls.filter((c) => c === 'claimJobsBasedOnResources').length;
+    const before = claims();
+    await waitFor(() => claims() > before, 60_000, 'a claim after the retirement');
+    client.gate = null;
+    open();
+  });
 });
 
 test.serial('a resource-aware and a queue-depth runner share a workflow; no job runs twice', async (t) => {

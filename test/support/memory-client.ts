@@ -201,6 +201,7 @@ export class MemoryRunnerClient implements RunnerClient {
 
   async claimJobsBasedOnResources(workflowId: number, req: ClaimByResourcesRequest): Promise<ClaimResponse> {
     this.enter('claimJobsBasedOnResources', workflowId);
+    this.claimingNode(req.compute_node_id);
     if (this.canceled) return { jobs: [], reason: 'workflow is canceled' };
     const ready = this.readyJobs();
     const classes = new Map<string, ClaimClass>();
@@ -222,6 +223,7 @@ export class MemoryRunnerClient implements RunnerClient {
 
   async claimNextJobs(workflowId: number, limit: number, computeNodeId?: number): Promise<ClaimResponse> {
     this.enter('claimNextJobs', workflowId);
+    this.claimingNode(computeNodeId);
     if (this.canceled) return { jobs: [], reason: 'workflow is canceled' };
     const candidates = this.readyJobs().map((job) => ({ job_id: job.id, class_key: '', order: job.id }));
     const decision = decideQueueDepth(candidates, limit);
@@ -345,6 +347,14 @@ export class MemoryRunnerClient implements RunnerClient {
     const node = this.nodes.get(id);
     if (!node) throw new NotFoundError(`compute node ${id}`);
     return node;
+  }
+
+  /**
+   * A claim names the node it claims for; a retired one is refused, as the store does (a job
+   * claimed for it would be pending on a node nothing ever requeues again).
+   */
+  private claimingNode(id: number | null | undefined): void {
+    if (id != null) this.activeNode(id);
   }
 
   private activeNode(id: number): MemoryNode {

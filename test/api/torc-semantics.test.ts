@@ -207,3 +207,32 @@ test('lists as torc’s: a page of up to 10,000 without a limit; results default
   t.deepEqual((await api.http('GET', `/results?workflow_id=${wf}&all_runs=true`)).json.items.map((r: { attempt_id: number }) => r.attempt_id), [1, 2]);
   t.deepEqual((await api.http('GET', `/results?workflow_id=${wf}&all_runs=true&status=failed`)).json.items.map((r: { status: string }) => r.status), ['failed']);
 });
+
+test('a job completed as pending_failed keeps its dependents blocked until reset_job_status with failed_only takes both back; then the workflow runs to completion', async (t) => {
+  // What the stateful REST fuzz's drain does with a pending_failed job (seed 502380).
+  const api = await startTestApi(t);
+  const wf = await workflow(api);
+  const ids = await jobs(api, wf, [{ name: 'a' }, { name: 'b' }]);
+  await api.http('PUT', `/jobs/${ids.b}`, { body: { depends_on_job_ids: [ids.a] } });
+  await api.http('POST', `/workflows/${wf}/initialize_jobs`);
+  const n = await node(api, wf);
+  t.deepEqual(await startReady(api, wf, n), [ids.a]);
+  t.is((await api.http('POST', `/jobs/${ids.a}/complete_job/pending_failed/1`, { body: result('pending_failed', 137) })).status, 200);
+  t.deepEqual(await states(api, wf), { a: 'pending_failed', b: 'blocked' });
+  t.deepEqual((await api.http('POST', `/workflows/${wf}/claim_next_jobs?limit=10`)).json.jobs, [], 'nothing to run until it is classified');
+  const wrongRoute = await api.http('POST', `/workflows/${wf}/reset_status?failed_only=true`);
+  t.is(wrongRoute.status, 400, 'the workflow reset takes no failed_only');
+  t.is(wrongRoute.json.field, 'failed_only');
+  const reset = await api.http('POST', `/workflows/${wf}/reset_job_status?failed_only=true`);
+  t.like(reset.json, { updated_count: 2, reset_type: 'failed_only', run_id: 2 });
+  await api.http('POST', `/workflows/${wf}/initialize_jobs`);
+  for (const expected of [[ids.a], [ids.b]]) {
+    const claimed = await api.http('POST', `/workflows/${wf}/claim_next_jobs?limit=10&compute_node_id=${n}`);
+    t.deepEqual(claimed.json.jobs.map((j: { id: number }) => j.id), expected);
+    for (const id of expected) {
+      t.is((await api.http('PUT', `/jobs/${id}/start_job/2/${n}`)).status, 200);
+      t.is((await api.http('POST', `/jobs/${id}/complete_job/completed/2`, { body: result('completed', 0) })).status, 200);
+    }
+  }
+  t.true((await api.http('GET', `/workflows/${wf}/is_complete`)).json.is_complete);
+});

@@ -346,15 +346,21 @@ export async function stateFuzz(baseUrl: string, options: { ops: number; seed: n
     // Jobs claimed without a node (torc-style) have no lease to expire: a reset of failed work
     // does not cover them either, so start the run over when any are left.
     const stuck = await call('GET', `/jobs?workflow_id=${w.id}&status=pending&limit=1`);
-    if (stuck.json?.total_count > 0) {
-      const reset = await call('POST', `/workflows/${w.id}/reset_job_status`);
-      w.runId = reset.json.run_id;
-    } else if (status.json?.counts?.pending_failed > 0) {
-      // A job completed as pending_failed keeps its dependents blocked until someone classifies
-      // it (torc semantics): what a user does is reset the failed work, which includes it.
-      // (Only some seeds leave one behind, so without this the test failed at random.)
-      const reset = await call('POST', `/workflows/${w.id}/reset_status?failed_only=true`);
-      w.runId = reset.json.run_id;
+    // A job completed as pending_failed keeps its dependents blocked until someone classifies
+    // it (torc semantics): what a user does is reset the failed work (reset_job_status with
+    // failed_only), which includes it. A reset the server refuses is a problem in itself: the
+    // drain once sent the failed_only reset to reset_status (the workflow reset, which has no
+    // such parameter), got a 400, went on with an undefined run_id and reported the workflow as
+    // wedged (seed 502380).
+    const reset =
+      stuck.json?.total_count > 0 ? 'reset_job_status' : status.json?.counts?.pending_failed > 0 ? 'reset_job_status?failed_only=true' : null;
+    if (reset) {
+      const res = await call('POST', `/workflows/${w.id}/${reset}`);
+      if (res.status !== 200 || !Number.isInteger(res.json?.run_id)) {
+        problems.push(`drain of workflow ${w.id}: POST ${reset} answered ${res.status} ${JSON.stringify(res.json)}`);
+        continue;
+      }
+      w.runId = res.json.run_id;
     }
     await call('POST', `/workflows/${w.id}/initialize_jobs`);
     const node = await call('POST', '/compute_nodes', {
@@ -370,8 +376,12 @@ export async function stateFuzz(baseUrl: string, options: { ops: number; seed: n
         break;
       }
       for (const j of jobs) {
-        await call('PUT', `/jobs/${j.id}/start_job/${w.runId}/${node.json.id}`);
-        await call('POST', `/jobs/${j.id}/complete_job/completed/${w.runId}`, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+        // The drain is the one runner left: its own starts and completions must go through.
+        const started = await call('PUT', `/jobs/${j.id}/start_job/${w.runId}/${node.json.id}`);
+        const done = await call('POST', `/jobs/${j.id}/complete_job/completed/${w.runId}`, { return_code: 0, exec_time_minutes: 0, completion_time: new Date().toISOString() });
+        for (const [what, res] of [['start_job', started], ['complete_job', done]] as const) {
+          if (res.status !== 200) problems.push(`drain of workflow ${w.id}: ${what} of job ${j.id} (run ${w.runId}) answered ${res.status} ${JSON.stringify(res.json)}`);
+        }
       }
     }
   }
